@@ -1,0 +1,58 @@
+# Convonet: `make run` serves the site, `make test` runs the whole suite. Both set everything up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench install install-dev migrate demo check-deploy clean
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+migrate: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput -v0
+
+demo: migrate
+	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_data
+
+## Serve on http://$(HOST):$(PORT) with daphne, after making sure a Redis is there.
+run: demo
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(VENV)/bin/daphne -b $(HOST) -p $(PORT) convonet_site.asgi:application
+
+## The whole suite against a real Redis (database 15 of the one found or started) and Chromium.
+test: install-dev
+	@scripts/ensure-system-packages chromium
+	$(PY) -m convonet_site.redis_server --no-persist -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## Benchmarks: ratios measured side by side in one run.
+bench: install-dev
+	DEBUG=1 $(PY) -m convonet_site.redis_server --no-persist -- $(PY) -m bench
+
+## `manage.py check --deploy` with production-like settings.
+check-deploy: install
+	DEBUG=0 SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	  ALLOWED_HOSTS=convonet.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var/db.sqlite3 var/static

@@ -1,0 +1,1 @@
+"""Models arrive with the analytics issue (activity rollups)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConvonetSiteConfig(AppConfig):
+    name = "convonet_site"
+    verbose_name = "Convonet site"

@@ -1,0 +1,81 @@
+"""One health report, three faces: `/healthz`, `manage.py redis_health` and `manage.py redis_stats`.
+
+Owners add their own figures (cache hit rate, outage buffers, ...) with `register_section`, so the
+report grows with the product while every face keeps showing the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from .env import redact_url
+from .redis_core import REDIS_DOWN_ERRORS, redis_manager
+
+#: The seed's namespaces, counted separately in key statistics; everything else is "other".
+NAMESPACES = ("session", "user", "activity", "rate_limit")
+
+_sections: dict[str, Callable[[], Any]] = {}
+
+
+def register_section(name: str, provider: Callable[[], Any]) -> None:
+    """Add `provider()`'s result to every health report under `name`."""
+    _sections[name] = provider
+
+
+def _memory(info: dict[str, Any]) -> dict[str, Any]:
+    used = int(info.get("used_memory", 0))
+    maxmemory = int(info.get("maxmemory", 0))
+    system = int(info.get("total_system_memory", 0))
+    basis, limit = ("maxmemory", maxmemory) if maxmemory else ("total_system_memory", system)
+    return {
+        "used_memory": used,
+        "used_memory_human": info.get("used_memory_human", ""),
+        "maxmemory": maxmemory,
+        "maxmemory_human": info.get("maxmemory_human", "0B"),
+        # INFO has no percentage: computed here, against maxmemory when set, else the machine's memory.
+        "used_memory_percentage": round(100.0 * used / limit, 2) if limit else None,
+        "percentage_of": basis,
+    }
+
+
+def get_health(*, keys: bool = False) -> dict[str, Any]:
+    """The state of Redis and of the fallback; with `keys`, per-namespace key counts (SCAN)."""
+    report: dict[str, Any] = {
+        "status": "ok",
+        "redis_url": redact_url(redis_manager.url),
+        "storage": "redis",
+        "checked_at": time.time(),
+    }
+    try:
+        client = redis_manager.redis_client
+        started = time.perf_counter()
+        client.ping()
+        report["ping_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        info = client.info()
+        report["memory"] = _memory(info)
+        report["redis_version"] = info.get("redis_version")
+        report["connected_clients"] = info.get("connected_clients")
+        report["ops_per_sec"] = info.get("instantaneous_ops_per_sec")
+        report["uptime_seconds"] = info.get("uptime_in_seconds")
+        report["db_keys"] = client.dbsize()
+        if keys:
+            report["keys"] = redis_manager.count_keys(NAMESPACES)
+        redis_manager.check()
+    except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+        redis_manager.mark_unavailable(exc)
+        report.update(
+            status="degraded",
+            storage="memory",
+            reason=f"Redis is unavailable ({redis_manager.last_error}); serving from the in-process fallback.",
+            down_since=redis_manager.down_since,
+        )
+    for name, provider in _sections.items():
+        try:
+            report[name] = provider()
+        except Exception as exc:  # a broken section must not hide the rest of the report
+            report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return report

@@ -1,0 +1,16 @@
+"""Test settings: the real settings, moved to a dedicated Redis database (default 15).
+
+The database number is set in the environment before the real settings are read, so the cache,
+the channel layer and the manager all move together.
+"""
+
+import os
+
+os.environ["REDIS_DB"] = os.environ.get("TEST_REDIS_DB", "15")
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
+from .settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REDIS_CHECK_INTERVAL = 0.2

@@ -1,0 +1,1 @@
+"""Notifications live in Redis (history and pub/sub); no database tables."""

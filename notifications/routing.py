@@ -1,0 +1,3 @@
+"""WebSocket routes owned by the notifications app."""
+
+websocket_urlpatterns: list = []

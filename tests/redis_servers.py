@@ -1,0 +1,42 @@
+"""Throwaway redis-server processes for tests that need a Redis they can stop and restart."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from convonet_site.redis_server import free_port, start_redis_server, stop
+
+
+class ThrowawayRedis:
+    """A redis-server on a free port, bound to 127.0.0.1, keeping nothing on disk."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = start_redis_server(self.port, self.data_dir, persist=False)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@contextlib.contextmanager
+def throwaway_redis(data_dir: Path) -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis(data_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        stop(server.process)

@@ -1,0 +1,122 @@
+import time
+
+import pytest
+from django.conf import settings
+
+from convonet_site.redis_core import OutageBuffer, RedisManager, redis_manager
+from tests.redis_servers import throwaway_redis
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_it_is_available_against_real_redis(redis_db):
+    manager = RedisManager(settings.REDIS_URL, check_interval=0.1)
+    assert manager.is_available()
+    assert manager.storage == "redis"
+    manager.redis_client.set("session:probe", "v", ex=10)
+    assert redis_db.get("session:probe") == b"v"
+    assert manager.redis_client.get("session:probe") == "v"  # the seed's client decodes
+    assert manager.binary_client.get("session:probe") == b"v"
+
+
+def test_it_is_unavailable_on_a_closed_port():
+    manager = RedisManager("redis://127.0.0.1:1/0", check_interval=0.1, socket_timeout=0.2)
+    assert manager.is_available() is False
+    assert manager.storage == "memory"
+    assert manager.client() is manager.memory
+    assert "ConnectionError" in manager.last_error
+
+
+def test_it_notices_a_dead_redis_and_recovers_without_restart(tmp_path):
+    with throwaway_redis(tmp_path) as server:
+        manager = RedisManager(server.url, check_interval=0.2, socket_timeout=0.3)
+        recovered = []
+        manager.on_recover(lambda: recovered.append(True))
+        assert manager.is_available()
+        server.stop()
+        started = time.monotonic()
+        assert wait_for(lambda: not manager.is_available(), timeout=2.0)
+        assert time.monotonic() - started < 2.0
+        server.start()
+        assert wait_for(manager.is_available, timeout=5.0)
+        assert wait_for(lambda: recovered == [True], timeout=2.0)
+        assert manager.redis_client.ping()
+
+
+def test_it_reports_health_with_memory_percentage_and_namespaces(redis_db):
+    from convonet_site.health import get_health
+
+    redis_db.set("session:a", "1", ex=60)
+    redis_db.set("session:a:audio", "1", ex=60)
+    redis_db.set("user:1:todos", "[]", ex=60)
+    redis_db.set("activity:1:1.0", "{}", ex=60)
+    redis_db.set("rate_limit:u:x", "1", ex=60)
+    report = get_health(keys=True)
+    assert report["status"] == "ok"
+    assert report["ping_ms"] >= 0
+    assert report["memory"]["used_memory_human"]
+    assert report["memory"]["maxmemory_human"]
+    assert 0 <= report["memory"]["used_memory_percentage"] <= 100
+    assert report["keys"]["session"] == 2
+    assert report["keys"]["user"] == 1
+    assert report["keys"]["activity"] == 1
+    assert report["keys"]["rate_limit"] == 1
+    assert report["keys"]["other"] == 1  # the suite's marker key
+
+
+def test_healthz_follows_redis_down_and_up(client, tmp_path):
+    with throwaway_redis(tmp_path) as server:
+        redis_manager.configure(server.url)
+        try:
+            response = client.get("/healthz")
+            assert response.status_code == 200
+            assert response.json()["status"] == "ok"
+            server.stop()
+            response = client.get("/healthz")
+            assert response.status_code == 503
+            body = response.json()
+            assert body["status"] == "degraded"
+            assert body["storage"] == "memory"
+            assert "Redis is unavailable" in body["reason"]
+            server.start()
+            assert wait_for(lambda: client.get("/healthz").status_code == 200, timeout=5)
+        finally:
+            redis_manager.configure(settings.REDIS_URL)
+
+
+def test_outage_buffer_is_bounded_and_counts_drops():
+    buffer = OutageBuffer("activity", maxlen=3)
+    assert all(buffer.push(i) for i in range(3))
+    assert buffer.push(3) is False
+    assert buffer.stats() == {"pending": 3, "dropped": 1, "capacity": 3}
+    written: list[int] = []
+    assert buffer.drain(written.extend, batch=2) == 3
+    assert written == [0, 1, 2]
+    assert len(buffer) == 0
+
+
+def test_outage_buffer_keeps_items_when_the_write_fails():
+    buffer = OutageBuffer("activity", maxlen=10)
+    for i in range(4):
+        buffer.push(i)
+
+    def failing(_items):
+        raise ConnectionError("still down")
+
+    with pytest.raises(ConnectionError):
+        buffer.drain(failing)
+    assert len(buffer) == 4
+
+
+def test_the_seed_import_path_works():
+    from convonet.redis_manager import redis_manager as seed_manager
+
+    assert seed_manager is redis_manager
+    assert seed_manager.is_available()

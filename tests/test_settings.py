@@ -1,0 +1,130 @@
+"""Settings are read once per process, so each case starts a fresh interpreter with its environment."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from convonet_site import env
+
+PRINT = (
+    "import json, django; from django.conf import settings as s; "
+    "print(json.dumps({'redis': s.REDIS_URL, 'cache': s.CACHES['default']['LOCATION'], "
+    "'layer': s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['address'], 'db': s.DATABASES['default']['ENGINE'], "
+    "'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, 'csrf': s.CSRF_TRUSTED_ORIGINS, 'sentry_env': s.SENTRY_ENVIRONMENT, "
+    "'traces': s.SENTRY_TRACES_SAMPLE_RATE}))"
+)
+STRONG_KEY = "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz"
+BASE_ENV = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "convonet_site.settings", "DEBUG": "1"}
+
+
+def load(**variables: str) -> subprocess.CompletedProcess:
+    environment = {**BASE_ENV, **variables}
+    return subprocess.run([sys.executable, "-c", PRINT], env=environment, capture_output=True, text=True, timeout=60)
+
+
+def settings_with(**variables: str) -> dict:
+    result = load(**variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def error_of(**variables: str) -> str:
+    result = load(**variables)
+    assert result.returncode != 0
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_it_defaults_to_local_redis_and_sqlite():
+    s = settings_with()
+    assert s["redis"] == "redis://127.0.0.1:6379/0"
+    assert s["redis"] == s["cache"] == s["layer"]
+    assert s["db"] == "django.db.backends.sqlite3"
+
+
+def test_it_builds_the_url_from_the_seed_variables():
+    s = settings_with(REDIS_HOST="cache.internal", REDIS_PORT="6380", REDIS_PASSWORD="p@ss/word", REDIS_DB="3")
+    assert s["redis"] == "redis://:p%40ss%2Fword@cache.internal:6380/3"
+    assert s["cache"] == s["layer"] == s["redis"]
+
+
+def test_redis_url_wins_and_redis_db_selects_the_database():
+    assert settings_with(REDIS_URL="rediss://:secret@redis.example.com:6390/2")["redis"] == (
+        "rediss://:secret@redis.example.com:6390/2"
+    )
+    assert settings_with(REDIS_URL="redis://h:6379/2", REDIS_DB="7")["redis"] == "redis://h:6379/7"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"REDIS_PORT": "abc"}, "REDIS_PORT='abc' is not a whole number"),
+        ({"REDIS_PORT": "70000"}, "REDIS_PORT=70000 is above the maximum"),
+        ({"REDIS_DB": "16"}, "REDIS_DB=16 is above the maximum"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL='http://x' must start with redis://"),
+        ({"REDIS_URL": "redis://h:port/0"}, "has an invalid port"),
+        ({"REDIS_URL": "redis://h:6379/x"}, "database path that is not a number"),
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "0"}, "SECRET_KEY is required when DEBUG is off"),
+        ({"DEBUG": "0", "SECRET_KEY": "short"}, "SECRET_KEY is too weak"),
+        ({"DEBUG": "0", "SECRET_KEY": STRONG_KEY}, "ALLOWED_HOSTS is required"),
+        ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "must start with http:// or https://"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "2"}, "SENTRY_TRACES_SAMPLE_RATE=2.0 must be between 0.0 and 1.0"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "lots"}, "SENTRY_TRACES_SAMPLE_RATE='lots' is not a number"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(variables, message):
+    assert message in error_of(**variables)
+
+
+def test_production_values_are_read():
+    s = settings_with(
+        DEBUG="0",
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="convonet.example.com, www.convonet.example.com",
+        CSRF_TRUSTED_ORIGINS="https://convonet.example.com",
+        SENTRY_ENVIRONMENT="staging",
+        SENTRY_TRACES_SAMPLE_RATE="0.25",
+    )
+    assert s["debug"] is False
+    assert s["hosts"] == ["convonet.example.com", "www.convonet.example.com"]
+    assert s["csrf"] == ["https://convonet.example.com"]
+    assert s["sentry_env"] == "staging"
+    assert s["traces"] == 0.25
+
+
+def test_database_url_selects_postgresql():
+    assert settings_with(DATABASE_URL="postgres://u:p@db:5432/convonet")["db"] == "django.db.backends.postgresql"
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    environment = {
+        **BASE_ENV,
+        "DEBUG": "0",
+        "SECRET_KEY": STRONG_KEY,
+        "ALLOWED_HOSTS": "convonet.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_env_readers_directly(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "Yes")
+    monkeypatch.setenv("X_LIST", " a, ,b ")
+    assert env.env_bool("X_BOOL") is True
+    assert env.env_list("X_LIST") == ["a", "b"]
+    assert env.env_int("X_MISSING", 5) == 5
+    monkeypatch.setenv("X_INT", "-1")
+    with pytest.raises(ImproperlyConfigured, match="X_INT=-1 is below the minimum of 0"):
+        env.env_int("X_INT", 1, minimum=0)
+    assert env.redact_url("redis://:secret@h:1/0") == "redis://:***@h:1/0"

@@ -1,0 +1,40 @@
+"""The per-user voice profile: the hashed PIN that authenticates a voice session."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.db import models
+
+PIN_PATTERN = re.compile(r"^\d{4,6}$")
+
+
+def validate_pin(pin: str) -> None:
+    if not isinstance(pin, str) or not PIN_PATTERN.match(pin):
+        raise ValidationError("A voice PIN is 4 to 6 digits.", code="invalid_pin")
+
+
+class VoiceProfile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voice_profile")
+    pin_hash = models.CharField(max_length=256, blank=True, help_text="Hashed with Django's password hashers.")
+    pin_set_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Voice profile of {self.user}"
+
+    @property
+    def has_pin(self) -> bool:
+        return bool(self.pin_hash)
+
+    def set_pin(self, pin: str) -> None:
+        from django.utils import timezone
+
+        validate_pin(pin)
+        self.pin_hash = make_password(pin)
+        self.pin_set_at = timezone.now()
+
+    def check_pin(self, pin: str) -> bool:
+        return bool(self.pin_hash) and isinstance(pin, str) and check_password(pin, self.pin_hash)

@@ -1,0 +1,3 @@
+"""WebSocket routes owned by the voice app."""
+
+websocket_urlpatterns: list = []
