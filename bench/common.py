@@ -48,7 +48,7 @@ def compare(ours: Callable[[], object], baseline: Callable[[], object], *, n: in
 def report(label: str, result: dict, *, goal: float | None = None) -> None:
     verdict = ""
     if goal is not None:
-        verdict = "  goal <= %.2f: %s" % (goal, "met" if result["ratio"] <= goal else "NOT met")
+        verdict = f"  goal <= {goal:.2f}: {'met' if result['ratio'] <= goal else 'NOT met'}"
     print(
         f"   {label:<48} ours {result['ours_us']:8.1f} us  baseline {result['baseline_us']:8.1f} us"
         f"  ratio {result['ratio']:5.2f}{verdict}"

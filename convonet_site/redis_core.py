@@ -144,7 +144,7 @@ class RedisManager:
         ping_client = self._client("ping", decode_responses=True, socket_timeout=min(0.5, self.socket_timeout))
         try:
             ping_client.ping()
-        except REDIS_DOWN_ERRORS + (redis.RedisError,) as exc:
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             self.mark_unavailable(exc)
             return False
         self._mark_available()
@@ -171,7 +171,11 @@ class RedisManager:
         self._last_error = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else exc
         if was is not False:
             self._down_since = time.time()
-            log.warning("Redis at %s is unavailable (%s); using the in-process fallback.", redact_url(self.url), self._last_error)
+            log.warning(
+                "Redis at %s is unavailable (%s); using the in-process fallback.",
+                redact_url(self.url),
+                self._last_error,
+            )
 
     def _mark_available(self) -> None:
         was = self._available

@@ -109,7 +109,11 @@ def ensure_redis(*, persist: bool = True) -> tuple[str, subprocess.Popen | None,
         process = start_redis_server(port, BASE_DIR / "var" / "redis", persist=persist)
     except (RuntimeError, OSError) as exc:
         return DEFAULT_URL, None, f"no Redis could be started ({exc}): the site runs on its in-process fallback"
-    return f"redis://127.0.0.1:{port}/0", process, f"started a project-local redis-server on port {port} (data in var/redis/)"
+    return (
+        f"redis://127.0.0.1:{port}/0",
+        process,
+        f"started a project-local redis-server on port {port} (data in var/redis/)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

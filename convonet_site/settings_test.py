@@ -10,7 +10,7 @@ os.environ["REDIS_DB"] = os.environ.get("TEST_REDIS_DB", "15")
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
-from .settings import *  # noqa: E402, F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REDIS_CHECK_INTERVAL = 0.2

@@ -78,5 +78,8 @@ class Todo(models.Model):
         return self.title
 
     def clean(self) -> None:
-        if self.assignee_id and not TeamMembership.objects.filter(team_id=self.team_id, user_id=self.assignee_id).exists():
+        if (
+            self.assignee_id
+            and not TeamMembership.objects.filter(team_id=self.team_id, user_id=self.assignee_id).exists()
+        ):
             raise ValidationError({"assignee": "The assignee must be a member of the team."})
