@@ -12,6 +12,8 @@ from django.conf import settings
 
 from convonet_site.redis_core import redis_manager
 
+pytest_plugins = ["tests.live"]
+
 MARKER = "convonet-test:marker"
 
 

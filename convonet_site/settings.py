@@ -161,6 +161,18 @@ CHANNEL_LAYERS = {
     }
 }
 
+# -- Voice sessions (voice app) -----------------------------------------------------------------
+
+
+# -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
+
+
+# -- Rate limits and activity (analytics app) ---------------------------------------------------
+
+
+# -- Calls: presence and WebRTC signaling (voice app) -------------------------------------------
+
+
 # -- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ----------
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
