@@ -52,3 +52,6 @@ class VoiceSession(models.Model):
         permissions = [("view_voice_sessions", "Can view and clear live voice sessions")]
         verbose_name = "voice session"
         verbose_name_plural = "voice sessions"
+
+    def __str__(self) -> str:
+        return "voice sessions"
