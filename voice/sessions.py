@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -58,6 +58,11 @@ def audio_key(session_id: str) -> str:
     return f"session:{validate_session_id(session_id)}:audio"
 
 
+def _keys(session_id: str) -> list[str]:
+    key = session_key(session_id)
+    return [key, f"{key}:audio"]
+
+
 def session_ttl() -> int:
     return settings.VOICE_SESSION_TTL
 
@@ -67,6 +72,8 @@ def _text(value: Any) -> str:
 
 
 def _fields(raw: Mapping) -> dict[str, str]:
+    if raw and isinstance(next(iter(raw)), bytes):
+        return {k.decode(): v.decode() for k, v in raw.items()}
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
@@ -85,10 +92,10 @@ class _Op:
     name: str
     lua: str
     memory: Callable[[MemoryStore, list[str], list[Any]], Any]
+    sha: str = field(init=False)
 
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.lua.encode()).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.lua.encode()).hexdigest())
 
 
 def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
@@ -246,7 +253,8 @@ def _pairs(reply: Any) -> dict:
     """HGETALL inside Lua comes back as a flat list; the in-process store gives a dict."""
     if isinstance(reply, dict):
         return reply
-    return dict(zip(reply[::2], reply[1::2], strict=True))
+    it = iter(reply)
+    return dict(zip(it, it, strict=True))
 
 
 def _run(op: _Op, keys: list[str], args: list[Any]) -> Any:
@@ -290,7 +298,7 @@ def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: 
         **(fields or {}),
     }
     data.pop("audio_buffer", None)
-    return session_id, [session_key(session_id), audio_key(session_id)], [ttl or session_ttl(), *_flatten(data)]
+    return session_id, _keys(session_id), [ttl or session_ttl(), *_flatten(data)]
 
 
 def _session_from(reply: list) -> dict[str, str] | None:
@@ -312,7 +320,7 @@ def _update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> t
         except (ValueError, TypeError) as exc:
             raise ValueError("audio_buffer must be base64") from exc
         audio_mode = "1"
-    return [session_key(session_id), audio_key(session_id)], [ttl or session_ttl(), audio_mode, audio, *_flatten(data)]
+    return _keys(session_id), [ttl or session_ttl(), audio_mode, audio, *_flatten(data)]
 
 
 @dataclass(frozen=True)
@@ -332,15 +340,11 @@ _APPEND_STATUS = {1: "ok", -1: "missing", -2: "not_recording", -3: "too_large"}
 
 def _append_args(session_id: str, chunk: bytes, max_bytes: int | None) -> tuple[list[str], list[Any]]:
     limit = settings.VOICE_MAX_AUDIO_BYTES if max_bytes is None else max_bytes
-    return [session_key(session_id), audio_key(session_id)], [chunk, limit, session_ttl()]
+    return _keys(session_id), [chunk, limit, session_ttl()]
 
 
 def _append_result(reply: list) -> AppendResult:
     return AppendResult(_APPEND_STATUS[int(reply[0])], int(reply[1]))
-
-
-def _keys(session_id: str) -> list[str]:
-    return [session_key(session_id), audio_key(session_id)]
 
 
 # -- public API (the seed's names), each with an async twin for consumers -------------------------
