@@ -79,8 +79,8 @@ def _fields(raw: Mapping) -> dict[str, str]:
 
 def _flatten(mapping: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    for field, value in mapping.items():
-        out += [field, value if isinstance(value, str) else str(value)]
+    for name, value in mapping.items():
+        out += [name, value if isinstance(value, str) else str(value)]
     return out
 
 
