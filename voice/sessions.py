@@ -99,13 +99,13 @@ class _Op:
 
 
 def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    ttl, pairs = int(args[0]), args[1:]
+    ttl, audio, pairs = int(args[0]), args[1], args[2:]
     with m._lock:
         if m.exists(keys[0]):
             return 0
         m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
         m.expire(keys[0], ttl)
-        m.set(keys[1], b"", ex=ttl)
+        m.set(keys[1], audio, ex=ttl)
         return 1
 
 
@@ -113,9 +113,9 @@ _CREATE = _Op(
     "create",
     """
     if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-    redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+    redis.call('HSET', KEYS[1], unpack(ARGV, 3))
     redis.call('EXPIRE', KEYS[1], ARGV[1])
-    redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
     return 1
     """,
     _mem_create,
@@ -257,14 +257,19 @@ def _pairs(reply: Any) -> dict:
     return dict(zip(it, it, strict=True))
 
 
+def _eval(op: _Op, keys: list[str], args: list[Any]) -> Any:
+    """The script in Redis: EVALSHA, and EVAL once when Redis does not know it yet (after a restart)."""
+    client = redis_manager.binary_client
+    try:
+        return client.evalsha(op.sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return client.eval(op.lua, len(keys), *keys, *args)
+
+
 def _run(op: _Op, keys: list[str], args: list[Any]) -> Any:
     if redis_manager.is_available():
-        client = redis_manager.binary_client
         try:
-            try:
-                return client.evalsha(op.sha, len(keys), *keys, *args)
-            except redis.exceptions.NoScriptError:
-                return client.eval(op.lua, len(keys), *keys, *args)
+            return _eval(op, keys, args)
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
     return op.memory(redis_manager.memory, keys, args)
@@ -298,7 +303,7 @@ def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: 
         **(fields or {}),
     }
     data.pop("audio_buffer", None)
-    return session_id, _keys(session_id), [ttl or session_ttl(), *_flatten(data)]
+    return session_id, _keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
 
 
 def _session_from(reply: list) -> dict[str, str] | None:
@@ -436,6 +441,32 @@ def audio_size(session_id: str) -> int:
 
 async def aaudio_size(session_id: str) -> int:
     return int(await _arun(_SIZE, _keys(session_id), []))
+
+
+def move_memory_sessions_to_redis() -> int:
+    """Run when Redis is back (`redis_manager.on_recover`): sessions made during the outage move to Redis
+    with their audio and remaining TTL, so their connections carry on; returns how many moved.
+
+    The in-process store's lock is held while each session moves, so a chunk arriving meanwhile waits
+    and then goes to Redis. A session that already exists in Redis is left there.
+    """
+    memory, moved = redis_manager.memory, 0
+    for key in list(memory.scan_iter(match="session:*")):
+        session_id = key.removeprefix("session:")
+        if not SESSION_ID_PATTERN.match(session_id):
+            continue
+        keys = _keys(session_id)
+        with memory._lock:
+            fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
+            if not fields or ttl <= 0:
+                continue
+            try:
+                moved += int(_eval(_CREATE, keys, [ttl, audio, *_flatten(fields)]))
+            except REDIS_DOWN_ERRORS as exc:
+                redis_manager.mark_unavailable(exc)
+                return moved
+            memory.delete(*keys)
+    return moved
 
 
 # -- inspection: admin, debug endpoint, command --------------------------------------------------
