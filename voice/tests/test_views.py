@@ -199,3 +199,13 @@ def test_the_command_lists_shows_and_clears(recorded, redis_db, capsys):
     call_command("voice_sessions", "clear", recorded, "--json")
     assert json.loads(capsys.readouterr().out) == {"cleared": recorded}
     assert not redis_db.exists(f"session:{recorded}")
+
+
+def test_debug_endpoints_are_rate_limited_per_staff_user(client, staff, recorded, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "debug_endpoints": (2, 60)}
+    client.force_login(staff)
+    assert client.get(DEBUG_URL.format(recorded)).status_code == 200
+    assert client.get(CLEAR_URL.format(recorded)).status_code == 200
+    refused = client.get(DEBUG_URL.format(recorded))
+    assert refused.status_code == 429 and 0 < refused.json()["retry_after"] <= 60
+    assert refused["Retry-After"] == str(refused.json()["retry_after"])
