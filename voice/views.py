@@ -68,10 +68,7 @@ def _not_found(session_id: str) -> JsonResponse:
 @require_GET
 def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
     """The seed's debug JSON: the session's fields and its audio described (length, preview), never returned."""
-    try:
-        info = sessions.session_info(session_id)
-    except sessions.InvalidSessionId:
-        return _not_found(session_id)
+    info = sessions.find_session(session_id)
     if info is None:
         return _not_found(session_id)
     return JsonResponse(
@@ -88,10 +85,7 @@ def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
     """GET shows what would be cleared and a confirmation form; only a POST (with CSRF) deletes."""
-    try:
-        info = sessions.session_info(session_id)
-    except sessions.InvalidSessionId:
-        return _not_found(session_id)
+    info = sessions.find_session(session_id)
     if info is None:
         return _not_found(session_id)
     if request.method == "GET":

@@ -30,6 +30,14 @@ def fresh(ttl_pair: tuple[int, int]) -> bool:
     return all(3590 <= t <= 3600 for t in ttl_pair)
 
 
+async def recording(user) -> VoiceClient:
+    """A connected client of `user` whose recording has started."""
+    client = VoiceClient(user)
+    await client.connect()
+    assert await client.ask({"type": "start_recording"}) == {"type": "recording_started"}
+    return client
+
+
 async def test_an_anonymous_connection_creates_an_unauthenticated_session(redis_db):
     client = VoiceClient()
     hello = await client.connect()
@@ -206,9 +214,7 @@ async def test_bad_frames_are_bad_messages_and_the_connection_stays_usable(redis
 
 async def test_an_oversized_audio_frame_is_refused_and_the_buffer_kept(redis_db, alice, settings):
     settings.VOICE_MAX_FRAME_BYTES = 4096
-    client = VoiceClient(alice)
-    await client.connect()
-    await client.ask({"type": "start_recording"})
+    client = await recording(alice)
     await client.send_bytes(b"a" * 100)
     await client.send_bytes(b"b" * 4097)
     reply = await client.receive()
@@ -220,9 +226,7 @@ async def test_an_oversized_audio_frame_is_refused_and_the_buffer_kept(redis_db,
 
 async def test_the_audio_limit_ends_the_recording_and_keeps_what_was_buffered(redis_db, alice, settings):
     settings.VOICE_MAX_AUDIO_BYTES = 3000
-    client = VoiceClient(alice)
-    await client.connect()
-    await client.ask({"type": "start_recording"})
+    client = await recording(alice)
     await client.send_bytes(b"a" * 2000)
     await client.send_bytes(b"b" * 2000)
     reply = await client.receive()
