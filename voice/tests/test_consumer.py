@@ -10,6 +10,7 @@ from analytics.activity import get_user_activity
 from notifications.history import recent
 from notifications.keys import channel
 from voice import sessions
+from voice.consumers import VoiceConsumer
 
 from .conftest import VoiceClient
 
@@ -253,13 +254,23 @@ async def test_voice_requests_are_limited_to_ten_a_minute(redis_db, alice):
     await client.close()
 
 
-async def test_a_session_cleared_by_staff_closes_the_connection(redis_db, alice):
-    client = VoiceClient(alice)
+async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_the_hooks(redis_db, alice):
+    hooks: list[str] = []
+
+    class Hooked(VoiceConsumer):
+        async def on_disconnect(self) -> None:
+            hooks.append(self.session_id)
+            await super().on_disconnect()
+
+    client = VoiceClient(alice, consumer=Hooked)
     await client.connect()
     sessions.delete_session(client.session_id)
     reply = await client.ask({"type": "ping"})
     assert reply["code"] == "session_gone"
+    await client.send_bytes(b"ignored")
     assert (await client.communicator.receive_output(timeout=5))["type"] == "websocket.close"
+    await client.close()
+    assert hooks == [client.session_id]
     assert redis_db.dbsize() == 1
 
 
@@ -290,3 +301,35 @@ async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis
     await client.close()
     assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
     assert redis_db.dbsize() == 1
+
+
+class Extended(VoiceConsumer):
+    """What the calls feature does: more message types, and the hooks."""
+
+    message_types = VoiceConsumer.message_types | {"echo"}
+    events: list[str] = []
+
+    async def handle_echo(self, message: dict) -> None:
+        await self.send_json({"type": "echo", "user_id": self.user.pk if self.user else None})
+
+    async def on_authenticated(self) -> None:
+        Extended.events.append(f"authenticated {self.user.username}")
+        await super().on_authenticated()
+
+
+async def test_subclasses_add_message_types_and_hear_about_authentication(redis_db, alice, bob):
+    Extended.events = []
+    anonymous = VoiceClient(consumer=Extended)
+    await anonymous.connect()
+    assert await anonymous.ask({"type": "echo"}) == {"type": "echo", "user_id": None}
+    assert Extended.events == []
+    await anonymous.ask({"type": "authenticate", "username": "bob", "pin": "123456"})
+    assert await anonymous.ask({"type": "echo"}) == {"type": "echo", "user_id": bob.pk}
+    logged_in = VoiceClient(alice, consumer=Extended)
+    await logged_in.connect()
+    assert Extended.events == ["authenticated bob", "authenticated alice"]
+    plain = VoiceClient(alice)
+    await plain.connect()
+    assert (await plain.ask({"type": "echo"}))["code"] == "bad_message"
+    for client in (anonymous, logged_in, plain):
+        await client.close()
