@@ -115,8 +115,9 @@ def daphne_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveDap
     """Start daphne processes: `daphne_factory()` -> LiveDaphne; all stopped after the test."""
     servers: list[LiveDaphne] = []
 
-    def start(**env: str) -> LiveDaphne:
-        port = free_port()
+    def start(port: int | None = None, **env: str) -> LiveDaphne:
+        """`port`: restart on the port of a stopped server (browsers reconnect there); default a free one."""
+        port = port or free_port()
         log_path = tmp_path / f"daphne-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
