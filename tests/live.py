@@ -110,25 +110,31 @@ def _wait_until_serving(server: LiveDaphne, timeout: float = 30.0) -> None:
     raise RuntimeError(f"daphne on port {server.port} did not serve within {timeout} s:\n{server.log()}")
 
 
+def start_daphne(log_dir: Path, port: int | None = None, **env: str) -> LiveDaphne:
+    """Start one daphne subprocess (tests and benchmarks); `port` restarts a stopped server on its port."""
+    port = port or free_port()
+    log_path = log_dir / f"daphne-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
+            cwd=BASE_DIR,
+            env=server_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveDaphne(port, process, log_path)
+    _wait_until_serving(server)
+    return server
+
+
 @pytest.fixture
 def daphne_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveDaphne]]:
     """Start daphne processes: `daphne_factory()` -> LiveDaphne; all stopped after the test."""
     servers: list[LiveDaphne] = []
 
-    def start(**env: str) -> LiveDaphne:
-        port = free_port()
-        log_path = tmp_path / f"daphne-{port}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
-                cwd=BASE_DIR,
-                env=server_env(**env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server = LiveDaphne(port, process, log_path)
+    def start(port: int | None = None, **env: str) -> LiveDaphne:
+        server = start_daphne(tmp_path, port, **env)
         servers.append(server)
-        _wait_until_serving(server)
         return server
 
     yield start
