@@ -209,3 +209,21 @@ def test_debug_endpoints_are_rate_limited_per_staff_user(client, staff, recorded
     refused = client.get(DEBUG_URL.format(recorded))
     assert refused.status_code == 429 and 0 < refused.json()["retry_after"] <= 60
     assert refused["Retry-After"] == str(refused.json()["retry_after"])
+
+
+def test_admin_clear_refuses_a_post_without_csrf(make_user, recorded, redis_db):
+    from django.test import Client
+
+    admin = make_user("root", staff=True)
+    admin.is_superuser = True
+    admin.save()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    assert client.post(f"/admin/voice/voicesession/{recorded}/clear/").status_code == 403
+    assert redis_db.exists(f"session:{recorded}")
+
+
+def test_the_voice_page_and_pin_page_refuse_other_methods(client, make_user):
+    assert client.post("/voice/").status_code == 405
+    client.force_login(make_user("carol"))
+    assert client.put("/voice/pin/").status_code == 405
