@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,9 +63,18 @@ def bob(make_user):
 
 @pytest.fixture
 def redis_down() -> Iterator[None]:
-    """Point the manager at a closed port: every owner runs on the in-process fallback."""
+    """Point the manager at a closed port: every owner runs on the in-process fallback.
+
+    Afterwards Redis "comes back" as in production, so the owners' recovery callbacks flush what they
+    held (activity, notifications, sessions) instead of leaving it in process-wide buffers for later tests.
+    """
     redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
     try:
         yield
     finally:
         redis_manager.configure(settings.REDIS_URL)
+        redis_manager.mark_unavailable("the Redis-down test ended")
+        assert redis_manager.check()
+        for thread in threading.enumerate():
+            if thread.name == "redis-recover":
+                thread.join(timeout=10)
