@@ -84,11 +84,15 @@ def parse_rate_limit_key(key: str) -> tuple[str, str]:
     return identifier, action
 
 
-def _validate(identifier: str, action: str) -> None:
+def _validate(identifier: str | int, action: str) -> str:
+    """The identifier as text (user ids may come as ints); ValueError names what is wrong."""
+    if isinstance(identifier, int) and not isinstance(identifier, bool):
+        identifier = str(identifier)
     if not isinstance(identifier, str) or not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
         raise ValueError(f"rate limit identifier must be a non-empty string of at most {MAX_IDENTIFIER_LENGTH}")
     if not isinstance(action, str) or not action or ":" in action or len(action) > 64:
         raise ValueError(f"rate limit action {action!r} must be a non-empty name without ':' (64 characters max)")
+    return identifier
 
 
 def _check_numbers(limit: int, window: float) -> None:
@@ -195,21 +199,21 @@ def check_rate_limit(key: str, limit: int = 10, window: int = 60) -> bool:
 
 def hit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
     """Count one `action` by `identifier`; limits default to `settings.RATE_LIMITS[action]`."""
-    _validate(identifier, action)
+    identifier = _validate(identifier, action)
     limit, window = limits_for(action, limit, window)
     return hit_key(get_rate_limit_key(identifier, action), limit, window)
 
 
 async def ahit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
     """The async face of `hit`, for consumers."""
-    _validate(identifier, action)
+    identifier = _validate(identifier, action)
     limit, window = limits_for(action, limit, window)
     return await ahit_key(get_rate_limit_key(identifier, action), limit, window)
 
 
 def reset(identifier: str, action: str) -> None:
     """Forget every request counted for `identifier` and `action` (admin "reset", a successful login)."""
-    _validate(identifier, action)
+    identifier = _validate(identifier, action)
     key = get_rate_limit_key(identifier, action)
     local_limiter.reset(key)
     if redis_manager.is_available():
