@@ -98,7 +98,10 @@ def make_event(user_id: Any, action: str, metadata: dict | None = None, *, at: f
         metadata = {}
     if not isinstance(metadata, dict):
         raise ValueError(f"activity metadata must be a dict, not {type(metadata).__name__}")
-    encoded = json.dumps(metadata, default=str)
+    try:
+        encoded = json.dumps(metadata, default=str, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"activity metadata is not JSON: {exc}") from None
     if len(encoded.encode()) > settings.ACTIVITY_MAX_METADATA_BYTES:
         metadata = {"truncated": True, "original_bytes": len(encoded.encode())}
     else:
@@ -157,12 +160,18 @@ def _dropped(exc: BaseException) -> None:
     log.warning("activity event dropped (%s: %s)", type(exc).__name__, exc)
 
 
-def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
-    """The seed's tracker. Never raises: bad input is logged and dropped, an outage buffers the event."""
+def _valid_event(user_id: Any, action: str, metadata: dict | None) -> Event | None:
     try:
-        event = make_event(user_id, action, metadata)
+        return make_event(user_id, action, metadata)
     except ValueError as exc:
         _dropped(exc)
+        return None
+
+
+def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
+    """The seed's tracker. Never raises: bad input is logged and dropped, an outage buffers the event."""
+    event = _valid_event(user_id, action, metadata)
+    if event is None:
         return
     if redis_manager.is_available():
         try:
@@ -178,10 +187,8 @@ def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None
 
 async def atrack_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
     """The async face of `track_agent_activity`, for consumers: never blocks the loop, never raises."""
-    try:
-        event = make_event(user_id, action, metadata)
-    except ValueError as exc:
-        _dropped(exc)
+    event = _valid_event(user_id, action, metadata)
+    if event is None:
         return
     if await redis_manager.ais_available():
         client = redis_manager.async_client()
