@@ -2,10 +2,13 @@
 
 The timestamp part is epoch seconds with microseconds, unique per user: the write is SET NX, and in
 the rare case two events of one user share a microsecond the later one moves on by a microsecond
-(the seed's whole-second keys overwrite each other). Each user's events are listed in the sorted set
-`activity:index:{user_id}` (score: the timestamp), and users with recent activity in `activity:users`,
-both maintained by the same Lua script that writes the event, so `get_user_activity` costs what one
-user's events cost, however many other keys Redis holds (no KEYS, no SCAN).
+(the seed's whole-second keys overwrite each other). Writing the very same event again (a retry after
+a lost reply, a flush repeated after a failure) finds it stored and adds nothing.
+
+Each user's events are listed in the sorted set `activity:index:{user_id}` (score: the timestamp),
+and users with recent activity in `activity:users`, both maintained by the same Lua script that
+writes the event, so `get_user_activity` costs what one user's events cost, however many other keys
+Redis holds (no KEYS, no SCAN).
 
 Tracking never raises into the caller: while Redis is down events wait in a bounded in-process
 buffer, written when Redis comes back (`flush_buffer`, run by the manager's recovery callbacks);
@@ -38,6 +41,9 @@ _WRITE = LuaScript(
     """
 -- KEYS: the event, the user's index, the users index. ARGV: payload, ttl, stamp, user id, prune before.
 if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
+  if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return 2
+  end
   return 0
 end
 local ttl = tonumber(ARGV[2])
@@ -123,7 +129,7 @@ buffer = ActivityBuffer("activity", settings.ACTIVITY_BUFFER_SIZE)
 
 def _script_call(event: Event, now: float) -> tuple[list[str], list[Any]] | None:
     """Keys and arguments for one write; None when the event is already past its TTL."""
-    ttl_left = math.ceil(event.timestamp + settings.ACTIVITY_TTL - now)
+    ttl_left = min(settings.ACTIVITY_TTL, math.ceil(event.timestamp + settings.ACTIVITY_TTL - now))
     if ttl_left <= 0:
         return None
     keys = [activity_key(event.user_id, event.stamp), user_index_key(event.user_id), USERS_KEY]
@@ -151,7 +157,7 @@ def write_events(events: list[Event], client: redis.Redis | None = None) -> int:
             for _, (keys, args) in calls:
                 pipe.evalsha(_WRITE.sha, len(keys), *keys, *args)
             replies = pipe.execute()
-        stored += sum(1 for reply in replies if reply)
+        stored += sum(1 for reply in replies if reply == 1)
         pending = [event.later() for (event, _), reply in zip(calls, replies, strict=True) if not reply]
     return stored
 

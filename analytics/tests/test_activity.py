@@ -39,12 +39,26 @@ def test_same_second_events_are_all_kept(redis_db):
 
 
 def test_same_microsecond_events_move_on_by_a_microsecond(redis_db):
-    event = activity.make_event(9, "login", at=1_900_000_000.5)
+    events = [activity.make_event(9, "login", {"n": n}, at=1_900_000_000.5) for n in range(4)]
+    activity._write_one(redis_manager.redis_client, events[0])
+    activity._write_one(redis_manager.redis_client, events[1])
+    assert activity.write_events(events[2:]) == 2
+    keys = sorted(k.decode() for k in redis_db.scan_iter("activity:9:*"))
+    assert [k.rsplit(":", 1)[1] for k in keys] == [
+        "1900000000.500000",
+        "1900000000.500001",
+        "1900000000.500002",
+        "1900000000.500003",
+    ]
+    assert all(0 < redis_db.ttl(k) <= 86400 for k in keys)
+
+
+def test_writing_the_same_event_again_adds_nothing(redis_db):
+    event = activity.make_event(9, "login", at=time.time())
     activity._write_one(redis_manager.redis_client, event)
     activity._write_one(redis_manager.redis_client, event)
-    assert activity.write_events([event, event]) == 2
-    stamps = sorted(k.decode().rsplit(":", 1)[1] for k in redis_db.scan_iter("activity:9:*"))
-    assert stamps == ["1900000000.500000", "1900000000.500001", "1900000000.500002", "1900000000.500003"]
+    assert activity.write_events([event, event]) == 0
+    assert len(get_user_activity(9)) == 1
 
 
 def test_hours_is_honoured(redis_db):
