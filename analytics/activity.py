@@ -166,6 +166,15 @@ def _dropped(exc: BaseException) -> None:
     log.warning("activity event dropped (%s: %s)", type(exc).__name__, exc)
 
 
+def _wait_for_redis(exc: BaseException) -> bool:
+    """After a failed write: True when Redis is down (the event waits in the buffer), else it is dropped."""
+    if isinstance(exc, REDIS_DOWN_ERRORS):
+        redis_manager.mark_unavailable(exc)
+        return True
+    _dropped(exc)
+    return False
+
+
 def _valid_event(user_id: Any, action: str, metadata: dict | None) -> Event | None:
     try:
         return make_event(user_id, action, metadata)
@@ -183,11 +192,9 @@ def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None
         try:
             _write_one(redis_manager.redis_client, event)
             return
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except redis.RedisError as exc:
-            _dropped(exc)
-            return
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            if not _wait_for_redis(exc):
+                return
     buffer.push(event)
 
 
@@ -204,11 +211,9 @@ async def atrack_agent_activity(user_id: Any, action: str, metadata: dict | None
                     return
                 event = event.later()
             return
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except redis.RedisError as exc:
-            _dropped(exc)
-            return
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            if not _wait_for_redis(exc):
+                return
     buffer.push(event)
 
 

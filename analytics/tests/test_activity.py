@@ -166,3 +166,12 @@ def test_outage_buffer_is_written_when_redis_comes_back(tmp_path):
         events = get_user_activity(11)
         assert [e["action"] for e in events] == ["todo_created"] * 3
         assert [e["metadata"]["i"] for e in events] == [2, 1, 0]
+
+
+async def test_a_redis_error_that_is_not_an_outage_is_logged_not_raised(redis_db, caplog):
+    redis_db.set(activity.user_index_key(55), "not a sorted set", ex=60)
+    with caplog.at_level(logging.WARNING, logger="analytics.activity"):
+        track_agent_activity(55, "login")
+        await atrack_agent_activity(55, "login")
+    assert caplog.text.count("activity event dropped (ResponseError") == 2
+    assert activity.buffer.stats()["pending"] == 0
