@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from convonet_site.redis_server import free_port
 
@@ -134,6 +134,23 @@ def daphne_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveDap
     yield start
     for server in servers:
         server.stop()
+    _wait_for_other_sessions_to_close()
+
+
+def _wait_for_other_sessions_to_close(timeout: float = 10.0) -> None:
+    """PostgreSQL notices a dead client's socket asynchronously; the test database can only be
+    dropped at the end of the run once the daphne processes' sessions are gone."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture
@@ -162,6 +179,9 @@ def browser():
         instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+        # Playwright runs the test in a greenlet with its own context, so Django opened a second
+        # connection there; close it, or PostgreSQL refuses to drop the test database at the end.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
