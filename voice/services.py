@@ -40,8 +40,8 @@ def auth_fields(user: Any, at: float | None = None) -> dict[str, str]:
 
 
 def user_identifier(user_id: int) -> str:
-    """The rate-limit identifier of a user, as the seed's example writes it (`user123`)."""
-    return f"user{user_id}"
+    """The rate-limit identifier of a user: their id, as every owner counts users (analytics.guards)."""
+    return str(user_id)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import wraps
 
@@ -13,12 +12,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from analytics.ratelimit import hit
+from analytics.guards import rate_limit
 from convonet_site.redis_core import redis_manager
 
 from . import sessions
 from .forms import PinForm
-from .services import user_identifier
 
 
 @require_GET
@@ -47,16 +45,9 @@ def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             return JsonResponse({"success": False, "error": "Log in as staff to use this endpoint."}, status=401)
         if not request.user.is_staff:
             return JsonResponse({"success": False, "error": "Staff only."}, status=403)
-        limit = hit(user_identifier(request.user.pk), "debug_endpoints")
-        if not limit.allowed:
-            retry_after = max(1, math.ceil(limit.retry_after))
-            response = JsonResponse(
-                {"success": False, "error": "Too many requests.", "retry_after": retry_after}, status=429
-            )
-            response["Retry-After"] = str(retry_after)
-            return response
-        return view(request, *args, **kwargs)
+        return limited(request, *args, **kwargs)
 
+    limited = rate_limit("debug_endpoints")(view)
     return never_cache(wrapped)
 
 
