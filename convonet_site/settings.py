@@ -163,6 +163,9 @@ CHANNEL_LAYERS = {
 
 # -- Voice sessions (voice app) -----------------------------------------------------------------
 
+VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
+VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
+VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
 
 # -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
 

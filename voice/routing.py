@@ -1,3 +1,7 @@
 """WebSocket routes owned by the voice app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import VoiceConsumer
+
+websocket_urlpatterns: list = [path("ws/voice/", VoiceConsumer.as_asgi())]

@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "voice"
-urlpatterns: list = []
+urlpatterns = [
+    path("voice/", views.page, name="page"),
+    path("voice/pin/", views.pin_settings, name="pin"),
+    path("convonet_todo/webrtc/debug-session/<str:session_id>", views.debug_session, name="debug_session"),
+    path("convonet_todo/webrtc/clear-session/<str:session_id>", views.clear_session, name="clear_session"),
+    path("convonet_todo/webrtc/sessions", views.sessions_json, name="sessions_json"),
+]

@@ -1,0 +1,112 @@
+"""What the voice WebSocket does besides storing: PIN checks with attempt limits, the voice-request limit,
+and what happens when a recording arrives (activity, a notification to its author).
+
+Plain async functions, testable without ASGI; the consumer only parses frames and calls them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+
+from analytics.activity import atrack_agent_activity
+from analytics.ratelimit import RateLimitResult, ahit, reset
+from notifications.publish import publish_user_notification
+
+from .models import PIN_PATTERN, VoiceProfile
+
+PIN_SHAPE = PIN_PATTERN
+
+
+def display_name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def auth_fields(user: Any) -> dict[str, str]:
+    """The session fields that bind a session to its user, as the seed writes them."""
+    return {
+        "authenticated": "True",
+        "user_id": str(user.pk),
+        "user_name": display_name(user),
+        "authenticated_at": repr(time.time()),
+    }
+
+
+def user_identifier(user_id: int) -> str:
+    """The rate-limit identifier of a user, as the seed's example writes it (`user123`)."""
+    return f"user{user_id}"
+
+
+@dataclass(frozen=True)
+class PinOutcome:
+    """`user` when the PIN matched; `retry_after` (seconds) when attempts are locked."""
+
+    user: Any = None
+    retry_after: int | None = None
+
+
+@database_sync_to_async
+def _find_user(username: str) -> Any:
+    return (
+        get_user_model()
+        .objects.filter(username=username, is_active=True, voice_profile__isnull=False)
+        .select_related("voice_profile")
+        .first()
+    )
+
+
+@database_sync_to_async
+def _verify(profile: VoiceProfile | None, pin: str) -> bool:
+    if profile is None:
+        make_password(pin)  # as slow as a real check: the answer's timing does not tell who exists
+        return False
+    return profile.check_pin(pin)
+
+
+async def check_pin(username: str, pin: str, address: str) -> PinOutcome:
+    """Check a voice PIN, counting the attempt per user and per client address first.
+
+    Every attempt counts (`pin_attempts`: 5 per 15 minutes), so no more than five guesses get through
+    in a window whatever the answers were; a good PIN clears the user's own counter, never the
+    address's, so one valid account cannot reset the guessing budget of an address.
+    """
+    user = await _find_user(username)
+    identifiers = [f"ip:{address}"] + ([user_identifier(user.pk)] if user else [])
+    results = [await ahit(identifier, "pin_attempts") for identifier in identifiers]
+    refused = [r for r in results if not r.allowed]
+    if refused:
+        return PinOutcome(retry_after=max(1, math.ceil(max(r.retry_after for r in refused))))
+    if not await _verify(user.voice_profile if user else None, pin):
+        return PinOutcome()
+    await sync_to_async(reset)(user_identifier(user.pk), "pin_attempts")
+    return PinOutcome(user=user)
+
+
+async def voice_request_allowed(user_id: int) -> RateLimitResult:
+    """Count one voice request (`voice_requests`: 10 per 60 s per user)."""
+    return await ahit(user_identifier(user_id), "voice_requests")
+
+
+async def recording_received(user: Any, session_id: str, duration: float, audio_bytes: int) -> None:
+    """A recording ended: the seed's `voice_request` activity and a `voice_message` notification."""
+    await atrack_agent_activity(
+        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3)}
+    )
+    if audio_bytes:
+        await sync_to_async(publish_user_notification)(
+            str(user.pk),
+            {
+                "type": "voice_message",
+                "message": "Voice message received",
+                "timestamp": time.time(),
+                "session_id": session_id,
+                "audio_bytes": audio_bytes,
+            },
+        )

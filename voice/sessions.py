@@ -1,0 +1,553 @@
+"""Voice sessions in Redis: the owner of `session:{id}` (a hash) and `session:{id}:audio` (raw bytes).
+
+The seed's reference keeps the audio as base64 inside the hash and rewrites the whole buffer for every
+chunk, so each chunk costs as much as everything buffered so far. Here the bytes are stored once, raw,
+in their own key and grown with APPEND; `get_session()` still returns the seed's dict with
+`audio_buffer` (base64, computed on read) so the seed's examples keep working.
+
+Every operation is one Lua script (one round trip, atomic): the keys are created with their TTL, and
+every write extends both TTLs in the same call, so no crash between two calls can leave a key without
+one. While Redis is down the same operations run on the manager's in-process store (`storage:
+"memory"`), written in Python with the same rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from django.conf import settings
+
+from convonet_site.fallback import MemoryStore
+from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+
+#: Session ids are `secrets.token_urlsafe` output; anything else is refused before a key is formed.
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+#: The hash fields, as the seed writes them (strings), in the order the seed lists them.
+FIELDS = ("authenticated", "user_id", "user_name", "is_recording", "connected_at", "authenticated_at")
+PREVIEW_BYTES = 75  # 100 base64 characters, the seed's preview length
+
+
+class InvalidSessionId(ValueError):
+    """A session id that is not one of ours: never turned into a key (no patterns, no `:`)."""
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def validate_session_id(session_id: Any) -> str:
+    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.match(session_id):
+        raise InvalidSessionId("not a valid session id")
+    return session_id
+
+
+def session_key(session_id: str) -> str:
+    return f"session:{validate_session_id(session_id)}"
+
+
+def audio_key(session_id: str) -> str:
+    return f"session:{validate_session_id(session_id)}:audio"
+
+
+def session_ttl() -> int:
+    return settings.VOICE_SESSION_TTL
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _fields(raw: Mapping) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _flatten(mapping: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for field, value in mapping.items():
+        out += [field, value if isinstance(value, str) else str(value)]
+    return out
+
+
+# -- the operations: one Lua script each for Redis, the same in Python for the in-process store ---
+
+
+@dataclass(frozen=True)
+class _Op:
+    name: str
+    lua: str
+    memory: Callable[[MemoryStore, list[str], list[Any]], Any]
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.lua.encode()).hexdigest()
+
+
+def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+    ttl, pairs = int(args[0]), args[1:]
+    with m._lock:
+        if m.exists(keys[0]):
+            return 0
+        m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
+        m.expire(keys[0], ttl)
+        m.set(keys[1], b"", ex=ttl)
+        return 1
+
+
+_CREATE = _Op(
+    "create",
+    """
+    if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+    redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
+    return 1
+    """,
+    _mem_create,
+)
+
+
+def _mem_get(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
+    with m._lock:
+        return [m.hgetall(keys[0]), m.get(keys[1]) or b""]
+
+
+_GET = _Op(
+    "get",
+    """
+    local fields = redis.call('HGETALL', KEYS[1])
+    if #fields == 0 then return {fields, false} end
+    return {fields, redis.call('GET', KEYS[2])}
+    """,
+    _mem_get,
+)
+
+
+def _mem_update(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+    ttl, audio_mode, audio, pairs = int(args[0]), args[1], args[2], args[3:]
+    with m._lock:
+        if not m.exists(keys[0]):
+            return 0
+        if audio_mode == "1":
+            m.set(keys[1], audio, ex=ttl)
+        if pairs:
+            m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
+        m.expire(keys[0], ttl)
+        m.expire(keys[1], ttl)
+        return 1
+
+
+_UPDATE = _Op(
+    "update",
+    """
+    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+    if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[1]) end
+    if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    return 1
+    """,
+    _mem_update,
+)
+
+
+def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
+    chunk, limit, ttl = args[0], int(args[1]), int(args[2])
+    with m._lock:
+        if not m.exists(keys[0]):
+            return [-1, 0]
+        m.expire(keys[0], ttl)
+        size = m.strlen(keys[1])
+        if m.hget(keys[0], "is_recording") != "True":
+            status = -2
+        elif size + len(chunk) > limit:
+            status = -3
+        else:
+            status, size = 1, m.append(keys[1], chunk)
+        if not m.exists(keys[1]):
+            m.set(keys[1], b"")
+        m.expire(keys[1], ttl)
+        return [status, size]
+
+
+_APPEND = _Op(
+    "append",
+    """
+    if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    local size = redis.call('STRLEN', KEYS[2])
+    local status = 1
+    if redis.call('HGET', KEYS[1], 'is_recording') ~= 'True' then
+      status = -2
+    elseif size + string.len(ARGV[1]) > tonumber(ARGV[2]) then
+      status = -3
+    else
+      size = redis.call('APPEND', KEYS[2], ARGV[1])
+    end
+    if status ~= 1 and redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], '') end
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
+    return {status, size}
+    """,
+    _mem_append,
+)
+
+
+def _mem_extend(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+    with m._lock:
+        if not m.exists(keys[0]):
+            return 0
+        m.expire(keys[0], int(args[0]))
+        m.expire(keys[1], int(args[0]))
+        return 1
+
+
+_EXTEND = _Op(
+    "extend",
+    """
+    if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    return 1
+    """,
+    _mem_extend,
+)
+
+
+def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+    return m.delete(*keys)
+
+
+_DELETE = _Op("delete", "return redis.call('DEL', KEYS[1], KEYS[2])", _mem_delete)
+
+
+def _mem_info(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
+    with m._lock:
+        return [m.hgetall(keys[0]), m.ttl(keys[0]), m.ttl(keys[1]), m.strlen(keys[1]), m.getrange(keys[1], 0, args[0])]
+
+
+_INFO = _Op(
+    "info",
+    """
+    return {redis.call('HGETALL', KEYS[1]), redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2]),
+            redis.call('STRLEN', KEYS[2]), redis.call('GETRANGE', KEYS[2], 0, ARGV[1])}
+    """,
+    _mem_info,
+)
+
+
+def _pairs(reply: Any) -> dict:
+    """HGETALL inside Lua comes back as a flat list; the in-process store gives a dict."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _run(op: _Op, keys: list[str], args: list[Any]) -> Any:
+    if redis_manager.is_available():
+        client = redis_manager.binary_client
+        try:
+            try:
+                return client.evalsha(op.sha, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                return client.eval(op.lua, len(keys), *keys, *args)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return op.memory(redis_manager.memory, keys, args)
+
+
+async def _arun(op: _Op, keys: list[str], args: list[Any]) -> Any:
+    if await redis_manager.ais_available():
+        client = redis_manager.async_client(binary=True)
+        try:
+            try:
+                return await client.evalsha(op.sha, len(keys), *keys, *args)
+            except redis.exceptions.NoScriptError:
+                return await client.eval(op.lua, len(keys), *keys, *args)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return op.memory(redis_manager.memory, keys, args)
+
+
+# -- plans: the keys and arguments of each public call, shared by its sync and async faces ---------
+
+
+def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: int | None):
+    session_id = validate_session_id(session_id) if session_id is not None else new_session_id()
+    data = {
+        "authenticated": "False",
+        "user_id": "",
+        "user_name": "",
+        "is_recording": "False",
+        "connected_at": repr(time.time()),
+        "authenticated_at": "",
+        **(fields or {}),
+    }
+    data.pop("audio_buffer", None)
+    return session_id, [session_key(session_id), audio_key(session_id)], [ttl or session_ttl(), *_flatten(data)]
+
+
+def _session_from(reply: list) -> dict[str, str] | None:
+    fields = _pairs(reply[0])
+    if not fields:
+        return None
+    session = _fields(fields)
+    session["audio_buffer"] = base64.b64encode(reply[1] or b"").decode()
+    return session
+
+
+def _update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> tuple[list[str], list[Any]]:
+    data = dict(data)
+    audio_mode, audio = "0", b""
+    if "audio_buffer" in data:
+        encoded = data.pop("audio_buffer") or ""
+        try:
+            audio = base64.b64decode(encoded, validate=True)
+        except (ValueError, TypeError) as exc:
+            raise ValueError("audio_buffer must be base64") from exc
+        audio_mode = "1"
+    return [session_key(session_id), audio_key(session_id)], [ttl or session_ttl(), audio_mode, audio, *_flatten(data)]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What became of one audio chunk: `status` is ok, missing, not_recording or too_large."""
+
+    status: str
+    size: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+_APPEND_STATUS = {1: "ok", -1: "missing", -2: "not_recording", -3: "too_large"}
+
+
+def _append_args(session_id: str, chunk: bytes, max_bytes: int | None) -> tuple[list[str], list[Any]]:
+    limit = settings.VOICE_MAX_AUDIO_BYTES if max_bytes is None else max_bytes
+    return [session_key(session_id), audio_key(session_id)], [chunk, limit, session_ttl()]
+
+
+def _append_result(reply: list) -> AppendResult:
+    return AppendResult(_APPEND_STATUS[int(reply[0])], int(reply[1]))
+
+
+def _keys(session_id: str) -> list[str]:
+    return [session_key(session_id), audio_key(session_id)]
+
+
+# -- public API (the seed's names), each with an async twin for consumers -------------------------
+
+
+def create_session(
+    session_id: str | None = None, fields: Mapping[str, Any] | None = None, *, ttl: int | None = None
+) -> str:
+    """Create `session:{id}` and its empty audio with one TTL, in one atomic call; returns the id.
+
+    A fresh unguessable id is made unless one is given; an existing session is never overwritten.
+    """
+    session_id, keys, args = _create_args(session_id, fields, ttl)
+    if not _run(_CREATE, keys, args):
+        raise ValueError("session already exists")
+    return session_id
+
+
+async def acreate_session(
+    session_id: str | None = None, fields: Mapping[str, Any] | None = None, *, ttl: int | None = None
+) -> str:
+    session_id, keys, args = _create_args(session_id, fields, ttl)
+    if not await _arun(_CREATE, keys, args):
+        raise ValueError("session already exists")
+    return session_id
+
+
+def get_session(session_id: str) -> dict[str, str] | None:
+    """The seed's dict (strings, `audio_buffer` as base64), or None when there is no such session."""
+    return _session_from(_run(_GET, _keys(session_id), []))
+
+
+async def aget_session(session_id: str) -> dict[str, str] | None:
+    return _session_from(await _arun(_GET, _keys(session_id), []))
+
+
+def update_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
+    """Set fields and extend both TTLs in one call; `{"audio_buffer": ""}` clears the audio.
+
+    Returns False (and creates nothing) when the session does not exist.
+    """
+    keys, args = _update_args(session_id, data, ttl)
+    return bool(_run(_UPDATE, keys, args))
+
+
+async def aupdate_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
+    keys, args = _update_args(session_id, data, ttl)
+    return bool(await _arun(_UPDATE, keys, args))
+
+
+def extend_session(session_id: str, ttl: int | None = None) -> bool:
+    """Push both keys' expiry to `ttl` seconds from now (activity); False when the session is gone."""
+    return bool(_run(_EXTEND, _keys(session_id), [ttl or session_ttl()]))
+
+
+async def aextend_session(session_id: str, ttl: int | None = None) -> bool:
+    return bool(await _arun(_EXTEND, _keys(session_id), [ttl or session_ttl()]))
+
+
+def delete_session(session_id: str) -> bool:
+    """Remove the session and its audio; True when something was there."""
+    return bool(_run(_DELETE, _keys(session_id), []))
+
+
+async def adelete_session(session_id: str) -> bool:
+    return bool(await _arun(_DELETE, _keys(session_id), []))
+
+
+def append_audio(session_id: str, chunk: bytes, *, max_bytes: int | None = None) -> AppendResult:
+    """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs."""
+    return _append_result(_run(_APPEND, *_append_args(session_id, chunk, max_bytes)))
+
+
+async def aappend_audio(session_id: str, chunk: bytes, *, max_bytes: int | None = None) -> AppendResult:
+    return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes)))
+
+
+def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+    return m.strlen(keys[1])
+
+
+_SIZE = _Op("size", "return redis.call('STRLEN', KEYS[2])", _mem_size)
+
+
+def audio_size(session_id: str) -> int:
+    """Bytes of audio buffered for the session (0 when it has none or is gone)."""
+    return int(_run(_SIZE, _keys(session_id), []))
+
+
+async def aaudio_size(session_id: str) -> int:
+    return int(await _arun(_SIZE, _keys(session_id), []))
+
+
+# -- inspection: admin, debug endpoint, command --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A session as an operator sees it: its fields, both TTLs and the audio's size, never the audio."""
+
+    session_id: str
+    fields: dict[str, str]
+    ttl: int
+    audio_ttl: int
+    audio_bytes: int
+    audio_head: bytes
+
+    @property
+    def authenticated(self) -> bool:
+        return self.fields.get("authenticated") == "True"
+
+    @property
+    def recording(self) -> bool:
+        return self.fields.get("is_recording") == "True"
+
+    @property
+    def connected_at(self) -> float:
+        try:
+            return float(self.fields.get("connected_at") or 0)
+        except ValueError:
+            return 0.0
+
+    @property
+    def audio_preview(self) -> str:
+        """The first 100 base64 characters of the audio, with "..." when there is more (the seed's preview)."""
+        encoded = base64.b64encode(self.audio_head).decode()
+        return encoded + "..." if self.audio_bytes > len(self.audio_head) else encoded
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            **{field: self.fields.get(field, "") for field in FIELDS},
+            **{k: v for k, v in self.fields.items() if k not in FIELDS},
+            "ttl": self.ttl,
+            "audio_ttl": self.audio_ttl,
+            "audio_bytes": self.audio_bytes,
+        }
+
+
+def session_info(session_id: str) -> SessionInfo | None:
+    """Fields, TTLs, audio size and the first bytes of the audio, in one call; None when missing."""
+    reply = _run(_INFO, _keys(session_id), [PREVIEW_BYTES - 1])
+    fields = _fields(_pairs(reply[0]))
+    if not fields:
+        return None
+    return SessionInfo(session_id, fields, int(reply[1]), int(reply[2]), int(reply[3]), reply[4] or b"")
+
+
+def debug_payload(info: SessionInfo) -> dict[str, Any]:
+    """The seed's debug-session JSON `data`: the fields, and the audio described, never returned.
+
+    `audio_buffer_length` is the length of the base64 text the seed would hold, `decoded_audio_length`
+    the bytes. `base64_valid` is true because the base64 is produced from the stored bytes on read.
+    """
+    data = {field: info.fields.get(field, "") for field in FIELDS}
+    data.update({k: v for k, v in info.fields.items() if k not in FIELDS})
+    data.update(
+        audio_buffer_length=4 * ((info.audio_bytes + 2) // 3),
+        audio_buffer_preview=info.audio_preview,
+        decoded_audio_length=info.audio_bytes,
+        base64_valid=base64.b64decode(info.audio_preview.removesuffix("..."), validate=True) == info.audio_head,
+    )
+    return data
+
+
+def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+    """The buffered audio in pieces (GETRANGE), so a long recording is streamed, not loaded whole."""
+    key = audio_key(session_id)
+    offset = 0
+    while True:
+        client = redis_manager.client(binary=True)
+        try:
+            piece = client.getrange(key, offset, offset + chunk_size - 1)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+            return
+        if not piece:
+            return
+        yield piece
+        if len(piece) < chunk_size:
+            return
+        offset += len(piece)
+
+
+def iter_session_ids() -> Iterator[str]:
+    """Live session ids, found with SCAN (never KEYS) in the store in use."""
+    client = redis_manager.client()
+    try:
+        for key in client.scan_iter(match="session:*", count=500):
+            key = _text(key)
+            session_id = key.removeprefix("session:")
+            if ":" not in session_id and SESSION_ID_PATTERN.match(session_id):
+                yield session_id
+    except REDIS_DOWN_ERRORS as exc:
+        redis_manager.mark_unavailable(exc)
+
+
+def list_sessions() -> list[SessionInfo]:
+    return [info for sid in iter_session_ids() if (info := session_info(sid)) is not None]
+
+
+def session_stats(sessions: list[SessionInfo] | None = None) -> dict[str, Any]:
+    """Counts shown by the admin page, the JSON view and `voice_sessions list --json` alike."""
+    sessions = list_sessions() if sessions is None else sessions
+    return {
+        "storage": redis_manager.storage,
+        "sessions": len(sessions),
+        "authenticated": sum(1 for s in sessions if s.authenticated),
+        "recording": sum(1 for s in sessions if s.recording),
+        "audio_bytes": sum(s.audio_bytes for s in sessions),
+    }

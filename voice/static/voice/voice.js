@@ -1,0 +1,240 @@
+// The voice page: one WebSocket to /ws/voice/, shared with other scripts through window.convonetVoice.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("voice");
+  var $ = function (id) { return document.getElementById(id); };
+  var handlers = {};
+  var openHandlers = [];
+  var socket = null;
+  var retries = 0;
+  var queue = Promise.resolve();  // keeps binary chunks and the final stop_recording in order
+
+  var state = {
+    connection: "connecting",   // connecting | open | reconnecting | closed
+    sessionId: null,
+    authenticated: false,
+    userId: null,
+    userName: "",
+    recording: false,
+  };
+
+  var ERRORS = {
+    bad_message: "The server did not understand a message.",
+    auth_failed: "That username and PIN do not match.",
+    auth_locked: "Too many PIN attempts.",
+    not_authenticated: "Log in or enter your voice PIN first.",
+    rate_limited: "Too many voice requests.",
+    not_recording: "No recording is in progress.",
+    already_recording: "A recording is already in progress.",
+    audio_too_large: "The recording reached its size limit and was stopped; what was recorded is kept.",
+    session_gone: "This voice session was cleared; starting a new one.",
+    server_error: "Something went wrong on the server.",
+  };
+
+  function setConnection(value, text) {
+    state.connection = value;
+    var el = $("voice-state");
+    if (el) { el.dataset.state = value; el.textContent = text; }
+  }
+
+  function showError(text) {
+    var el = $("voice-error");
+    if (!el) return;
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  function on(type, handler) { (handlers[type] = handlers[type] || []).push(handler); }
+  function onOpen(handler) { openHandlers.push(handler); if (state.connection === "open") handler(); }
+  function emit(type, message) { (handlers[type] || []).forEach(function (h) { h(message); }); }
+
+  function send(obj) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      showError("Not connected to the server; your message was not sent.");
+      return false;
+    }
+    socket.send(JSON.stringify(obj));
+    return true;
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + (root ? root.dataset.wsPath : "/ws/voice/"));
+    socket.binaryType = "arraybuffer";
+    socket.onopen = function () {
+      retries = 0;
+      setConnection("open", "Connected");
+      showError("");
+      openHandlers.forEach(function (h) { h(); });
+    };
+    socket.onmessage = function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      emit(message.type, message);
+    };
+    socket.onclose = function () {
+      if (state.recording) stopRecorder(false);
+      state.sessionId = null;
+      state.authenticated = false;
+      var delay = Math.min(30, Math.pow(2, retries)) + Math.random();
+      retries += 1;
+      setConnection("reconnecting", "Disconnected; reconnecting in " + Math.round(delay) + " s (attempt " + retries + ")…");
+      setTimeout(connect, delay * 1000);
+    };
+  }
+
+  // -- session and authentication -------------------------------------------------------------
+
+  function showAuthenticated() {
+    $("pin-form").hidden = state.authenticated;
+    $("recorder").hidden = !state.authenticated;
+    $("record-button").disabled = !state.authenticated;
+    $("voice-user").textContent = state.userName;
+  }
+
+  on("session", function (m) {
+    state.sessionId = m.session_id;
+    state.authenticated = m.authenticated;
+    state.userName = m.user_name;
+    setConnection("open", m.authenticated ? "Connected as " + m.user_name : "Connected; not signed in");
+    if (root) root.dataset.sessionId = m.session_id;
+    showAuthenticated();
+  });
+
+  on("authenticated", function (m) {
+    state.authenticated = true;
+    state.userId = m.user_id;
+    state.userName = m.user_name;
+    setConnection("open", "Connected as " + m.user_name);
+    showError("");
+    showAuthenticated();
+  });
+
+  on("error", function (m) {
+    var text = ERRORS[m.code] || m.message;
+    if (m.retry_after) text += " Try again in " + Math.ceil(m.retry_after) + " s.";
+    if (m.code === "audio_too_large") stopRecorder(false);
+    if (stream && !state.recording) {  // start_recording was refused: release the microphone
+      stream.getTracks().forEach(function (t) { t.stop(); });
+      stream = null;
+    }
+    if (m.code === "bad_message" || m.code === "server_error") text += " (" + m.message + ")";
+    showError(text);
+  });
+
+  // -- recording ----------------------------------------------------------------------------------
+
+  var recorder = null, stream = null, audioContext = null, chunks = [], bytesSent = 0, startedAt = 0, timer = null;
+
+  function pickMimeType() {
+    var types = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
+    for (var i = 0; i < types.length; i++) {
+      if (window.MediaRecorder && MediaRecorder.isTypeSupported(types[i])) return types[i];
+    }
+    return "";
+  }
+
+  function startMeter() {
+    audioContext = new (window.AudioContext || window.webkitAudioContext)();
+    var analyser = audioContext.createAnalyser();
+    analyser.fftSize = 512;
+    audioContext.createMediaStreamSource(stream).connect(analyser);
+    var data = new Uint8Array(analyser.fftSize);
+    (function draw() {
+      if (!state.recording) { $("level-meter").style.width = "0"; return; }
+      analyser.getByteTimeDomainData(data);
+      var peak = 0;
+      for (var i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i] - 128));
+      $("level-meter").style.width = Math.min(100, (peak / 128) * 100 * 1.5) + "%";
+      requestAnimationFrame(draw);
+    })();
+  }
+
+  function tick() {
+    $("elapsed").textContent = ((Date.now() - startedAt) / 1000).toFixed(1) + " s";
+    $("bytes-sent").textContent = bytesSent + " bytes";
+  }
+
+  function beginRecorder() {
+    var mimeType = pickMimeType();
+    recorder = mimeType ? new MediaRecorder(stream, { mimeType: mimeType }) : new MediaRecorder(stream);
+    chunks = [];
+    bytesSent = 0;
+    recorder.ondataavailable = function (event) {
+      if (!event.data || !event.data.size) return;
+      chunks.push(event.data);
+      queue = queue.then(function () { return event.data.arrayBuffer(); }).then(function (buffer) {
+        if (socket && socket.readyState === WebSocket.OPEN) {
+          socket.send(buffer);
+          bytesSent += buffer.byteLength;
+        }
+      });
+    };
+    recorder.onstop = function () {
+      var blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
+      $("playback").src = URL.createObjectURL(blob);
+      $("playback-box").hidden = false;
+      queue = queue.then(function () { if (recorder.tellServer) send({ type: "stop_recording" }); tick(); });
+    };
+    state.recording = true;
+    startedAt = Date.now();
+    timer = setInterval(tick, 100);
+    recorder.start(250);
+    startMeter();
+    $("record-button").textContent = "Stop";
+    $("record-button").classList.add("recording");
+  }
+
+  function stopRecorder(tellServer) {
+    state.recording = false;
+    clearInterval(timer);
+    if (recorder && recorder.state !== "inactive") {
+      recorder.tellServer = tellServer;
+      recorder.stop();
+    }
+    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    if (audioContext) audioContext.close();
+    stream = null;
+    audioContext = null;
+    $("record-button").textContent = "Record";
+    $("record-button").classList.remove("recording");
+  }
+
+  on("recording_started", function () {
+    if (!stream) { send({ type: "stop_recording" }); return; }
+    beginRecorder();
+  });
+
+  on("recording_stopped", function (m) {
+    $("bytes-stored").textContent = m.audio_bytes + " bytes";
+  });
+
+  function toggleRecording() {
+    showError("");
+    if (state.recording) { stopRecorder(true); return; }
+    if (!navigator.mediaDevices || !window.MediaRecorder) {
+      showError("This browser cannot record audio (no MediaRecorder or microphone access).");
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (s) {
+      stream = s;
+      send({ type: "start_recording" });
+    }).catch(function (error) {
+      showError("The microphone is not available: " + error.message);
+    });
+  }
+
+  if (root) {
+    $("record-button").addEventListener("click", toggleRecording);
+    $("pin-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      showError("");
+      send({ type: "authenticate", username: $("pin-username").value.trim(), pin: $("pin-value").value });
+      $("pin-value").value = "";
+    });
+  }
+
+  window.convonetVoice = { send: send, on: on, onOpen: onOpen, state: state };
+  connect();
+})();

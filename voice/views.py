@@ -1,0 +1,99 @@
+"""The voice page, the PIN settings page and the seed's debug endpoints (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from convonet_site.redis_core import redis_manager
+
+from . import sessions
+from .forms import PinForm
+
+
+@require_GET
+def page(request: HttpRequest) -> HttpResponse:
+    return render(request, "voice/page.html")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pin_settings(request: HttpRequest) -> HttpResponse:
+    form = PinForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your voice PIN is set.")
+        return redirect("voice:page")
+    profile = getattr(request.user, "voice_profile", None)
+    return render(request, "voice/pin.html", {"form": form, "has_pin": bool(profile and profile.has_pin)})
+
+
+def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff only, and refusals in JSON (401 anonymous, 403 logged in without staff rights)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse({"success": False, "error": "Log in as staff to use this endpoint."}, status=401)
+        if not request.user.is_staff:
+            return JsonResponse({"success": False, "error": "Staff only."}, status=403)
+        return view(request, *args, **kwargs)
+
+    return never_cache(wrapped)
+
+
+def _not_found(session_id: str) -> JsonResponse:
+    return JsonResponse({"success": False, "session_id": session_id[:64], "error": "Session not found"}, status=404)
+
+
+@staff_json
+@require_GET
+def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
+    """The seed's debug JSON: the session's fields and its audio described (length, preview), never returned."""
+    try:
+        info = sessions.session_info(session_id)
+    except sessions.InvalidSessionId:
+        return _not_found(session_id)
+    if info is None:
+        return _not_found(session_id)
+    return JsonResponse(
+        {
+            "success": True,
+            "session_id": session_id,
+            "data": sessions.debug_payload(info),
+            "storage": redis_manager.storage,
+        }
+    )
+
+
+@staff_json
+@require_http_methods(["GET", "POST"])
+def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
+    """GET shows what would be cleared and a confirmation form; only a POST (with CSRF) deletes."""
+    try:
+        info = sessions.session_info(session_id)
+    except sessions.InvalidSessionId:
+        return _not_found(session_id)
+    if info is None:
+        return _not_found(session_id)
+    if request.method == "GET":
+        return render(request, "voice/clear_session.html", {"info": info})
+    sessions.delete_session(session_id)
+    return JsonResponse({"success": True, "session_id": session_id, "message": "Session cleared"})
+
+
+@staff_json
+@require_GET
+def sessions_json(request: HttpRequest) -> JsonResponse:
+    """The live sessions and their counts: the JSON face of the admin page and `voice_sessions list`."""
+    found = sessions.list_sessions()
+    return JsonResponse(
+        {"success": True, "stats": sessions.session_stats(found), "sessions": [s.as_dict() for s in found]}
+    )
