@@ -200,7 +200,7 @@ CALLS_PRESENCE_TTL = env_int("CALLS_PRESENCE_TTL", 40, minimum=2, maximum=600)
 CALLS_HEARTBEAT_INTERVAL = env_float("CALLS_HEARTBEAT_INTERVAL", 15.0, minimum=0.2, maximum=300)
 if CALLS_HEARTBEAT_INTERVAL * 2 > CALLS_PRESENCE_TTL:
     raise ImproperlyConfigured("CALLS_HEARTBEAT_INTERVAL must be at most half of CALLS_PRESENCE_TTL.")
-CALLS_RING_TIMEOUT = env_int("CALLS_RING_TIMEOUT", 45, minimum=2, maximum=600)
+CALLS_RING_TIMEOUT = env_float("CALLS_RING_TIMEOUT", 45.0, minimum=1, maximum=600)
 CALLS_MAX_DURATION = env_int("CALLS_MAX_DURATION", 4 * 3600, minimum=60)
 CALLS_ENDED_TTL = env_int("CALLS_ENDED_TTL", 600, minimum=10)
 CALLS_SIGNAL_MAX_BYTES = env_int("CALLS_SIGNAL_MAX_BYTES", 16384, minimum=1024, maximum=262144)

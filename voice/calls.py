@@ -10,6 +10,7 @@ accepting on one while the caller hangs up on another) cannot both win. Ended ca
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -164,7 +165,7 @@ async def acreate_call(
             pipe.hset(call_key(call_id), mapping=fields)
             # The ring timeout is enforced by the caller's connection; the TTL only bounds a record
             # whose caller's process died, with margin so that the timeout always finds it.
-            pipe.expire(call_key(call_id), settings.CALLS_RING_TIMEOUT + 60)
+            pipe.expire(call_key(call_id), math.ceil(settings.CALLS_RING_TIMEOUT) + 60)
             pipe.zadd(INDEX_KEY, {call_id: now})
             pipe.expire(INDEX_KEY, settings.CALLS_MAX_DURATION)
             await pipe.execute()
