@@ -1,6 +1,28 @@
-from django.contrib import admin
+"""Admin: voice profiles (with a staff PIN reset) and the "Voice sessions" pages over the live sessions in Redis.
 
-from .models import VoiceProfile
+The sessions pages follow django-rq's pattern: an unmanaged model with one custom permission, and
+`get_urls()` serving views with templates that extend `admin/base_site.html`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from convonet_site.redis_core import redis_manager
+
+from . import sessions
+from .models import VoiceProfile, VoiceSession
+
+SORTS = {
+    "connected": lambda s: s.connected_at,
+    "user": lambda s: s.fields.get("user_name", "").lower(),
+    "ttl": lambda s: s.ttl,
+    "audio": lambda s: s.audio_bytes,
+}
 
 
 @admin.register(VoiceProfile)
@@ -9,3 +31,113 @@ class VoiceProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username"]
     readonly_fields = ["pin_set_at"]
     exclude = ["pin_hash"]
+    actions = ["reset_pin"]
+
+    @admin.action(description="Reset the voice PIN (the user sets a new one on their PIN page)")
+    def reset_pin(self, request: HttpRequest, queryset) -> None:
+        count = queryset.update(pin_hash="", pin_set_at=None)
+        self.message_user(request, f"Voice PIN reset for {count} user(s).", messages.SUCCESS)
+
+
+@admin.register(VoiceSession)
+class VoiceSessionAdmin(admin.ModelAdmin):
+    def _allowed(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and user.has_perm("voice.view_voice_sessions")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("", view(self.changelist_view), name="voice_voicesession_changelist"),
+            path("<str:session_id>/", view(self.detail_view), name="voice_voicesession_detail"),
+            path("<str:session_id>/audio/", view(self.audio_view), name="voice_voicesession_audio"),
+            path("<str:session_id>/clear/", view(self.clear_view), name="voice_voicesession_clear"),
+        ]
+
+    def _context(self, request: HttpRequest, title: str, **extra) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "storage": redis_manager.storage,
+            **extra,
+        }
+
+    def _info(self, request: HttpRequest, session_id: str) -> sessions.SessionInfo:
+        if not self._allowed(request):
+            raise Http404
+        try:
+            info = sessions.session_info(session_id)
+        except sessions.InvalidSessionId:
+            info = None
+        if info is None:
+            raise Http404("No such voice session (it may have ended or expired).")
+        return info
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if not self._allowed(request):
+            raise Http404
+        found = sessions.list_sessions()
+        stats = sessions.session_stats(found)
+        query = request.GET.get("q", "").strip()
+        if query:
+            needle = query.lower()
+            found = [
+                s for s in found if needle in s.fields.get("user_name", "").lower() or needle == s.fields.get("user_id")
+            ]
+        order = request.GET.get("o", "-connected")
+        key = order.removeprefix("-")
+        if key not in SORTS:
+            order, key = "-connected", "connected"
+        found.sort(key=SORTS[key], reverse=order.startswith("-"))
+        columns = [
+            (name, label, f"-{name}" if order == name else name)
+            for name, label in (("user", "User"), ("connected", "Connected"), ("ttl", "TTL"), ("audio", "Audio"))
+        ]
+        context = self._context(
+            request,
+            "Voice sessions",
+            sessions=found,
+            stats=stats,
+            query=query,
+            order=order,
+            columns=columns,
+        )
+        return TemplateResponse(request, "admin/voice/sessions.html", context)
+
+    def detail_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
+        info = self._info(request, session_id)
+        context = self._context(request, f"Voice session {session_id}", info=info, fields=sorted(info.fields.items()))
+        return TemplateResponse(request, "admin/voice/session_detail.html", context)
+
+    def audio_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
+        """The buffered audio, streamed in pieces from Redis (never loaded whole)."""
+        info = self._info(request, session_id)
+        response = StreamingHttpResponse(sessions.iter_audio(session_id), content_type="audio/webm")
+        response["Content-Length"] = str(info.audio_bytes)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def clear_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
+        info = self._info(request, session_id)
+        if request.method == "POST":
+            sessions.delete_session(session_id)
+            self.message_user(request, f"Voice session {session_id} cleared.", messages.SUCCESS)
+            return redirect("admin:voice_voicesession_changelist")
+        context = self._context(request, "Clear voice session?", info=info)
+        return TemplateResponse(request, "admin/voice/session_clear.html", context)

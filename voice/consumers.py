@@ -37,7 +37,9 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         await self.accept()
         scope_user = self.scope.get("user")
         user = scope_user if scope_user is not None and scope_user.is_authenticated else None
-        self.session_id = await sessions.acreate_session(fields=services.auth_fields(user) if user else None)
+        now = time.time()
+        fields = {"connected_at": repr(now), **(services.auth_fields(user, now) if user else {})}
+        self.session_id = await sessions.acreate_session(fields=fields)
         self.user = user
         await self.send_json(
             {

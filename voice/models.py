@@ -38,3 +38,20 @@ class VoiceProfile(models.Model):
 
     def check_pin(self, pin: str) -> bool:
         return bool(self.pin_hash) and isinstance(pin, str) and check_password(pin, self.pin_hash)
+
+
+class VoiceSession(models.Model):
+    """No table: the admin's handle on the live sessions in Redis (as django-rq's Queue model).
+
+    It exists for its one permission, which lets staff who are not superusers see and clear sessions.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("view_voice_sessions", "Can view and clear live voice sessions")]
+        verbose_name = "voice session"
+        verbose_name_plural = "voice sessions"
+
+    def __str__(self) -> str:
+        return "voice sessions"

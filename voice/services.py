@@ -18,7 +18,6 @@ from django.contrib.auth.hashers import make_password
 
 from analytics.activity import atrack_agent_activity
 from analytics.ratelimit import RateLimitResult, ahit, reset
-from notifications.publish import publish_user_notification
 
 from .models import PIN_PATTERN, VoiceProfile
 
@@ -29,13 +28,13 @@ def display_name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def auth_fields(user: Any) -> dict[str, str]:
+def auth_fields(user: Any, at: float | None = None) -> dict[str, str]:
     """The session fields that bind a session to its user, as the seed writes them."""
     return {
         "authenticated": "True",
         "user_id": str(user.pk),
         "user_name": display_name(user),
-        "authenticated_at": repr(time.time()),
+        "authenticated_at": repr(time.time() if at is None else at),
     }
 
 
@@ -95,18 +94,7 @@ async def voice_request_allowed(user_id: int) -> RateLimitResult:
 
 
 async def recording_received(user: Any, session_id: str, duration: float, audio_bytes: int) -> None:
-    """A recording ended: the seed's `voice_request` activity and a `voice_message` notification."""
+    """A recording ended: the seed's `voice_request` activity, with its session and duration."""
     await atrack_agent_activity(
-        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3)}
+        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3), "bytes": audio_bytes}
     )
-    if audio_bytes:
-        await sync_to_async(publish_user_notification)(
-            str(user.pk),
-            {
-                "type": "voice_message",
-                "message": "Voice message received",
-                "timestamp": time.time(),
-                "session_id": session_id,
-                "audio_bytes": audio_bytes,
-            },
-        )

@@ -14,6 +14,7 @@ one. While Redis is down the same operations run on the manager's in-process sto
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import re
 import secrets
@@ -461,6 +462,10 @@ class SessionInfo:
             return float(self.fields.get("connected_at") or 0)
         except ValueError:
             return 0.0
+
+    @property
+    def connected_datetime(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self.connected_at, tz=datetime.UTC)
 
     @property
     def audio_preview(self) -> str:

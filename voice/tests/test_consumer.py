@@ -1,0 +1,283 @@
+"""The voice WebSocket, step by step, with the hash and the TTLs checked in Redis after each step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analytics.activity import get_user_activity
+from voice import sessions
+
+from .conftest import VoiceClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WEBM = b"\x1a\x45\xdf\xa3" + b"\x42" * 2000
+
+
+def hash_of(redis_db, sid: str) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in redis_db.hgetall(f"session:{sid}").items()}
+
+
+def ttls(redis_db, sid: str) -> tuple[int, int]:
+    return redis_db.ttl(f"session:{sid}"), redis_db.ttl(f"session:{sid}:audio")
+
+
+def fresh(ttl_pair: tuple[int, int]) -> bool:
+    return all(3590 <= t <= 3600 for t in ttl_pair)
+
+
+async def test_an_anonymous_connection_creates_an_unauthenticated_session(redis_db):
+    client = VoiceClient()
+    hello = await client.connect()
+    assert hello == {"type": "session", "session_id": client.session_id, "authenticated": False, "user_name": ""}
+    stored = hash_of(redis_db, client.session_id)
+    assert stored["authenticated"] == "False" and stored["user_id"] == "" and float(stored["connected_at"]) > 0
+    assert fresh(ttls(redis_db, client.session_id))
+    await client.close()
+    assert not redis_db.exists(f"session:{client.session_id}", f"session:{client.session_id}:audio")
+
+
+async def test_a_logged_in_browser_is_authenticated_at_once(redis_db, alice):
+    client = VoiceClient(alice)
+    hello = await client.connect()
+    assert hello["authenticated"] is True and hello["user_name"] == "Alice"
+    stored = hash_of(redis_db, client.session_id)
+    assert stored["authenticated"] == "True" and stored["user_id"] == str(alice.pk)
+    assert float(stored["authenticated_at"]) >= float(stored["connected_at"])
+    assert fresh(ttls(redis_db, client.session_id))
+    await client.close()
+
+
+async def test_a_pin_authenticates_and_binds_the_session_to_the_user(redis_db, alice):
+    client = VoiceClient()
+    await client.connect()
+    reply = await client.ask({"type": "authenticate", "username": "alice", "pin": "0000"})
+    assert reply["type"] == "error" and reply["code"] == "auth_failed"
+    assert hash_of(redis_db, client.session_id)["authenticated"] == "False"
+    reply = await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"})
+    assert reply == {"type": "authenticated", "user_id": alice.pk, "user_name": "Alice"}
+    stored = hash_of(redis_db, client.session_id)
+    assert stored["authenticated"] == "True" and stored["user_id"] == str(alice.pk) and stored["user_name"] == "Alice"
+    assert fresh(ttls(redis_db, client.session_id))
+    reply = await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"})
+    assert reply["code"] == "already_authenticated"
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "authenticate", "pin": "4321"},
+        {"type": "authenticate", "username": "alice"},
+        {"type": "authenticate", "username": "alice", "pin": 4321},
+        {"type": "authenticate", "username": "alice", "pin": "12"},
+        {"type": "authenticate", "username": "alice", "pin": "1234567"},
+        {"type": "authenticate", "username": "alice", "pin": "12a4"},
+        {"type": "authenticate", "username": "x" * 151, "pin": "4321"},
+    ],
+)
+async def test_malformed_authenticate_is_a_bad_message_and_changes_nothing(redis_db, alice, message):
+    client = VoiceClient()
+    await client.connect()
+    assert (await client.ask(message))["code"] == "bad_message"
+    assert hash_of(redis_db, client.session_id)["authenticated"] == "False"
+    assert (await client.ask({"type": "ping"})) == {"type": "pong"}
+    await client.close()
+
+
+async def test_five_wrong_pins_lock_the_user_from_any_address(redis_db, alice):
+    client = VoiceClient(address="10.0.0.1")
+    await client.connect()
+    for _ in range(5):
+        assert (await client.ask({"type": "authenticate", "username": "alice", "pin": "9999"}))["code"] == "auth_failed"
+    locked = await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"})
+    assert locked["code"] == "auth_locked" and 0 < locked["retry_after"] <= 900
+    other = VoiceClient(address="10.9.9.9")
+    await other.connect()
+    assert (await other.ask({"type": "authenticate", "username": "alice", "pin": "4321"}))["code"] == "auth_locked"
+    assert hash_of(redis_db, other.session_id)["authenticated"] == "False"
+    await client.close()
+    await other.close()
+
+
+async def test_five_wrong_pins_lock_the_address_for_every_user(redis_db, alice, bob):
+    client = VoiceClient(address="10.0.0.2")
+    await client.connect()
+    for name in ("alice", "nobody", "bob", "nobody", "alice"):
+        assert (await client.ask({"type": "authenticate", "username": name, "pin": "9999"}))["code"] == "auth_failed"
+    reply = await client.ask({"type": "authenticate", "username": "bob", "pin": "123456"})
+    assert reply["code"] == "auth_locked" and reply["retry_after"] > 0
+    elsewhere = VoiceClient(address="10.0.0.3")
+    await elsewhere.connect()
+    assert (await elsewhere.ask({"type": "authenticate", "username": "bob", "pin": "123456"}))["type"] == (
+        "authenticated"
+    )
+    await client.close()
+    await elsewhere.close()
+
+
+async def test_record_chunks_and_stop_with_the_store_checked_after_each_step(redis_db, alice):
+    client = VoiceClient(alice)
+    await client.connect()
+    sid = client.session_id
+    assert await client.ask({"type": "start_recording"}) == {"type": "recording_started"}
+    assert hash_of(redis_db, sid)["is_recording"] == "True"
+    assert redis_db.get(f"session:{sid}:audio") == b""
+    assert fresh(ttls(redis_db, sid))
+    redis_db.expire(f"session:{sid}", 100)
+    redis_db.expire(f"session:{sid}:audio", 100)
+    await client.send_bytes(WEBM[:1000])
+    await client.send_bytes(WEBM[1000:])
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    assert redis_db.get(f"session:{sid}:audio") == WEBM
+    assert fresh(ttls(redis_db, sid))
+    assert await client.ask({"type": "stop_recording"}) == {"type": "recording_stopped", "audio_bytes": len(WEBM)}
+    assert hash_of(redis_db, sid)["is_recording"] == "False"
+    assert redis_db.get(f"session:{sid}:audio") == WEBM
+    activity = get_user_activity(str(alice.pk))
+    assert [a["action"] for a in activity] == ["voice_request"]
+    assert activity[0]["metadata"]["session_id"] == sid and activity[0]["metadata"]["duration"] >= 0
+    await client.close()
+    assert not redis_db.exists(f"session:{sid}", f"session:{sid}:audio")
+
+
+async def test_start_recording_resets_the_buffer(redis_db, alice):
+    client = VoiceClient(alice)
+    await client.connect()
+    for payload in (b"first", b"second"):
+        await client.ask({"type": "start_recording"})
+        await client.send_bytes(payload)
+        assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == len(payload)
+        assert redis_db.get(f"session:{client.session_id}:audio") == payload
+    await client.close()
+
+
+async def test_out_of_order_messages_get_their_codes_and_lose_nothing(redis_db, alice):
+    anonymous = VoiceClient()
+    await anonymous.connect()
+    assert (await anonymous.ask({"type": "start_recording"}))["code"] == "not_authenticated"
+    await anonymous.send_bytes(b"audio")
+    assert (await anonymous.receive())["code"] == "not_recording"
+    assert redis_db.get(f"session:{anonymous.session_id}:audio") == b""
+    client = VoiceClient(alice)
+    await client.connect()
+    assert (await client.ask({"type": "stop_recording"}))["code"] == "not_recording"
+    await client.send_bytes(b"early")
+    assert (await client.receive())["code"] == "not_recording"
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(b"kept")
+    assert (await client.ask({"type": "start_recording"}))["code"] == "already_recording"
+    assert redis_db.get(f"session:{client.session_id}:audio") == b"kept"
+    assert hash_of(redis_db, client.session_id)["is_recording"] == "True"
+    assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 4
+    await anonymous.close()
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '"text"',
+        "{}",
+        '{"type": 5}',
+        '{"type": "launch_rockets"}',
+        '{"type": "handle_ping"}',
+        json.dumps({"type": "ping", "pad": "x" * 70_000}),
+    ],
+)
+async def test_bad_frames_are_bad_messages_and_the_connection_stays_usable(redis_db, alice, frame):
+    client = VoiceClient(alice)
+    await client.connect()
+    reply = await client.ask(frame)
+    assert reply["type"] == "error" and reply["code"] == "bad_message" and reply["message"]
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    assert hash_of(redis_db, client.session_id)["authenticated"] == "True"
+    await client.close()
+
+
+async def test_an_oversized_audio_frame_is_refused_and_the_buffer_kept(redis_db, alice, settings):
+    settings.VOICE_MAX_FRAME_BYTES = 4096
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(b"a" * 100)
+    await client.send_bytes(b"b" * 4097)
+    reply = await client.receive()
+    assert reply["code"] == "bad_message" and reply["size"] == 4097
+    assert redis_db.get(f"session:{client.session_id}:audio") == b"a" * 100
+    assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 100
+    await client.close()
+
+
+async def test_the_audio_limit_ends_the_recording_and_keeps_what_was_buffered(redis_db, alice, settings):
+    settings.VOICE_MAX_AUDIO_BYTES = 3000
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(b"a" * 2000)
+    await client.send_bytes(b"b" * 2000)
+    reply = await client.receive()
+    assert reply["code"] == "audio_too_large" and reply["audio_bytes"] == 2000
+    assert redis_db.get(f"session:{client.session_id}:audio") == b"a" * 2000
+    assert hash_of(redis_db, client.session_id)["is_recording"] == "False"
+    assert fresh(ttls(redis_db, client.session_id))
+    await client.send_bytes(b"c")
+    assert (await client.receive())["code"] == "not_recording"
+    assert (await client.ask({"type": "stop_recording"}))["code"] == "not_recording"
+    assert len(get_user_activity(str(alice.pk))) == 1
+    await client.close()
+
+
+async def test_voice_requests_are_limited_to_ten_a_minute(redis_db, alice):
+    client = VoiceClient(alice)
+    await client.connect()
+    for _ in range(10):
+        assert (await client.ask({"type": "start_recording"}))["type"] == "recording_started"
+        await client.ask({"type": "stop_recording"})
+    reply = await client.ask({"type": "start_recording"})
+    assert reply["code"] == "rate_limited" and 0 < reply["retry_after"] <= 60
+    assert hash_of(redis_db, client.session_id)["is_recording"] == "False"
+    await client.close()
+
+
+async def test_a_session_cleared_by_staff_closes_the_connection(redis_db, alice):
+    client = VoiceClient(alice)
+    await client.connect()
+    sessions.delete_session(client.session_id)
+    reply = await client.ask({"type": "ping"})
+    assert reply["code"] == "session_gone"
+    assert (await client.communicator.receive_output(timeout=5))["type"] == "websocket.close"
+    assert redis_db.dbsize() == 1
+
+
+async def test_two_connections_have_separate_sessions(redis_db, alice):
+    first, second = VoiceClient(alice), VoiceClient(alice)
+    await first.connect()
+    await second.connect()
+    assert first.session_id != second.session_id
+    await first.ask({"type": "start_recording"})
+    await first.send_bytes(b"one")
+    await first.ask({"type": "stop_recording"})
+    assert redis_db.get(f"session:{second.session_id}:audio") == b""
+    await first.close()
+    assert redis_db.exists(f"session:{second.session_id}")
+    await second.close()
+
+
+async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis_down):
+    from convonet_site.redis_core import redis_manager
+
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(b"held in memory")
+    assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 14
+    assert redis_manager.memory.get(f"session:{client.session_id}:audio") == b"held in memory"
+    assert redis_manager.memory.ttl(f"session:{client.session_id}") > 3500
+    await client.close()
+    assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
+    assert redis_db.dbsize() == 1

@@ -1,0 +1,165 @@
+"""The session store against the real Redis (checked with the raw client) and on the in-process fallback."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from convonet_site.redis_core import redis_manager
+from voice import sessions
+
+
+def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
+    sid = sessions.create_session()
+    raw = redis_db.hgetall(f"session:{sid}")
+    assert raw[b"authenticated"] == b"False"
+    assert raw[b"is_recording"] == b"False"
+    assert float(raw[b"connected_at"]) > 0
+    assert set(raw) == {f.encode() for f in sessions.FIELDS}
+    assert redis_db.get(f"session:{sid}:audio") == b""
+    assert 3590 <= redis_db.ttl(f"session:{sid}") <= 3600
+    assert 3590 <= redis_db.ttl(f"session:{sid}:audio") <= 3600
+
+
+def test_ids_are_unguessable_and_never_overwritten(redis_db):
+    ids = {sessions.create_session() for _ in range(50)}
+    assert len(ids) == 50 and all(len(i) >= 32 for i in ids)
+    sid = next(iter(ids))
+    with pytest.raises(ValueError, match="exists"):
+        sessions.create_session(sid, {"user_name": "mallory"})
+    assert redis_db.hget(f"session:{sid}", "user_name") == b""
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "a*", "abc:def:ghi", "session:*", "x" * 65, None, 42, "abc def"])
+def test_a_malformed_id_is_refused_before_any_key_is_formed(redis_db, bad):
+    for call in (sessions.get_session, sessions.delete_session, sessions.extend_session, sessions.session_info):
+        with pytest.raises(sessions.InvalidSessionId):
+            call(bad)
+    with pytest.raises(sessions.InvalidSessionId):
+        sessions.update_session(bad, {"user_name": "x"})
+    assert redis_db.dbsize() == 1  # the suite's marker only
+
+
+def test_get_session_returns_the_seeds_dict_with_base64_audio(redis_db):
+    sid = sessions.create_session("abc123")
+    sessions.update_session(sid, {"is_recording": "True"})
+    assert sessions.append_audio(sid, b"\x1aE\xdf\xa3hello").ok
+    session = sessions.get_session("abc123")
+    assert session["user_name"] == ""
+    assert session["is_recording"] == "True"
+    assert base64.b64decode(session["audio_buffer"]) == b"\x1aE\xdf\xa3hello"
+    assert sessions.get_session("missing-session") is None
+
+
+def test_update_sets_fields_extends_both_ttls_and_never_creates(redis_db):
+    sid = sessions.create_session(ttl=100)
+    assert sessions.update_session(sid, {"is_recording": "True", "user_name": "Alice"})
+    assert redis_db.hget(f"session:{sid}", "user_name") == b"Alice"
+    assert redis_db.ttl(f"session:{sid}") > 3000
+    assert redis_db.ttl(f"session:{sid}:audio") > 3000
+    assert not sessions.update_session("nosuchsession", {"user_name": "x"})
+    assert not redis_db.exists("session:nosuchsession", "session:nosuchsession:audio")
+
+
+def test_update_with_an_empty_audio_buffer_clears_the_audio(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"})
+    sessions.append_audio(sid, b"x" * 100)
+    sessions.update_session(sid, {"is_recording": "True", "audio_buffer": ""})
+    assert redis_db.get(f"session:{sid}:audio") == b""
+    assert redis_db.ttl(f"session:{sid}:audio") > 3000
+    sessions.update_session(sid, {"audio_buffer": base64.b64encode(b"abc").decode()})
+    assert redis_db.get(f"session:{sid}:audio") == b"abc"
+    with pytest.raises(ValueError, match="base64"):
+        sessions.update_session(sid, {"audio_buffer": "not base64!"})
+    assert redis_db.get(f"session:{sid}:audio") == b"abc"
+
+
+def test_append_grows_the_raw_bytes_and_refuses_past_the_limit_keeping_what_is_there(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"}, ttl=50)
+    assert sessions.append_audio(sid, b"a" * 600, max_bytes=1000) == sessions.AppendResult("ok", 600)
+    assert redis_db.ttl(f"session:{sid}") > 3000 and redis_db.ttl(f"session:{sid}:audio") > 3000
+    assert sessions.append_audio(sid, b"b" * 500, max_bytes=1000) == sessions.AppendResult("too_large", 600)
+    assert redis_db.get(f"session:{sid}:audio") == b"a" * 600
+    sessions.update_session(sid, {"is_recording": "False"})
+    assert sessions.append_audio(sid, b"c").status == "not_recording"
+    assert sessions.append_audio("gone-session", b"c").status == "missing"
+    assert not redis_db.exists("session:gone-session:audio")
+
+
+def test_append_recreates_a_lost_audio_key_with_its_ttl(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"})
+    redis_db.delete(f"session:{sid}:audio")
+    assert sessions.append_audio(sid, b"xyz").size == 3
+    assert redis_db.ttl(f"session:{sid}:audio") > 3000
+
+
+def test_extend_and_delete(redis_db):
+    sid = sessions.create_session(ttl=20)
+    assert sessions.extend_session(sid, 500)
+    assert 490 <= redis_db.ttl(f"session:{sid}") <= 500
+    assert 490 <= redis_db.ttl(f"session:{sid}:audio") <= 500
+    assert sessions.delete_session(sid)
+    assert not redis_db.exists(f"session:{sid}", f"session:{sid}:audio")
+    assert not sessions.extend_session(sid)
+    assert not sessions.delete_session(sid)
+
+
+def test_info_listing_and_stats_see_only_sessions(redis_db):
+    a = sessions.create_session(fields={"authenticated": "True", "user_id": "7", "user_name": "Alice"})
+    b = sessions.create_session(fields={"is_recording": "True"})
+    sessions.append_audio(b, bytes(range(200)))
+    redis_db.set("session:not valid", "x", ex=60)
+    info = sessions.session_info(b)
+    assert info.audio_bytes == 200 and info.audio_head == bytes(range(75))
+    assert info.audio_preview == base64.b64encode(bytes(range(75))).decode() + "..."
+    assert 3590 <= info.ttl <= 3600 and 3590 <= info.audio_ttl <= 3600
+    assert {s.session_id for s in sessions.list_sessions()} == {a, b}
+    assert sessions.session_stats() == {
+        "storage": "redis",
+        "sessions": 2,
+        "authenticated": 1,
+        "recording": 1,
+        "audio_bytes": 200,
+    }
+    assert b"".join(sessions.iter_audio(b, chunk_size=64)) == bytes(range(200))
+
+
+def test_debug_payload_describes_the_audio_as_the_seed_does(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"})
+    sessions.append_audio(sid, b"\x1a\x45\xdf\xa3" + b"\x00" * 200)
+    data = sessions.debug_payload(sessions.session_info(sid))
+    assert data["decoded_audio_length"] == 204
+    assert data["audio_buffer_length"] == len(base64.b64encode(b"\x00" * 204))
+    assert data["audio_buffer_preview"].startswith("GkXfo") and len(data["audio_buffer_preview"]) == 103
+    assert data["base64_valid"] is True
+    assert "audio_buffer" not in data
+
+
+def test_the_store_runs_in_memory_while_redis_is_down_with_the_same_rules(redis_db, redis_down):
+    sid = sessions.create_session(fields={"is_recording": "True"}, ttl=100)
+    assert redis_manager.storage == "memory"
+    assert sessions.append_audio(sid, b"abc", max_bytes=5).ok
+    assert sessions.append_audio(sid, b"def", max_bytes=5).status == "too_large"
+    assert sessions.update_session(sid, {"user_name": "Alice"})
+    session = sessions.get_session(sid)
+    assert session["user_name"] == "Alice" and base64.b64decode(session["audio_buffer"]) == b"abc"
+    memory = redis_manager.memory
+    assert 3590 <= memory.ttl(f"session:{sid}") <= 3600 and 3590 <= memory.ttl(f"session:{sid}:audio") <= 3600
+    assert [s.session_id for s in sessions.list_sessions()] == [sid]
+    assert sessions.session_stats()["storage"] == "memory"
+    assert not sessions.update_session("nosuchsession", {"x": "1"})
+    assert sessions.delete_session(sid) and sessions.get_session(sid) is None
+    assert redis_db.dbsize() == 1  # nothing reached the real Redis
+
+
+@pytest.mark.parametrize("store", ["redis", "memory"])
+def test_sessions_expire_with_their_ttl(redis_db, request, store):
+    if store == "memory":
+        request.getfixturevalue("redis_down")
+    sid = sessions.create_session(ttl=1)
+    assert sessions.get_session(sid) is not None
+    time.sleep(2.1)
+    assert sessions.get_session(sid) is None
+    assert sessions.audio_size(sid) == 0
