@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -283,7 +284,7 @@ async def asignal_target(call_id: str, user_id: int) -> dict[str, Any]:
 
 
 def active_calls() -> list[dict[str, Any]]:
-    """Ringing and active calls, oldest first, with their duration so far (admin, JSON, command)."""
+    """Ringing and active calls, oldest first, with their duration so far; channel names are left out."""
     client = redis_manager.redis_client
     try:
         call_ids = client.zrange(INDEX_KEY, 0, -1)
@@ -297,10 +298,24 @@ def active_calls() -> list[dict[str, Any]]:
     except REDIS_DOWN_ERRORS as exc:
         redis_manager.mark_unavailable(exc)
         return []
-    calls = [_decode(fields) for fields in records if fields and fields.get("state") != ENDED]
-    for call in calls:
-        call["duration"] = duration(call)
+    calls = []
+    for fields in records:
+        if fields and fields.get("state") != ENDED:
+            call = {k: v for k, v in _decode(fields).items() if not k.endswith("_channel")}
+            call["duration"] = duration(call)
+            call["started"] = datetime.fromtimestamp(call["created_at"], tz=UTC).isoformat(timespec="seconds")
+            calls.append(call)
     return calls
+
+
+def calls_summary() -> dict[str, Any]:
+    """The one statistic behind the admin's Voice sessions page, `/convonet_todo/webrtc/calls` and `active_calls`."""
+    found = active_calls()
+    return {
+        "ringing": sum(call["state"] == RINGING for call in found),
+        "active": sum(call["state"] == ACTIVE for call in found),
+        "calls": found,
+    }
 
 
 def share_a_team(user_a: int, user_b: int) -> bool:
