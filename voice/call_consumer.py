@@ -68,18 +68,31 @@ class CallSignalingMixin:
         self.heartbeat_task = asyncio.create_task(self._heartbeat())
 
     async def on_disconnect(self) -> None:
-        if getattr(self, "heartbeat_task", None) is not None:
-            self.heartbeat_task.cancel()
-            for timer in self.ring_timers.values():
-                timer.cancel()
-            for call_id in list(self.calls_here):
-                with contextlib.suppress(CallError):
-                    await self._end(await calls.ahangup_call(call_id, self.user.id, reason="disconnected"))
-            if await presence.aleave(self.user.id, self.channel_name, self.call_teams):
-                await self._announce_presence()
-            for team_id in self.call_teams:
-                await self.channel_layer.group_discard(presence.team_group(team_id), self.channel_name)
+        await self._leave()
         await super().on_disconnect()
+
+    async def disconnect(self, code: int) -> None:
+        # The voice consumer skips on_disconnect when staff cleared the session; the heartbeat must stop anyway.
+        try:
+            await super().disconnect(code)
+        finally:
+            await self._leave()
+
+    async def _leave(self) -> None:
+        """Stop heartbeating, end this connection's calls, go offline; runs once per connection."""
+        task, self.heartbeat_task = getattr(self, "heartbeat_task", None), None
+        if task is None:
+            return
+        task.cancel()
+        for timer in self.ring_timers.values():
+            timer.cancel()
+        for call_id in list(self.calls_here):
+            with contextlib.suppress(CallError):
+                await self._end(await calls.ahangup_call(call_id, self.user.id, reason="disconnected"))
+        if await presence.aleave(self.user.id, self.channel_name, self.call_teams):
+            await self._announce_presence()
+        for team_id in self.call_teams:
+            await self.channel_layer.group_discard(presence.team_group(team_id), self.channel_name)
 
     async def _heartbeat(self) -> None:
         """Keep this connection online and notice teammates whose process died (their entries expired)."""

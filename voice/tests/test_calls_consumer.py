@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from analytics.activity import get_user_activity
 from notifications import keys as notification_keys
+from voice import sessions
 from voice.call_consumer import VoiceCallConsumer
 
 OFFER = {"sdp": {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}}
@@ -39,6 +40,7 @@ class Client:
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.ws = communicator
         self.backlog: list[dict] = []
+        self.session_id = ""
 
     async def send(self, **message) -> None:
         await self.ws.send_json_to(message)
@@ -80,7 +82,7 @@ async def connect(user=None) -> Client:
     connected, _ = await communicator.connect()
     assert connected
     client = Client(communicator)
-    await client.expect("session")
+    client.session_id = (await client.expect("session"))["session_id"]
     if user is not None:
         await client.expect("presence")
     return client
@@ -365,4 +367,19 @@ async def test_it_rate_limits_signaling(people, settings):
     assert error["retry_after"] > 0
     assert await bob.quiet("signal")
     await ann.close()
+    await bob.close()
+
+
+async def test_it_takes_a_connection_offline_when_staff_clear_its_session(people, redis_db):
+    ann = await connect(people["ann"])
+    bob = await connect(people["bob"])
+    call_id = await answered(ann, bob, people["bob"])
+    await sessions.adelete_session(ann.session_id)
+    await ann.send(type="ping")
+    await ann.error("session_gone")
+    assert (await ann.ws.receive_output(timeout=3))["type"] == "websocket.close"
+    await ann.close()  # what daphne does once the socket is closed
+    await bob.expect("hangup", call_id=call_id, reason="disconnected")
+    await bob.expect("presence", online=[])
+    assert not redis_db.exists(f"presence:user:{people['ann'].id}")
     await bob.close()
