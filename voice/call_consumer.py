@@ -276,9 +276,7 @@ class CallSignalingMixin:
         call = ended.call
         call_id = call["call_id"]
         self.calls_here.discard(call_id)
-        timer = self.ring_timers.pop(call_id, None)
-        if timer is not None and timer is not asyncio.current_task():
-            timer.cancel()
+        self._stop_ringing(call_id)
         event = {"type": "call.hangup", "call_id": call_id, "reason": call["end_reason"]}
         if ended.previous_state == calls.RINGING:
             targets = await presence.auser_channels(call["callee_id"])
@@ -294,6 +292,11 @@ class CallSignalingMixin:
                 await atrack_agent_activity(str(user_id), "call_ended", metadata)
         if ended.missed:
             await self._notify_missed(call)
+
+    def _stop_ringing(self, call_id: str) -> None:
+        timer = self.ring_timers.pop(call_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
 
     async def _notify_missed(self, call: dict[str, Any]) -> None:
         await sync_to_async(publish_user_notification)(
@@ -324,16 +327,12 @@ class CallSignalingMixin:
         )
 
     async def call_accepted(self, event: dict) -> None:
-        timer = self.ring_timers.pop(event["call_id"], None)
-        if timer is not None:
-            timer.cancel()
+        self._stop_ringing(event["call_id"])
         await self.send_json({"type": "call_accepted", "call_id": event["call_id"]})
 
     async def call_rejected(self, event: dict) -> None:
         self.calls_here.discard(event["call_id"])
-        timer = self.ring_timers.pop(event["call_id"], None)
-        if timer is not None:
-            timer.cancel()
+        self._stop_ringing(event["call_id"])
         await self.send_json({"type": "call_rejected", "call_id": event["call_id"]})
 
     async def call_signal(self, event: dict) -> None:
@@ -341,9 +340,7 @@ class CallSignalingMixin:
 
     async def call_hangup(self, event: dict) -> None:
         self.calls_here.discard(event["call_id"])
-        timer = self.ring_timers.pop(event["call_id"], None)
-        if timer is not None:
-            timer.cancel()
+        self._stop_ringing(event["call_id"])
         await self.send_json({"type": "hangup", "call_id": event["call_id"], "reason": event["reason"]})
 
 

@@ -176,24 +176,28 @@ async def acreate_call(
     return _decode(fields)
 
 
+#: What each operation may do: who may do it, from which states, and the state it leads to.
+_RULES = {
+    "accept": ("callee", (RINGING,), ACTIVE),
+    "reject": ("callee", (RINGING,), ENDED),
+    "hangup": ("participant", (RINGING, ACTIVE), ENDED),
+    "expire": ("system", (RINGING,), ENDED),
+}
+
+
 async def _transition(
-    call_id: str, *, actor: int | None, role: str, allowed: tuple[str, ...], new_state: str, ttl: int, **extra: str
+    call_id: str, operation: str, *, actor: int | None, reason: str = "", channel: str = ""
 ) -> Transition:
     if not valid_call_id(call_id):
         raise CallError("unknown_call")
+    role, allowed, new_state = _RULES[operation]
+    ttl = settings.CALLS_MAX_DURATION if new_state == ACTIVE else settings.CALLS_ENDED_TTL
     client = await _client()
-    args = [
-        "" if actor is None else str(actor),
-        role,
-        "," + ",".join(allowed) + ",",
-        new_state,
-        ttl,
-        repr(time.time()),
-        extra.get("reason", ""),
-        extra.get("channel", ""),
-    ]
+    args = ["" if actor is None else str(actor), role, "," + ",".join(allowed) + ",", new_state, ttl]
     try:
-        reply = await client.eval(_TRANSITION, 2, call_key(call_id), INDEX_KEY, *args)
+        reply = await client.eval(
+            _TRANSITION, 2, call_key(call_id), INDEX_KEY, *args, repr(time.time()), reason, channel
+        )
     except REDIS_DOWN_ERRORS as exc:
         redis_manager.mark_unavailable(exc)
         raise CallError("unavailable") from exc
@@ -205,55 +209,23 @@ async def _transition(
 
 async def aaccept_call(call_id: str, user_id: int, channel: str) -> Transition:
     """The callee answers from `channel`: ringing -> active."""
-    return await _transition(
-        call_id,
-        actor=user_id,
-        role="callee",
-        allowed=(RINGING,),
-        new_state=ACTIVE,
-        ttl=settings.CALLS_MAX_DURATION,
-        channel=channel,
-    )
+    return await _transition(call_id, "accept", actor=user_id, channel=channel)
 
 
 async def areject_call(call_id: str, user_id: int) -> Transition:
     """The callee declines: ringing -> ended (`rejected`, not a missed call)."""
-    return await _transition(
-        call_id,
-        actor=user_id,
-        role="callee",
-        allowed=(RINGING,),
-        new_state=ENDED,
-        ttl=settings.CALLS_ENDED_TTL,
-        reason="rejected",
-    )
+    return await _transition(call_id, "reject", actor=user_id, reason="rejected")
 
 
 async def ahangup_call(call_id: str, user_id: int, *, reason: str = "hangup") -> Transition:
     """Either side ends the call. While it rings, the caller's hangup is `cancelled` (a missed call for the
     callee) and the callee's is `rejected`."""
-    return await _transition(
-        call_id,
-        actor=user_id,
-        role="participant",
-        allowed=(RINGING, ACTIVE),
-        new_state=ENDED,
-        ttl=settings.CALLS_ENDED_TTL,
-        reason=reason,
-    )
+    return await _transition(call_id, "hangup", actor=user_id, reason=reason)
 
 
 async def aexpire_ringing(call_id: str) -> Transition:
     """End a call nobody answered in time (`no_answer`); refused with `bad_state` once answered."""
-    return await _transition(
-        call_id,
-        actor=None,
-        role="system",
-        allowed=(RINGING,),
-        new_state=ENDED,
-        ttl=settings.CALLS_ENDED_TTL,
-        reason="no_answer",
-    )
+    return await _transition(call_id, "expire", actor=None, reason="no_answer")
 
 
 async def aget_call(call_id: str) -> dict[str, Any] | None:
