@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class VoiceConfig(AppConfig):
     name = "voice"
     verbose_name = "Voice"
+
+    def ready(self) -> None:
+        from convonet_site.redis_core import redis_manager
+
+        from .sessions import move_memory_sessions_to_redis
+
+        redis_manager.on_recover(move_memory_sessions_to_redis)

@@ -18,6 +18,7 @@ from django.contrib.auth.hashers import make_password
 
 from analytics.activity import atrack_agent_activity
 from analytics.ratelimit import RateLimitResult, ahit, reset
+from notifications.publish import publish_user_notification
 
 from .models import PIN_PATTERN, VoiceProfile
 
@@ -94,7 +95,19 @@ async def voice_request_allowed(user_id: int) -> RateLimitResult:
 
 
 async def recording_received(user: Any, session_id: str, duration: float, audio_bytes: int) -> None:
-    """A recording ended: the seed's `voice_request` activity, with its session and duration."""
+    """A recording ended: the seed's `voice_request` activity, and a `voice_message` notification to its
+    author's open pages when audio arrived."""
     await atrack_agent_activity(
-        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3), "bytes": audio_bytes}
+        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3)}
     )
+    if audio_bytes:
+        await sync_to_async(publish_user_notification)(
+            str(user.pk),
+            {
+                "type": "voice_message",
+                "message": "Voice message received",
+                "timestamp": time.time(),
+                "session_id": session_id,
+                "audio_bytes": audio_bytes,
+            },
+        )

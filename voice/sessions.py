@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -58,6 +58,11 @@ def audio_key(session_id: str) -> str:
     return f"session:{validate_session_id(session_id)}:audio"
 
 
+def _keys(session_id: str) -> list[str]:
+    key = session_key(session_id)
+    return [key, f"{key}:audio"]
+
+
 def session_ttl() -> int:
     return settings.VOICE_SESSION_TTL
 
@@ -67,13 +72,15 @@ def _text(value: Any) -> str:
 
 
 def _fields(raw: Mapping) -> dict[str, str]:
+    if raw and isinstance(next(iter(raw)), bytes):
+        return {k.decode(): v.decode() for k, v in raw.items()}
     return {_text(k): _text(v) for k, v in raw.items()}
 
 
 def _flatten(mapping: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    for field, value in mapping.items():
-        out += [field, value if isinstance(value, str) else str(value)]
+    for name, value in mapping.items():
+        out += [name, value if isinstance(value, str) else str(value)]
     return out
 
 
@@ -85,20 +92,20 @@ class _Op:
     name: str
     lua: str
     memory: Callable[[MemoryStore, list[str], list[Any]], Any]
+    sha: str = field(init=False)
 
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.lua.encode()).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.lua.encode()).hexdigest())
 
 
 def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    ttl, pairs = int(args[0]), args[1:]
+    ttl, audio, pairs = int(args[0]), args[1], args[2:]
     with m._lock:
         if m.exists(keys[0]):
             return 0
         m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
         m.expire(keys[0], ttl)
-        m.set(keys[1], b"", ex=ttl)
+        m.set(keys[1], audio, ex=ttl)
         return 1
 
 
@@ -106,9 +113,9 @@ _CREATE = _Op(
     "create",
     """
     if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-    redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+    redis.call('HSET', KEYS[1], unpack(ARGV, 3))
     redis.call('EXPIRE', KEYS[1], ARGV[1])
-    redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
     return 1
     """,
     _mem_create,
@@ -246,17 +253,23 @@ def _pairs(reply: Any) -> dict:
     """HGETALL inside Lua comes back as a flat list; the in-process store gives a dict."""
     if isinstance(reply, dict):
         return reply
-    return dict(zip(reply[::2], reply[1::2], strict=True))
+    it = iter(reply)
+    return dict(zip(it, it, strict=True))
+
+
+def _eval(op: _Op, keys: list[str], args: list[Any]) -> Any:
+    """The script in Redis: EVALSHA, and EVAL once when Redis does not know it yet (after a restart)."""
+    client = redis_manager.binary_client
+    try:
+        return client.evalsha(op.sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return client.eval(op.lua, len(keys), *keys, *args)
 
 
 def _run(op: _Op, keys: list[str], args: list[Any]) -> Any:
     if redis_manager.is_available():
-        client = redis_manager.binary_client
         try:
-            try:
-                return client.evalsha(op.sha, len(keys), *keys, *args)
-            except redis.exceptions.NoScriptError:
-                return client.eval(op.lua, len(keys), *keys, *args)
+            return _eval(op, keys, args)
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
     return op.memory(redis_manager.memory, keys, args)
@@ -290,7 +303,7 @@ def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: 
         **(fields or {}),
     }
     data.pop("audio_buffer", None)
-    return session_id, [session_key(session_id), audio_key(session_id)], [ttl or session_ttl(), *_flatten(data)]
+    return session_id, _keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
 
 
 def _session_from(reply: list) -> dict[str, str] | None:
@@ -312,7 +325,7 @@ def _update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> t
         except (ValueError, TypeError) as exc:
             raise ValueError("audio_buffer must be base64") from exc
         audio_mode = "1"
-    return [session_key(session_id), audio_key(session_id)], [ttl or session_ttl(), audio_mode, audio, *_flatten(data)]
+    return _keys(session_id), [ttl or session_ttl(), audio_mode, audio, *_flatten(data)]
 
 
 @dataclass(frozen=True)
@@ -332,15 +345,11 @@ _APPEND_STATUS = {1: "ok", -1: "missing", -2: "not_recording", -3: "too_large"}
 
 def _append_args(session_id: str, chunk: bytes, max_bytes: int | None) -> tuple[list[str], list[Any]]:
     limit = settings.VOICE_MAX_AUDIO_BYTES if max_bytes is None else max_bytes
-    return [session_key(session_id), audio_key(session_id)], [chunk, limit, session_ttl()]
+    return _keys(session_id), [chunk, limit, session_ttl()]
 
 
 def _append_result(reply: list) -> AppendResult:
     return AppendResult(_APPEND_STATUS[int(reply[0])], int(reply[1]))
-
-
-def _keys(session_id: str) -> list[str]:
-    return [session_key(session_id), audio_key(session_id)]
 
 
 # -- public API (the seed's names), each with an async twin for consumers -------------------------
@@ -432,6 +441,32 @@ def audio_size(session_id: str) -> int:
 
 async def aaudio_size(session_id: str) -> int:
     return int(await _arun(_SIZE, _keys(session_id), []))
+
+
+def move_memory_sessions_to_redis() -> int:
+    """Run when Redis is back (`redis_manager.on_recover`): sessions made during the outage move to Redis
+    with their audio and remaining TTL, so their connections carry on; returns how many moved.
+
+    The in-process store's lock is held while each session moves, so a chunk arriving meanwhile waits
+    and then goes to Redis. A session that already exists in Redis is left there.
+    """
+    memory, moved = redis_manager.memory, 0
+    for key in list(memory.scan_iter(match="session:*")):
+        session_id = key.removeprefix("session:")
+        if not SESSION_ID_PATTERN.match(session_id):
+            continue
+        keys = _keys(session_id)
+        with memory._lock:
+            fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
+            if not fields or ttl <= 0:
+                continue
+            try:
+                moved += int(_eval(_CREATE, keys, [ttl, audio, *_flatten(fields)]))
+            except REDIS_DOWN_ERRORS as exc:
+                redis_manager.mark_unavailable(exc)
+                return moved
+            memory.delete(*keys)
+    return moved
 
 
 # -- inspection: admin, debug endpoint, command --------------------------------------------------

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from analytics.activity import get_user_activity
+from notifications.history import recent
+from notifications.keys import channel
 from voice import sessions
 
 from .conftest import VoiceClient
@@ -139,6 +141,9 @@ async def test_record_chunks_and_stop_with_the_store_checked_after_each_step(red
     activity = get_user_activity(str(alice.pk))
     assert [a["action"] for a in activity] == ["voice_request"]
     assert activity[0]["metadata"]["session_id"] == sid and activity[0]["metadata"]["duration"] >= 0
+    [notification] = recent(channel("user", alice.pk))
+    assert notification["type"] == "voice_message" and notification["message"] == "Voice message received"
+    assert notification["session_id"] == sid and notification["audio_bytes"] == len(WEBM)
     await client.close()
     assert not redis_db.exists(f"session:{sid}", f"session:{sid}:audio")
 

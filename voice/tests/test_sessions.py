@@ -163,3 +163,32 @@ def test_sessions_expire_with_their_ttl(redis_db, request, store):
     time.sleep(2.1)
     assert sessions.get_session(sid) is None
     assert sessions.audio_size(sid) == 0
+
+
+def test_sessions_made_during_an_outage_move_to_redis_when_it_returns(tmp_path, settings):
+    from django.conf import settings as live_settings
+
+    from tests.redis_servers import throwaway_redis
+
+    settings.VOICE_SESSION_TTL = 500
+    with throwaway_redis(tmp_path) as server:
+        redis_manager.configure(server.url)
+        try:
+            server.stop()
+            assert not redis_manager.check()
+            sid = sessions.create_session(fields={"user_name": "Alice", "is_recording": "True"})
+            assert sessions.append_audio(sid, b"held").ok
+            assert redis_manager.storage == "memory"
+            server.start()
+            assert redis_manager.check()
+            deadline = time.monotonic() + 5
+            while redis_manager.memory.exists(f"session:{sid}") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            raw = redis_manager.binary_client
+            assert raw.hget(f"session:{sid}", "user_name") == b"Alice"
+            assert raw.get(f"session:{sid}:audio") == b"held"
+            assert 490 <= raw.ttl(f"session:{sid}") <= 500 and 490 <= raw.ttl(f"session:{sid}:audio") <= 500
+            assert not redis_manager.memory.exists(f"session:{sid}", f"session:{sid}:audio")
+            assert sessions.append_audio(sid, b" on").size == 7
+        finally:
+            redis_manager.configure(live_settings.REDIS_URL)
