@@ -226,3 +226,52 @@ def stats() -> dict[str, Any]:
         "limits": {action: f"{limit}/{window}s" for action, (limit, window) in settings.RATE_LIMITS.items()},
         "local_keys": len(local_limiter),
     }
+
+
+def current_counters(*, action: str = "", identifier: str = "", max_rows: int = 500) -> dict[str, Any]:
+    """The live counters, from `rate_limit:index` (no scan): one row per key, busiest first.
+
+    `action` matches exactly, `identifier` as a substring. The window of an action missing from the
+    settings is read back from the key (its TTL runs one window past its newest entry).
+    """
+    client = redis_manager.redis_client
+    seconds, micros = client.time()
+    now = seconds * 1_000_000 + micros
+    keys = []
+    for key in client.zrangebyscore(INDEX_KEY, now, "+inf"):
+        key_identifier, key_action = parse_rate_limit_key(key)
+        if (not action or key_action == action) and identifier.lower() in key_identifier.lower():
+            keys.append((key, key_identifier, key_action))
+    with client.pipeline(transaction=False) as pipe:
+        for key, _, _ in keys:
+            pipe.zrange(key, 0, -1, withscores=True)
+            pipe.pttl(key)
+        replies = pipe.execute()
+    rows = []
+    for (key, key_identifier, key_action), entries, pttl in zip(keys, replies[::2], replies[1::2], strict=True):
+        if not entries or pttl <= 0:
+            continue
+        configured = settings.RATE_LIMITS.get(key_action)
+        newest = entries[-1][1]
+        window_us = configured[1] * 1_000_000 if configured else newest + pttl * 1000 - now
+        live = [score for _, score in entries if score > now - window_us]
+        if not live:
+            continue
+        limit = configured[0] if configured else None
+        blocked = limit is not None and len(live) >= limit
+        rows.append(
+            {
+                "key": key,
+                "identifier": key_identifier,
+                "action": key_action,
+                "count": len(live),
+                "limit": limit,
+                "window": round(window_us / 1_000_000, 3),
+                "remaining": None if limit is None else max(0, limit - len(live)),
+                "blocked": blocked,
+                "retry_after": round((live[len(live) - limit] + window_us - now) / 1_000_000, 3) if blocked else 0.0,
+                "expires_in": round(pttl / 1000, 3),
+            }
+        )
+    rows.sort(key=lambda row: (-row["count"], row["key"]))
+    return {"total": len(rows), "rows": rows[:max_rows], "truncated": len(rows) > max_rows}
