@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from analytics.activity import atrack_agent_activity
-from analytics.ratelimit import ahit
+from analytics.guards import consumer_rate_limit
 from notifications.publish import publish_user_notification
 
 from . import calls, presence
@@ -125,9 +125,8 @@ class CallSignalingMixin:
         if self.user is None:
             await self.send_error("not_authenticated", "Authenticate before calling.")
             return False
-        result = await ahit(str(self.user.id), "signaling")
-        if not result.allowed:
-            await self.send_error("rate_limited", "Too many call messages.", retry_after=result.retry_after)
+        if error := await consumer_rate_limit(str(self.user.id), "signaling"):
+            await self.send_json(error)
             return False
         return True
 
