@@ -256,8 +256,8 @@ class CallSignalingMixin:
         except CallError as error:
             await self._refuse(error, call_id)
             return
-        await self.send_json({"type": "hangup", "call_id": call_id, "reason": ended.call["end_reason"]})
         await self._end(ended)
+        await self.send_json({"type": "hangup", "call_id": call_id, "reason": ended.call["end_reason"]})
 
     # -- ending --------------------------------------------------------------------------------
 
@@ -267,11 +267,14 @@ class CallSignalingMixin:
             ended = await calls.aexpire_ringing(call_id)
         except CallError:
             return  # answered, rejected or hung up meanwhile
-        await self.send_json({"type": "hangup", "call_id": call_id, "reason": "no_answer"})
         await self._end(ended)
+        await self.send_json({"type": "hangup", "call_id": call_id, "reason": "no_answer"})
 
     async def _end(self, ended: calls.Transition) -> None:
-        """After a call ended here: tell the other side, record the activity, notify a missed call."""
+        """After a call ended here: tell the other side, record the activity, notify a missed call.
+
+        The side that ended it is answered after this, so its `hangup` means everything is recorded.
+        """
         call = ended.call
         call_id = call["call_id"]
         self.calls_here.discard(call_id)

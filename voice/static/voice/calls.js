@@ -64,7 +64,7 @@
         name.textContent = person.name;
         const button = document.createElement("button");
         button.type = "button";
-        button.className = "button small";
+        button.className = "button";
         button.textContent = "Call";
         button.disabled = calls.state !== "idle";
         button.addEventListener("click", () => startCall(person));
@@ -142,6 +142,7 @@
     }
 
     voice.on("presence", (msg) => {
+      panel.hidden = false; // only authenticated connections get presence (a PIN session included)
       const names = msg.names || {};
       calls.online = msg.online.map((id) => ({ id, name: names[id] || `User ${id}` }));
       renderOnline();
