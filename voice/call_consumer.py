@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 
 from analytics.activity import atrack_agent_activity
 from analytics.guards import consumer_rate_limit
+from convonet_site.redis_core import redis_manager
 from notifications.publish import publish_user_notification
 
 from . import calls, presence
@@ -124,6 +125,9 @@ class CallSignalingMixin:
         """Authenticated and within the signaling rate limit; else the error is sent and False returned."""
         if self.user is None:
             await self.send_error("not_authenticated", "Authenticate before calling.")
+            return False
+        if not await redis_manager.ais_available():
+            await self.send_error("unavailable", CallError.MESSAGES["unavailable"])
             return False
         if error := await consumer_rate_limit(str(self.user.id), "signaling"):
             await self.send_json(error)

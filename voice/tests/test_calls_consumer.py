@@ -14,7 +14,9 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from analytics.activity import get_user_activity
+from convonet_site.redis_core import redis_manager
 from notifications import keys as notification_keys
+from tests.redis_servers import throwaway_redis
 from voice import sessions
 from voice.call_consumer import VoiceCallConsumer
 
@@ -382,4 +384,22 @@ async def test_it_takes_a_connection_offline_when_staff_clear_its_session(people
     await bob.expect("hangup", call_id=call_id, reason="disconnected")
     await bob.expect("presence", online=[])
     assert not redis_db.exists(f"presence:user:{people['ann'].id}")
+    await bob.close()
+
+
+async def test_it_refuses_call_messages_while_redis_is_down(people, tmp_path, settings):
+    ann = await connect(people["ann"])
+    bob = await connect(people["bob"])
+    with throwaway_redis(tmp_path) as server:
+        redis_manager.configure(server.url)
+        try:
+            server.stop()
+            await ann.send(type="call", to_user=people["bob"].id)
+            await ann.error("unavailable")
+            await ann.send(type="hangup", call_id="a" * 32)
+            await ann.error("unavailable")
+        finally:
+            redis_manager.configure(settings.REDIS_URL)
+    assert await bob.quiet("incoming_call")
+    await ann.close()
     await bob.close()

@@ -84,3 +84,8 @@ def test_it_lists_the_teams_of_a_user(make_user):
     assert presence.team_ids_of(user.id) == sorted(
         Team.objects.filter(name__in=["Alpha", "Beta"]).values_list("id", flat=True)
     )
+
+
+def test_it_takes_a_killed_process_offline_within_a_minute_by_default(settings):
+    """A dead connection drops out after the TTL; teammates learn it on their next heartbeat."""
+    assert settings.CALLS_PRESENCE_TTL + settings.CALLS_HEARTBEAT_INTERVAL <= 60
