@@ -36,6 +36,17 @@ def people(transactional_db, make_user):
     }
 
 
+#: Connections opened by the running test, closed after it (each consumer leaves presence and its calls).
+OPEN: list[Client] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_connections(transactional_db):
+    yield
+    while OPEN:
+        await OPEN.pop().close()
+
+
 class Client:
     """One open /ws/voice/ connection, reading past messages it was not asked about."""
 
@@ -43,6 +54,7 @@ class Client:
         self.ws = communicator
         self.backlog: list[dict] = []
         self.session_id = ""
+        self.closed = False
 
     async def send(self, **message) -> None:
         await self.ws.send_json_to(message)
@@ -75,7 +87,9 @@ class Client:
         return True
 
     async def close(self) -> None:
-        await self.ws.disconnect()
+        if not self.closed:
+            self.closed = True
+            await self.ws.disconnect()
 
 
 async def connect(user=None) -> Client:
@@ -84,6 +98,7 @@ async def connect(user=None) -> Client:
     connected, _ = await communicator.connect()
     assert connected
     client = Client(communicator)
+    OPEN.append(client)
     client.session_id = (await client.expect("session"))["session_id"]
     if user is not None:
         await client.expect("presence")
@@ -127,8 +142,6 @@ async def test_it_pushes_presence_to_teammates_only(people):
     await ann.expect("presence", online=[people["cid"].id])
     await cid.close()
     await ann.expect("presence", online=[])
-    await ann.close()
-    await eve.close()
 
 
 async def test_it_connects_a_call_and_relays_signals_both_ways(people, redis_db):
@@ -170,8 +183,6 @@ async def test_it_connects_a_call_and_relays_signals_both_ways(people, redis_db)
     assert ended["metadata"]["call_id"] == call_id
     assert ended["metadata"]["duration"] >= 0
     assert missed_calls(redis_db, people["bob"]) == []
-    for client in (ann, bob, bob_tab):
-        await client.close()
 
 
 async def test_it_tells_the_caller_of_a_rejection(people, redis_db):
@@ -185,8 +196,6 @@ async def test_it_tells_the_caller_of_a_rejection(people, redis_db):
     await bob_tab.expect("hangup", call_id=call_id, reason="rejected")
     assert redis_db.hget(f"call:{call_id}", "end_reason") == b"rejected"
     assert missed_calls(redis_db, people["bob"]) == []
-    for client in (ann, bob, bob_tab):
-        await client.close()
 
 
 async def test_it_turns_a_cancelled_call_into_a_missed_call_notification(people, redis_db):
@@ -200,8 +209,6 @@ async def test_it_turns_a_cancelled_call_into_a_missed_call_notification(people,
     assert missed["call_id"] == call_id
     assert missed["from_user"] == people["ann"].id
     assert [e["action"] for e in get_user_activity(str(people["ann"].id))] == []
-    await ann.close()
-    await bob.close()
 
 
 async def test_it_ends_an_unanswered_call_after_the_ring_timeout(people, redis_db, settings):
@@ -214,8 +221,6 @@ async def test_it_ends_an_unanswered_call_after_the_ring_timeout(people, redis_d
     assert len(missed_calls(redis_db, people["bob"])) == 1
     await bob.send(type="accept", call_id=call_id)
     await bob.error("call_ended", call_id=call_id)
-    await ann.close()
-    await bob.close()
 
 
 async def test_it_ends_the_call_when_a_side_disconnects(people, redis_db):
@@ -226,7 +231,6 @@ async def test_it_ends_the_call_when_a_side_disconnects(people, redis_db):
     await ann.expect("hangup", call_id=call_id, reason="disconnected")
     assert redis_db.hget(f"call:{call_id}", "end_reason") == b"disconnected"
     assert "call_ended" in [e["action"] for e in get_user_activity(str(people["ann"].id))]
-    await ann.close()
 
 
 async def test_it_makes_a_caller_leaving_while_it_rings_a_missed_call(people, redis_db):
@@ -236,7 +240,6 @@ async def test_it_makes_a_caller_leaving_while_it_rings_a_missed_call(people, re
     await ann.close()
     await bob.expect("hangup", call_id=call_id, reason="disconnected")
     assert len(missed_calls(redis_db, people["bob"])) == 1
-    await bob.close()
 
 
 async def test_it_refuses_every_call_message_before_authentication(people):
@@ -251,7 +254,6 @@ async def test_it_refuses_every_call_message_before_authentication(people):
     ):
         await anonymous.send(**message)
         await anonymous.error("not_authenticated")
-    await anonymous.close()
 
 
 async def test_it_refuses_calls_to_people_it_should_not_reach(people, redis_db):
@@ -293,7 +295,6 @@ async def test_it_refuses_malformed_call_messages(people, message, field):
     await ann.error("bad_message", field=field)
     await ann.send(type="ping")
     await ann.expect("pong")
-    await ann.close()
 
 
 async def test_it_refuses_messages_for_unknown_calls(people):
@@ -303,7 +304,6 @@ async def test_it_refuses_messages_for_unknown_calls(people):
         await ann.error("unknown_call", call_id="0" * 32)
     await ann.send(type="signal", call_id="0" * 32, data=OFFER)
     await ann.error("unknown_call", call_id="0" * 32)
-    await ann.close()
 
 
 async def test_it_refuses_out_of_order_and_foreign_messages_and_changes_nothing(people, redis_db):
@@ -337,8 +337,6 @@ async def test_it_refuses_out_of_order_and_foreign_messages_and_changes_nothing(
         await bob.error("call_ended", call_id=call_id)
     await ann.send(type="signal", call_id=call_id, data=OFFER)
     await ann.error("call_ended", call_id=call_id)
-    for client in (ann, bob, cid):
-        await client.close()
 
 
 async def test_it_refuses_oversized_signals_and_relays_nothing(people, settings):
@@ -352,8 +350,6 @@ async def test_it_refuses_oversized_signals_and_relays_nothing(people, settings)
     assert await bob.quiet("signal")
     await ann.send(type="signal", call_id=call_id, data=OFFER)
     await bob.expect("signal", call_id=call_id)
-    await ann.close()
-    await bob.close()
 
 
 async def test_it_rate_limits_signaling(people, settings):
@@ -368,8 +364,6 @@ async def test_it_rate_limits_signaling(people, settings):
     error = await ann.error("rate_limited")
     assert error["retry_after"] > 0
     assert await bob.quiet("signal")
-    await ann.close()
-    await bob.close()
 
 
 async def test_it_takes_a_connection_offline_when_staff_clear_its_session(people, redis_db):
@@ -384,7 +378,6 @@ async def test_it_takes_a_connection_offline_when_staff_clear_its_session(people
     await bob.expect("hangup", call_id=call_id, reason="disconnected")
     await bob.expect("presence", online=[])
     assert not redis_db.exists(f"presence:user:{people['ann'].id}")
-    await bob.close()
 
 
 async def test_it_refuses_call_messages_while_redis_is_down(people, tmp_path, settings):
@@ -401,5 +394,3 @@ async def test_it_refuses_call_messages_while_redis_is_down(people, tmp_path, se
         finally:
             redis_manager.configure(settings.REDIS_URL)
     assert await bob.quiet("incoming_call")
-    await ann.close()
-    await bob.close()
