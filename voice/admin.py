@@ -81,10 +81,7 @@ class VoiceSessionAdmin(admin.ModelAdmin):
     def _info(self, request: HttpRequest, session_id: str) -> sessions.SessionInfo:
         if not self._allowed(request):
             raise Http404
-        try:
-            info = sessions.session_info(session_id)
-        except sessions.InvalidSessionId:
-            info = None
+        info = sessions.find_session(session_id)
         if info is None:
             raise Http404("No such voice session (it may have ended or expired).")
         return info

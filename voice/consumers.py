@@ -30,6 +30,8 @@ class VoiceConsumer(AsyncWebsocketConsumer):
     session_id: str | None = None
     user: Any = None
     recording_started: float | None = None
+    #: True once the session was found cleared (staff) or expired: frames are ignored while the socket closes.
+    session_lost = False
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -54,7 +56,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.session_id is None:
-            return
+            return  # the connection ended before its session was created
         try:
             await self.on_disconnect()
         finally:
@@ -64,13 +66,13 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         """Called once the user is known (at connect, or after a good PIN); mixins extend it."""
 
     async def on_disconnect(self) -> None:
-        """Called before the session is deleted; mixins extend it."""
+        """Called once per connection before the session is deleted (also after staff cleared it); mixins extend it."""
 
     # -- frames --------------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.session_id is None:
-            return  # the session was cleared and the socket is closing
+        if self.session_lost:
+            return
         kind = "audio"
         try:
             if bytes_data is not None:
@@ -132,7 +134,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
     async def session_gone(self) -> None:
         """The session was cleared (staff) or expired: say so and close, so the client starts a new one."""
         await self.send_error("session_gone", "This voice session was cleared; reconnect to start a new one.")
-        self.session_id = None
+        self.session_lost = True
         await self.close(code=4404)
 
     async def send_json(self, payload: dict) -> None:

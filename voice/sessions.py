@@ -528,6 +528,14 @@ def session_info(session_id: str) -> SessionInfo | None:
     return SessionInfo(session_id, fields, int(reply[1]), int(reply[2]), int(reply[3]), reply[4] or b"")
 
 
+def find_session(session_id: str) -> SessionInfo | None:
+    """`session_info` for ids that come from outside (URLs, commands): None when malformed or missing."""
+    try:
+        return session_info(session_id)
+    except InvalidSessionId:
+        return None
+
+
 def debug_payload(info: SessionInfo) -> dict[str, Any]:
     """The seed's debug-session JSON `data`: the fields, and the audio described, never returned.
 

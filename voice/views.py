@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import wraps
 
@@ -12,10 +13,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from analytics.ratelimit import hit
 from convonet_site.redis_core import redis_manager
 
 from . import sessions
 from .forms import PinForm
+from .services import user_identifier
 
 
 @require_GET
@@ -36,7 +39,7 @@ def pin_settings(request: HttpRequest) -> HttpResponse:
 
 
 def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff only, and refusals in JSON (401 anonymous, 403 logged in without staff rights)."""
+    """Staff only, refusals in JSON (401 anonymous, 403 without staff rights), `debug_endpoints` rate limit (429)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -44,6 +47,14 @@ def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
             return JsonResponse({"success": False, "error": "Log in as staff to use this endpoint."}, status=401)
         if not request.user.is_staff:
             return JsonResponse({"success": False, "error": "Staff only."}, status=403)
+        limit = hit(user_identifier(request.user.pk), "debug_endpoints")
+        if not limit.allowed:
+            retry_after = max(1, math.ceil(limit.retry_after))
+            response = JsonResponse(
+                {"success": False, "error": "Too many requests.", "retry_after": retry_after}, status=429
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
         return view(request, *args, **kwargs)
 
     return never_cache(wrapped)
@@ -57,10 +68,7 @@ def _not_found(session_id: str) -> JsonResponse:
 @require_GET
 def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
     """The seed's debug JSON: the session's fields and its audio described (length, preview), never returned."""
-    try:
-        info = sessions.session_info(session_id)
-    except sessions.InvalidSessionId:
-        return _not_found(session_id)
+    info = sessions.find_session(session_id)
     if info is None:
         return _not_found(session_id)
     return JsonResponse(
@@ -77,10 +85,7 @@ def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
     """GET shows what would be cleared and a confirmation form; only a POST (with CSRF) deletes."""
-    try:
-        info = sessions.session_info(session_id)
-    except sessions.InvalidSessionId:
-        return _not_found(session_id)
+    info = sessions.find_session(session_id)
     if info is None:
         return _not_found(session_id)
     if request.method == "GET":

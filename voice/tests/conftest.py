@@ -18,8 +18,8 @@ from voice.consumers import VoiceConsumer
 class VoiceClient:
     """A WebsocketCommunicator speaking the voice protocol, for one simulated browser."""
 
-    def __init__(self, user: Any = None, address: str = "10.0.0.1") -> None:
-        self.communicator = WebsocketCommunicator(VoiceConsumer.as_asgi(), "/ws/voice/")
+    def __init__(self, user: Any = None, address: str = "10.0.0.1", consumer: type = VoiceConsumer) -> None:
+        self.communicator = WebsocketCommunicator(consumer.as_asgi(), "/ws/voice/")
         self.communicator.scope["client"] = (address, 50000)
         if user is not None:
             self.communicator.scope["user"] = user

@@ -69,3 +69,6 @@ def test_it_unlocks_with_a_pin_and_shows_errors_in_words(daphne_server, page, ma
     assert page.inner_text("#voice-user") == "Bob"
     session_id = page.get_attribute("#voice", "data-session-id")
     assert redis_db.hget(f"session:{session_id}", "user_name") == b"Bob"
+    daphne_server.stop()
+    page.wait_for_selector("#voice-state[data-state=reconnecting]")
+    assert "reconnecting in" in page.inner_text("#voice-state")

@@ -10,6 +10,7 @@ from analytics.activity import get_user_activity
 from notifications.history import recent
 from notifications.keys import channel
 from voice import sessions
+from voice.consumers import VoiceConsumer
 
 from .conftest import VoiceClient
 
@@ -28,6 +29,14 @@ def ttls(redis_db, sid: str) -> tuple[int, int]:
 
 def fresh(ttl_pair: tuple[int, int]) -> bool:
     return all(3590 <= t <= 3600 for t in ttl_pair)
+
+
+async def recording(user) -> VoiceClient:
+    """A connected client of `user` whose recording has started."""
+    client = VoiceClient(user)
+    await client.connect()
+    assert await client.ask({"type": "start_recording"}) == {"type": "recording_started"}
+    return client
 
 
 async def test_an_anonymous_connection_creates_an_unauthenticated_session(redis_db):
@@ -206,9 +215,7 @@ async def test_bad_frames_are_bad_messages_and_the_connection_stays_usable(redis
 
 async def test_an_oversized_audio_frame_is_refused_and_the_buffer_kept(redis_db, alice, settings):
     settings.VOICE_MAX_FRAME_BYTES = 4096
-    client = VoiceClient(alice)
-    await client.connect()
-    await client.ask({"type": "start_recording"})
+    client = await recording(alice)
     await client.send_bytes(b"a" * 100)
     await client.send_bytes(b"b" * 4097)
     reply = await client.receive()
@@ -220,9 +227,7 @@ async def test_an_oversized_audio_frame_is_refused_and_the_buffer_kept(redis_db,
 
 async def test_the_audio_limit_ends_the_recording_and_keeps_what_was_buffered(redis_db, alice, settings):
     settings.VOICE_MAX_AUDIO_BYTES = 3000
-    client = VoiceClient(alice)
-    await client.connect()
-    await client.ask({"type": "start_recording"})
+    client = await recording(alice)
     await client.send_bytes(b"a" * 2000)
     await client.send_bytes(b"b" * 2000)
     reply = await client.receive()
@@ -249,13 +254,23 @@ async def test_voice_requests_are_limited_to_ten_a_minute(redis_db, alice):
     await client.close()
 
 
-async def test_a_session_cleared_by_staff_closes_the_connection(redis_db, alice):
-    client = VoiceClient(alice)
+async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_the_hooks(redis_db, alice):
+    hooks: list[str] = []
+
+    class Hooked(VoiceConsumer):
+        async def on_disconnect(self) -> None:
+            hooks.append(self.session_id)
+            await super().on_disconnect()
+
+    client = VoiceClient(alice, consumer=Hooked)
     await client.connect()
     sessions.delete_session(client.session_id)
     reply = await client.ask({"type": "ping"})
     assert reply["code"] == "session_gone"
+    await client.send_bytes(b"ignored")
     assert (await client.communicator.receive_output(timeout=5))["type"] == "websocket.close"
+    await client.close()
+    assert hooks == [client.session_id]
     assert redis_db.dbsize() == 1
 
 
@@ -286,3 +301,35 @@ async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis
     await client.close()
     assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
     assert redis_db.dbsize() == 1
+
+
+class Extended(VoiceConsumer):
+    """What the calls feature does: more message types, and the hooks."""
+
+    message_types = VoiceConsumer.message_types | {"echo"}
+    events: list[str] = []
+
+    async def handle_echo(self, message: dict) -> None:
+        await self.send_json({"type": "echo", "user_id": self.user.pk if self.user else None})
+
+    async def on_authenticated(self) -> None:
+        Extended.events.append(f"authenticated {self.user.username}")
+        await super().on_authenticated()
+
+
+async def test_subclasses_add_message_types_and_hear_about_authentication(redis_db, alice, bob):
+    Extended.events = []
+    anonymous = VoiceClient(consumer=Extended)
+    await anonymous.connect()
+    assert await anonymous.ask({"type": "echo"}) == {"type": "echo", "user_id": None}
+    assert Extended.events == []
+    await anonymous.ask({"type": "authenticate", "username": "bob", "pin": "123456"})
+    assert await anonymous.ask({"type": "echo"}) == {"type": "echo", "user_id": bob.pk}
+    logged_in = VoiceClient(alice, consumer=Extended)
+    await logged_in.connect()
+    assert Extended.events == ["authenticated bob", "authenticated alice"]
+    plain = VoiceClient(alice)
+    await plain.connect()
+    assert (await plain.ask({"type": "echo"}))["code"] == "bad_message"
+    for client in (anonymous, logged_in, plain):
+        await client.close()

@@ -192,3 +192,16 @@ def test_sessions_made_during_an_outage_move_to_redis_when_it_returns(tmp_path, 
             assert sessions.append_audio(sid, b" on").size == 7
         finally:
             redis_manager.configure(live_settings.REDIS_URL)
+
+
+def test_the_seeds_examples_work_through_the_facade(redis_db):
+    from convonet_site.redis_manager import create_session, delete_session, get_session, update_session
+
+    create_session("abc123", {"user_name": "John Doe"})
+    session = get_session("abc123")
+    assert f"User: {session['user_name']}" == "User: John Doe"
+    assert f"Recording: {session['is_recording']}" == "Recording: False"
+    update_session("abc123", {"is_recording": "True", "audio_buffer": ""})
+    assert redis_db.hgetall("session:abc123")[b"is_recording"] == b"True"
+    assert redis_db.get("session:abc123:audio") == b""
+    assert delete_session("abc123")

@@ -192,10 +192,20 @@ def test_the_command_lists_shows_and_clears(recorded, redis_db, capsys):
     assert shown["user_name"] == "Alice Smith" and shown["audio_bytes"] == 1028 and shown["ttl"] > 3500
     call_command("voice_sessions", "show", recorded)
     assert "Alice Smith" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="not a valid"):
+    with pytest.raises(CommandError, match="malformed"):
         call_command("voice_sessions", "show", "a*")
     with pytest.raises(CommandError, match="No voice session"):
         call_command("voice_sessions", "clear", "nosuchsession")
     call_command("voice_sessions", "clear", recorded, "--json")
     assert json.loads(capsys.readouterr().out) == {"cleared": recorded}
     assert not redis_db.exists(f"session:{recorded}")
+
+
+def test_debug_endpoints_are_rate_limited_per_staff_user(client, staff, recorded, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "debug_endpoints": (2, 60)}
+    client.force_login(staff)
+    assert client.get(DEBUG_URL.format(recorded)).status_code == 200
+    assert client.get(CLEAR_URL.format(recorded)).status_code == 200
+    refused = client.get(DEBUG_URL.format(recorded))
+    assert refused.status_code == 429 and 0 < refused.json()["retry_after"] <= 60
+    assert refused["Retry-After"] == str(refused.json()["retry_after"])

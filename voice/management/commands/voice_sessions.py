@@ -29,12 +29,9 @@ class Command(BaseCommand):
             self.list(options["json"])
             return
         session_id = options["session_id"]
-        try:
-            info = sessions.session_info(session_id)
-        except sessions.InvalidSessionId:
-            raise CommandError(f"{session_id[:80]!r} is not a valid session id.") from None
+        info = sessions.find_session(session_id)
         if info is None:
-            raise CommandError(f"No voice session {session_id} (it may have ended or expired).")
+            raise CommandError(f"No voice session {session_id[:80]!r} (malformed, ended or expired).")
         if action == "show":
             self.write(options["json"], info.as_dict(), self.describe(info))
         else:
