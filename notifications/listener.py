@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
@@ -102,9 +103,12 @@ class Subscription:
                     self.last_id = event_id
                     await self.send_text(notification_frame(event_id, channel_name, envelope))
             self.last_id = max(self.last_id, result.latest)
-            await self.send_text(
-                json.dumps({"type": "ready", "last_event_id": str(self.last_id) if self.last_id else None})
-            )
+            ready = {
+                "type": "ready",
+                "last_event_id": str(self.last_id) if self.last_id else None,
+                "heartbeat": settings.NOTIFICATIONS_HEARTBEAT_SECONDS,
+            }
+            await self.send_text(json.dumps(ready))
             while self.pending:
                 event_id, frame = self.pending.pop(0)
                 if event_id > self.last_id:

@@ -62,9 +62,9 @@ def test_a_command_reaches_clients_on_two_processes_once_each(daphne_factory):
             await open_client(second, alice_cookie),
         ]
         stranger = await open_client(first, outsider_cookie)
+        command = ["publish_notification", "--team", str(team.id), "--type", "todo_assigned"]
         published = subprocess.run(
-            [sys.executable, "manage.py", "publish_notification", "--team", str(team.id), "--type", "todo_assigned"]
-            + ["--message", "Two processes", "--json"],
+            [sys.executable, "manage.py", *command, "--message", "Two processes", "--json"],
             cwd=BASE_DIR,
             env=server_env(),
             capture_output=True,
