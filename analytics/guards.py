@@ -23,10 +23,10 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def default_identifier(request: HttpRequest) -> str:
-    """Logged-in users are counted by id, everyone else by address."""
+    """Logged-in users are counted by id (as consumers count them), everyone else by address."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
+        return str(user.pk)
     return f"ip:{client_ip(request)}"
 
 

@@ -43,7 +43,7 @@ def test_the_decorator_counts_users_by_id(redis_db, make_user):
     for ip in ("10.0.0.1", "10.0.0.2"):
         assert view(_request(user=user, ip=ip)).status_code == 200
     assert view(_request(user=user, ip="10.0.0.3")).status_code == 429
-    assert redis_db.exists(get_rate_limit_key(f"user:{user.pk}", "debug_endpoints"))
+    assert redis_db.exists(get_rate_limit_key(str(user.pk), "debug_endpoints"))
 
 
 def test_the_decorator_can_count_only_some_methods(redis_db):
