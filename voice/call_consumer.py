@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -72,15 +73,8 @@ class CallSignalingMixin:
         await self._leave()
         await super().on_disconnect()
 
-    async def disconnect(self, code: int) -> None:
-        # The voice consumer skips on_disconnect when staff cleared the session; the heartbeat must stop anyway.
-        try:
-            await super().disconnect(code)
-        finally:
-            await self._leave()
-
     async def _leave(self) -> None:
-        """Stop heartbeating, end this connection's calls, go offline; runs once per connection."""
+        """Stop heartbeating, end this connection's calls, go offline (nothing to do if never authenticated)."""
         task, self.heartbeat_task = getattr(self, "heartbeat_task", None), None
         if task is None:
             return
@@ -118,6 +112,15 @@ class CallSignalingMixin:
             self.presence_sent = online
             names = await database_sync_to_async(_display_names)(online) if online else {}
             await self.send_json({"type": "presence", "online": online, "names": names})
+
+    async def send_json(self, payload: dict) -> None:
+        # A client may close right after its last message (hangup, then the tab closes). daphne refuses
+        # sends on a closed socket; letting that escape would kill the consumer before its disconnect,
+        # leaving the user online and the peer in the call until the TTLs run out.
+        try:
+            await super().send_json(payload)
+        except Disconnected:
+            log.debug("dropped a frame for a connection that has closed")
 
     # -- checks shared by the handlers -----------------------------------------------------------
 
