@@ -9,6 +9,8 @@ print the same figures.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -170,9 +172,7 @@ class ActivityAdmin(PageAdmin):
             "rollups_per_hour": [{"hour": b["hour"], "count": b["count"]} for b in report["rollups"]["chart"]["bars"]],
         }
         if "timeline" in report:
-            body["events"] = [
-                {k: e[k] for k in ("action", "timestamp", "metadata")} for e in report["timeline"]["events"]
-            ]
+            body["events"] = report["timeline"]["events"]
         if "active_users" in report:
             body["active_users"] = report["active_users"]
         return JsonResponse(body)
@@ -207,12 +207,21 @@ def health_context() -> dict[str, Any]:
     """The health report split for display: the scalar figures, memory, keys and each owner's section."""
     report = get_health(keys=True)
     known = {"memory", "keys"}
+    summary = {k: v for k, v in report.items() if not isinstance(v, dict | list)}
+    for name in ("checked_at", "down_since"):
+        if isinstance(summary.get(name), int | float):
+            summary[name] = datetime.fromtimestamp(summary[name], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    sections = {
+        name: {k: json.dumps(v, default=str) if isinstance(v, dict | list) else v for k, v in section.items()}
+        for name, section in report.items()
+        if isinstance(section, dict) and name not in known
+    }
     return {
         "report": report,
-        "summary": {k: v for k, v in report.items() if not isinstance(v, dict | list)},
+        "summary": summary,
         "memory": report.get("memory"),
         "keys": report.get("keys"),
-        "sections": {k: v for k, v in report.items() if isinstance(v, dict) and k not in known},
+        "sections": sections,
     }
 
 

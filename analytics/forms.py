@@ -14,7 +14,13 @@ MAX_RANGE_DAYS = 93
 class HoursForm(forms.Form):
     """How far back to read Redis (which keeps 24 h)."""
 
-    hours = forms.IntegerField(min_value=1, max_value=24, initial=24, required=False)
+    hours = forms.IntegerField(
+        min_value=1,
+        max_value=24,
+        initial=24,
+        required=False,
+        widget=forms.Select(choices=[(h, f"{h} h") for h in (1, 3, 6, 12, 24)]),
+    )
 
     def clean_hours(self) -> int:
         return self.cleaned_data["hours"] or 24

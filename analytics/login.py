@@ -1,7 +1,8 @@
-"""The login view, with attempts limited per username and per client address (`settings.RATE_LIMITS["login"]`).
+"""The login view, with attempts limited per username (`RATE_LIMITS["login"]`) and per client address
+(`RATE_LIMITS["login_ip"]`, higher: many people may share one address behind a NAT).
 
 Both counters are checked so that neither one address trying many usernames nor many addresses trying
-one username get more than the limit; a successful login clears the username's counter.
+one username get past their limit; a successful login clears the username's counter.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from .guards import client_ip, retry_after_seconds
 from .ratelimit import hit, reset
 
-ACTION = "login"
+ACTION, IP_ACTION = "login", "login_ip"
 
 
 def _username_identifier(username: str) -> str:
@@ -23,7 +24,7 @@ def _username_identifier(username: str) -> str:
 class RateLimitedLoginView(LoginView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         username = request.POST.get("username", "")
-        results = [hit(f"ip:{client_ip(request)}", ACTION)]
+        results = [hit(f"ip:{client_ip(request)}", IP_ACTION)]
         if isinstance(username, str) and username.strip():
             results.append(hit(_username_identifier(username), ACTION))
         refused = [r for r in results if not r.allowed]

@@ -13,15 +13,20 @@ from .activity import active_users, get_user_activity
 from .charts import hourly_chart, hourly_counts
 from .models import ActivityRollup
 
+#: Events listed on a page; the chart and the JSON faces count them all.
+SHOWN_EVENTS = 200
+
 
 def redis_timeline(user_id: Any, *, hours: int = 24, action: str = "") -> dict[str, Any]:
-    """A user's events from Redis (newest first), optionally one action, with their per-hour chart."""
+    """A user's events from Redis (newest first), optionally one action, with their per-hour chart.
+
+    `shown` is the newest `SHOWN_EVENTS` of them, with `time` as a datetime, for pages.
+    """
     events = [e for e in get_user_activity(user_id, hours=hours) if not action or e["action"] == action]
-    for event in events:
-        event["time"] = datetime.fromtimestamp(event["timestamp"], tz=UTC)
+    shown = [{**e, "time": datetime.fromtimestamp(e["timestamp"], tz=UTC)} for e in events[:SHOWN_EVENTS]]
     now = time.time()
     chart = hourly_chart(hourly_counts(e["timestamp"] for e in events), now - hours * 3600 + 3600, now + 1)
-    return {"events": events, "chart": chart}
+    return {"events": events, "shown": shown, "chart": chart}
 
 
 def recently_active(hours: int = 24) -> list[dict[str, Any]]:

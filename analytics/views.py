@@ -35,5 +35,4 @@ def my_activity_json(request: HttpRequest) -> JsonResponse:
     if hours is None:
         return JsonResponse({"error": "bad_request", "errors": form.errors.get_json_data()}, status=400)
     timeline = redis_timeline(request.user.pk, hours=hours)
-    events = [{k: e[k] for k in ("action", "timestamp", "metadata")} for e in timeline["events"]]
-    return JsonResponse({"hours": hours, "events": events})
+    return JsonResponse({"hours": hours, "events": timeline["events"]})

@@ -209,3 +209,13 @@ def _dt(epoch):
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def test_long_timelines_list_the_newest_200_and_the_json_has_all(client, make_user, redis_db):
+    user = make_user("una")
+    now = time.time()
+    activity.write_events([activity.make_event(user.pk, "voice_request", at=now - i) for i in range(210)])
+    client.force_login(user)
+    body = client.get(reverse("analytics:my_activity")).content.decode()
+    assert "The newest 200 of 211 events" in body
+    assert len(json.loads(client.get(reverse("analytics:my_activity_json")).content)["events"]) == 211
