@@ -194,6 +194,22 @@ ACTIVITY_MAX_METADATA_BYTES = env_int("ACTIVITY_MAX_METADATA_BYTES", 4096, minim
 
 # -- Calls: presence and WebRTC signaling (voice app) -------------------------------------------
 
+# A session is online while it heartbeats; a process that dies stops heartbeating, so its users go
+# offline at most CALLS_PRESENCE_TTL seconds later, and teammates see it on their next heartbeat.
+CALLS_PRESENCE_TTL = env_int("CALLS_PRESENCE_TTL", 40, minimum=2, maximum=600)
+CALLS_HEARTBEAT_INTERVAL = env_float("CALLS_HEARTBEAT_INTERVAL", 15.0, minimum=0.2, maximum=300)
+if CALLS_HEARTBEAT_INTERVAL * 2 > CALLS_PRESENCE_TTL:
+    raise ImproperlyConfigured("CALLS_HEARTBEAT_INTERVAL must be at most half of CALLS_PRESENCE_TTL.")
+CALLS_RING_TIMEOUT = env_float("CALLS_RING_TIMEOUT", 45.0, minimum=1, maximum=600)
+CALLS_MAX_DURATION = env_int("CALLS_MAX_DURATION", 4 * 3600, minimum=60)
+CALLS_ENDED_TTL = env_int("CALLS_ENDED_TTL", 600, minimum=10)
+CALLS_SIGNAL_MAX_BYTES = env_int("CALLS_SIGNAL_MAX_BYTES", 16384, minimum=1024, maximum=262144)
+# ICE servers sent to the browser; none by default (host candidates work on one host and on a LAN).
+CALLS_STUN_URLS = env_list("CALLS_STUN_URLS")
+CALLS_TURN_URLS = env_list("CALLS_TURN_URLS")
+CALLS_TURN_USERNAME = env_str("CALLS_TURN_USERNAME")
+CALLS_TURN_CREDENTIAL = env_str("CALLS_TURN_CREDENTIAL")
+
 
 # -- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ----------
 

@@ -14,7 +14,7 @@ from django.urls import path
 
 from convonet_site.redis_core import redis_manager
 
-from . import sessions
+from . import calls, sessions
 from .models import VoiceProfile, VoiceSession
 
 SORTS = {
@@ -114,6 +114,7 @@ class VoiceSessionAdmin(admin.ModelAdmin):
             query=query,
             order=order,
             columns=columns,
+            calls=calls.calls_summary(),
         )
         return TemplateResponse(request, "admin/voice/sessions.html", context)
 

@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from .consumers import VoiceConsumer
+from .call_consumer import VoiceCallConsumer
 
-websocket_urlpatterns: list = [path("ws/voice/", VoiceConsumer.as_asgi())]
+websocket_urlpatterns: list = [path("ws/voice/", VoiceCallConsumer.as_asgi())]

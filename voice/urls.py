@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import call_views, views
 
 app_name = "voice"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("convonet_todo/webrtc/debug-session/<str:session_id>", views.debug_session, name="debug_session"),
     path("convonet_todo/webrtc/clear-session/<str:session_id>", views.clear_session, name="clear_session"),
     path("convonet_todo/webrtc/sessions", views.sessions_json, name="sessions_json"),
+    path("convonet_todo/webrtc/calls", call_views.calls_json, name="calls_json"),
 ]

@@ -1,0 +1,131 @@
+"""Who is online, per team, shared by every daphne process through Redis (the `presence:*` namespace).
+
+Each open voice connection heartbeats its channel name into `presence:user:{user_id}` (a sorted set
+scored by the moment it stops counting) and its user into `presence:team:{team_id}` for every team
+of the user. Nothing is trusted to be removed: a process killed with SIGKILL runs no clean-up, so
+readers only count entries whose deadline is still ahead, and the keys themselves expire with the
+last heartbeat. A clean disconnect removes its entry at once so teammates see it immediately.
+
+Both scripts run as one Lua call so that writing an entry and setting its key's TTL are one atomic
+step, and so that "did this user just come online / go offline" is decided without a race between
+processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+
+log = logging.getLogger(__name__)
+
+# KEYS: user key, team keys...; ARGV: channel, user id, now, deadline, ttl. Returns 1 when the user was offline.
+_HEARTBEAT = """
+local was = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], 'GT', ARGV[4], ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3])
+  redis.call('EXPIRE', KEYS[i], ARGV[5])
+end
+if was == 0 then return 1 end
+return 0
+"""
+
+# KEYS: user key, team keys...; ARGV: channel, user id, now. Returns 1 when the user has no session left.
+# A team entry keeps the latest deadline of the user's remaining sessions (XX: never re-adds a removed user).
+_LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+for i = 2, #KEYS do
+  if #top == 0 then
+    redis.call('ZREM', KEYS[i], ARGV[2])
+  else
+    redis.call('ZADD', KEYS[i], 'XX', top[2], ARGV[2])
+  end
+end
+if #top == 0 then return 1 end
+return 0
+"""
+
+
+def user_key(user_id: int) -> str:
+    return f"presence:user:{user_id}"
+
+
+def team_key(team_id: int) -> str:
+    return f"presence:team:{team_id}"
+
+
+def team_group(team_id: int) -> str:
+    """The channel-layer group of a team's open voice connections, told when a teammate comes or goes."""
+    return f"presence.team.{team_id}"
+
+
+def _keys(user_id: int, team_ids: Iterable[int]) -> list[str]:
+    return [user_key(user_id), *(team_key(t) for t in sorted(set(team_ids)))]
+
+
+async def _run(script: str, keys: list[str], args: list, default):
+    if not await redis_manager.ais_available():
+        return default
+    try:
+        return await redis_manager.async_client().eval(script, len(keys), *keys, *args)
+    except REDIS_DOWN_ERRORS as exc:
+        redis_manager.mark_unavailable(exc)
+        return default
+
+
+async def aheartbeat(user_id: int, channel_name: str, team_ids: Iterable[int]) -> bool:
+    """Mark this connection online for another `CALLS_PRESENCE_TTL` seconds; True if the user just came online."""
+    now = time.time()
+    ttl = settings.CALLS_PRESENCE_TTL
+    args = [channel_name, user_id, repr(now), repr(now + ttl), ttl]
+    return bool(await _run(_HEARTBEAT, _keys(user_id, team_ids), args, 0))
+
+
+async def aleave(user_id: int, channel_name: str, team_ids: Iterable[int]) -> bool:
+    """Remove this connection at once; True if the user has no other live connection (went offline)."""
+    return bool(await _run(_LEAVE, _keys(user_id, team_ids), [channel_name, user_id, repr(time.time())], 0))
+
+
+async def aonline_users(team_ids: Iterable[int], *, exclude: int | None = None) -> list[int]:
+    """Users with a live connection in any of these teams, sorted; `exclude` (the asker) left out."""
+    teams = sorted(set(team_ids))
+    if not teams or not await redis_manager.ais_available():
+        return []
+    now = repr(time.time())
+    try:
+        async with redis_manager.async_client().pipeline(transaction=False) as pipe:
+            for team_id in teams:
+                pipe.zrangebyscore(team_key(team_id), f"({now}", "+inf")
+            replies = await pipe.execute()
+    except REDIS_DOWN_ERRORS as exc:
+        redis_manager.mark_unavailable(exc)
+        return []
+    return sorted({int(uid) for reply in replies for uid in reply} - {exclude})
+
+
+async def auser_channels(user_id: int) -> list[str]:
+    """The channel names of a user's live voice connections, on whatever process they are."""
+    if not await redis_manager.ais_available():
+        return []
+    try:
+        return await redis_manager.async_client().zrangebyscore(user_key(user_id), f"({time.time()!r}", "+inf")
+    except REDIS_DOWN_ERRORS as exc:
+        redis_manager.mark_unavailable(exc)
+        return []
+
+
+def team_ids_of(user_id: int) -> list[int]:
+    """The teams whose members see this user's presence (and whom the user may call)."""
+    from teams.models import TeamMembership
+
+    return sorted(TeamMembership.objects.filter(user_id=user_id).values_list("team_id", flat=True))

@@ -1,0 +1,85 @@
+"""Calls across two real daphne processes: presence and signaling cross through Redis only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from django.test import Client
+
+from voice.tests.live_ws import WsClient
+
+OFFER = {"sdp": {"type": "offer", "sdp": "v=0\r\n"}}
+ANSWER = {"sdp": {"type": "answer", "sdp": "v=0\r\n"}}
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def joined(server, cookie: str) -> WsClient:
+    ws = await WsClient.connect(server.url, cookie=cookie)
+    session = await ws.expect("session")
+    assert session["authenticated"] is True
+    return ws
+
+
+def test_it_relays_a_call_between_two_processes(daphne_factory, make_user):
+    ann = make_user("live-ann", teams={"Live Calls": "member"})
+    bob = make_user("live-bob", teams={"Live Calls": "member"})
+    first, second = daphne_factory(), daphne_factory()
+    cookies = session_cookie(ann), session_cookie(bob)
+
+    async def scenario() -> None:
+        ann_ws = await joined(first, cookies[0])
+        bob_ws = await joined(second, cookies[1])
+        await ann_ws.expect("presence", online=[bob.id])
+        await ann_ws.send(type="call", to_user=bob.id)
+        call_id = (await ann_ws.expect("calling"))["call_id"]
+        incoming = await bob_ws.expect("incoming_call", call_id=call_id)
+        assert incoming["from_user"] == ann.id
+        await bob_ws.send(type="accept", call_id=call_id)
+        await ann_ws.expect("call_accepted", call_id=call_id)
+        await ann_ws.send(type="signal", call_id=call_id, data=OFFER)
+        assert (await bob_ws.expect("signal", call_id=call_id))["data"] == OFFER
+        await bob_ws.send(type="signal", call_id=call_id, data=ANSWER)
+        assert (await ann_ws.expect("signal", call_id=call_id))["data"] == ANSWER
+        # Bob hangs up and closes without waiting for the answer, as a closing tab does: that answer may
+        # find a closed socket, and his connection must still leave cleanly (well before the 40 s TTL).
+        await bob_ws.send(type="hangup", call_id=call_id)
+        await ann_ws.expect("hangup", call_id=call_id, reason="hangup")
+        await bob_ws.close()
+        ann_ws.backlog.clear()  # the presence Ann got before Bob joined
+        await ann_ws.expect("presence", online=[])
+        await ann_ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_it_shows_a_user_offline_after_their_process_is_killed(daphne_factory, make_user):
+    """SIGKILL runs no clean-up: the heartbeat deadline alone must take Bob offline (TTL 3 s here, 40 s by default)."""
+    ann = make_user("kill-ann", teams={"Kill Calls": "member"})
+    bob = make_user("kill-bob", teams={"Kill Calls": "member"})
+    timing = {"CALLS_PRESENCE_TTL": "3", "CALLS_HEARTBEAT_INTERVAL": "1"}
+    first, second = daphne_factory(**timing), daphne_factory(**timing)
+    cookies = session_cookie(ann), session_cookie(bob)
+
+    async def scenario() -> float:
+        ann_ws = await joined(first, cookies[0])
+        bob_ws = await joined(second, cookies[1])
+        await ann_ws.expect("presence", online=[bob.id])
+        ann_ws.backlog.clear()  # the presence Ann got before Bob joined
+        second.kill()
+        killed = time.monotonic()
+        await ann_ws.expect("presence", timeout=15, online=[])
+        waited = time.monotonic() - killed
+        await ann_ws.send(type="call", to_user=bob.id)
+        await ann_ws.expect("error", code="callee_offline")
+        await ann_ws.close()
+        await bob_ws.close()
+        return waited
+
+    # Offline within the TTL plus one heartbeat of Ann's connection (plus scheduling slack).
+    assert asyncio.run(scenario()) < 3 + 1 + 2
