@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -112,15 +111,6 @@ class CallSignalingMixin:
             self.presence_sent = online
             names = await database_sync_to_async(_display_names)(online) if online else {}
             await self.send_json({"type": "presence", "online": online, "names": names})
-
-    async def send_json(self, payload: dict) -> None:
-        # A client may close right after its last message (hangup, then the tab closes). daphne refuses
-        # sends on a closed socket; letting that escape would kill the consumer before its disconnect,
-        # leaving the user online and the peer in the call until the TTLs run out.
-        try:
-            await super().send_json(payload)
-        except Disconnected:
-            log.debug("dropped a frame for a connection that has closed")
 
     # -- checks shared by the handlers -----------------------------------------------------------
 

@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -138,7 +139,13 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         await self.close(code=4404)
 
     async def send_json(self, payload: dict) -> None:
-        await self.send(text_data=json.dumps(payload))
+        # A client may close right after its last message (hangup, then the tab closes). daphne refuses
+        # sends on a closed socket; letting that escape would kill the consumer before its disconnect
+        # hook, leaving presence, calls and the session to their TTLs instead of a clean end.
+        try:
+            await self.send(text_data=json.dumps(payload))
+        except Disconnected:
+            log.debug("dropped a frame for a connection that has closed")
 
     async def send_error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
