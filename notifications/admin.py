@@ -60,7 +60,9 @@ class NotificationAdmin(admin.ModelAdmin):
             if not can_publish:
                 raise PermissionDenied
             if form.is_valid():
-                envelope = publish(form.cleaned_data["channel"], form.cleaned_data["notification"])
+                envelope = publish(
+                    form.cleaned_data["channel"], form.cleaned_data["notification"], actor_id=request.user.pk
+                )
                 if envelope["id"] is None:
                     messages.warning(request, "Redis is unavailable: the notification is queued until it is back.")
                 else:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from analytics.activity import get_user_activity
 from notifications import keys
 from notifications.publish import publish_team_notification, publish_user_notification
 from notifications.tests.helpers import make_member, make_team
@@ -71,6 +72,8 @@ def test_it_publishes_from_the_form_with_csrf(redis_db):
     assert response.status_code == 200
     assert "Published notification" in response.content.decode()
     assert redis_db.zcard(keys.history(f"team:{team.id}:notifications")) == 1
+    staffer = response.context["user"]
+    assert "notification_published" in [e["action"] for e in get_user_activity(staffer.pk, hours=1)]
 
 
 def test_it_refuses_to_publish_without_the_publish_permission(redis_db):
