@@ -114,6 +114,10 @@ class Hub:
     def listener_count(self) -> int:
         return len(self._listeners)
 
+    def audience_names(self) -> set[str]:
+        """The channels this process has local listeners for."""
+        return set(self._audiences)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -249,7 +249,7 @@ async def test_it_follows_membership_changes_while_connected():
 
 
 def _consumer_channels() -> set[str]:
-    return {name for listener in get_hub()._listeners for name in listener.channels}
+    return get_hub().audience_names()
 
 
 async def _wait_for(condition, timeout: float = 5.0) -> None:
@@ -308,3 +308,16 @@ async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
         finally:
             await get_hub().stop()
             redis_manager.configure(settings.REDIS_URL)
+
+
+async def test_mass_connects_and_disconnects_leave_nothing_behind():
+    team = await sync_to_async(make_team)("Crowd")
+    alice = await sync_to_async(make_member)("alice", team)
+    clients = await asyncio.gather(*(connect(alice) for _ in range(200)))
+    assert get_hub().listener_count == 200
+    sent = await apublish_team(team.id, {"type": "t"})
+    frames = await asyncio.gather(*(ws.receive_json_from(timeout=10) for ws, _ in clients))
+    assert {f["id"] for f in frames} == {sent["id"]}
+    await asyncio.gather(*(ws.disconnect() for ws, _ in clients))
+    assert get_hub().listener_count == 0
+    assert get_hub().audience_names() == set()
