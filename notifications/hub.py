@@ -10,7 +10,8 @@ re-subscribes after losing Redis, and drops any id it already sent, so it sees n
 
 Messages that another program PUBLISHes without one of our ids are adopted by exactly one process, the
 holder of a short lease (`notifications:adopter`): it gives them an id, keeps them in the history and
-publishes them again, and the copy with the id is what every process delivers. While no process holds
+publishes them again, and the copy with the id is what every process delivers. Only messages for a team
+or user that exists are adopted (the others are logged and dropped). While no process holds
 the lease (at most `LEASE_SECONDS` after the holder dies) external messages are not adopted.
 """
 
@@ -29,11 +30,13 @@ from typing import Protocol
 
 import redis
 import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import keys
+from .audiences import audience_exists
 from .envelope import parse_external
 from .publish import aadopt
 
@@ -237,6 +240,12 @@ class Hub:
 
     async def _adopt(self, channel_name: str, body: str) -> None:
         if not self.is_adopter:
+            return
+        kind, audience_id = keys.parse_channel(channel_name)
+        if not await database_sync_to_async(audience_exists)(kind, audience_id):
+            # Nobody here could receive it (and on a shared Redis server it may be another database's).
+            self.counts["unknown_audience"] += 1
+            log.warning("Dropped an external message for %s: no such %s.", channel_name, kind)
             return
         try:
             await aadopt(channel_name, body)
