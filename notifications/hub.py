@@ -248,8 +248,10 @@ class Hub:
             log.warning("Dropped an external message for %s: no such %s.", channel_name, kind)
             return
         try:
-            await aadopt(channel_name, body)
-            self.counts["adopted"] += 1
+            if await aadopt(channel_name, body, self.token):
+                self.counts["adopted"] += 1
+            else:
+                self.is_adopter = False  # the lease moved on: the new holder adopts
         except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             log.warning("Could not adopt an external message on %s: %s", channel_name, exc)
 

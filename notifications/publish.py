@@ -26,9 +26,11 @@ from .envelope import build_body
 
 log = logging.getLogger(__name__)
 
-#: KEYS: sequence, history, trim mark, audience index
-#: ARGV: channel, body (a JSON object without id), history length, history age (s)
+#: KEYS: sequence, history, trim mark, audience index[, adopter lease]
+#: ARGV: channel, body (a JSON object without id), history length, history age (s)[, lease token]
+#: With the lease, nothing happens unless the caller still holds it: two adopters can never both adopt.
 PUBLISH_SCRIPT = """
+if KEYS[5] and redis.call('GET', KEYS[5]) ~= ARGV[5] then return false end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = now_ms * 1000
@@ -163,10 +165,13 @@ def publish_user_notification(user_id: int | str, notification: dict, *, actor_i
     return publish(keys.channel("user", user_id), notification, actor_id=actor_id)
 
 
-async def aadopt(channel_name: str, body: str) -> str:
-    """Give an external message an id, keep it in the history and publish it again: the envelope published."""
+async def aadopt(channel_name: str, body: str, lease_token: str) -> str | None:
+    """Give an external message an id, keep it and publish it again, if `lease_token` still holds the
+    adopter lease: the envelope published, or None."""
     client = redis_manager.async_client()
     script_keys, args = script_call(channel_name, body)
+    script_keys.append(keys.ADOPTER)
+    args.append(lease_token)
     try:
         return await client.evalsha(_SHA, len(script_keys), *script_keys, *args)
     except redis.exceptions.NoScriptError:

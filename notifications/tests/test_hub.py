@@ -13,6 +13,7 @@ from django.conf import settings
 
 from notifications import keys
 from notifications.hub import Hub
+from notifications.publish import aadopt
 from notifications.tests.helpers import make_team
 
 
@@ -55,3 +56,13 @@ async def test_one_hub_adopts_each_external_message_and_another_takes_over():
         await first.stop()
         await second.stop()
         await raw.aclose()
+
+
+async def test_only_the_lease_holder_can_adopt(redis_db):
+    redis_db.set(keys.ADOPTER, "someone-else", ex=3)
+    assert await aadopt("team:lease:notifications", '{"type":"x","timestamp":1.0}', "me") is None
+    assert redis_db.exists(keys.history("team:lease:notifications")) == 0
+    redis_db.set(keys.ADOPTER, "me", ex=3)
+    envelope = await aadopt("team:lease:notifications", '{"type":"x","timestamp":1.0}', "me")
+    assert json.loads(envelope)["type"] == "x"
+    assert redis_db.zcard(keys.history("team:lease:notifications")) == 1
