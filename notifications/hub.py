@@ -10,7 +10,8 @@ re-subscribes after losing Redis, and drops any id it already sent, so it sees n
 
 Messages that another program PUBLISHes without one of our ids are adopted by exactly one process, the
 holder of a short lease (`notifications:adopter`): it gives them an id, keeps them in the history and
-publishes them again, and the copy with the id is what every process delivers. While no process holds
+publishes them again, and the copy with the id is what every process delivers. Only messages for a team
+or user that exists are adopted (the others are logged and dropped). While no process holds
 the lease (at most `LEASE_SECONDS` after the holder dies) external messages are not adopted.
 """
 
@@ -24,15 +25,18 @@ import secrets
 import time
 import weakref
 from collections import Counter
+from collections.abc import Iterable
 from typing import Protocol
 
 import redis
 import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import keys
+from .audiences import audience_exists
 from .envelope import parse_external
 from .publish import aadopt
 
@@ -61,6 +65,8 @@ class Listener(Protocol):
 
     async def deliver(self, event_id: int, frame: str) -> None: ...
 
+    def pause(self) -> None: ...
+
     async def resume(self) -> None: ...
 
     async def heartbeat(self) -> None: ...
@@ -78,6 +84,7 @@ class Hub:
         self._audiences: dict[str, set[Listener]] = {}
         self._listeners: set[Listener] = set()
         self._tasks: list[asyncio.Task] = []
+        self._resuming: set[asyncio.Task] = set()
         self.subscribed = asyncio.Event()
         self.token = secrets.token_hex(8)
         self.is_adopter = False
@@ -110,6 +117,10 @@ class Hub:
     def listener_count(self) -> int:
         return len(self._listeners)
 
+    def audience_names(self) -> set[str]:
+        """The channels this process has local listeners for."""
+        return set(self._audiences)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -117,7 +128,7 @@ class Hub:
             self._tasks = [asyncio.create_task(self._subscribe_forever()), asyncio.create_task(self._tick())]
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
+        tasks, self._tasks = [*self._tasks, *self._resuming], []
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -130,7 +141,7 @@ class Hub:
             self.is_adopter = False
 
     async def _subscribe_forever(self) -> None:
-        attempt = 0
+        attempt = failures = 0
         while True:
             client = aioredis.Redis.from_url(
                 redis_manager.url, socket_connect_timeout=redis_manager.socket_timeout, health_check_interval=10
@@ -145,26 +156,32 @@ class Hub:
                     if message is None:
                         raise redis.TimeoutError("no subscription confirmation")
                     confirmed += message["type"] in ("psubscribe", "subscribe")
+                # Tell the manager at once that Redis is back (its cached state may say otherwise for a
+                # while): its recovery callbacks flush the outage buffers, held notifications included.
+                await asyncio.to_thread(redis_manager.check)
+                self.subscribed.set()
+                failures = 0
                 if attempt:
                     self.counts["resubscribed"] += 1
                     log.info("Notifications: re-subscribed; %d connections catch up.", len(self._listeners))
-                    for listener in list(self._listeners):
-                        await listener.resume()
+                    self._resume(self._listeners)
                 attempt += 1
-                self.subscribed.set()
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                     if message is not None:
                         await self._dispatch(message)
             except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+                if self.subscribed.is_set():
+                    log.warning("Notifications: lost the subscription (%s); re-subscribing.", exc)
                 self.subscribed.clear()
                 redis_manager.mark_unavailable(exc)
                 attempt = max(attempt, 1)
+                failures += 1
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                     await client.aclose()
-            await asyncio.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
+            await asyncio.sleep(RETRY_DELAYS[min(failures - 1, len(RETRY_DELAYS) - 1)])
 
     async def _tick(self) -> None:
         """Keep the adoption lease and send heartbeats to idle connections."""
@@ -181,7 +198,10 @@ class Hub:
             if time.monotonic() - last_heartbeat >= settings.NOTIFICATIONS_HEARTBEAT_SECONDS:
                 last_heartbeat = time.monotonic()
                 for listener in list(self._listeners):
-                    await listener.heartbeat()
+                    try:
+                        await listener.heartbeat()
+                    except Exception:  # a connection closing under us must not stop the others' heartbeats
+                        log.debug("A heartbeat could not be sent", exc_info=True)
             await asyncio.sleep(min(TICK_SECONDS, settings.NOTIFICATIONS_HEARTBEAT_SECONDS))
 
     # -- messages ------------------------------------------------------------------------------
@@ -221,9 +241,17 @@ class Hub:
     async def _adopt(self, channel_name: str, body: str) -> None:
         if not self.is_adopter:
             return
+        kind, audience_id = keys.parse_channel(channel_name)
+        if not await database_sync_to_async(audience_exists)(kind, audience_id):
+            # Nobody here could receive it (and on a shared Redis server it may be another database's).
+            self.counts["unknown_audience"] += 1
+            log.warning("Dropped an external message for %s: no such %s.", channel_name, kind)
+            return
         try:
-            await aadopt(channel_name, body)
-            self.counts["adopted"] += 1
+            if await aadopt(channel_name, body, self.token):
+                self.counts["adopted"] += 1
+            else:
+                self.is_adopter = False  # the lease moved on: the new holder adopts
         except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             log.warning("Could not adopt an external message on %s: %s", channel_name, exc)
 
@@ -234,9 +262,24 @@ class Hub:
             self.counts["invalid"] += 1
             log.warning("Dropped an invalid control message (%d bytes).", len(raw))
             return
-        for listener in list(self._listeners):
-            if listener.user_id == user_id:
-                await listener.resume()
+        self._resume([listener for listener in self._listeners if listener.user_id == user_id])
+
+    def _resume(self, listeners: Iterable[Listener]) -> None:
+        """Make listeners catch up, in the background so that this loop keeps reading.
+
+        Each is paused first, synchronously: whatever the loop delivers from now on is held until its
+        catch-up has read the history, so nothing published during the gap can be overtaken.
+        """
+        for listener in list(listeners):
+            listener.pause()
+            task = asyncio.create_task(listener.resume())
+            self._resuming.add(task)
+            task.add_done_callback(self._resumed)
+
+    def _resumed(self, task: asyncio.Task) -> None:
+        self._resuming.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("A connection failed to catch up", exc_info=task.exception())
 
 
 _hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -252,4 +295,5 @@ def get_hub() -> Hub:
 
 
 def hubs() -> list[Hub]:
-    return list(_hubs.values())
+    """The hubs of this process's open event loops."""
+    return [hub for loop, hub in list(_hubs.items()) if not loop.is_closed()]

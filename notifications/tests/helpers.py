@@ -4,6 +4,7 @@ databases, so other suites' traffic on `team:1:notifications` must not reach our
 from __future__ import annotations
 
 import itertools
+import random
 
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
@@ -11,7 +12,9 @@ from django.contrib.auth import get_user_model
 from notifications.consumers import NotificationConsumer
 from teams.models import Team, TeamMembership
 
-_ids = itertools.count(7_700_001)
+#: Random per run: another suite running at the same time (another Redis database, same pub/sub) must not
+#: pick the same ids.
+_ids = itertools.count(10**9 + random.SystemRandom().randrange(10**6) * 1000)
 
 
 def make_member(username: str, *teams: Team, role: str = "member"):
