@@ -24,8 +24,8 @@ import time
 from typing import Any
 
 import redis
-from redis.commands.core import Script
 from django.core.serializers.json import DjangoJSONEncoder
+from redis.commands.core import Script
 
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
 

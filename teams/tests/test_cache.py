@@ -122,7 +122,7 @@ def test_it_drops_a_read_through_fill_that_raced_an_invalidation(redis_db):
 
 
 def test_it_says_activity_needs_the_analytics_app(redis_db):
-    with pytest.raises(ValueError, match="analytics.activity.get_user_activity"):
+    with pytest.raises(ValueError, match=r"analytics\.activity\.get_user_activity"):
         get_user_data(1, "activity")
 
 
