@@ -166,6 +166,12 @@ CHANNEL_LAYERS = {
 
 # -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
 
+# Notifications: history kept per audience (whichever limit is reached first), frame sizes, heartbeats.
+NOTIFICATIONS_HISTORY_MAX = env_int("NOTIFICATIONS_HISTORY_MAX", 200, minimum=1)
+NOTIFICATIONS_HISTORY_MAX_AGE = env_int("NOTIFICATIONS_HISTORY_MAX_AGE", 7 * 86400, minimum=60)
+NOTIFICATIONS_MAX_BYTES = env_int("NOTIFICATIONS_MAX_BYTES", 8192, minimum=256)
+NOTIFICATIONS_HEARTBEAT_SECONDS = env_float("NOTIFICATIONS_HEARTBEAT_SECONDS", 25.0, minimum=0.1, maximum=3600)
+NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minimum=0)
 
 # -- Rate limits and activity (analytics app) ---------------------------------------------------
 
