@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = "Analytics"
+
+    def ready(self) -> None:
+        from convonet_site.health import register_section
+        from convonet_site.redis_core import redis_manager
+
+        from . import activity, ratelimit
+
+        redis_manager.on_recover(activity.flush_buffer)
+        register_section("activity", activity.stats)
+        register_section("rate_limits", ratelimit.stats)

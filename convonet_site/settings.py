@@ -175,6 +175,19 @@ NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minim
 
 # -- Rate limits and activity (analytics app) ---------------------------------------------------
 
+from analytics.conf import rate_limits_from_env  # noqa: E402 - reads only the environment
+
+#: action -> (limit, window seconds); `RATE_LIMIT_<ACTION>=LIMIT/SECONDS` overrides one (analytics/conf.py).
+RATE_LIMITS = rate_limits_from_env()
+#: Keys the in-process limiter tracks while Redis is down (oldest windows evicted first).
+RATE_LIMIT_LOCAL_MAX_KEYS = env_int("RATE_LIMIT_LOCAL_MAX_KEYS", 10_000, minimum=100)
+#: How long an `activity:{user_id}:{timestamp}` event lives in Redis (the seed's 24 h).
+ACTIVITY_TTL = env_int("ACTIVITY_TTL", 86400, minimum=60)
+#: Events held in memory while Redis is down; past this they are dropped and counted.
+ACTIVITY_BUFFER_SIZE = env_int("ACTIVITY_BUFFER_SIZE", 10_000, minimum=10)
+#: Largest metadata (JSON bytes) kept with one event; bigger metadata is replaced by a marker.
+ACTIVITY_MAX_METADATA_BYTES = env_int("ACTIVITY_MAX_METADATA_BYTES", 4096, minimum=256)
+
 
 # -- Calls: presence and WebRTC signaling (voice app) -------------------------------------------
 

@@ -1,0 +1,228 @@
+"""Rate limits: `rate_limit:{identifier}:{action}`, a sliding-window log checked in one atomic round trip.
+
+Algorithm: each key is a sorted set of the admitted requests' times (microseconds, Redis's own clock
+from `TIME`, so processes with skewed clocks agree). A check removes the entries older than the window,
+counts the rest and admits the request only when fewer than `limit` remain, then sets the key's TTL to
+the window: all inside one Lua script, so no window of `window` seconds ever admits more than `limit`
+(a fixed window admits up to 2x across a boundary, GCRA up to `limit` plus the refill), and no key is
+ever left without a TTL (the seed's INCR-then-EXPIRE leaks a counter that blocks forever when the
+process dies between the two calls). Refused requests are not recorded, so hammering a closed limit
+does not extend it. The cost is one sorted-set entry per admitted request, bounded by `limit`.
+
+Every key is also listed in `rate_limit:index` (score: when the key expires), maintained by the same
+script, so the admin page lists the live counters without scanning the key space.
+
+While Redis is down the same algorithm runs in process (`LocalLimiter`): the limits apply per process
+instead of globally, but they are never silently open.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+
+from .scripts import LuaScript
+
+PREFIX = "rate_limit"
+INDEX_KEY = f"{PREFIX}:index"
+MAX_IDENTIFIER_LENGTH = 200
+
+_HIT = LuaScript(
+    """
+local key, index = KEYS[1], KEYS[2]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', now - window))
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, string.format('%.0f', now), string.format('%.0f-%d', now, count))
+  local ttl_ms = math.ceil(window / 1000)
+  redis.call('PEXPIRE', key, ttl_ms)
+  redis.call('ZADD', index, string.format('%.0f', now + window), key)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', string.format('%.0f', now))
+  if redis.call('PTTL', index) < ttl_ms then
+    redis.call('PEXPIRE', index, ttl_ms)
+  end
+  return {1, limit - count - 1, 0}
+end
+local freeing = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+return {0, 0, tonumber(freeing[2]) + window - now}
+"""
+)
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    """The outcome of one check: `retry_after` is seconds until a request would be admitted (0.0 when allowed)."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: float
+
+
+def get_rate_limit_key(identifier: str, action: str) -> str:
+    """The seed's key: `rate_limit:{identifier}:{action}` (only this module formats it)."""
+    return f"{PREFIX}:{identifier}:{action}"
+
+
+def parse_rate_limit_key(key: str) -> tuple[str, str]:
+    """`rate_limit:{identifier}:{action}` -> `(identifier, action)`; identifiers may contain `:`."""
+    identifier, _, action = key.removeprefix(f"{PREFIX}:").rpartition(":")
+    return identifier, action
+
+
+def _validate(identifier: str, action: str) -> None:
+    if not isinstance(identifier, str) or not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
+        raise ValueError(f"rate limit identifier must be a non-empty string of at most {MAX_IDENTIFIER_LENGTH}")
+    if not isinstance(action, str) or not action or ":" in action or len(action) > 64:
+        raise ValueError(f"rate limit action {action!r} must be a non-empty name without ':' (64 characters max)")
+
+
+def _check_numbers(limit: int, window: float) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"rate limit must be a whole number >= 1, not {limit!r}")
+    if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window <= 86400 * 366:
+        raise ValueError(f"rate limit window must be a number of seconds > 0, not {window!r}")
+
+
+def limits_for(action: str, limit: int | None = None, window: float | None = None) -> tuple[int, float]:
+    """The (limit, window) for `action`: explicit values win over `settings.RATE_LIMITS[action]`."""
+    if limit is None or window is None:
+        configured = settings.RATE_LIMITS.get(action)
+        if configured is None:
+            raise ValueError(
+                f"unknown rate limit action {action!r}: add it to settings.RATE_LIMITS or pass limit and window"
+            )
+        limit = configured[0] if limit is None else limit
+        window = configured[1] if window is None else window
+    _check_numbers(limit, window)
+    return limit, window
+
+
+class LocalLimiter:
+    """The same sliding-window log, in this process, for while Redis is down.
+
+    Bounded: past `max_keys` the least recently used key is forgotten (its window has most likely passed).
+    """
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self._keys: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: int, window: float) -> RateLimitResult:
+        now = time.monotonic()
+        with self._lock:
+            times = self._keys.get(key)
+            if times is None:
+                times = self._keys[key] = deque()
+                while len(self._keys) > self.max_keys:
+                    self._keys.popitem(last=False)
+            self._keys.move_to_end(key)
+            while times and times[0] <= now - window:
+                times.popleft()
+            if len(times) < limit:
+                times.append(now)
+                return RateLimitResult(True, limit, limit - len(times), 0.0)
+            freeing = times[len(times) - limit]
+            return RateLimitResult(False, limit, 0, max(0.0, freeing + window - now))
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._keys.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+local_limiter = LocalLimiter(settings.RATE_LIMIT_LOCAL_MAX_KEYS)
+
+
+def _script_args(key: str, limit: int, window: float) -> tuple[list[str], list[Any]]:
+    return [key, INDEX_KEY], [limit, math.ceil(window * 1_000_000)]
+
+
+def _result(reply: list[int], limit: int) -> RateLimitResult:
+    allowed, remaining, retry_us = (int(v) for v in reply)
+    return RateLimitResult(bool(allowed), limit, remaining, 0.0 if allowed else max(0.0, retry_us / 1_000_000))
+
+
+def hit_key(key: str, limit: int, window: float) -> RateLimitResult:
+    """Record one request against `key` if it fits in the limit; the core of every sync check."""
+    _check_numbers(limit, window)
+    if redis_manager.is_available():
+        keys, args = _script_args(key, limit, window)
+        try:
+            return _result(_HIT(redis_manager.redis_client, keys, args), limit)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return local_limiter.hit(key, limit, window)
+
+
+async def ahit_key(key: str, limit: int, window: float) -> RateLimitResult:
+    """`hit_key` on the asyncio client: never blocks the event loop."""
+    _check_numbers(limit, window)
+    if await redis_manager.ais_available():
+        keys, args = _script_args(key, limit, window)
+        try:
+            return _result(await _HIT.acall(redis_manager.async_client(), keys, args), limit)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return local_limiter.hit(key, limit, window)
+
+
+def check_rate_limit(key: str, limit: int = 10, window: int = 60) -> bool:
+    """The seed's check: True when the request is admitted (and counted), False when over the limit."""
+    return hit_key(key, limit, window).allowed
+
+
+def hit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
+    """Count one `action` by `identifier`; limits default to `settings.RATE_LIMITS[action]`."""
+    _validate(identifier, action)
+    limit, window = limits_for(action, limit, window)
+    return hit_key(get_rate_limit_key(identifier, action), limit, window)
+
+
+async def ahit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
+    """The async face of `hit`, for consumers."""
+    _validate(identifier, action)
+    limit, window = limits_for(action, limit, window)
+    return await ahit_key(get_rate_limit_key(identifier, action), limit, window)
+
+
+def reset(identifier: str, action: str) -> None:
+    """Forget every request counted for `identifier` and `action` (admin "reset", a successful login)."""
+    _validate(identifier, action)
+    key = get_rate_limit_key(identifier, action)
+    local_limiter.reset(key)
+    if redis_manager.is_available():
+        try:
+            with redis_manager.redis_client.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                pipe.zrem(INDEX_KEY, key)
+                pipe.execute()
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+
+
+def stats() -> dict[str, Any]:
+    """The limiter's figures for the health report: the configured limits and the fallback's size."""
+    return {
+        "limits": {action: f"{limit}/{window}s" for action, (limit, window) in settings.RATE_LIMITS.items()},
+        "local_keys": len(local_limiter),
+    }

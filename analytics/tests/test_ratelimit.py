@@ -1,0 +1,164 @@
+import asyncio
+import time
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from analytics import ratelimit
+from analytics.conf import DEFAULT_RATE_LIMITS, parse_rate_limit, rate_limits_from_env
+from analytics.ratelimit import RateLimitResult, check_rate_limit, get_rate_limit_key, hit
+from convonet_site.redis_core import redis_manager
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_limiter():
+    ratelimit.local_limiter.clear()
+    yield
+    ratelimit.local_limiter.clear()
+
+
+def test_it_formats_the_seeds_key():
+    assert get_rate_limit_key("user123", "voice_requests") == "rate_limit:user123:voice_requests"
+    assert ratelimit.parse_rate_limit_key("rate_limit:ip:10.0.0.1:login") == ("ip:10.0.0.1", "login")
+
+
+def test_check_rate_limit_admits_limit_then_refuses(redis_db):
+    key = get_rate_limit_key("user123", "voice_requests")
+    assert [check_rate_limit(key, limit=3, window=60) for _ in range(5)] == [True, True, True, False, False]
+    assert redis_db.zcard(key) == 3
+    assert 0 < redis_db.pttl(key) <= 60_000
+
+
+def test_hit_reports_remaining_and_retry_after(redis_db):
+    results = [hit("u1", "voice_requests", limit=2, window=30) for _ in range(3)]
+    assert results[0] == RateLimitResult(allowed=True, limit=2, remaining=1, retry_after=0.0)
+    assert results[1].remaining == 0 and results[1].allowed
+    refused = results[2]
+    assert not refused.allowed and refused.remaining == 0
+    assert 29 < refused.retry_after <= 30
+
+
+def test_hit_uses_settings_limits(settings, redis_db):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "pin_attempts": (2, 900)}
+    assert [hit("7", "pin_attempts").allowed for _ in range(3)] == [True, True, False]
+    assert 899_000 < redis_db.pttl(get_rate_limit_key("7", "pin_attempts")) <= 900_000
+
+
+def test_unknown_action_without_limit_is_an_error():
+    with pytest.raises(ValueError, match="unknown rate limit action"):
+        hit("u1", "no_such_action")
+    assert hit("u1", "no_such_action", limit=1, window=1).allowed
+
+
+@pytest.mark.parametrize(
+    ("identifier", "action", "limit", "window"),
+    [("", "login", 1, 1), ("u", "bad:action", 1, 1), ("u", "login", 0, 1), ("u", "login", 1, 0), ("u", "x", 1.5, 1)],
+)
+def test_bad_arguments_are_value_errors(identifier, action, limit, window, redis_db):
+    with pytest.raises(ValueError):
+        hit(identifier, action, limit=limit, window=window)
+    assert redis_db.keys("rate_limit:*") == []
+
+
+def test_the_window_slides(redis_db):
+    assert [hit("u", "a", limit=2, window=0.5).allowed for _ in range(3)] == [True, True, False]
+    time.sleep(0.55)
+    assert hit("u", "a", limit=2, window=0.5).allowed
+
+
+def test_refused_requests_do_not_extend_the_block(redis_db):
+    assert hit("u", "a", limit=1, window=0.4).allowed
+    for _ in range(5):
+        assert not hit("u", "a", limit=1, window=0.4).allowed
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert hit("u", "a", limit=1, window=0.4).allowed
+
+
+def test_lowering_a_limit_applies_at_once(redis_db):
+    for _ in range(5):
+        assert hit("u", "a", limit=5, window=60).allowed
+    refused = hit("u", "a", limit=2, window=60)
+    assert not refused.allowed and refused.retry_after > 59
+
+
+def test_reset_forgets_the_counter_and_its_index_entry(redis_db):
+    for _ in range(3):
+        hit("u", "login")
+    key = get_rate_limit_key("u", "login")
+    assert redis_db.zscore(ratelimit.INDEX_KEY, key) is not None
+    ratelimit.reset("u", "login")
+    assert not redis_db.exists(key)
+    assert redis_db.zscore(ratelimit.INDEX_KEY, key) is None
+    assert hit("u", "login").remaining == 9
+
+
+def test_every_key_has_a_ttl(redis_db):
+    for i in range(20):
+        hit(f"u{i}", "signaling")
+    for key in redis_db.scan_iter("rate_limit:*"):
+        assert redis_db.pttl(key) > 0, key
+
+
+def test_one_check_is_one_round_trip(redis_db):
+    hit("warm", "login")
+    before = redis_db.info("commandstats")
+    for _ in range(10):
+        hit("u", "login")
+    after = redis_db.info("commandstats")
+    evalsha = after["cmdstat_evalsha"]["calls"] - before["cmdstat_evalsha"]["calls"]
+    assert evalsha == 10
+    assert after.get("cmdstat_incr", {}).get("calls", 0) == before.get("cmdstat_incr", {}).get("calls", 0)
+
+
+async def test_ahit_shares_the_counter_with_hit(redis_db):
+    assert hit("u", "a", limit=3, window=60).allowed
+    results = await asyncio.gather(*(ratelimit.ahit("u", "a", limit=3, window=60) for _ in range(4)))
+    assert sorted(r.allowed for r in results) == [False, False, True, True]
+    assert redis_db.zcard(get_rate_limit_key("u", "a")) == 3
+
+
+def test_redis_down_falls_back_to_the_local_limiter(redis_db):
+    redis_manager.configure("redis://127.0.0.1:1/0")
+    results = [hit("u", "a", limit=2, window=60) for _ in range(3)]
+    assert [r.allowed for r in results] == [True, True, False]
+    assert results[2].retry_after > 59
+    assert not check_rate_limit(get_rate_limit_key("u", "a"), limit=2, window=60)
+    assert ratelimit.stats()["local_keys"] == 1
+
+
+async def test_ahit_falls_back_when_redis_is_down(redis_db):
+    redis_manager.configure("redis://127.0.0.1:1/0")
+    results = [await ratelimit.ahit("u", "a", limit=1, window=60) for _ in range(2)]
+    assert [r.allowed for r in results] == [True, False]
+
+
+def test_local_limiter_is_bounded():
+    limiter = ratelimit.LocalLimiter(max_keys=3)
+    for i in range(5):
+        limiter.hit(f"k{i}", 1, 60)
+    assert len(limiter) == 3
+    assert not limiter.hit("k4", 1, 60).allowed
+    assert limiter.hit("k0", 1, 60).allowed
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_VOICE_REQUESTS", " 20/30 ")
+    limits = rate_limits_from_env()
+    assert limits["voice_requests"] == (20, 30)
+    assert limits["pin_attempts"] == DEFAULT_RATE_LIMITS["pin_attempts"]
+
+
+@pytest.mark.parametrize("raw", ["10", "10/", "/60", "a/60", "0/60", "10/0", "-1/5", "10/60/1"])
+def test_bad_limit_variables_name_the_variable(raw):
+    with pytest.raises(ImproperlyConfigured, match="RATE_LIMIT_LOGIN"):
+        parse_rate_limit("RATE_LIMIT_LOGIN", raw)
+
+
+def test_the_seeds_import_path_reaches_these_functions():
+    from convonet_site import redis_manager as facade
+
+    assert facade.get_rate_limit_key is get_rate_limit_key
+    assert facade.check_rate_limit is check_rate_limit
+    assert facade.track_agent_activity.__module__ == "analytics.activity"
+    assert facade.get_user_activity.__module__ == "analytics.activity"
