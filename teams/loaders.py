@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
+
+from analytics.activity import get_user_activity
 
 from .models import TeamMembership, Todo, UserPreferences
 
@@ -38,15 +39,9 @@ def load_preferences(user_id: int) -> dict[str, Any]:
     return prefs.as_dict()
 
 
-def load_activity(user_id: int) -> Any:
-    """Recent activity, owned by analytics (`analytics.activity.get_user_activity`)."""
-    try:
-        activity = importlib.import_module("analytics.activity")
-    except ImportError as exc:
-        raise ValueError(
-            "the 'activity' user cache type needs analytics.activity.get_user_activity, which is not installed"
-        ) from exc
-    return activity.get_user_activity(user_id)
+def load_activity(user_id: int) -> list[dict[str, Any]]:
+    """The last 24 hours of activity, newest first, from analytics (which owns `activity:*`)."""
+    return get_user_activity(user_id)
 
 
 LOADERS: dict[str, Callable[[int], Any]] = {

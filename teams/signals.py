@@ -7,7 +7,9 @@ commands and cascades (a team deleted with its memberships and todos) are covere
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -15,13 +17,24 @@ from django.db.models.signals import post_delete, post_init, post_save
 from django.dispatch import receiver
 
 from .cache import DATA_TYPES, invalidate_users
+from .events import publish_todo_assigned
 from .models import Team, TeamMembership, Todo, UserPreferences
+
+
+def _after_commit(func: Callable[..., Any], *args: Any) -> None:
+    """Run `func(*args)` once the transaction commits; a failure is logged, never undoes the committed write."""
+
+    @wraps(func)
+    def run() -> None:
+        func(*args)
+
+    transaction.on_commit(run, robust=True)
 
 
 def _invalidate_after_commit(user_ids: set[int | None], *data_types: str) -> None:
     ids = {user_id for user_id in user_ids if user_id is not None}
     if ids:
-        transaction.on_commit(partial(invalidate_users, ids, data_types), robust=True)
+        _after_commit(invalidate_users, ids, data_types)
 
 
 @receiver(post_init, sender=Todo)
@@ -32,7 +45,10 @@ def remember_assignee(sender, instance: Todo, **kwargs) -> None:
 
 @receiver(post_save, sender=Todo)
 def todo_saved(sender, instance: Todo, created: bool, **kwargs) -> None:
-    _invalidate_after_commit({instance._saved_assignee_id, instance.assignee_id}, "todos")
+    previous = instance._saved_assignee_id
+    _invalidate_after_commit({previous, instance.assignee_id}, "todos")
+    if instance.assignee_id is not None and (created or instance.assignee_id != previous):
+        _after_commit(publish_todo_assigned, instance.pk)
     instance._saved_assignee_id = instance.assignee_id
 
 

@@ -10,7 +10,13 @@ from django.conf import settings
 
 from convonet_site.health import get_health
 from convonet_site.redis_core import redis_manager
-from convonet_site.redis_manager import cache_user_data, get_cached_user_data, get_user_data, invalidate_user_cache
+from convonet_site.redis_manager import (
+    cache_user_data,
+    get_cached_user_data,
+    get_user_data,
+    invalidate_user_cache,
+    track_agent_activity,
+)
 from teams import cache
 from teams.models import Todo
 from tests.redis_servers import throwaway_redis
@@ -121,9 +127,12 @@ def test_it_drops_a_read_through_fill_that_raced_an_invalidation(redis_db):
     assert get_cached_user_data(3, "todos") == ["fresh"]
 
 
-def test_it_says_activity_needs_the_analytics_app(redis_db):
-    with pytest.raises(ValueError, match=r"analytics\.activity\.get_user_activity"):
-        get_user_data(1, "activity")
+def test_it_reads_activity_through_to_analytics_with_a_short_ttl(redis_db):
+    track_agent_activity(31, "voice_request", {"duration": 5.2})
+    activity = get_user_data(31, "activity")
+    assert [(a["action"], a["metadata"]) for a in activity] == [("voice_request", {"duration": 5.2})]
+    assert get_cached_user_data(31, "activity") == activity
+    assert 0 < redis_db.ttl("user:31:activity") <= cache.READ_THROUGH_TTLS["activity"]
 
 
 def test_it_counts_hits_and_misses_for_the_health_report(redis_db):

@@ -19,10 +19,13 @@ def people(make_user):
     return {"ana": ana, "bob": bob, "cy": cy, "dee": dee, "team": Team.objects.get(name="Ops")}
 
 
+PRIMED = {"todos": [], "teams": [], "preferences": {"notify_todo_assigned": True}, "activity": []}
+
+
 def prime(people) -> None:
     for name in ("ana", "bob", "cy", "dee"):
         for data_type in DATA_TYPES:
-            cache_user_data(people[name].id, data_type, "primed")
+            cache_user_data(people[name].id, data_type, PRIMED[data_type])
 
 
 def invalidated(people) -> set[tuple[str, str]]:
