@@ -54,7 +54,15 @@ end
 return 0
 """
 
-_fill_script: Script | None = None
+#: Tombstone every key in KEYS with token ARGV[1] for ARGV[2] seconds: one command, however many keys.
+_TOMBSTONE_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+end
+return #KEYS
+"""
+
+_scripts: dict[str, Script] = {}
 _pending_invalidations = OutageBuffer("user-cache-invalidations", maxlen=10_000)
 
 
@@ -209,11 +217,17 @@ def _hold(keys: list[str]) -> None:
             log.error("User cache invalidation buffer is full; an entry may stay stale until its TTL.")
 
 
+def _script(source: str) -> Script:
+    """The script bound to the current client (the manager replaces its clients on `configure`)."""
+    client = redis_manager.redis_client
+    script = _scripts.get(source)
+    if script is None or script.registered_client is not client:
+        script = _scripts[source] = client.register_script(source)
+    return script
+
+
 def _write_tombstones(keys: list[str]) -> None:
-    pipe = redis_manager.redis_client.pipeline(transaction=False)
-    for key in keys:
-        pipe.set(key, TOMBSTONE_PREFIX + secrets.token_hex(8), ex=TOMBSTONE_TTL)
-    pipe.execute()
+    _script(_TOMBSTONE_SCRIPT)(keys=keys, args=[TOMBSTONE_PREFIX + secrets.token_hex(8), TOMBSTONE_TTL])
 
 
 def replay_pending_invalidations() -> int:
@@ -227,12 +241,8 @@ redis_manager.on_recover(replay_pending_invalidations)
 def _fill(key: str, data: Any, seen: str, ttl: int) -> bool:
     """Store a read-through result unless the key changed (an invalidation) since the miss."""
     payload = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
-    client = redis_manager.redis_client
-    global _fill_script
-    if _fill_script is None or _fill_script.registered_client is not client:
-        _fill_script = client.register_script(_FILL_SCRIPT)
     try:
-        return bool(_fill_script(keys=[key], args=[payload, ttl, seen]))
+        return bool(_script(_FILL_SCRIPT)(keys=[key], args=[payload, ttl, seen]))
     except REDIS_DOWN_ERRORS as exc:
         redis_manager.mark_unavailable(exc)
         return False

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from teams.cache import get_cached_user_data
+from teams.cache import get_cached_user_data, get_user_data
 from teams.models import Team, TeamMembership, Todo, UserPreferences
 
 
@@ -337,3 +337,29 @@ def test_it_edits_my_preferences(ops):
     assert response.status_code == 302
     prefs = UserPreferences.objects.get(user=ops["mia"])
     assert (prefs.voice_language, prefs.notify_todo_assigned, prefs.notify_voice_message) == ("de-DE", False, True)
+
+
+def test_the_admin_lists_searches_and_filters_teams_todos_and_preferences(ops, client):
+    Todo.objects.create(team=ops["team"], title="Rotate keys", assignee=ops["mia"], priority="urgent")
+    UserPreferences.objects.create(user=ops["mia"], voice_language="fr-FR")
+    client.force_login(type(ops["mia"]).objects.create_superuser("boss", "boss@example.com", "boss-pw"))
+    for url, params, expected in (
+        ("/admin/teams/team/", {"q": "mia"}, "Ops"),
+        ("/admin/teams/teammembership/", {"role": "viewer"}, "vic"),
+        ("/admin/teams/todo/", {"priority": "urgent", "q": "rotate"}, "Rotate keys"),
+        ("/admin/teams/todo/", {"assignee__id__exact": ops["mia"].id}, "Rotate keys"),
+        ("/admin/teams/userpreferences/", {"voice_language": "fr-FR"}, "mia"),
+    ):
+        response = client.get(url, params)
+        assert response.status_code == 200, url
+        assert expected in response.content.decode()
+
+
+def test_the_admin_action_marks_todos_done_and_invalidates(ops, client, django_capture_on_commit_callbacks):
+    todo = Todo.objects.create(team=ops["team"], title="Rotate keys", assignee=ops["mia"])
+    assert get_user_data(ops["mia"].id, "todos")[0]["done"] is False
+    client.force_login(type(ops["mia"]).objects.create_superuser("boss", "boss@example.com", "boss-pw"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/teams/todo/", {"action": "mark_done", "_selected_action": [todo.id]})
+    assert response.status_code == 302
+    assert get_user_data(ops["mia"].id, "todos")[0]["done"] is True
