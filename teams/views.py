@@ -135,35 +135,42 @@ def todo_edit(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
     )
 
 
+def _update_todo(request: HttpRequest, team_id: int, todo_id: int, form, describe) -> HttpResponse:
+    """Set one field of a todo from a one-field POST form; a refusal comes back as a message."""
+    membership = _editor(request, team_id)
+    todo = _todo(membership, todo_id)
+    bound = form(request.POST, membership.team)
+    if bound.is_valid():
+        ((field, value),) = bound.cleaned_data.items()
+        setattr(todo, field, value)
+        todo.save(update_fields=[field, "updated_at"])
+        messages.success(request, describe(todo))
+    else:
+        messages.error(request, _form_errors(bound))
+    return redirect("teams:detail", team_id=team_id)
+
+
+def _assigned(todo: Todo) -> str:
+    who = (todo.assignee.get_full_name() or todo.assignee.username) if todo.assignee else "nobody"
+    return f"“{todo}” assigned to {who}."
+
+
 @login_required
 @require_POST
 def todo_assign(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
-    membership = _editor(request, team_id)
-    todo = _todo(membership, todo_id)
-    form = AssignForm(request.POST, team=membership.team)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect("teams:detail", team_id=team_id)
-    todo.assignee = form.cleaned_data["assignee"]
-    todo.save(update_fields=["assignee", "updated_at"])
-    who = todo.assignee.get_full_name() or todo.assignee.username if todo.assignee else "nobody"
-    messages.success(request, f"“{todo}” assigned to {who}.")
-    return redirect("teams:detail", team_id=team_id)
+    return _update_todo(request, team_id, todo_id, lambda data, team: AssignForm(data, team=team), _assigned)
 
 
 @login_required
 @require_POST
 def todo_done(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
-    membership = _editor(request, team_id)
-    todo = _todo(membership, todo_id)
-    form = DoneForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect("teams:detail", team_id=team_id)
-    todo.done = form.cleaned_data["done"]
-    todo.save(update_fields=["done", "updated_at"])
-    messages.success(request, f"“{todo}” marked {'done' if todo.done else 'open'}.")
-    return redirect("teams:detail", team_id=team_id)
+    return _update_todo(
+        request,
+        team_id,
+        todo_id,
+        lambda data, team: DoneForm(data),
+        lambda todo: f"“{todo}” marked {'done' if todo.done else 'open'}.",
+    )
 
 
 @login_required
@@ -209,44 +216,43 @@ def members(request: HttpRequest, team_id: int) -> HttpResponse:
     )
 
 
-def _target(membership: TeamMembership, membership_id: int) -> TeamMembership:
-    return get_object_or_404(TeamMembership.objects.select_related("user"), pk=membership_id, team=membership.team)
+def _manage_member(request: HttpRequest, team_id: int, membership_id: int, change) -> HttpResponse:
+    """Run `change(actor, target)` for an owner or admin; it returns the success message."""
+    membership = _membership(request, team_id)
+    require_manager(membership)
+    target = get_object_or_404(TeamMembership.objects.select_related("user"), pk=membership_id, team=membership.team)
+    try:
+        outcome = change(membership, target)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, outcome)
+        if target.pk == membership.pk and not TeamMembership.objects.filter(pk=membership.pk).exists():
+            return redirect("teams:list")  # removed themselves: the team is no longer theirs to see
+    return redirect("teams:members", team_id=team_id)
 
 
 @login_required
 @require_POST
 def member_role(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
-    membership = _membership(request, team_id)
-    require_manager(membership)
-    target = _target(membership, membership_id)
-    form = RoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect("teams:members", team_id=team_id)
-    try:
-        change_role(membership, target, form.cleaned_data["role"])
-    except MembershipError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{target.user.username} is now {form.cleaned_data['role']}.")
-    return redirect("teams:members", team_id=team_id)
+    def change(actor: TeamMembership, target: TeamMembership) -> str:
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            raise MembershipError(_form_errors(form))
+        change_role(actor, target, form.cleaned_data["role"])
+        return f"{target.user.username} is now {form.cleaned_data['role']}."
+
+    return _manage_member(request, team_id, membership_id, change)
 
 
 @login_required
 @require_POST
 def member_remove(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
-    membership = _membership(request, team_id)
-    require_manager(membership)
-    target = _target(membership, membership_id)
-    try:
-        remove_member(membership, target)
-    except MembershipError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{target.user.username} removed from {membership.team}.")
-        if target.pk == membership.pk:
-            return redirect("teams:list")
-    return redirect("teams:members", team_id=team_id)
+    def change(actor: TeamMembership, target: TeamMembership) -> str:
+        remove_member(actor, target)
+        return f"{target.user.username} removed from {actor.team}."
+
+    return _manage_member(request, team_id, membership_id, change)
 
 
 def _owner(request: HttpRequest, team_id: int) -> TeamMembership:

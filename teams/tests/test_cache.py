@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from django.conf import settings
@@ -20,6 +19,7 @@ from convonet_site.redis_manager import (
 from teams import cache
 from teams.models import Todo
 from tests.redis_servers import throwaway_redis
+from tests.test_redis_manager import wait_for
 
 
 def test_it_stores_json_with_the_seed_key_and_ttl(redis_db):
@@ -159,15 +159,6 @@ def test_it_flushes_counts_with_a_read_once_due(redis_db, monkeypatch):
     assert int(redis_db.hget(cache.STATS_KEY, "misses")) >= 1
 
 
-def _wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_it_serves_from_the_database_while_redis_is_down(tmp_path, make_user):
     ana = make_user("ana", teams={"Ops": "member"})
     with throwaway_redis(tmp_path) as server:
@@ -175,13 +166,13 @@ def test_it_serves_from_the_database_while_redis_is_down(tmp_path, make_user):
         try:
             assert get_user_data(ana.id, "teams")[0]["name"] == "Ops"
             server.stop()
-            assert _wait_for(lambda: not redis_manager.is_available())
+            assert wait_for(lambda: not redis_manager.is_available())
             assert get_user_data(ana.id, "teams")[0]["role"] == "member"  # from the database
             assert cache_user_data(ana.id, "teams", ["not stored"]) is False
             assert get_cached_user_data(ana.id, "teams") is None
             assert cache.cache_stats()["scope"] == "this process (Redis is down)"
             server.start()
-            assert _wait_for(redis_manager.is_available)
+            assert wait_for(redis_manager.is_available)
             assert get_user_data(ana.id, "teams")[0]["name"] == "Ops"
             assert get_cached_user_data(ana.id, "teams")[0]["name"] == "Ops"  # cached again
         finally:

@@ -51,12 +51,19 @@ def channels_for(team: Team, *users) -> list[str]:
     return [f"team:{team.id}:notifications", *(f"user:{u.id}:notifications" for u in users)]
 
 
-def test_it_publishes_todo_assigned_to_the_team_and_the_assignee(make_user, listen, django_capture_on_commit_callbacks):
-    marker, subscribe, received = listen
+@pytest.fixture
+def ops(make_user, listen):
+    """ana (owner) and bob (member) of Ops, with the team's and both users' channels subscribed."""
     ana = make_user("ana", teams={"Ops": "owner"})
     bob = make_user("bob", teams={"Ops": "member"})
     team = Team.objects.get(name="Ops")
-    subscribe(*channels_for(team, ana, bob))
+    listen[1](*channels_for(team, ana, bob))
+    return ana, bob, team
+
+
+def test_it_publishes_todo_assigned_to_the_team_and_the_assignee(ops, listen, django_capture_on_commit_callbacks):
+    marker, _, received = listen
+    ana, bob, team = ops
     with django_capture_on_commit_callbacks(execute=True):
         todo = Todo.objects.create(team=team, title=f"Page {marker}", assignee=bob, creator=ana, priority="urgent")
         assert received(wait=0.2) == []  # nothing before the commit
@@ -71,12 +78,9 @@ def test_it_publishes_todo_assigned_to_the_team_and_the_assignee(make_user, list
     assert by_channel[f"team:{team.id}:notifications"]["message"] == f"“Page {marker}” assigned to Bob"
 
 
-def test_it_publishes_on_reassignment_only(make_user, listen, django_capture_on_commit_callbacks):
-    marker, subscribe, received = listen
-    ana = make_user("ana", teams={"Ops": "owner"})
-    bob = make_user("bob", teams={"Ops": "member"})
-    team = Team.objects.get(name="Ops")
-    subscribe(*channels_for(team, ana, bob))
+def test_it_publishes_on_reassignment_only(ops, listen, django_capture_on_commit_callbacks):
+    marker, _, received = listen
+    ana, _, team = ops
     with django_capture_on_commit_callbacks(execute=True):
         todo = Todo.objects.create(team=team, title=f"Unassigned {marker}")
     with django_capture_on_commit_callbacks(execute=True):
@@ -109,12 +113,10 @@ def test_it_publishes_nothing_when_the_transaction_does_not_commit(
     assert received() == []
 
 
-def test_it_respects_the_assignee_preference(make_user, listen, django_capture_on_commit_callbacks):
-    marker, subscribe, received = listen
-    bob = make_user("bob", teams={"Ops": "member"})
+def test_it_respects_the_assignee_preference(ops, listen, django_capture_on_commit_callbacks):
+    marker, _, received = listen
+    _, bob, team = ops
     UserPreferences.objects.create(user=bob, notify_todo_assigned=False)
-    team = Team.objects.get(name="Ops")
-    subscribe(*channels_for(team, bob))
     with django_capture_on_commit_callbacks(execute=True):
         Todo.objects.create(team=team, title=f"Quiet {marker}", assignee=bob)
     assert [c for c, _ in received()] == channels_for(team)

@@ -37,6 +37,17 @@ def invalidated(people) -> set[tuple[str, str]]:
     }
 
 
+def saving(instance, **fields):
+    """An action that changes `fields` of `instance` and saves it."""
+
+    def save() -> None:
+        for name, value in fields.items():
+            setattr(instance, name, value)
+        instance.save()
+
+    return save
+
+
 def change(people, capture, action) -> set[tuple[str, str]]:
     prime(people)
     with capture(execute=True):
@@ -63,33 +74,19 @@ def test_unassigned_todo_create_invalidates_nobody(people, django_capture_on_com
 
 def test_todo_edit_invalidates_its_assignee(people, django_capture_on_commit_callbacks):
     todo = Todo.objects.create(team=people["team"], title="T", assignee=people["bob"])
-
-    def edit():
-        todo.title = "Renamed"
-        todo.save()
-
-    assert change(people, django_capture_on_commit_callbacks, edit) == {("bob", "todos")}
+    assert change(people, django_capture_on_commit_callbacks, saving(todo, title="Renamed")) == {("bob", "todos")}
 
 
 def test_todo_reassign_invalidates_old_and_new_assignee(people, django_capture_on_commit_callbacks):
     todo = Todo.objects.create(team=people["team"], title="T", assignee=people["bob"])
     fresh = Todo.objects.get(id=todo.id)  # loaded from the database: the previous assignee is remembered
-
-    def reassign():
-        fresh.assignee = people["cy"]
-        fresh.save()
-
+    reassign = saving(fresh, assignee=people["cy"])
     assert change(people, django_capture_on_commit_callbacks, reassign) == {("bob", "todos"), ("cy", "todos")}
 
 
 def test_todo_complete_invalidates_its_assignee(people, django_capture_on_commit_callbacks):
     todo = Todo.objects.create(team=people["team"], title="T", assignee=people["cy"])
-
-    def complete():
-        todo.done = True
-        todo.save(update_fields=["done", "updated_at"])
-
-    assert change(people, django_capture_on_commit_callbacks, complete) == {("cy", "todos")}
+    assert change(people, django_capture_on_commit_callbacks, saving(todo, done=True)) == {("cy", "todos")}
 
 
 def test_todo_delete_invalidates_its_assignee(people, django_capture_on_commit_callbacks):
@@ -113,12 +110,7 @@ def test_membership_remove_without_todos_invalidates_teams_only(people, django_c
 
 def test_membership_role_change_invalidates_that_member_teams(people, django_capture_on_commit_callbacks):
     membership = TeamMembership.objects.get(team=people["team"], user=people["bob"])
-
-    def promote():
-        membership.role = "admin"
-        membership.save()
-
-    assert change(people, django_capture_on_commit_callbacks, promote) == {("bob", "teams")}
+    assert change(people, django_capture_on_commit_callbacks, saving(membership, role="admin")) == {("bob", "teams")}
 
 
 def test_membership_remove_unassigns_and_invalidates_that_member(people, django_capture_on_commit_callbacks):
@@ -133,23 +125,13 @@ def test_membership_remove_unassigns_and_invalidates_that_member(people, django_
 
 
 def test_team_rename_invalidates_every_member_teams_and_todos(people, django_capture_on_commit_callbacks):
-    team = people["team"]
-
-    def rename():
-        team.name = "Operations"
-        team.save()
-
     expected = {(name, t) for name in ("ana", "bob", "cy") for t in ("teams", "todos")}
+    rename = saving(people["team"], name="Operations")
     assert change(people, django_capture_on_commit_callbacks, rename) == expected
 
 
 def test_team_description_change_invalidates_nobody(people, django_capture_on_commit_callbacks):
-    team = people["team"]
-
-    def describe():
-        team.description = "Night shift"
-        team.save()
-
+    describe = saving(people["team"], description="Night shift")
     assert change(people, django_capture_on_commit_callbacks, describe) == set()
 
 

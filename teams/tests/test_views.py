@@ -363,3 +363,10 @@ def test_the_admin_action_marks_todos_done_and_invalidates(ops, client, django_c
         response = client.post("/admin/teams/todo/", {"action": "mark_done", "_selected_action": [todo.id]})
     assert response.status_code == 302
     assert get_user_data(ops["mia"].id, "todos")[0]["done"] is True
+
+
+def test_an_admin_who_leaves_goes_back_to_my_teams(ops):
+    adam = as_user(ops["adam"])
+    response = post(adam, reverse("teams:member_remove", args=[ops["team"].id, membership(ops, "adam").id]))
+    assert response["Location"] == reverse("teams:list")
+    assert adam.get(reverse("teams:detail", args=[ops["team"].id])).status_code == 404
