@@ -191,3 +191,16 @@ def test_it_replays_invalidations_made_during_an_outage_before_serving_a_read(re
     assert get_cached_user_data(21, "teams") is None
     assert cache.cache_stats()["pending_invalidations"]["pending"] == 0
     assert redis_db.get("user:21:teams").startswith(cache.TOMBSTONE_PREFIX.encode())
+
+
+def test_redis_stats_shows_the_hit_rate(redis_db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    cache_user_data(41, "teams", [])
+    get_cached_user_data(41, "teams")
+    out = StringIO()
+    call_command("redis_stats", "--json", stdout=out)
+    report = json.loads(out.getvalue())["cache"]
+    assert report["hits"] >= 1 and report["hit_rate"] is not None

@@ -370,3 +370,20 @@ def test_an_admin_who_leaves_goes_back_to_my_teams(ops):
     response = post(adam, reverse("teams:member_remove", args=[ops["team"].id, membership(ops, "adam").id]))
     assert response["Location"] == reverse("teams:list")
     assert adam.get(reverse("teams:detail", args=[ops["team"].id])).status_code == 404
+
+
+def test_the_pages_keep_working_while_redis_is_down(ops):
+    from django.conf import settings
+
+    from convonet_site.redis_core import redis_manager
+
+    mia = as_user(ops["mia"])
+    detail = reverse("teams:detail", args=[ops["team"].id])
+    redis_manager.configure("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        assert post(mia, detail, {"title": "Offline", "priority": "low"}).status_code == 302
+        assert b"Offline" in mia.get(detail).content
+        page = mia.get(reverse("teams:list"))
+        assert page.status_code == 200 and b"Ops" in page.content  # read from the database
+    finally:
+        redis_manager.configure(settings.REDIS_URL)
