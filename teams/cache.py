@@ -130,9 +130,14 @@ def _client() -> redis.Redis | None:
 
 
 def _decode(raw: str | None) -> Any:
+    """The cached value; None for a miss, a tombstone, or a value this module did not write (logged)."""
     if raw is None or raw.startswith(TOMBSTONE_PREFIX):
         return None
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        log.warning("A user cache entry is not JSON; treated as a miss and replaced by the next read-through.")
+        return None
 
 
 def _read(key: str) -> tuple[Any, str | None]:
@@ -256,6 +261,7 @@ def get_user_data(user_id: int | str, data_type: str, *, ttl: int | None = None)
         return data
     from .loaders import LOADERS  # models are imported only once Django is ready
 
+    # Through JSON and back, so a miss returns exactly what a hit will (dates as ISO strings, tuples as lists).
     data = json.loads(json.dumps(LOADERS[data_type](int(str(user_id))), cls=DjangoJSONEncoder))
     if seen is not None:
         _fill(key, data, seen, ttl or READ_THROUGH_TTLS.get(data_type, DEFAULT_TTL))

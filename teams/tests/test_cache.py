@@ -204,3 +204,11 @@ def test_redis_stats_shows_the_hit_rate(redis_db):
     call_command("redis_stats", "--json", stdout=out)
     report = json.loads(out.getvalue())["cache"]
     assert report["hits"] >= 1 and report["hit_rate"] is not None
+
+
+def test_it_replaces_an_entry_that_is_not_json(redis_db, make_user):
+    ana = make_user("ana", teams={"Ops": "viewer"})
+    redis_db.set(f"user:{ana.id}:teams", "not json{", ex=60)
+    assert get_cached_user_data(ana.id, "teams") is None
+    assert get_user_data(ana.id, "teams")[0]["role"] == "viewer"
+    assert json.loads(redis_db.get(f"user:{ana.id}:teams"))[0]["role"] == "viewer"
