@@ -6,8 +6,11 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from convonet_site.health import register_section
         from convonet_site.redis_core import redis_manager
 
-        from . import publish
+        from . import publish, signals  # noqa: F401  (signals: membership changes reach open connections)
+        from .stats import get_stats
 
         redis_manager.on_recover(publish.flush_outage_buffer)
+        register_section("notifications", get_stats)

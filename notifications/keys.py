@@ -14,6 +14,8 @@ PATTERNS = tuple(f"{kind}:*:notifications" for kind in KINDS)
 CONTROL_CHANNEL = "notifications:control"
 SEQUENCE = "notifications:seq"
 AUDIENCES = "notifications:audiences"
+#: The lease of the one process that gives ids to messages other programs publish.
+ADOPTER = "notifications:adopter"
 
 #: An audience id: the database's integer ids, or the seed's string ids such as "team123".
 _AUDIENCE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -49,8 +51,3 @@ def history(channel_name: str) -> str:
 def trimmed(channel_name: str) -> str:
     """The highest id ever trimmed from a history: a client behind it has missed something."""
     return f"notifications:trimmed:{channel_name}"
-
-
-def adopted(channel_name: str, digest: str, occurrence: int) -> str:
-    """Marks one external message as adopted, so that only one process gives it an id."""
-    return f"notifications:adopted:{channel_name}:{digest}:{occurrence}"

@@ -25,12 +25,9 @@ from .envelope import build_body
 
 log = logging.getLogger(__name__)
 
-#: KEYS: sequence, history, trim mark, audience index[, adoption mark]
-#: ARGV: channel, body (a JSON object without id), history length, history age (s), adoption mark TTL (s)
+#: KEYS: sequence, history, trim mark, audience index
+#: ARGV: channel, body (a JSON object without id), history length, history age (s)
 PUBLISH_SCRIPT = """
-if KEYS[5] and not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[5]) then
-  return false
-end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = now_ms * 1000
@@ -70,9 +67,6 @@ redis.call('PUBLISH', ARGV[1], envelope)
 return envelope
 """
 
-#: How long an external message's adoption mark lives: longer than any two processes' skew in seeing it.
-ADOPTION_MARK_TTL = 120
-
 _buffer: OutageBuffer | None = None
 
 
@@ -84,19 +78,10 @@ def outage_buffer() -> OutageBuffer:
     return _buffer
 
 
-def script_call(channel_name: str, body: str, adoption_mark: str | None = None) -> tuple[list[str], list[Any]]:
+def script_call(channel_name: str, body: str) -> tuple[list[str], list[Any]]:
     """The KEYS and ARGV of one publish: shared by the sync publishers and the async adopter."""
     script_keys = [keys.SEQUENCE, keys.history(channel_name), keys.trimmed(channel_name), keys.AUDIENCES]
-    if adoption_mark:
-        script_keys.append(adoption_mark)
-    args = [
-        channel_name,
-        body,
-        settings.NOTIFICATIONS_HISTORY_MAX,
-        settings.NOTIFICATIONS_HISTORY_MAX_AGE,
-        ADOPTION_MARK_TTL,
-    ]
-    return script_keys, args
+    return script_keys, [channel_name, body, settings.NOTIFICATIONS_HISTORY_MAX, settings.NOTIFICATIONS_HISTORY_MAX_AGE]
 
 
 _SHA = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()
@@ -165,3 +150,22 @@ def publish_team_notification(team_id: int | str, notification: dict) -> dict:
 def publish_user_notification(user_id: int | str, notification: dict) -> dict:
     """Publish to one user, on every browser they have open: the envelope with its `id` and `timestamp`."""
     return publish(keys.channel("user", user_id), notification)
+
+
+async def aadopt(channel_name: str, body: str) -> str:
+    """Give an external message an id, keep it in the history and publish it again: the envelope published."""
+    client = redis_manager.async_client()
+    script_keys, args = script_call(channel_name, body)
+    try:
+        return await client.evalsha(_SHA, len(script_keys), *script_keys, *args)
+    except redis.exceptions.NoScriptError:
+        return await client.eval(PUBLISH_SCRIPT, len(script_keys), *script_keys, *args)
+
+
+def publish_membership_change(user_id: int) -> None:
+    """Tell every process that a user's teams changed, so their open connections follow at once."""
+    try:
+        redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"memberships": str(user_id)}))
+    except REDIS_DOWN_ERRORS as exc:
+        # Connections refresh their teams whenever their process re-subscribes after an outage.
+        redis_manager.mark_unavailable(exc)

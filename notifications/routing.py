@@ -1,3 +1,7 @@
 """WebSocket routes owned by the notifications app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import NotificationConsumer
+
+websocket_urlpatterns: list = [path("ws/notifications/", NotificationConsumer.as_asgi())]

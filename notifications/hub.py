@@ -1,0 +1,255 @@
+"""Delivery inside one process: one pattern subscription that fans notifications out to local connections.
+
+Why not the channel layer or a subscription per connection (DESIGN.md §9): channels-redis drops group
+messages under load, and a Redis subscription per browser costs a connection each. Here each process
+(each daphne, or a `listen_notifications` command) holds ONE pub/sub connection with
+`PSUBSCRIBE team:*:notifications user:*:notifications` plus the control channel, and hands every
+message to the local listeners of that audience, encoding the frame once. Loss is handled by ids, not
+by the transport: a listener catches up from the history after connecting and again whenever the hub
+re-subscribes after losing Redis, and drops any id it already sent, so it sees no gap and no duplicate.
+
+Messages that another program PUBLISHes without one of our ids are adopted by exactly one process, the
+holder of a short lease (`notifications:adopter`): it gives them an id, keeps them in the history and
+publishes them again, and the copy with the id is what every process delivers. While no process holds
+the lease (at most `LEASE_SECONDS` after the holder dies) external messages are not adopted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+import weakref
+from collections import Counter
+from typing import Protocol
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+
+from . import keys
+from .envelope import parse_external
+from .publish import aadopt
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 3
+TICK_SECONDS = 1.0
+#: Back-off between re-subscription attempts while Redis is down.
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+_RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
+"""
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Listener(Protocol):
+    """What the hub needs from a local connection (the consumer, or the listen command)."""
+
+    channels: set[str]
+    user_id: str | None
+
+    async def deliver(self, event_id: int, frame: str) -> None: ...
+
+    async def resume(self) -> None: ...
+
+    async def heartbeat(self) -> None: ...
+
+
+def notification_frame(event_id: int, channel_name: str, envelope: str) -> str:
+    """The WebSocket frame of DESIGN.md §3, built by concatenation: the envelope is already JSON."""
+    return f'{{"type":"notification","id":"{event_id}","channel":"{channel_name}","notification":{envelope}}}'
+
+
+class Hub:
+    """The per-process (per event loop) subscriber and fan-out."""
+
+    def __init__(self) -> None:
+        self._audiences: dict[str, set[Listener]] = {}
+        self._listeners: set[Listener] = set()
+        self._tasks: list[asyncio.Task] = []
+        self.subscribed = asyncio.Event()
+        self.token = secrets.token_hex(8)
+        self.is_adopter = False
+        self.counts: Counter = Counter()
+
+    # -- listeners -----------------------------------------------------------------------------
+
+    def add(self, listener: Listener) -> None:
+        self._listeners.add(listener)
+        for name in listener.channels:
+            self._audiences.setdefault(name, set()).add(listener)
+        self.start()
+
+    def remove(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+        for name in listener.channels:
+            members = self._audiences.get(name)
+            if members is not None:
+                members.discard(listener)
+                if not members:
+                    del self._audiences[name]
+
+    def set_channels(self, listener: Listener, channels: set[str]) -> None:
+        """Move a listener to a new set of audiences (its teams changed)."""
+        self.remove(listener)
+        listener.channels = channels
+        self.add(listener)
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._subscribe_forever()), asyncio.create_task(self._tick())]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.subscribed.clear()
+        if self.is_adopter:
+            with contextlib.suppress(*REDIS_DOWN_ERRORS, redis.RedisError):
+                await redis_manager.async_client().eval(_RELEASE_LEASE, 1, keys.ADOPTER, self.token)
+            self.is_adopter = False
+
+    async def _subscribe_forever(self) -> None:
+        attempt = 0
+        while True:
+            client = aioredis.Redis.from_url(
+                redis_manager.url, socket_connect_timeout=redis_manager.socket_timeout, health_check_interval=10
+            )
+            pubsub = client.pubsub()
+            try:
+                await pubsub.psubscribe(*keys.PATTERNS)
+                await pubsub.subscribe(keys.CONTROL_CHANNEL)
+                confirmed = 0
+                while confirmed < len(keys.PATTERNS) + 1:
+                    message = await pubsub.get_message(timeout=redis_manager.socket_timeout * 5)
+                    if message is None:
+                        raise redis.TimeoutError("no subscription confirmation")
+                    confirmed += message["type"] in ("psubscribe", "subscribe")
+                if attempt:
+                    self.counts["resubscribed"] += 1
+                    log.info("Notifications: re-subscribed; %d connections catch up.", len(self._listeners))
+                    for listener in list(self._listeners):
+                        await listener.resume()
+                attempt += 1
+                self.subscribed.set()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                    if message is not None:
+                        await self._dispatch(message)
+            except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+                self.subscribed.clear()
+                redis_manager.mark_unavailable(exc)
+                attempt = max(attempt, 1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                    await client.aclose()
+            await asyncio.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
+
+    async def _tick(self) -> None:
+        """Keep the adoption lease and send heartbeats to idle connections."""
+        last_heartbeat = time.monotonic()
+        while True:
+            try:
+                renewed = await redis_manager.async_client().eval(
+                    _RENEW_LEASE, 1, keys.ADOPTER, self.token, LEASE_SECONDS
+                )
+                self.is_adopter = bool(renewed)
+            except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+                self.is_adopter = False
+                redis_manager.mark_unavailable(exc)
+            if time.monotonic() - last_heartbeat >= settings.NOTIFICATIONS_HEARTBEAT_SECONDS:
+                last_heartbeat = time.monotonic()
+                for listener in list(self._listeners):
+                    await listener.heartbeat()
+            await asyncio.sleep(min(TICK_SECONDS, settings.NOTIFICATIONS_HEARTBEAT_SECONDS))
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def _dispatch(self, message: dict) -> None:
+        channel_name = message["channel"].decode("utf-8", "replace")
+        raw: bytes = message["data"]
+        if message["type"] == "message":
+            await self._control(raw)
+            return
+        if keys.parse_channel(channel_name) is None:
+            self.counts["invalid"] += 1
+            log.warning("Dropped a message on a malformed notification channel (%d bytes).", len(raw))
+            return
+        try:
+            parsed, adopt_body = parse_external(raw)
+        except ValueError as exc:
+            self.counts["invalid"] += 1
+            log.warning("Dropped an invalid message on %s (%d bytes): %s", channel_name, len(raw), exc)
+            return
+        if adopt_body is not None:
+            await self._adopt(channel_name, adopt_body)
+            return
+        listeners = self._audiences.get(channel_name)
+        self.counts["received"] += 1
+        if not listeners:
+            return
+        event_id = int(parsed["id"])
+        frame = notification_frame(event_id, channel_name, raw.decode())
+        for listener in list(listeners):
+            try:
+                await listener.deliver(event_id, frame)
+            except Exception:  # one broken connection must not stop the others' delivery
+                log.exception("Delivering a notification to a local connection failed")
+        self.counts["delivered"] += len(listeners)
+
+    async def _adopt(self, channel_name: str, body: str) -> None:
+        if not self.is_adopter:
+            return
+        try:
+            await aadopt(channel_name, body)
+            self.counts["adopted"] += 1
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            log.warning("Could not adopt an external message on %s: %s", channel_name, exc)
+
+    async def _control(self, raw: bytes) -> None:
+        try:
+            user_id = str(json.loads(raw)["memberships"])
+        except (ValueError, KeyError, TypeError):
+            self.counts["invalid"] += 1
+            log.warning("Dropped an invalid control message (%d bytes).", len(raw))
+            return
+        for listener in list(self._listeners):
+            if listener.user_id == user_id:
+                await listener.resume()
+
+
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (daphne has one; each test has its own)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub
+
+
+def hubs() -> list[Hub]:
+    return list(_hubs.values())

@@ -1,0 +1,266 @@
+"""`/ws/notifications/` with real Redis and WebsocketCommunicator: audiences, catch-up, resync, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+
+from notifications import keys
+from notifications.consumers import NotificationConsumer
+from notifications.hub import get_hub
+from notifications.publish import publish_team_notification, publish_user_notification
+from notifications.tests.helpers import connect, make_member, make_team
+from teams.models import TeamMembership
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+apublish_team = sync_to_async(publish_team_notification)
+apublish_user = sync_to_async(publish_user_notification)
+
+
+@pytest.fixture(autouse=True)
+async def stop_hub():
+    yield
+    await get_hub().stop()
+
+
+async def notifications_until_quiet(communicator, timeout: float = 0.5) -> list[dict]:
+    """Notification frames until none arrives for `timeout` (receive_nothing does not cancel the app)."""
+    frames = []
+    while not await communicator.receive_nothing(timeout=timeout):
+        frame = await communicator.receive_json_from(timeout=5)
+        if frame["type"] == "notification":
+            frames.append(frame)
+    return frames
+
+
+async def test_it_delivers_team_notifications_to_members_only():
+    red, blue = await sync_to_async(make_team)("Red"), await sync_to_async(make_team)("Blue")
+    alice = await sync_to_async(make_member)("alice", red)
+    bob = await sync_to_async(make_member)("bob", blue)
+    alice_ws, _ = await connect(alice)
+    bob_ws, _ = await connect(bob)
+
+    sent = await apublish_team(red.id, {"type": "todo_assigned", "message": "For red", "todo_id": "1"})
+
+    frame = await alice_ws.receive_json_from(timeout=5)
+    assert frame == {
+        "type": "notification",
+        "id": sent["id"],
+        "channel": f"team:{red.id}:notifications",
+        "notification": sent,
+    }
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    await alice_ws.disconnect()
+    await bob_ws.disconnect()
+
+
+async def test_it_delivers_user_notifications_to_that_user_only():
+    alice, bob = await sync_to_async(make_member)("alice"), await sync_to_async(make_member)("bob")
+    alice_ws, _ = await connect(alice)
+    alice_second_tab, _ = await connect(alice)
+    bob_ws, _ = await connect(bob)
+
+    sent = await apublish_user(alice.id, {"type": "voice_message", "message": "Voice message received"})
+
+    for ws in (alice_ws, alice_second_tab):
+        assert (await ws.receive_json_from(timeout=5))["notification"] == sent
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    for ws in (alice_ws, alice_second_tab, bob_ws):
+        await ws.disconnect()
+
+
+async def test_it_catches_up_after_a_disconnect_without_gap_or_duplicate():
+    team = await sync_to_async(make_team)("Catch")
+    alice = await sync_to_async(make_member)("alice", team)
+    ws, frames = await connect(alice)
+    first = await apublish_team(team.id, {"type": "t", "n": 0})
+    assert (await ws.receive_json_from(timeout=5))["id"] == first["id"]
+    await ws.disconnect()
+
+    missed = [await apublish_team(team.id, {"type": "t", "n": n}) for n in range(1, 4)]
+    missed.append(await apublish_user(alice.id, {"type": "t", "n": 4}))
+
+    ws, frames = await connect(alice, last_event_id=first["id"])
+    assert [f["id"] for f in frames if f["type"] == "notification"] == [m["id"] for m in missed]
+    assert frames[-1] == {"type": "ready", "last_event_id": missed[-1]["id"]}
+    live = await apublish_team(team.id, {"type": "t", "n": 5})
+    assert [f["id"] for f in await notifications_until_quiet(ws)] == [live["id"]]
+    await ws.disconnect()
+
+
+async def test_it_has_no_gap_or_duplicate_while_publishing_during_the_catch_up():
+    team = await sync_to_async(make_team)("Busy")
+    alice = await sync_to_async(make_member)("alice", team)
+    start = await apublish_team(team.id, {"type": "t", "n": -1})
+    stop = threading.Event()
+
+    def publish_continuously():
+        n = 0
+        while not stop.is_set() and n < 150:
+            publish_team_notification(team.id, {"type": "t", "n": n})
+            n += 1
+
+    thread = threading.Thread(target=publish_continuously)
+    thread.start()
+    await asyncio.sleep(0.05)
+    ws, frames = await connect(alice, last_event_id=start["id"])
+    await asyncio.sleep(0.2)
+    stop.set()
+    await sync_to_async(thread.join)()
+    received = [f["id"] for f in frames if f["type"] == "notification"]
+    received += [f["id"] for f in await notifications_until_quiet(ws)]
+    stored = [json.loads(raw)["id"] for raw in await sync_to_async(_history)(team.id)]
+    assert received == stored[stored.index(start["id"]) + 1 :]
+    await ws.disconnect()
+
+
+def _history(team_id):
+    return redis.Redis.from_url(settings.REDIS_URL).zrange(keys.history(f"team:{team_id}:notifications"), 0, -1)
+
+
+async def test_it_asks_for_a_resync_when_the_id_is_older_than_the_history(settings):
+    settings.NOTIFICATIONS_HISTORY_MAX = 3
+    alice = await sync_to_async(make_member)("alice")
+    first = await apublish_user(alice.id, {"type": "t", "n": 0})
+    later = [await apublish_user(alice.id, {"type": "t", "n": n}) for n in range(1, 6)]
+
+    ws, frames = await connect(alice, last_event_id=first["id"])
+
+    assert frames[0] == {"type": "resync", "last_event_id": first["id"]}
+    assert [f["id"] for f in frames[1:-1]] == [m["id"] for m in later[-3:]]
+    assert frames[-1]["type"] == "ready"
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("last_event_id", ["99999999999999999999", "1000"])
+async def test_it_asks_for_a_resync_for_ids_never_issued_or_too_old(last_event_id):
+    alice = await sync_to_async(make_member)("alice")
+    await apublish_user(alice.id, {"type": "t"})
+    ws, frames = await connect(alice, last_event_id=last_event_id)
+    assert frames[0]["type"] == "resync"
+    await ws.disconnect()
+
+
+async def test_it_continues_without_resync_when_nothing_was_lost():
+    alice = await sync_to_async(make_member)("alice")
+    sent = await apublish_user(alice.id, {"type": "t"})
+    ws, frames = await connect(alice, last_event_id=sent["id"])
+    assert frames == [{"type": "ready", "last_event_id": sent["id"]}]
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("last_event_id", ["abc", "-5", "1.5", "1" * 21, "%C2%B2"])
+async def test_it_reports_a_bad_last_event_id_and_carries_on_live(last_event_id):
+    alice = await sync_to_async(make_member)("alice")
+    ws, frames = await connect(alice, last_event_id=last_event_id)
+    assert frames[0]["type"] == "error"
+    assert frames[0]["code"] == "bad_last_event_id"
+    sent = await apublish_user(alice.id, {"type": "t"})
+    assert (await ws.receive_json_from(timeout=5))["id"] == sent["id"]
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "bad_message"),
+        ("[1, 2]", "bad_message"),
+        ('{"no": "type"}', "bad_message"),
+        ('{"type": 5}', "bad_message"),
+        ('{"type": "subscribe", "team": 1}', "unknown_type"),
+        ('{"type": "ping", "pad": "' + "x" * 2000 + '"}', "message_too_large"),
+        (b"\x00\x01", "bad_message"),
+    ],
+)
+async def test_it_answers_bad_frames_with_an_error_and_stays_usable(frame, code):
+    alice = await sync_to_async(make_member)("alice")
+    ws, _ = await connect(alice)
+    if isinstance(frame, bytes):
+        await ws.send_to(bytes_data=frame)
+    else:
+        await ws.send_to(text_data=frame)
+    error = await ws.receive_json_from(timeout=5)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
+    sent = await apublish_user(alice.id, {"type": "t"})
+    assert (await ws.receive_json_from(timeout=5))["id"] == sent["id"]
+    await ws.disconnect()
+
+
+async def test_it_refuses_anonymous_connections():
+    communicator = WebsocketCommunicator(NotificationConsumer.as_asgi(), "/ws/notifications/")
+    communicator.scope["user"] = AnonymousUser()
+    connected, _ = await communicator.connect()
+    assert connected
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["code"] == "not_authenticated"
+    assert (await communicator.receive_output(timeout=5))["type"] == "websocket.close"
+
+
+async def test_it_delivers_and_keeps_a_message_another_program_publishes():
+    alice = await sync_to_async(make_member)("alice")
+    ws, _ = await connect(alice)
+    raw = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    channel_name = f"user:{alice.id}:notifications"
+    await raw.publish(channel_name, "not json at all")
+    await raw.publish(channel_name, "[1, 2, 3]")
+    await raw.publish(channel_name, json.dumps({"type": "external", "message": "from redis-cli"}))
+
+    frame = await ws.receive_json_from(timeout=5)
+    assert frame["notification"]["message"] == "from redis-cli"
+    assert frame["notification"]["id"] == frame["id"]
+    assert isinstance(frame["notification"]["timestamp"], float)
+    kept = await raw.zrange(keys.history(channel_name), 0, -1)
+    assert [json.loads(k)["id"] for k in kept] == [frame["id"]]
+    assert await ws.receive_nothing(timeout=0.5)
+    assert get_hub().counts["invalid"] == 2
+    await raw.aclose()
+    await ws.disconnect()
+
+
+async def test_it_follows_membership_changes_while_connected():
+    team = await sync_to_async(make_team)("Moving")
+    alice = await sync_to_async(make_member)("alice")
+    ws, _ = await connect(alice)
+
+    membership = await sync_to_async(TeamMembership.objects.create)(team=team, user=alice)
+    await _wait_for(lambda: f"team:{team.id}:notifications" in _consumer_channels())
+    joined = await apublish_team(team.id, {"type": "t", "n": 1})
+    assert [f["id"] for f in await notifications_until_quiet(ws)] == [joined["id"]]
+
+    await sync_to_async(membership.delete)()
+    await _wait_for(lambda: f"team:{team.id}:notifications" not in _consumer_channels())
+    await apublish_team(team.id, {"type": "t", "n": 2})
+    assert await notifications_until_quiet(ws) == []
+    await ws.disconnect()
+
+
+def _consumer_channels() -> set[str]:
+    return {name for listener in get_hub()._listeners for name in listener.channels}
+
+
+async def _wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_it_sends_heartbeats_to_idle_connections(settings):
+    settings.NOTIFICATIONS_HEARTBEAT_SECONDS = 0.2
+    alice = await sync_to_async(make_member)("alice")
+    ws, _ = await connect(alice)
+    frame = await ws.receive_json_from(timeout=5)
+    assert frame["type"] == "heartbeat"
+    await ws.disconnect()
