@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+import redis
 from django.conf import settings
 
 from convonet_site.health import get_health
@@ -51,7 +53,7 @@ def test_it_refuses_bad_arguments_and_stores_nothing(redis_db, user_id, data_typ
     with pytest.raises(ValueError, match=message):
         cache_user_data(user_id, data_type, ["new"], ttl=ttl)
     assert get_cached_user_data(1, "todos") == ["kept"]
-    assert redis_db.dbsize() == 2  # the marker and user:1:todos
+    assert {k for k in redis_db.scan_iter("user:*")} - {cache.STATS_KEY.encode()} == {b"user:1:todos"}
 
 
 def test_it_refuses_unknown_types_on_every_function(redis_db):
@@ -78,13 +80,38 @@ def test_it_invalidates_one_type_or_all_four(redis_db):
     assert all(0 < redis_db.ttl(f"user:7:{t}") <= cache.TOMBSTONE_TTL for t in cache.DATA_TYPES)
 
 
-def test_it_invalidates_all_types_in_one_command_batch_without_keys(redis_db):
-    before = redis_db.info("commandstats")
-    invalidate_user_cache(9)
-    after = redis_db.info("commandstats")
-    calls = {name: after[name]["calls"] - before.get(name, {"calls": 0})["calls"] for name in after}
-    assert calls.get("cmdstat_keys", 0) == 0
-    assert calls.get("cmdstat_set", 0) == 4
+def commands_sent(action) -> list[tuple[str, list[str]]]:
+    """(client, command words) that Redis ran in the test database during `action`, seen with MONITOR.
+
+    MONITOR sees the whole server, shared with other suites, so only the test database's lines count.
+    """
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    sentinel = f"monitor-end-{time.monotonic_ns()}"
+    seen = []
+    with client.monitor() as monitor:
+        action()
+        client.get(sentinel)
+        while True:
+            command = monitor.next_command()
+            if command["db"] != db:
+                continue
+            if sentinel in command["command"]:
+                break
+            seen.append((command["client_type"], command["command"].split()))
+    client.close()
+    return seen
+
+
+def test_it_invalidates_all_types_in_one_round_trip_without_keys(redis_db):
+    seen = commands_sent(lambda: invalidate_user_cache(9))
+    # SELECT and PING are a new connection's set-up and the manager's (cached) availability check.
+    housekeeping = {"SELECT", "PING", "CLIENT", "HELLO"}
+    from_app = [w[0].upper() for client_type, w in seen if client_type != "lua" and w[0].upper() not in housekeeping]
+    from_script = [words for client_type, words in seen if client_type == "lua"]
+    assert from_app in (["EVALSHA"], ["EVALSHA", "EVAL"])  # EVAL once, if the script was not loaded yet
+    assert sorted(words[1] for words in from_script) == sorted(f"user:9:{t}" for t in cache.DATA_TYPES)
+    assert {words[0].upper() for words in from_script} == {"SET"}
 
 
 def test_it_reads_through_to_the_database_then_serves_the_cache(redis_db, make_user):
