@@ -3,6 +3,8 @@
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from .redis_core import redis_manager
+
 #: (label, url name, who sees it): "all", "user" (logged in) or "staff".
 NAV = [
     ("Voice", "voice:page", "all"),
@@ -24,4 +26,5 @@ def site(request: HttpRequest) -> dict:
         except NoReverseMatch:
             continue
         links.append({"label": label, "url": url, "active": request.path.startswith(url) and url != "/"})
-    return {"nav_links": links}
+    # The availability state is cached for about a second, so this costs at most one PING per second.
+    return {"nav_links": links, "redis_degraded": not redis_manager.is_available()}

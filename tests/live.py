@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from convonet_site.redis_server import free_port
 
@@ -110,30 +110,53 @@ def _wait_until_serving(server: LiveDaphne, timeout: float = 30.0) -> None:
     raise RuntimeError(f"daphne on port {server.port} did not serve within {timeout} s:\n{server.log()}")
 
 
+def start_daphne(log_dir: Path, port: int | None = None, **env: str) -> LiveDaphne:
+    """Start one daphne subprocess (tests and benchmarks); `port` restarts a stopped server on its port."""
+    port = port or free_port()
+    log_path = log_dir / f"daphne-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
+            cwd=BASE_DIR,
+            env=server_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveDaphne(port, process, log_path)
+    _wait_until_serving(server)
+    return server
+
+
 @pytest.fixture
 def daphne_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveDaphne]]:
     """Start daphne processes: `daphne_factory()` -> LiveDaphne; all stopped after the test."""
     servers: list[LiveDaphne] = []
 
-    def start(**env: str) -> LiveDaphne:
-        port = free_port()
-        log_path = tmp_path / f"daphne-{port}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
-                cwd=BASE_DIR,
-                env=server_env(**env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server = LiveDaphne(port, process, log_path)
+    def start(port: int | None = None, **env: str) -> LiveDaphne:
+        server = start_daphne(tmp_path, port, **env)
         servers.append(server)
-        _wait_until_serving(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+    _wait_for_other_sessions_to_close()
+
+
+def _wait_for_other_sessions_to_close(timeout: float = 10.0) -> None:
+    """PostgreSQL notices a dead client's socket asynchronously; the test database can only be
+    dropped at the end of the run once the daphne processes' sessions are gone."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
 
 
 @pytest.fixture
@@ -162,6 +185,9 @@ def browser():
         instance = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+        # Playwright runs the test in a greenlet with its own context, so Django opened a second
+        # connection there; close it, or PostgreSQL refuses to drop the test database at the end.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 

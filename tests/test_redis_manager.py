@@ -120,3 +120,13 @@ def test_the_seed_import_path_works():
 
     assert seed_manager is redis_manager
     assert seed_manager.is_available()
+
+
+def test_pages_say_degraded_while_redis_is_down(admin_client, client):
+    try:
+        redis_manager.configure("redis://127.0.0.1:1/0")
+        assert "Live features are degraded" in client.get("/").content.decode()
+        assert "in-process fallback (degraded)" in admin_client.get("/admin/").content.decode()
+    finally:
+        redis_manager.configure(settings.REDIS_URL)
+    assert "Live features are degraded" not in client.get("/").content.decode()
