@@ -2,10 +2,13 @@
 
 The timestamp part is epoch seconds with microseconds, unique per user: the write is SET NX, and in
 the rare case two events of one user share a microsecond the later one moves on by a microsecond
-(the seed's whole-second keys overwrite each other). Each user's events are listed in the sorted set
-`activity:index:{user_id}` (score: the timestamp), and users with recent activity in `activity:users`,
-both maintained by the same Lua script that writes the event, so `get_user_activity` costs what one
-user's events cost, however many other keys Redis holds (no KEYS, no SCAN).
+(the seed's whole-second keys overwrite each other). Writing the very same event again (a retry after
+a lost reply, a flush repeated after a failure) finds it stored and adds nothing.
+
+Each user's events are listed in the sorted set `activity:index:{user_id}` (score: the timestamp),
+and users with recent activity in `activity:users`, both maintained by the same Lua script that
+writes the event, so `get_user_activity` costs what one user's events cost, however many other keys
+Redis holds (no KEYS, no SCAN).
 
 Tracking never raises into the caller: while Redis is down events wait in a bounded in-process
 buffer, written when Redis comes back (`flush_buffer`, run by the manager's recovery callbacks);
@@ -38,6 +41,9 @@ _WRITE = LuaScript(
     """
 -- KEYS: the event, the user's index, the users index. ARGV: payload, ttl, stamp, user id, prune before.
 if not redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
+  if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return 2
+  end
   return 0
 end
 local ttl = tonumber(ARGV[2])
@@ -98,7 +104,10 @@ def make_event(user_id: Any, action: str, metadata: dict | None = None, *, at: f
         metadata = {}
     if not isinstance(metadata, dict):
         raise ValueError(f"activity metadata must be a dict, not {type(metadata).__name__}")
-    encoded = json.dumps(metadata, default=str)
+    try:
+        encoded = json.dumps(metadata, default=str, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"activity metadata is not JSON: {exc}") from None
     if len(encoded.encode()) > settings.ACTIVITY_MAX_METADATA_BYTES:
         metadata = {"truncated": True, "original_bytes": len(encoded.encode())}
     else:
@@ -120,7 +129,7 @@ buffer = ActivityBuffer("activity", settings.ACTIVITY_BUFFER_SIZE)
 
 def _script_call(event: Event, now: float) -> tuple[list[str], list[Any]] | None:
     """Keys and arguments for one write; None when the event is already past its TTL."""
-    ttl_left = math.ceil(event.timestamp + settings.ACTIVITY_TTL - now)
+    ttl_left = min(settings.ACTIVITY_TTL, math.ceil(event.timestamp + settings.ACTIVITY_TTL - now))
     if ttl_left <= 0:
         return None
     keys = [activity_key(event.user_id, event.stamp), user_index_key(event.user_id), USERS_KEY]
@@ -148,7 +157,7 @@ def write_events(events: list[Event], client: redis.Redis | None = None) -> int:
             for _, (keys, args) in calls:
                 pipe.evalsha(_WRITE.sha, len(keys), *keys, *args)
             replies = pipe.execute()
-        stored += sum(1 for reply in replies if reply)
+        stored += sum(1 for reply in replies if reply == 1)
         pending = [event.later() for (event, _), reply in zip(calls, replies, strict=True) if not reply]
     return stored
 
@@ -157,31 +166,42 @@ def _dropped(exc: BaseException) -> None:
     log.warning("activity event dropped (%s: %s)", type(exc).__name__, exc)
 
 
-def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
-    """The seed's tracker. Never raises: bad input is logged and dropped, an outage buffers the event."""
+def _wait_for_redis(exc: BaseException) -> bool:
+    """After a failed write: True when Redis is down (the event waits in the buffer), else it is dropped."""
+    if isinstance(exc, REDIS_DOWN_ERRORS):
+        redis_manager.mark_unavailable(exc)
+        return True
+    _dropped(exc)
+    return False
+
+
+def _valid_event(user_id: Any, action: str, metadata: dict | None) -> Event | None:
     try:
-        event = make_event(user_id, action, metadata)
+        return make_event(user_id, action, metadata)
     except ValueError as exc:
         _dropped(exc)
+        return None
+
+
+def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
+    """The seed's tracker. Never raises: bad input is logged and dropped, an outage buffers the event."""
+    event = _valid_event(user_id, action, metadata)
+    if event is None:
         return
     if redis_manager.is_available():
         try:
             _write_one(redis_manager.redis_client, event)
             return
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except redis.RedisError as exc:
-            _dropped(exc)
-            return
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            if not _wait_for_redis(exc):
+                return
     buffer.push(event)
 
 
 async def atrack_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
     """The async face of `track_agent_activity`, for consumers: never blocks the loop, never raises."""
-    try:
-        event = make_event(user_id, action, metadata)
-    except ValueError as exc:
-        _dropped(exc)
+    event = _valid_event(user_id, action, metadata)
+    if event is None:
         return
     if await redis_manager.ais_available():
         client = redis_manager.async_client()
@@ -191,11 +211,9 @@ async def atrack_agent_activity(user_id: Any, action: str, metadata: dict | None
                     return
                 event = event.later()
             return
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except redis.RedisError as exc:
-            _dropped(exc)
-            return
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            if not _wait_for_redis(exc):
+                return
     buffer.push(event)
 
 

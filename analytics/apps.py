@@ -9,8 +9,10 @@ class AnalyticsConfig(AppConfig):
         from convonet_site.health import register_section
         from convonet_site.redis_core import redis_manager
 
-        from . import activity, ratelimit
+        from . import activity, monitoring, ratelimit, signals
 
         redis_manager.on_recover(activity.flush_buffer)
         register_section("activity", activity.stats)
         register_section("rate_limits", ratelimit.stats)
+        register_section("keyspace", monitoring.keyspace_hit_rate)
+        signals.connect()

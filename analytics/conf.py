@@ -15,6 +15,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "voice_requests": (10, 60),
     "pin_attempts": (5, 900),
     "login": (10, 300),
+    "login_ip": (100, 300),
     "publish_notification": (30, 60),
     "debug_endpoints": (60, 60),
     "signaling": (50, 10),

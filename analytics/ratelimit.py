@@ -9,8 +9,11 @@ ever left without a TTL (the seed's INCR-then-EXPIRE leaks a counter that blocks
 process dies between the two calls). Refused requests are not recorded, so hammering a closed limit
 does not extend it. The cost is one sorted-set entry per admitted request, bounded by `limit`.
 
-Every key is also listed in `rate_limit:index` (score: when the key expires), maintained by the same
-script, so the admin page lists the live counters without scanning the key space.
+Every key is also listed in `rate_limit:index` by the same script when it starts counting (score: its
+expiry at that moment), so the admin page lists the live counters without scanning the key space;
+the index forgets an entry a day after that expiry, and the listing drops entries whose key is gone.
+Touching the index only when a key starts (not on every request) keeps the script at five Redis
+calls per admitted request, which is what a check costs on the server.
 
 While Redis is down the same algorithm runs in process (`LocalLimiter`): the limits apply per process
 instead of globally, but they are never silently open.
@@ -41,17 +44,16 @@ local key, index = KEYS[1], KEYS[2]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', now - window))
+local now = t[1] * 1000000 + t[2]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
 if count < limit then
-  redis.call('ZADD', key, string.format('%.0f', now), string.format('%.0f-%d', now, count))
-  local ttl_ms = math.ceil(window / 1000)
-  redis.call('PEXPIRE', key, ttl_ms)
-  redis.call('ZADD', index, string.format('%.0f', now + window), key)
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', string.format('%.0f', now))
-  if redis.call('PTTL', index) < ttl_ms then
-    redis.call('PEXPIRE', index, ttl_ms)
+  redis.call('ZADD', key, now, string.format('%.0f-%d', now, count))
+  redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  if count == 0 then
+    redis.call('ZADD', index, now + window, key)
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', now - 86400000000)
+    redis.call('PEXPIRE', index, math.max(86400000, math.ceil(window / 1000)) * 2)
   end
   return {1, limit - count - 1, 0}
 end
@@ -82,11 +84,15 @@ def parse_rate_limit_key(key: str) -> tuple[str, str]:
     return identifier, action
 
 
-def _validate(identifier: str, action: str) -> None:
+def _validate(identifier: str | int, action: str) -> str:
+    """The identifier as text (user ids may come as ints); ValueError names what is wrong."""
+    if isinstance(identifier, int) and not isinstance(identifier, bool):
+        identifier = str(identifier)
     if not isinstance(identifier, str) or not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
         raise ValueError(f"rate limit identifier must be a non-empty string of at most {MAX_IDENTIFIER_LENGTH}")
     if not isinstance(action, str) or not action or ":" in action or len(action) > 64:
         raise ValueError(f"rate limit action {action!r} must be a non-empty name without ':' (64 characters max)")
+    return identifier
 
 
 def _check_numbers(limit: int, window: float) -> None:
@@ -193,21 +199,21 @@ def check_rate_limit(key: str, limit: int = 10, window: int = 60) -> bool:
 
 def hit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
     """Count one `action` by `identifier`; limits default to `settings.RATE_LIMITS[action]`."""
-    _validate(identifier, action)
+    identifier = _validate(identifier, action)
     limit, window = limits_for(action, limit, window)
     return hit_key(get_rate_limit_key(identifier, action), limit, window)
 
 
 async def ahit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
     """The async face of `hit`, for consumers."""
-    _validate(identifier, action)
+    identifier = _validate(identifier, action)
     limit, window = limits_for(action, limit, window)
     return await ahit_key(get_rate_limit_key(identifier, action), limit, window)
 
 
 def reset(identifier: str, action: str) -> None:
     """Forget every request counted for `identifier` and `action` (admin "reset", a successful login)."""
-    _validate(identifier, action)
+    identifier = _validate(identifier, action)
     key = get_rate_limit_key(identifier, action)
     local_limiter.reset(key)
     if redis_manager.is_available():
@@ -226,3 +232,55 @@ def stats() -> dict[str, Any]:
         "limits": {action: f"{limit}/{window}s" for action, (limit, window) in settings.RATE_LIMITS.items()},
         "local_keys": len(local_limiter),
     }
+
+
+def current_counters(*, action: str = "", identifier: str = "", max_rows: int = 500) -> dict[str, Any]:
+    """The live counters, from `rate_limit:index` (no scan): one row per key, busiest first.
+
+    `action` matches exactly, `identifier` as a substring. The window of an action missing from the
+    settings is read back from the key (its TTL runs one window past its newest entry).
+    """
+    client = redis_manager.redis_client
+    seconds, micros = client.time()
+    now = seconds * 1_000_000 + micros
+    keys = []
+    for key in client.zrange(INDEX_KEY, 0, -1):
+        key_identifier, key_action = parse_rate_limit_key(key)
+        if (not action or key_action == action) and identifier.lower() in key_identifier.lower():
+            keys.append((key, key_identifier, key_action))
+    with client.pipeline(transaction=False) as pipe:
+        for key, _, _ in keys:
+            pipe.zrange(key, 0, -1, withscores=True)
+            pipe.pttl(key)
+        replies = pipe.execute()
+    rows, gone = [], []
+    for (key, key_identifier, key_action), entries, pttl in zip(keys, replies[::2], replies[1::2], strict=True):
+        if not entries or pttl <= 0:
+            gone.append(key)
+            continue
+        configured = settings.RATE_LIMITS.get(key_action)
+        newest = entries[-1][1]
+        window_us = configured[1] * 1_000_000 if configured else newest + pttl * 1000 - now
+        live = [score for _, score in entries if score > now - window_us]
+        if not live:
+            continue
+        limit = configured[0] if configured else None
+        blocked = limit is not None and len(live) >= limit
+        rows.append(
+            {
+                "key": key,
+                "identifier": key_identifier,
+                "action": key_action,
+                "count": len(live),
+                "limit": limit,
+                "window": round(window_us / 1_000_000, 3),
+                "remaining": None if limit is None else max(0, limit - len(live)),
+                "blocked": blocked,
+                "retry_after": round((live[len(live) - limit] + window_us - now) / 1_000_000, 3) if blocked else 0.0,
+                "expires_in": round(pttl / 1000, 3),
+            }
+        )
+    if gone:
+        client.zrem(INDEX_KEY, *gone)
+    rows.sort(key=lambda row: (-row["count"], row["key"]))
+    return {"total": len(rows), "rows": rows[:max_rows], "truncated": len(rows) > max_rows}

@@ -12,6 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
+from analytics.guards import too_many_requests
+from analytics.ratelimit import hit
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import history, keys
@@ -59,8 +61,13 @@ class NotificationAdmin(admin.ModelAdmin):
         if request.method == "POST":
             if not can_publish:
                 raise PermissionDenied
+            limited = hit(str(request.user.pk), "publish_notification")
+            if not limited.allowed:
+                return too_many_requests(limited)
             if form.is_valid():
-                envelope = publish(form.cleaned_data["channel"], form.cleaned_data["notification"])
+                envelope = publish(
+                    form.cleaned_data["channel"], form.cleaned_data["notification"], actor_id=request.user.pk
+                )
                 if envelope["id"] is None:
                     messages.warning(request, "Redis is unavailable: the notification is queued until it is back.")
                 else:

@@ -9,6 +9,7 @@ message_too_large, unknown_type, unavailable). The connection stays open after a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import partial
 from urllib.parse import parse_qs
@@ -25,6 +26,9 @@ MAX_CLIENT_FRAME = 1024
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
+    #: No channel layer: delivery is the hub's. A layer would cost every connection a receive loop on
+    #: Redis (at 1,000 connections those reads timed out and closed connections with 1011).
+    channel_layer_alias = None
     subscription: Subscription | None = None
 
     async def connect(self) -> None:
@@ -44,10 +48,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self.subscription = Subscription(
             await database_sync_to_async(load)(), self.send_text, user_id=str(user.pk), load_channels=load
         )
-        await self.subscription.start(after)
+        # In the background, so that this connection answers frames (and notices a disconnect) even
+        # while a catch-up waits for Redis.
+        self.catch_up_task = asyncio.create_task(self.subscription.start(after))
 
     async def disconnect(self, code: int) -> None:
         if self.subscription is not None:
+            self.catch_up_task.cancel()
             self.subscription.close()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -24,6 +24,7 @@ import secrets
 import time
 import weakref
 from collections import Counter
+from collections.abc import Iterable
 from typing import Protocol
 
 import redis
@@ -61,6 +62,8 @@ class Listener(Protocol):
 
     async def deliver(self, event_id: int, frame: str) -> None: ...
 
+    def pause(self) -> None: ...
+
     async def resume(self) -> None: ...
 
     async def heartbeat(self) -> None: ...
@@ -78,6 +81,7 @@ class Hub:
         self._audiences: dict[str, set[Listener]] = {}
         self._listeners: set[Listener] = set()
         self._tasks: list[asyncio.Task] = []
+        self._resuming: set[asyncio.Task] = set()
         self.subscribed = asyncio.Event()
         self.token = secrets.token_hex(8)
         self.is_adopter = False
@@ -110,6 +114,10 @@ class Hub:
     def listener_count(self) -> int:
         return len(self._listeners)
 
+    def audience_names(self) -> set[str]:
+        """The channels this process has local listeners for."""
+        return set(self._audiences)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -130,7 +138,7 @@ class Hub:
             self.is_adopter = False
 
     async def _subscribe_forever(self) -> None:
-        attempt = 0
+        attempt = failures = 0
         while True:
             client = aioredis.Redis.from_url(
                 redis_manager.url, socket_connect_timeout=redis_manager.socket_timeout, health_check_interval=10
@@ -145,26 +153,32 @@ class Hub:
                     if message is None:
                         raise redis.TimeoutError("no subscription confirmation")
                     confirmed += message["type"] in ("psubscribe", "subscribe")
+                # Tell the manager at once that Redis is back (its cached state may say otherwise for a
+                # while): its recovery callbacks flush the outage buffers, held notifications included.
+                await asyncio.to_thread(redis_manager.check)
+                self.subscribed.set()
+                failures = 0
                 if attempt:
                     self.counts["resubscribed"] += 1
                     log.info("Notifications: re-subscribed; %d connections catch up.", len(self._listeners))
-                    for listener in list(self._listeners):
-                        await listener.resume()
+                    self._resume(self._listeners)
                 attempt += 1
-                self.subscribed.set()
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                     if message is not None:
                         await self._dispatch(message)
             except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+                if self.subscribed.is_set():
+                    log.warning("Notifications: lost the subscription (%s); re-subscribing.", exc)
                 self.subscribed.clear()
                 redis_manager.mark_unavailable(exc)
                 attempt = max(attempt, 1)
+                failures += 1
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                     await client.aclose()
-            await asyncio.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
+            await asyncio.sleep(RETRY_DELAYS[min(failures - 1, len(RETRY_DELAYS) - 1)])
 
     async def _tick(self) -> None:
         """Keep the adoption lease and send heartbeats to idle connections."""
@@ -234,9 +248,24 @@ class Hub:
             self.counts["invalid"] += 1
             log.warning("Dropped an invalid control message (%d bytes).", len(raw))
             return
-        for listener in list(self._listeners):
-            if listener.user_id == user_id:
-                await listener.resume()
+        self._resume([listener for listener in self._listeners if listener.user_id == user_id])
+
+    def _resume(self, listeners: Iterable[Listener]) -> None:
+        """Make listeners catch up, in the background so that this loop keeps reading.
+
+        Each is paused first, synchronously: whatever the loop delivers from now on is held until its
+        catch-up has read the history, so nothing published during the gap can be overtaken.
+        """
+        for listener in list(listeners):
+            listener.pause()
+            task = asyncio.create_task(listener.resume())
+            self._resuming.add(task)
+            task.add_done_callback(self._resumed)
+
+    def _resumed(self, task: asyncio.Task) -> None:
+        self._resuming.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("A connection failed to catch up", exc_info=task.exception())
 
 
 _hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

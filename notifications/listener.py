@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
@@ -20,7 +21,7 @@ from django.conf import settings
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import history
-from .hub import get_hub, notification_frame
+from .hub import RETRY_DELAYS, get_hub, notification_frame
 
 #: How long a catch-up waits for its process to be subscribed before reporting `unavailable`.
 SUBSCRIBE_WAIT = 5.0
@@ -50,8 +51,9 @@ class Subscription:
         self.send_text = send_text
         self.load_channels = load_channels
         self.last_id = 0
+        self.closed = False
         self.catching_up = True
-        self.pending: list[tuple[int, str]] = []
+        self.pending: deque[tuple[int, str]] = deque()
         self.lock = asyncio.Lock()
         self.hub = get_hub()
 
@@ -60,6 +62,7 @@ class Subscription:
         await self.catch_up(after)
 
     def close(self) -> None:
+        self.closed = True
         self.hub.remove(self)
 
     # -- called by the hub ---------------------------------------------------------------------
@@ -71,8 +74,14 @@ class Subscription:
             self.last_id = event_id
             await self.send_text(frame)
 
+    def pause(self) -> None:
+        """Hold what the hub delivers until the next catch-up has read the history."""
+        self.catching_up = True
+
     async def resume(self) -> None:
         """After the process re-subscribed, or this user's teams changed: refresh the audiences, catch up."""
+        if self.closed:
+            return
         if self.load_channels is not None:
             self.hub.set_channels(self, await database_sync_to_async(self.load_channels)())
         await self.catch_up(self.last_id or None)
@@ -86,15 +95,24 @@ class Subscription:
         """Send what the history holds after `after`, then what arrived live meanwhile; end with `ready`."""
         async with self.lock:
             self.catching_up = True
-            try:
-                await asyncio.wait_for(self.hub.subscribed.wait(), SUBSCRIBE_WAIT)
-                result = await history.aread_since(sorted(self.channels), after)
-            except (*REDIS_DOWN_ERRORS, TimeoutError) as exc:
-                redis_manager.mark_unavailable(exc)
-                # Still catching up: the hub resumes this subscription when Redis is back.
-                await self.send_text(
-                    error_frame("unavailable", "Notifications are delayed; they will follow when Redis is back.")
-                )
+            failures = 0
+            while not self.closed:
+                try:
+                    await asyncio.wait_for(self.hub.subscribed.wait(), SUBSCRIBE_WAIT)
+                    result = await history.aread_since(sorted(self.channels), after)
+                    break
+                except (*REDIS_DOWN_ERRORS, TimeoutError) as exc:
+                    # Still catching up (live frames are held): retry until Redis answers again.
+                    redis_manager.mark_unavailable(exc)
+                    if not failures:
+                        await self.send_text(
+                            error_frame(
+                                "unavailable", "Notifications are delayed; they will follow when Redis is back."
+                            )
+                        )
+                    failures += 1
+                    await asyncio.sleep(RETRY_DELAYS[min(failures - 1, len(RETRY_DELAYS) - 1)])
+            else:
                 return
             if result.resync:
                 await self.send_text(json.dumps({"type": "resync", "last_event_id": str(after)}))
@@ -110,7 +128,7 @@ class Subscription:
             }
             await self.send_text(json.dumps(ready))
             while self.pending:
-                event_id, frame = self.pending.pop(0)
+                event_id, frame = self.pending.popleft()
                 if event_id > self.last_id:
                     self.last_id = event_id
                     await self.send_text(frame)

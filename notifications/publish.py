@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from analytics.activity import track_agent_activity
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
 
 from . import keys
@@ -125,31 +126,41 @@ def flush_outage_buffer() -> int:
     return written
 
 
-def publish(channel_name: str, notification: dict) -> dict:
+def publish(channel_name: str, notification: dict, *, actor_id: int | str | None = None) -> dict:
     """Validate, stamp and publish one notification on a channel; the envelope as published.
 
     While Redis is down the envelope is returned with `"id": None`: it is queued and gets its id when
-    published after the outage (or is dropped, and counted, if the buffer is full).
+    published after the outage (or is dropped, and counted, if the buffer is full). `actor_id`, the
+    user who caused it, gets a `notification_published` activity event.
     """
     body = build_body(notification)
+    envelope = None
     if redis_manager.is_available():
         try:
-            return json.loads(_publish_many([(channel_name, body)])[0])
+            envelope = json.loads(_publish_many([(channel_name, body)])[0])
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
-    if not outage_buffer().push((channel_name, body)):
-        log.warning("Notification buffer full while Redis is down: one notification on %s dropped.", channel_name)
-    return {"id": None, **json.loads(body)}
+    if envelope is None:
+        if not outage_buffer().push((channel_name, body)):
+            log.warning("Notification buffer full while Redis is down: one notification on %s dropped.", channel_name)
+        envelope = {"id": None, **json.loads(body)}
+    if actor_id is not None:
+        track_agent_activity(
+            actor_id,
+            "notification_published",
+            {"channel": channel_name, "id": envelope["id"], "type": envelope["type"]},
+        )
+    return envelope
 
 
-def publish_team_notification(team_id: int | str, notification: dict) -> dict:
+def publish_team_notification(team_id: int | str, notification: dict, *, actor_id: int | str | None = None) -> dict:
     """Publish to everyone in a team (the seed's function): the envelope with its `id` and `timestamp`."""
-    return publish(keys.channel("team", team_id), notification)
+    return publish(keys.channel("team", team_id), notification, actor_id=actor_id)
 
 
-def publish_user_notification(user_id: int | str, notification: dict) -> dict:
+def publish_user_notification(user_id: int | str, notification: dict, *, actor_id: int | str | None = None) -> dict:
     """Publish to one user, on every browser they have open: the envelope with its `id` and `timestamp`."""
-    return publish(keys.channel("user", user_id), notification)
+    return publish(keys.channel("user", user_id), notification, actor_id=actor_id)
 
 
 async def aadopt(channel_name: str, body: str) -> str:

@@ -11,13 +11,15 @@ from .publish import outage_buffer
 def get_stats() -> dict[str, Any]:
     """This process's delivery counters and the outage buffer."""
     counts: dict[str, int] = {}
-    connections = 0
+    connections = audiences = 0
     for hub in hubs():
         connections += hub.listener_count
+        audiences += len(hub.audience_names())
         for name, value in hub.counts.items():
             counts[name] = counts.get(name, 0) + value
     return {
         "local_connections": connections,
+        "local_audiences": audiences,
         "subscribed": any(hub.subscribed.is_set() for hub in hubs()),
         "adopter": any(hub.is_adopter for hub in hubs()),
         **counts,

@@ -39,12 +39,26 @@ def test_same_second_events_are_all_kept(redis_db):
 
 
 def test_same_microsecond_events_move_on_by_a_microsecond(redis_db):
-    event = activity.make_event(9, "login", at=1_900_000_000.5)
+    events = [activity.make_event(9, "login", {"n": n}, at=1_900_000_000.5) for n in range(4)]
+    activity._write_one(redis_manager.redis_client, events[0])
+    activity._write_one(redis_manager.redis_client, events[1])
+    assert activity.write_events(events[2:]) == 2
+    keys = sorted(k.decode() for k in redis_db.scan_iter("activity:9:*"))
+    assert [k.rsplit(":", 1)[1] for k in keys] == [
+        "1900000000.500000",
+        "1900000000.500001",
+        "1900000000.500002",
+        "1900000000.500003",
+    ]
+    assert all(0 < redis_db.ttl(k) <= 86400 for k in keys)
+
+
+def test_writing_the_same_event_again_adds_nothing(redis_db):
+    event = activity.make_event(9, "login", at=time.time())
     activity._write_one(redis_manager.redis_client, event)
     activity._write_one(redis_manager.redis_client, event)
-    assert activity.write_events([event, event]) == 2
-    stamps = sorted(k.decode().rsplit(":", 1)[1] for k in redis_db.scan_iter("activity:9:*"))
-    assert stamps == ["1900000000.500000", "1900000000.500001", "1900000000.500002", "1900000000.500003"]
+    assert activity.write_events([event, event]) == 0
+    assert len(get_user_activity(9)) == 1
 
 
 def test_hours_is_honoured(redis_db):
@@ -152,3 +166,12 @@ def test_outage_buffer_is_written_when_redis_comes_back(tmp_path):
         events = get_user_activity(11)
         assert [e["action"] for e in events] == ["todo_created"] * 3
         assert [e["metadata"]["i"] for e in events] == [2, 1, 0]
+
+
+async def test_a_redis_error_that_is_not_an_outage_is_logged_not_raised(redis_db, caplog):
+    redis_db.set(activity.user_index_key(55), "not a sorted set", ex=60)
+    with caplog.at_level(logging.WARNING, logger="analytics.activity"):
+        track_agent_activity(55, "login")
+        await atrack_agent_activity(55, "login")
+    assert caplog.text.count("activity event dropped (ResponseError") == 2
+    assert activity.buffer.stats()["pending"] == 0

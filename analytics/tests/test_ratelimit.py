@@ -44,6 +44,11 @@ def test_hit_uses_settings_limits(settings, redis_db):
     assert 899_000 < redis_db.pttl(get_rate_limit_key("7", "pin_attempts")) <= 900_000
 
 
+def test_user_ids_may_be_ints(redis_db):
+    hit(42, "login")
+    assert redis_db.exists(get_rate_limit_key("42", "login"))
+
+
 def test_unknown_action_without_limit_is_an_error():
     with pytest.raises(ValueError, match="unknown rate limit action"):
         hit("u1", "no_such_action")
@@ -52,7 +57,15 @@ def test_unknown_action_without_limit_is_an_error():
 
 @pytest.mark.parametrize(
     ("identifier", "action", "limit", "window"),
-    [("", "login", 1, 1), ("u", "bad:action", 1, 1), ("u", "login", 0, 1), ("u", "login", 1, 0), ("u", "x", 1.5, 1)],
+    [
+        ("", "login", 1, 1),
+        (None, "login", 1, 1),
+        (True, "login", 1, 1),
+        ("u", "bad:action", 1, 1),
+        ("u", "login", 0, 1),
+        ("u", "login", 1, 0),
+        ("u", "x", 1.5, 1),
+    ],
 )
 def test_bad_arguments_are_value_errors(identifier, action, limit, window, redis_db):
     with pytest.raises(ValueError):

@@ -7,8 +7,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from analytics.activity import get_user_activity
 from notifications import keys
-from notifications.publish import publish_team_notification, publish_user_notification
+from notifications.publish import outage_buffer, publish_team_notification, publish_user_notification
 from notifications.tests.helpers import make_member, make_team
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +72,8 @@ def test_it_publishes_from_the_form_with_csrf(redis_db):
     assert response.status_code == 200
     assert "Published notification" in response.content.decode()
     assert redis_db.zcard(keys.history(f"team:{team.id}:notifications")) == 1
+    staffer = response.context["user"]
+    assert "notification_published" in [e["action"] for e in get_user_activity(staffer.pk, hours=1)]
 
 
 def test_it_refuses_to_publish_without_the_publish_permission(redis_db):
@@ -104,3 +107,28 @@ def test_it_shows_form_errors_and_publishes_nothing(redis_db, fields, error):
     assert response.status_code == 200
     assert error in response.content.decode()
     assert redis_db.zcard(keys.AUDIENCES) == 0
+
+
+def test_it_limits_how_often_one_person_publishes(redis_db, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "publish_notification": (2, 60)}
+    team = make_team("Limited")
+    client = staff_client("view_notifications", "publish_notification")
+    form = {"audience": "team", "team": team.id, "type": "t", "message": "m"}
+    assert [client.post(URL, form).status_code for _ in range(3)] == [302, 302, 429]
+    assert redis_db.zcard(keys.history(f"team:{team.id}:notifications")) == 2
+
+
+def test_it_says_so_when_redis_is_down(redis_db, settings):
+    from convonet_site.redis_core import redis_manager
+
+    client = staff_client("view_notifications", "publish_notification")
+    team = make_team("Outage")
+    redis_manager.configure("redis://127.0.0.1:1/0")
+    try:
+        page = client.get(URL)
+        assert "Redis is unavailable" in page.content.decode()
+        response = client.post(URL, {"audience": "team", "team": team.id, "type": "t", "message": "m"}, follow=True)
+        assert "queued until it is back" in response.content.decode()
+        assert outage_buffer().drain(lambda items: None) == 1  # held, not lost (discarded here)
+    finally:
+        redis_manager.configure(settings.REDIS_URL)

@@ -47,11 +47,14 @@ def test_it_publishes_from_the_command_line_and_prints_the_envelope(redis_db):
 
 
 @pytest.mark.django_db
-def test_it_says_where_it_published_without_json(redis_db):
+def test_it_says_where_it_published_and_records_the_actor(redis_db):
+    from analytics.activity import get_user_activity
+
     user = make_member("carol")
-    assert publish_command("--user", str(user.id), "--type", "t", "--message", "m").startswith(
+    assert publish_command("--user", str(user.id), "--type", "t", "--message", "m", "--actor", str(user.id)).startswith(
         "Published notification "
     )
+    assert [e["action"] for e in get_user_activity(user.id, hours=1)] == ["notification_published"]
 
 
 @pytest.mark.django_db
@@ -66,6 +69,7 @@ def test_it_says_where_it_published_without_json(redis_db):
         (["--team", "TEAM", "--type", "x" * 65, "--message", "m"], "string 'type'"),
         (["--team", "TEAM", "--type", "t", "--message", "m" * 9000], "larger than"),
         (["--team", "TEAM", "--user", "1", "--type", "t", "--message", "m"], "not allowed with"),
+        (["--team", "TEAM", "--type", "t", "--message", "m", "--actor", "999999999"], "No user with id 999999999"),
         (["--type", "t", "--message", "m"], "one of the arguments --team --user is required"),
     ],
 )

@@ -249,7 +249,7 @@ async def test_it_follows_membership_changes_while_connected():
 
 
 def _consumer_channels() -> set[str]:
-    return {name for listener in get_hub()._listeners for name in listener.channels}
+    return get_hub().audience_names()
 
 
 async def _wait_for(condition, timeout: float = 5.0) -> None:
@@ -278,3 +278,46 @@ async def test_a_client_that_starts_before_anything_was_published_misses_nothing
     ws, frames = await connect(alice, last_event_id=position)
     assert [f["id"] for f in frames if f["type"] == "notification"] == [sent["id"]]
     await ws.disconnect()
+
+
+async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
+    from convonet_site.redis_core import redis_manager
+    from tests.redis_servers import throwaway_redis
+
+    alice = await sync_to_async(make_member)("alice")
+    with throwaway_redis(tmp_path) as server:
+        try:
+            redis_manager.configure(server.url)
+            ws, _ = await connect(alice)
+            before = await apublish_user(alice.id, {"type": "t", "n": 0})
+            assert (await ws.receive_json_from(timeout=5))["id"] == before["id"]
+
+            await sync_to_async(server.stop)()
+            await _wait_for(lambda: not get_hub().subscribed.is_set())
+            redis_manager.check()
+            held = await apublish_user(alice.id, {"type": "t", "n": 1})
+            assert held["id"] is None
+
+            await sync_to_async(server.start)()
+            frames = []
+            while not [f for f in frames if f["type"] == "notification"]:
+                frames.append(await ws.receive_json_from(timeout=15))
+            assert [f["notification"]["n"] for f in frames if f["type"] == "notification"] == [1]
+            assert await notifications_until_quiet(ws) == []
+            await ws.disconnect()
+        finally:
+            await get_hub().stop()
+            redis_manager.configure(settings.REDIS_URL)
+
+
+async def test_mass_connects_and_disconnects_leave_nothing_behind():
+    team = await sync_to_async(make_team)("Crowd")
+    alice = await sync_to_async(make_member)("alice", team)
+    clients = await asyncio.gather(*(connect(alice) for _ in range(200)))
+    assert get_hub().listener_count == 200
+    sent = await apublish_team(team.id, {"type": "t"})
+    frames = await asyncio.gather(*(ws.receive_json_from(timeout=10) for ws, _ in clients))
+    assert {f["id"] for f in frames} == {sent["id"]}
+    await asyncio.gather(*(ws.disconnect() for ws, _ in clients))
+    assert get_hub().listener_count == 0
+    assert get_hub().audience_names() == set()

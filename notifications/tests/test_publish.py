@@ -151,3 +151,18 @@ def test_it_holds_notifications_while_redis_is_down_and_publishes_them_on_recove
             assert outage_buffer().stats()["pending"] == 0
         finally:
             redis_manager.configure(settings.REDIS_URL)
+
+
+def test_it_records_the_actors_activity(redis_db):
+    from analytics.activity import get_user_activity
+
+    envelope = publish_team_notification("pub-act", {"type": "todo_assigned"}, actor_id=4242)
+    events = get_user_activity("4242", hours=1)
+    assert [(e["action"], e["metadata"]) for e in events] == [
+        (
+            "notification_published",
+            {"channel": "team:pub-act:notifications", "id": envelope["id"], "type": "todo_assigned"},
+        )
+    ]
+    publish_team_notification("pub-act", {"type": "t"})
+    assert len(get_user_activity("4242", hours=1)) == 1  # no actor, no event

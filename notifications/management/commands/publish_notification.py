@@ -1,5 +1,6 @@
 import json
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from convonet_site.redis_core import redis_manager
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--type", required=True, help="the notification type, e.g. todo_assigned")
         parser.add_argument("--message", required=True, help="the text shown to people")
         parser.add_argument("--data", help='extra fields as a JSON object, e.g. \'{"todo_id": "456"}\'')
+        parser.add_argument("--actor", type=int, metavar="USER_ID", help="record it in this user's activity")
         parser.add_argument("--json", action="store_true", help="print the published envelope as JSON")
 
     def handle(self, *args, **options):
@@ -31,11 +33,13 @@ class Command(BaseCommand):
             if clash:
                 raise CommandError(f"--data may not set {', '.join(clash)}: use the options (ids are assigned).")
             notification.update(data)
+        if options["actor"] is not None and not get_user_model().objects.filter(pk=options["actor"]).exists():
+            raise CommandError(f"No user with id {options['actor']} (--actor).")
         if not redis_manager.is_available():
             # A command exits at once: holding the notification in memory until Redis returns would lose it.
             raise CommandError(f"Redis is unavailable ({redis_manager.last_error}); nothing was published.")
         try:
-            envelope = publish(channel_name, notification)
+            envelope = publish(channel_name, notification, actor_id=options["actor"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         if envelope["id"] is None:
