@@ -2,9 +2,10 @@
 
 Clients are `websockets` connections in this process, all logged in as one member of one team, spread
 evenly over the daphne processes; each round publishes one team notification with
-`publish_team_notification` and waits until every client has it. The baseline is the floor: the same
-publish seen by one plain redis-py subscriber. Every frame is checked: a client that misses a
-notification counts one lost, one that gets it (or an id) twice counts one duplicated.
+`publish_team_notification` and waits until every client has it; a final burst publishes back to back.
+The baseline is the floor: the same publish seen by one plain redis-py subscriber. Every frame is
+checked: a client that misses a notification counts one lost, one that gets it (or an id) twice counts
+one duplicated.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ ROUNDS = {1: 100, 100: 50, 1000: 25}
 TEAM_ID = 9_300_001
 CONNECT_BATCH = 50
 ROUND_TIMEOUT = 10.0
+#: Notifications published back to back to the 1,000 clients: 20,000 frames, faster than daphne writes them.
+BURST = 20
 
 
 def _raise_file_limit(wanted: int) -> None:
@@ -125,6 +128,30 @@ async def _rounds(receivers: list[Receiver], rounds: dict, phase: int, count: in
     return {"label": label, "latencies": latencies, "lost": lost, "duplicated": duplicated, "queued": queued}
 
 
+async def _burst(receivers: list[Receiver], rounds: dict, phase: int, count: int, label: str) -> dict:
+    """`count` notifications back to back (overload, as in DESIGN.md §9), then every client is checked."""
+    for receiver in receivers:
+        receiver.ids.clear()
+        receiver.got.clear()
+    for n in range(count):
+        rounds[phase, n] = Round(len(receivers))
+    queued = 0
+    for n in range(count):
+        rounds[phase, n].started = time.perf_counter()
+        envelope = await asyncio.to_thread(
+            publish_team_notification, TEAM_ID, {"type": "bench", "phase": phase, "round": n}
+        )
+        queued += envelope["id"] is None
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(rounds[phase, n].done.wait() for n in range(count))), ROUND_TIMEOUT * 3)
+    await asyncio.sleep(0.5)
+    wanted = {(phase, n) for n in range(count)}
+    lost = sum(len(wanted - set(r.got)) for r in receivers)
+    duplicated = sum(len(r.ids) - len(set(r.ids)) + len(r.got) - len(set(r.got)) for r in receivers)
+    latencies = [value for n in range(count) for value in rounds[phase, n].latencies]
+    return {"label": label, "latencies": latencies, "lost": lost, "duplicated": duplicated, "queued": queued}
+
+
 async def _baseline(rounds: int) -> list[float]:
     """The floor: the same publish, seen by one redis-py subscriber on the channel."""
     client = aioredis.Redis.from_url(settings.REDIS_URL)
@@ -170,6 +197,8 @@ async def _scenario(servers: list[LiveDaphne], cookie: str, floor_p50: float) ->
             )
         label = f"{count:>4} client(s), {len(servers)} process(es)"
         _print(await _rounds(receivers, rounds, phase, ROUNDS[count], label), floor_p50)
+    label = f"burst of {BURST} to {len(receivers)}, {len(servers)} process(es)"
+    _print(await _burst(receivers, rounds, len(CLIENT_COUNTS), BURST, label), floor_p50)
     for receiver in receivers:
         receiver.task.cancel()
     await asyncio.gather(*(r.ws.close() for r in receivers), return_exceptions=True)

@@ -78,22 +78,8 @@ def _interpret(channels: list[str], after: int | None, replies: list) -> tuple[C
     return CatchUp(entries=_merge(channels, ranges), latest=latest), False
 
 
-def read_since(channels: list[str], after: int | None) -> CatchUp:
-    """Everything after `after` in `channels` (sync face, for commands and the admin)."""
-    client = redis_manager.redis_client
-    pipe = client.pipeline(transaction=True)
-    _queue_snapshot(pipe, channels, after)
-    result, everything = _interpret(channels, after, pipe.execute())
-    if everything:
-        pipe = client.pipeline(transaction=True)
-        _queue_everything(pipe, channels)
-        result.entries = _merge(channels, pipe.execute())
-    result.latest = max([result.latest, *(entry[0] for entry in result.entries)])
-    return result
-
-
 async def aread_since(channels: list[str], after: int | None) -> CatchUp:
-    """Everything after `after` in `channels` (async face, for the consumer)."""
+    """Everything after `after` in `channels`: the catch-up of a connection (or the listen command)."""
     client = redis_manager.async_client()
     async with client.pipeline(transaction=True) as pipe:
         _queue_snapshot(pipe, channels, after)

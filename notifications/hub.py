@@ -125,7 +125,7 @@ class Hub:
             self._tasks = [asyncio.create_task(self._subscribe_forever()), asyncio.create_task(self._tick())]
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
+        tasks, self._tasks = [*self._tasks, *self._resuming], []
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -195,7 +195,10 @@ class Hub:
             if time.monotonic() - last_heartbeat >= settings.NOTIFICATIONS_HEARTBEAT_SECONDS:
                 last_heartbeat = time.monotonic()
                 for listener in list(self._listeners):
-                    await listener.heartbeat()
+                    try:
+                        await listener.heartbeat()
+                    except Exception:  # a connection closing under us must not stop the others' heartbeats
+                        log.debug("A heartbeat could not be sent", exc_info=True)
             await asyncio.sleep(min(TICK_SECONDS, settings.NOTIFICATIONS_HEARTBEAT_SECONDS))
 
     # -- messages ------------------------------------------------------------------------------
@@ -281,4 +284,5 @@ def get_hub() -> Hub:
 
 
 def hubs() -> list[Hub]:
-    return list(_hubs.values())
+    """The hubs of this process's open event loops."""
+    return [hub for loop, hub in list(_hubs.items()) if not loop.is_closed()]
