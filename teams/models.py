@@ -83,3 +83,38 @@ class Todo(models.Model):
             and not TeamMembership.objects.filter(team_id=self.team_id, user_id=self.assignee_id).exists()
         ):
             raise ValidationError({"assignee": "The assignee must be a member of the team."})
+
+
+class UserPreferences(models.Model):
+    """A user's own settings, served to the voice assistant and the site through the `preferences` cache."""
+
+    class Language(models.TextChoices):
+        EN_US = "en-US", "English (US)"
+        EN_GB = "en-GB", "English (UK)"
+        FR_FR = "fr-FR", "French"
+        DE_DE = "de-DE", "German"
+        ES_ES = "es-ES", "Spanish"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    notify_todo_assigned = models.BooleanField(
+        "Notify me when a todo is assigned to me", default=True, help_text="A personal notification besides the team's."
+    )
+    notify_voice_message = models.BooleanField("Notify me when a voice message is received", default=True)
+    notification_sound = models.BooleanField("Play a sound with notifications", default=False)
+    voice_language = models.CharField(max_length=8, choices=Language.choices, default=Language.EN_US)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user preferences"
+        verbose_name_plural = "user preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"
+
+    def as_dict(self) -> dict:
+        return {
+            "notify_todo_assigned": self.notify_todo_assigned,
+            "notify_voice_message": self.notify_voice_message,
+            "notification_sound": self.notification_sound,
+            "voice_language": self.voice_language,
+        }

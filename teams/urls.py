@@ -1,4 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "teams"
-urlpatterns: list = []
+urlpatterns = [
+    path("teams/", views.team_list, name="list"),
+    path("teams/new/", views.team_create, name="create"),
+    path("teams/<int:team_id>/", views.team_detail, name="detail"),
+    path("teams/<int:team_id>/settings/", views.team_settings, name="settings"),
+    path("teams/<int:team_id>/delete/", views.team_delete, name="delete"),
+    path("teams/<int:team_id>/todos/<int:todo_id>/edit/", views.todo_edit, name="todo_edit"),
+    path("teams/<int:team_id>/todos/<int:todo_id>/assign/", views.todo_assign, name="todo_assign"),
+    path("teams/<int:team_id>/todos/<int:todo_id>/done/", views.todo_done, name="todo_done"),
+    path("teams/<int:team_id>/todos/<int:todo_id>/delete/", views.todo_delete, name="todo_delete"),
+    path("teams/<int:team_id>/members/", views.members, name="members"),
+    path("teams/<int:team_id>/members/<int:membership_id>/role/", views.member_role, name="member_role"),
+    path("teams/<int:team_id>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("preferences/", views.preferences, name="preferences"),
+]

@@ -1,0 +1,297 @@
+"""The teams pages: my teams, a team's todos, its members, my preferences.
+
+Permissions are checked here, on the server, for every request: a team is visible only to its
+members (404 for anyone else, so its existence is not disclosed), viewers read only (403 on any
+write), and only owners and admins manage members. Every change is a POST with CSRF.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from .cache import get_user_data
+from .forms import (
+    AddMemberForm,
+    AssignForm,
+    DoneForm,
+    PreferencesForm,
+    RoleForm,
+    TeamForm,
+    TodoFilterForm,
+    TodoForm,
+)
+from .membership import MembershipError, add_member, change_role, remove_member, require_manager
+from .models import TeamMembership, Todo, UserPreferences
+
+
+def _membership(request: HttpRequest, team_id: int) -> TeamMembership:
+    """The requester's membership of the team; 404 for non-members."""
+    membership = TeamMembership.objects.select_related("team").filter(team_id=team_id, user=request.user).first()
+    if membership is None:
+        raise Http404("No such team.")
+    return membership
+
+
+def _editor(request: HttpRequest, team_id: int) -> TeamMembership:
+    membership = _membership(request, team_id)
+    if not membership.can_edit_todos:
+        raise PermissionDenied("Viewers can read this team's todos but not change them.")
+    return membership
+
+
+def _todo(membership: TeamMembership, todo_id: int) -> Todo:
+    return get_object_or_404(Todo, pk=todo_id, team=membership.team)
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@login_required
+def team_list(request: HttpRequest) -> HttpResponse:
+    """My teams and my todos, served from the user cache (read-through to the database)."""
+    return render(
+        request,
+        "teams/list.html",
+        {
+            "teams": get_user_data(request.user.id, "teams"),
+            "todos": [t for t in get_user_data(request.user.id, "todos") if not t["done"]],
+            "form": TeamForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST)
+    if not form.is_valid():
+        teams = get_user_data(request.user.id, "teams")
+        return render(request, "teams/list.html", {"teams": teams, "todos": [], "form": form}, status=400)
+    with transaction.atomic():
+        team = form.save()
+        TeamMembership.objects.create(team=team, user=request.user, role=TeamMembership.Role.OWNER)
+    messages.success(request, f"Team “{team}” created; you are its owner.")
+    return redirect("teams:detail", team_id=team.id)
+
+
+@login_required
+def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
+    """A team's todos with filters; members (not viewers) add todos here."""
+    membership = _membership(request, team_id)
+    team = membership.team
+    form = None
+    if request.method == "POST":
+        membership = _editor(request, team_id)
+        form = TodoForm(request.POST, team=team)
+        if form.is_valid():
+            todo = form.save(commit=False)
+            todo.creator = request.user
+            todo.save()
+            messages.success(request, f"Todo “{todo}” added.")
+            return redirect("teams:detail", team_id=team.id)
+    elif membership.can_edit_todos:
+        form = TodoForm(team=team)
+    filters = TodoFilterForm(request.GET or None, team=team)
+    todos = team.todos.select_related("assignee")
+    if filters.is_bound:
+        filters.is_valid()
+        todos = filters.filter(todos)
+    return render(
+        request,
+        "teams/detail.html",
+        {
+            "team": team,
+            "membership": membership,
+            "todos": todos,
+            "filters": filters,
+            "form": form,
+            "assign_form": AssignForm(team=team),
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@login_required
+def todo_edit(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
+    membership = _editor(request, team_id)
+    todo = _todo(membership, todo_id)
+    form = TodoForm(request.POST or None, instance=todo, team=membership.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Todo “{todo}” saved.")
+        return redirect("teams:detail", team_id=team_id)
+    return render(
+        request,
+        "teams/todo_form.html",
+        {"team": membership.team, "todo": todo, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _update_todo(request: HttpRequest, team_id: int, todo_id: int, form, describe) -> HttpResponse:
+    """Set one field of a todo from a one-field POST form; a refusal comes back as a message."""
+    membership = _editor(request, team_id)
+    todo = _todo(membership, todo_id)
+    bound = form(request.POST, membership.team)
+    if bound.is_valid():
+        ((field, value),) = bound.cleaned_data.items()
+        setattr(todo, field, value)
+        todo.save(update_fields=[field, "updated_at"])
+        messages.success(request, describe(todo))
+    else:
+        messages.error(request, _form_errors(bound))
+    return redirect("teams:detail", team_id=team_id)
+
+
+def _assigned(todo: Todo) -> str:
+    who = (todo.assignee.get_full_name() or todo.assignee.username) if todo.assignee else "nobody"
+    return f"“{todo}” assigned to {who}."
+
+
+@login_required
+@require_POST
+def todo_assign(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
+    return _update_todo(request, team_id, todo_id, lambda data, team: AssignForm(data, team=team), _assigned)
+
+
+@login_required
+@require_POST
+def todo_done(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
+    return _update_todo(
+        request,
+        team_id,
+        todo_id,
+        lambda data, team: DoneForm(data),
+        lambda todo: f"“{todo}” marked {'done' if todo.done else 'open'}.",
+    )
+
+
+@login_required
+@require_POST
+def todo_delete(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
+    membership = _editor(request, team_id)
+    todo = _todo(membership, todo_id)
+    todo.delete()
+    messages.success(request, f"Todo “{todo}” deleted.")
+    return redirect("teams:detail", team_id=team_id)
+
+
+@login_required
+def members(request: HttpRequest, team_id: int) -> HttpResponse:
+    """The team's members; owners and admins add members here (by username)."""
+    membership = _membership(request, team_id)
+    team = membership.team
+    form = None
+    if request.method == "POST":
+        require_manager(membership)
+        form = AddMemberForm(request.POST, team=team)
+        if form.is_valid():
+            try:
+                add_member(membership, team, form.user, form.cleaned_data["role"])
+            except MembershipError as exc:
+                form.add_error("role", str(exc))
+            else:
+                messages.success(request, f"{form.user.username} added as {form.cleaned_data['role']}.")
+                return redirect("teams:members", team_id=team_id)
+    elif membership.can_manage_members:
+        form = AddMemberForm(team=team)
+    return render(
+        request,
+        "teams/members.html",
+        {
+            "team": team,
+            "membership": membership,
+            "members": team.memberships.select_related("user").order_by("user__username"),
+            "form": form,
+            "roles": TeamMembership.Role.choices,
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+def _manage_member(request: HttpRequest, team_id: int, membership_id: int, change) -> HttpResponse:
+    """Run `change(actor, target)` for an owner or admin; it returns the success message."""
+    membership = _membership(request, team_id)
+    require_manager(membership)
+    target = get_object_or_404(TeamMembership.objects.select_related("user"), pk=membership_id, team=membership.team)
+    try:
+        outcome = change(membership, target)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, outcome)
+        if target.pk == membership.pk and not TeamMembership.objects.filter(pk=membership.pk).exists():
+            return redirect("teams:list")  # removed themselves: the team is no longer theirs to see
+    return redirect("teams:members", team_id=team_id)
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
+    def change(actor: TeamMembership, target: TeamMembership) -> str:
+        form = RoleForm(request.POST)
+        if not form.is_valid():
+            raise MembershipError(_form_errors(form))
+        change_role(actor, target, form.cleaned_data["role"])
+        return f"{target.user.username} is now {form.cleaned_data['role']}."
+
+    return _manage_member(request, team_id, membership_id, change)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, team_id: int, membership_id: int) -> HttpResponse:
+    def change(actor: TeamMembership, target: TeamMembership) -> str:
+        remove_member(actor, target)
+        return f"{target.user.username} removed from {actor.team}."
+
+    return _manage_member(request, team_id, membership_id, change)
+
+
+def _owner(request: HttpRequest, team_id: int) -> TeamMembership:
+    membership = _membership(request, team_id)
+    if membership.role != TeamMembership.Role.OWNER:
+        raise PermissionDenied("Only the team's owners rename or delete it.")
+    return membership
+
+
+@login_required
+def team_settings(request: HttpRequest, team_id: int) -> HttpResponse:
+    """Rename the team (owners only)."""
+    membership = _owner(request, team_id)
+    form = TeamForm(request.POST or None, instance=membership.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Team saved.")
+        return redirect("teams:detail", team_id=team_id)
+    return render(
+        request, "teams/team_form.html", {"team": membership.team, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+@require_POST
+def team_delete(request: HttpRequest, team_id: int) -> HttpResponse:
+    team = _owner(request, team_id).team
+    team.delete()
+    messages.success(request, f"Team “{team}” deleted with its todos.")
+    return redirect("teams:list")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """My preferences (notifications, voice language): served to the assistant through the user cache."""
+    instance = UserPreferences.objects.filter(user=request.user).first() or UserPreferences(user=request.user)
+    form = PreferencesForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Preferences saved.")
+        return redirect("teams:preferences")
+    return render(request, "teams/preferences.html", {"form": form}, status=400 if form.errors else 200)
