@@ -46,7 +46,9 @@ def _editor(request: HttpRequest, team_id: int) -> TeamMembership:
 
 
 def _todo(membership: TeamMembership, todo_id: int) -> Todo:
-    return get_object_or_404(Todo, pk=todo_id, team=membership.team)
+    todo = get_object_or_404(Todo, pk=todo_id, team=membership.team)
+    todo.activity_actor = membership.user  # analytics attributes the change to the editor, not the creator
+    return todo
 
 
 def _form_errors(form) -> str:
@@ -92,7 +94,7 @@ def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
         form = TodoForm(request.POST, team=team)
         if form.is_valid():
             todo = form.save(commit=False)
-            todo.creator = request.user
+            todo.creator = todo.activity_actor = request.user
             todo.save()
             messages.success(request, f"Todo “{todo}” added.")
             return redirect("teams:detail", team_id=team.id)

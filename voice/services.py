@@ -19,6 +19,7 @@ from django.contrib.auth.hashers import make_password
 from analytics.activity import atrack_agent_activity
 from analytics.ratelimit import RateLimitResult, ahit, reset
 from notifications.publish import publish_user_notification
+from teams.cache import get_user_data
 
 from .models import PIN_PATTERN, VoiceProfile
 
@@ -94,13 +95,17 @@ async def voice_request_allowed(user_id: int) -> RateLimitResult:
     return await ahit(user_identifier(user_id), "voice_requests")
 
 
+def _wants_voice_messages(user_id: int) -> bool:
+    return get_user_data(user_id, "preferences")["notify_voice_message"]
+
+
 async def recording_received(user: Any, session_id: str, duration: float, audio_bytes: int) -> None:
     """A recording ended: the seed's `voice_request` activity, and a `voice_message` notification to its
     author's open pages when audio arrived."""
     await atrack_agent_activity(
         str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3)}
     )
-    if audio_bytes:
+    if audio_bytes and await sync_to_async(_wants_voice_messages)(user.pk):
         await sync_to_async(publish_user_notification)(
             str(user.pk),
             {

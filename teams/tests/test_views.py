@@ -387,3 +387,19 @@ def test_the_pages_keep_working_while_redis_is_down(ops):
         assert page.status_code == 200 and b"Ops" in page.content  # read from the database
     finally:
         redis_manager.configure(settings.REDIS_URL)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_todo_changes_are_tracked_as_the_editors_activity(ops):
+    from analytics.activity import get_user_activity
+
+    todo = Todo.objects.create(team=ops["team"], title="Rotate keys", creator=ops["olga"])
+    mia = as_user(ops["mia"])
+    post(mia, reverse("teams:todo_done", args=[ops["team"].id, todo.id]), {"done": "1"})
+    post(mia, reverse("teams:todo_delete", args=[ops["team"].id, todo.id]))
+
+    def todo_actions(user) -> list[str]:
+        return [e["action"] for e in get_user_activity(user.id) if e["action"].startswith("todo_")]
+
+    assert todo_actions(ops["mia"]) == ["todo_deleted", "todo_updated"]
+    assert todo_actions(ops["olga"]) == ["todo_created"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 
 from analytics.activity import get_user_activity
 from notifications.history import recent
@@ -333,3 +334,17 @@ async def test_subclasses_add_message_types_and_hear_about_authentication(redis_
     assert (await plain.ask({"type": "echo"}))["code"] == "bad_message"
     for client in (anonymous, logged_in, plain):
         await client.close()
+
+
+async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
+    from teams.models import UserPreferences
+
+    await database_sync_to_async(UserPreferences.objects.create)(user=alice, notify_voice_message=False)
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(WEBM)
+    assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == len(WEBM)
+    assert recent(channel("user", alice.pk)) == []
+    assert [a["action"] for a in get_user_activity(str(alice.pk))] == ["voice_request"]
+    await client.close()
