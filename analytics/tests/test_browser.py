@@ -29,5 +29,7 @@ def test_my_activity_shows_the_login_in_a_browser(daphne_server, page, make_user
     make_user("sam")
     login(page, daphne_server, "sam", "sam-pw")
     page.click("text=My activity")
+    page.wait_for_url("**/activity/")
+    page.locator("table.data td", has_text="login").first.wait_for()
     assert page.locator("table.data td", has_text="login").count() == 1
     assert page.locator("svg rect").count() == 24

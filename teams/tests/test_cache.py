@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-import redis
 from django.conf import settings
 
 from convonet_site.health import get_health
@@ -20,6 +18,7 @@ from convonet_site.redis_manager import (
 )
 from teams import cache
 from teams.models import Todo
+from tests.redis_monitor import split_commands
 from tests.redis_servers import throwaway_redis
 from tests.test_redis_manager import wait_for
 
@@ -80,35 +79,8 @@ def test_it_invalidates_one_type_or_all_four(redis_db):
     assert all(0 < redis_db.ttl(f"user:7:{t}") <= cache.TOMBSTONE_TTL for t in cache.DATA_TYPES)
 
 
-def commands_sent(action) -> list[tuple[str, list[str]]]:
-    """(client, command words) that Redis ran in the test database during `action`, seen with MONITOR.
-
-    MONITOR sees the whole server, shared with other suites, so only the test database's lines count.
-    """
-    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
-    db = client.connection_pool.connection_kwargs.get("db", 0)
-    sentinel = f"monitor-end-{time.monotonic_ns()}"
-    seen = []
-    with client.monitor() as monitor:
-        action()
-        client.get(sentinel)
-        while True:
-            command = monitor.next_command()
-            if command["db"] != db:
-                continue
-            if sentinel in command["command"]:
-                break
-            seen.append((command["client_type"], command["command"].split()))
-    client.close()
-    return seen
-
-
 def test_it_invalidates_all_types_in_one_round_trip_without_keys(redis_db):
-    seen = commands_sent(lambda: invalidate_user_cache(9))
-    # SELECT and PING are a new connection's set-up and the manager's (cached) availability check.
-    housekeeping = {"SELECT", "PING", "CLIENT", "HELLO"}
-    from_app = [w[0].upper() for client_type, w in seen if client_type != "lua" and w[0].upper() not in housekeeping]
-    from_script = [words for client_type, words in seen if client_type == "lua"]
+    from_app, from_script = split_commands(lambda: invalidate_user_cache(9))
     assert from_app in (["EVALSHA"], ["EVALSHA", "EVAL"])  # EVAL once, if the script was not loaded yet
     assert sorted(words[1] for words in from_script) == sorted(f"user:9:{t}" for t in cache.DATA_TYPES)
     assert {words[0].upper() for words in from_script} == {"SET"}
