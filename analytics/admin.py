@@ -15,13 +15,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from convonet_site.admin_pages import RedisPageAdmin
 from convonet_site.health import get_health
 from convonet_site.redis_core import redis_manager
 
@@ -31,29 +31,10 @@ from .models import ActivityPage, ActivityRollup, RateLimitPage, RedisPage
 from .reports import recently_active, redis_timeline, rollup_summary
 
 
-class PageAdmin(admin.ModelAdmin):
-    """An admin entry that is one page, guarded by one custom permission, with no add/change/delete."""
+class PageAdmin(RedisPageAdmin):
+    """An analytics page: a template, a JSON face, and its own URLs."""
 
-    permission = ""
     template = ""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return (
-            request.user.is_active and request.user.is_staff and request.user.has_perm(f"analytics.{self.permission}")
-        )
-
-    def _require(self, request: HttpRequest, permission: str | None = None) -> None:
-        if not self.has_view_permission(request) or (permission and not request.user.has_perm(permission)):
-            raise PermissionDenied
 
     def url_name(self, suffix: str) -> str:
         return f"{self.opts.app_label}_{self.opts.model_name}_{suffix}"
@@ -78,7 +59,7 @@ class PageAdmin(admin.ModelAdmin):
 
 @admin.register(RateLimitPage)
 class RateLimitAdmin(PageAdmin):
-    permission = "view_rate_limits"
+    permission = "analytics.view_rate_limits"
     template = "admin/analytics/rate_limits.html"
 
     def page_urls(self) -> list:
@@ -92,7 +73,7 @@ class RateLimitAdmin(PageAdmin):
         }
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        self._require(request)
+        self.require(request)
         filters = self._filters(request)
         counters = current_or_none(filters)
         return self.render_page(
@@ -108,14 +89,14 @@ class RateLimitAdmin(PageAdmin):
         )
 
     def json_view(self, request: HttpRequest) -> JsonResponse:
-        self._require(request)
+        self.require(request)
         counters = current_or_none(self._filters(request))
         if counters is None:
             return JsonResponse({"error": "redis_unavailable", "local_keys": len(ratelimit.local_limiter)}, status=503)
         return JsonResponse(counters)
 
     def reset_view(self, request: HttpRequest) -> HttpResponse:
-        self._require(request, "analytics.reset_rate_limits")
+        self.require(request, "analytics.reset_rate_limits")
         identifier, action = request.POST.get("identifier", ""), request.POST.get("action", "")
         try:
             ratelimit.reset(identifier, action)
@@ -135,7 +116,7 @@ def current_or_none(filters: dict[str, str]) -> dict | None:
 
 @admin.register(ActivityPage)
 class ActivityAdmin(PageAdmin):
-    permission = "view_activity"
+    permission = "analytics.view_activity"
     template = "admin/analytics/activity.html"
 
     def _report(self, request: HttpRequest) -> tuple[ActivityFilterForm, dict | None]:
@@ -157,12 +138,12 @@ class ActivityAdmin(PageAdmin):
         return form, report
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        self._require(request)
+        self.require(request)
         form, report = self._report(request)
         return self.render_page(request, {"form": form, "report": report}, status=200 if report else 400)
 
     def json_view(self, request: HttpRequest) -> JsonResponse:
-        self._require(request)
+        self.require(request)
         form, report = self._report(request)
         if report is None:
             return JsonResponse({"error": "bad_request", "errors": form.errors.get_json_data()}, status=400)
@@ -180,7 +161,7 @@ class ActivityAdmin(PageAdmin):
 
 @admin.register(RedisPage)
 class RedisAdmin(PageAdmin):
-    permission = "view_redis"
+    permission = "analytics.view_redis"
     template = "admin/analytics/redis.html"
 
     def page_urls(self) -> list:
@@ -188,18 +169,18 @@ class RedisAdmin(PageAdmin):
         return [*super().page_urls(), path("fragment/", fragment, name=self.url_name("fragment"))]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        self._require(request)
+        self.require(request)
         return self.render_page(
             request,
             {**health_context(), "fragment_url": reverse(f"admin:{self.url_name('fragment')}"), "refresh_seconds": 5},
         )
 
     def fragment_view(self, request: HttpRequest) -> HttpResponse:
-        self._require(request)
+        self.require(request)
         return render(request, "admin/analytics/redis_report.html", health_context())
 
     def json_view(self, request: HttpRequest) -> JsonResponse:
-        self._require(request)
+        self.require(request)
         return JsonResponse(get_health(keys=True), json_dumps_params={"default": str})
 
 

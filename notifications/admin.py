@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 
 from analytics.guards import too_many_requests
 from analytics.ratelimit import hit
+from convonet_site.admin_pages import RedisPageAdmin
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import history, keys
@@ -37,25 +38,11 @@ def _rows(entries: list[dict]) -> list[dict]:
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("notifications.view_notifications")
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.has_perm("notifications.view_notifications")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+class NotificationAdmin(RedisPageAdmin):
+    permission = "notifications.view_notifications"
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        self.require(request)
         can_publish = request.user.has_perm("notifications.publish_notification")
         form = PublishForm(request.POST or None)
         if request.method == "POST":

@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from convonet_site.admin_pages import RedisPageAdmin
 from convonet_site.redis_core import redis_manager
 
 from . import calls, sessions
@@ -40,25 +41,8 @@ class VoiceProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(VoiceSession)
-class VoiceSessionAdmin(admin.ModelAdmin):
-    def _allowed(self, request: HttpRequest) -> bool:
-        user = request.user
-        return user.is_active and user.is_staff and user.has_perm("voice.view_voice_sessions")
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request)
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._allowed(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+class VoiceSessionAdmin(RedisPageAdmin):
+    permission = "voice.view_voice_sessions"
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -79,16 +63,14 @@ class VoiceSessionAdmin(admin.ModelAdmin):
         }
 
     def _info(self, request: HttpRequest, session_id: str) -> sessions.SessionInfo:
-        if not self._allowed(request):
-            raise Http404
+        self.require(request)
         info = sessions.find_session(session_id)
         if info is None:
             raise Http404("No such voice session (it may have ended or expired).")
         return info
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
-        if not self._allowed(request):
-            raise Http404
+        self.require(request)
         found = sessions.list_sessions()
         stats = sessions.session_stats(found)
         query = request.GET.get("q", "").strip()

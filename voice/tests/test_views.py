@@ -178,8 +178,8 @@ def test_admin_clear_asks_then_clears_on_post(admin_client, recorded, redis_db):
 def test_admin_sessions_need_the_permission(client, make_user, recorded):
     staff = make_user("eve", staff=True)
     client.force_login(staff)
-    assert client.get("/admin/voice/voicesession/").status_code == 404
-    assert client.get(f"/admin/voice/voicesession/{recorded}/audio/").status_code == 404
+    assert client.get("/admin/voice/voicesession/").status_code == 403
+    assert client.get(f"/admin/voice/voicesession/{recorded}/audio/").status_code == 403
     staff.user_permissions.add(Permission.objects.get(codename="view_voice_sessions"))
     assert client.get("/admin/voice/voicesession/").status_code == 200
 

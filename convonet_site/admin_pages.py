@@ -1,0 +1,42 @@
+"""The base of the admin pages over Redis data (django-rq's pattern: an unmanaged model, one permission).
+
+Each such page is one entry in the admin guarded by one custom permission; there is nothing to add,
+change or delete through the ModelAdmin machinery, so those answers are fixed here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+
+class RedisPageAdmin(admin.ModelAdmin):
+    #: The permission that opens the page, as "app_label.codename".
+    permission = ""
+
+    def has_page_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and user.has_perm(self.permission)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_page_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_page_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def require(self, request: HttpRequest, permission: str | None = None) -> None:
+        """Refuse (403) a user without the page's permission, or without `permission` for an action."""
+        if not self.has_page_permission(request) or (permission and not request.user.has_perm(permission)):
+            raise PermissionDenied
