@@ -32,10 +32,10 @@ run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(VENV)/bin/daphne -b $(HOST) -p $(PORT) convonet_site.asgi:application
 
-## The whole suite against a real Redis (database 15 of the one found or started) and Chromium.
+## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
 test: install-dev
 	@scripts/ensure-system-packages chromium
-	$(PY) -m convonet_site.redis_server --no-persist -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -47,7 +47,7 @@ format: install-dev
 
 ## Benchmarks: ratios measured side by side in one run.
 bench: install-dev
-	DEBUG=1 $(PY) -m convonet_site.redis_server --no-persist -- $(PY) -m bench
+	DEBUG=1 $(PY) -m convonet_site.redis_server --no-persist --private -- $(PY) -m bench
 
 ## `manage.py check --deploy` with production-like settings.
 check-deploy: install

@@ -40,6 +40,22 @@ def _redis_test_database() -> None:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_database_sessions(django_db_setup, django_db_blocker) -> None:
+    """Async tests run ORM calls in executor threads that keep their own connections, which PostgreSQL
+    counts as users of the test database; end them so the database can be dropped at the end."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def redis_db() -> redis.Redis:
     """The raw test database, flushed before the test; use it to check what the code stored."""

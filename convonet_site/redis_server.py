@@ -97,36 +97,39 @@ def configured_url() -> str | None:
     return None
 
 
-def ensure_redis(*, persist: bool = True) -> tuple[str, subprocess.Popen | None, str]:
-    """(url, process we started or None, a sentence saying what was chosen)."""
+def ensure_redis(*, persist: bool = True, private: bool = False) -> tuple[str, subprocess.Popen | None, str]:
+    """(url, process we started or None, a sentence saying what was chosen).
+
+    `private` (the test suite) skips a shared Redis on 6379: pub/sub channels are server-wide, not per
+    database, so a suite publishing on `user:1:notifications` would reach a developer's running site.
+    """
     url = configured_url()
     if url:
         if answers(url):
             return url, None, "using the configured Redis"
         return url, None, "the configured Redis does not answer: the site runs on its in-process fallback"
-    if answers(DEFAULT_URL):
+    if not private and answers(DEFAULT_URL):
         return DEFAULT_URL, None, "using the Redis answering on 127.0.0.1:6379"
-    port = free_port(6390)
+    port = free_port(None if private else 6390)
+    data_dir = BASE_DIR / "var" / (f"redis-private-{port}" if private else "redis")
     try:
-        process = start_redis_server(port, BASE_DIR / "var" / "redis", persist=persist)
+        process = start_redis_server(port, data_dir, persist=persist)
     except (RuntimeError, OSError) as exc:
         return DEFAULT_URL, None, f"no Redis could be started ({exc}): the site runs on its in-process fallback"
-    return (
-        f"redis://127.0.0.1:{port}/0",
-        process,
-        f"started a project-local redis-server on port {port} (data in var/redis/)",
-    )
+    where = "a private redis-server for this run" if private else "a project-local redis-server"
+    return f"redis://127.0.0.1:{port}/0", process, f"started {where} on port {port} (data in {data_dir})"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-persist", action="store_true", help="a started server keeps nothing on disk")
+    parser.add_argument("--private", action="store_true", help="start a server of our own unless one is configured")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the command to run")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to run after --")
-    url, process, how = ensure_redis(persist=not args.no_persist)
+    url, process, how = ensure_redis(persist=not args.no_persist, private=args.private)
     print(f"redis: {how} ({url})", file=sys.stderr, flush=True)
     env = dict(os.environ) if configured_url() else dict(os.environ, REDIS_URL=url)
     child = subprocess.Popen(command, env=env)
@@ -140,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return child.wait()
     finally:
         stop(process)
+        if process is not None and args.private:
+            shutil.rmtree(Path(process.args[process.args.index("--dir") + 1]), ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -148,11 +148,15 @@ CACHES = {
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL}],
+            # channels-redis blocks in BRPOP for up to 5 s; redis-py 8's default 5 s socket timeout would
+            # end every idle wait with TimeoutError and kill the consumer, so reads may wait longer.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
             "prefix": "asgi",
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1500, minimum=100),
             "expiry": 60,

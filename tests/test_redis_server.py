@@ -70,3 +70,19 @@ def test_the_wrapper_runs_the_command_with_redis_url_and_returns_its_exit_code(m
     assert result.returncode == 7
     assert result.stdout.strip() == env_url
     assert "redis: using the configured Redis" in result.stderr
+
+
+def test_private_starts_its_own_server_even_when_6379_answers(monkeypatch, tmp_path, redis_db):
+    for name in ("REDIS_URL", "REDIS_HOST", "REDIS_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    shared_port = redis_db.connection_pool.connection_kwargs["port"]
+    monkeypatch.setattr(redis_server, "DEFAULT_URL", f"redis://127.0.0.1:{shared_port}/0")
+    monkeypatch.setattr(redis_server, "BASE_DIR", tmp_path)
+    chosen, process, how = ensure_redis(persist=False, private=True)
+    try:
+        assert process is not None
+        assert "private redis-server" in how
+        assert not chosen.endswith(f":{shared_port}/0")
+        assert redis.Redis.from_url(chosen).config_get("appendonly") == {"appendonly": "no"}
+    finally:
+        stop(process)

@@ -164,6 +164,8 @@
       iceServers = msg.ice_servers || [];
       incomingName.textContent = msg.from_name;
       setState("ringing", `${msg.from_name} is calling you.`);
+      incomingEl.scrollIntoView({ behavior: "smooth", block: "center" });
+      acceptBtn.focus({ preventScroll: true });
     });
 
     acceptBtn.addEventListener("click", async () => {
