@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .ratelimit import RateLimitResult, ahit, hit
+from .ratelimit import RateLimitResult, ahit, hit, ip_identifier, user_identifier
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -26,8 +26,8 @@ def default_identifier(request: HttpRequest) -> str:
     """Logged-in users are counted by id (as consumers count them), everyone else by address."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return str(user.pk)
-    return f"ip:{client_ip(request)}"
+        return user_identifier(user.pk)
+    return ip_identifier(client_ip(request))
 
 
 def retry_after_seconds(result: RateLimitResult) -> int:

@@ -12,7 +12,7 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 
 from .guards import client_ip, retry_after_seconds
-from .ratelimit import hit, reset
+from .ratelimit import hit, ip_identifier, reset
 
 ACTION, IP_ACTION = "login", "login_ip"
 
@@ -24,7 +24,7 @@ def _username_identifier(username: str) -> str:
 class RateLimitedLoginView(LoginView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         username = request.POST.get("username", "")
-        results = [hit(f"ip:{client_ip(request)}", IP_ACTION)]
+        results = [hit(ip_identifier(client_ip(request)), IP_ACTION)]
         if isinstance(username, str) and username.strip():
             results.append(hit(_username_identifier(username), ACTION))
         refused = [r for r in results if not r.allowed]

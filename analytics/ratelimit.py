@@ -73,6 +73,16 @@ class RateLimitResult:
     retry_after: float
 
 
+def ip_identifier(address: str) -> str:
+    """The identifier of a client address; every limit counted per address uses this form."""
+    return f"ip:{address or 'unknown'}"
+
+
+def user_identifier(user_id: int | str) -> str:
+    """The identifier of a user: their id, as views and consumers count users alike."""
+    return str(user_id)
+
+
 def get_rate_limit_key(identifier: str, action: str) -> str:
     """The seed's key: `rate_limit:{identifier}:{action}` (only this module formats it)."""
     return f"{PREFIX}:{identifier}:{action}"

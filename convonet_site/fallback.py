@@ -216,7 +216,7 @@ class MemoryStore:
             return self.zrem(key, *doomed) if doomed else 0
 
     def _zrange(self, key: str, low: float | str, high: float | str, *, reverse: bool, withscores: bool) -> list:
-        lo, hi = _score(low), _score(high)
+        lo, hi = float(low), float(high)  # float() reads "-inf"/"+inf" as Redis does
         with self._lock:
             items = sorted(self._get(key, {}).items(), key=lambda kv: (kv[1], kv[0]), reverse=reverse)
         chosen = [(m, s) for m, s in items if lo <= s <= hi]
@@ -242,9 +242,3 @@ class MemoryStore:
             trimmed = list(current[start : (None if end == -1 else end + 1)])
             self._put(key, trimmed, keep_ttl=True) if trimmed else self.delete(key)
             return True
-
-
-def _score(value: float | str) -> float:
-    if value in ("-inf", "+inf", "inf"):
-        return float(value)
-    return float(value)

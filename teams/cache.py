@@ -151,7 +151,8 @@ def _read(key: str) -> tuple[Any, str | None]:
         if counts is None:
             raw = client.get(key)
         else:
-            pipe = client.pipeline(transaction=False)
+            # MULTI/EXEC: still one round trip, and the stats hash never exists without its TTL.
+            pipe = client.pipeline(transaction=True)
             pipe.get(key)
             _queue_stats(pipe, counts)
             raw = pipe.execute()[0]
@@ -274,7 +275,7 @@ def flush_stats() -> None:
     if not any(counts.values()):
         return
     try:
-        pipe = redis_manager.redis_client.pipeline(transaction=False)
+        pipe = redis_manager.redis_client.pipeline(transaction=True)
         _queue_stats(pipe, counts)
         pipe.execute()
     except REDIS_DOWN_ERRORS:

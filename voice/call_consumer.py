@@ -32,6 +32,9 @@ from .services import display_name
 
 log = logging.getLogger(__name__)
 
+#: Largest user id the databases can hold (a bigger number would overflow the query, not just miss).
+MAX_USER_ID = 2**63 - 1
+
 CALL_MESSAGE_TYPES = frozenset({"call", "accept", "reject", "signal", "hangup", "presence"})
 
 
@@ -153,7 +156,7 @@ class CallSignalingMixin:
         if not await self._may_signal():
             return
         to_user = message.get("to_user")
-        if not isinstance(to_user, int) or isinstance(to_user, bool) or to_user <= 0:
+        if not isinstance(to_user, int) or isinstance(to_user, bool) or not 0 < to_user <= MAX_USER_ID:
             await self.send_error("bad_message", "to_user must be a user id.", field="to_user")
             return
         if to_user == self.user.id:

@@ -26,7 +26,7 @@ RINGING, ACTIVE, ENDED = "ringing", "active", "ended"
 INDEX_KEY = "call:active"
 #: Reasons a call ends before it was answered that make it a missed call for the callee.
 MISSED_REASONS = frozenset({"no_answer", "cancelled", "disconnected"})
-_CALL_ID = re.compile(r"^[0-9a-f]{32}$")
+_CALL_ID = re.compile(r"[0-9a-f]{32}")
 
 # KEYS: call key, index key. ARGV: actor, role (callee | participant | system), allowed states (",a,b,"),
 # new state, ttl, now, end reason, channel. Returns {status, previous state, field, value, ...}.
@@ -92,7 +92,7 @@ def call_key(call_id: str) -> str:
 
 
 def valid_call_id(value: object) -> bool:
-    return isinstance(value, str) and bool(_CALL_ID.match(value))
+    return isinstance(value, str) and bool(_CALL_ID.fullmatch(value))
 
 
 def _decode(fields: dict[str, str]) -> dict[str, Any]:
