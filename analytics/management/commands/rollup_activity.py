@@ -29,7 +29,8 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"Rolled up {report.events} events of {report.users} users into {report.rows} hourly rows "
-            f"({report.first_hour:%Y-%m-%d %H:00} to {report.end_hour:%Y-%m-%d %H:00} UTC)."
+            f"({report.first_hour:%Y-%m-%d %H:00} to {report.end_hour:%Y-%m-%d %H:00} UTC). "
+            f"Only complete hours are rolled up: events after {report.end_hour:%H:00} UTC wait for the next run."
         )
         if report.unknown_users:
             self.stdout.write(f"Skipped {report.unknown_users} user ids that match no account.")
