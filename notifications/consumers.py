@@ -2,9 +2,9 @@
 
 Thin: it authenticates and parses frames; `listener.Subscription` and the process's hub do the work.
 Server frames: `notification`, `resync`, `ready` (catch-up done: `last_event_id` is where the client
-stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, bad_last_event_id, bad_message,
-message_too_large, unknown_type, unavailable). The connection stays open after any error but
-`not_authenticated`.
+stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, bad_last_event_id, bad_message, unavailable;
+`bad_message` says why in `reason`: malformed, too_large, unknown_type). The connection stays open
+after any error but `not_authenticated`.
 """
 
 from __future__ import annotations
@@ -59,23 +59,29 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:
-            await self.send_error("bad_message", "Binary frames are not accepted here.")
+            await self.send_error("bad_message", "Binary frames are not accepted here.", reason="malformed")
             return
         if len(text_data) > MAX_CLIENT_FRAME:
-            await self.send_error("message_too_large", f"Frames are limited to {MAX_CLIENT_FRAME} characters.")
+            await self.send_error(
+                "bad_message", f"Frames are limited to {MAX_CLIENT_FRAME} characters.", reason="too_large"
+            )
             return
         try:
             message = json.loads(text_data)
-        except json.JSONDecodeError:
-            await self.send_error("bad_message", "Frames must be JSON objects.")
+        except (ValueError, RecursionError):  # JSONDecodeError, or nesting deeper than Python recurses
+            await self.send_error("bad_message", "Frames must be JSON objects.", reason="malformed")
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self.send_error("bad_message", 'Frames must be JSON objects with a string "type".')
+            await self.send_error(
+                "bad_message", 'Frames must be JSON objects with a string "type".', reason="malformed"
+            )
             return
         if message["type"] == "ping":
             await self.send_text(json.dumps({"type": "pong"}))
         else:
-            await self.send_error("unknown_type", "Unknown message type.", received=message["type"][:64])
+            await self.send_error(
+                "bad_message", "Unknown message type.", reason="unknown_type", received=message["type"][:64]
+            )
 
     async def send_text(self, frame: str) -> None:
         await self.send(text_data=frame)

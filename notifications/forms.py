@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from teams.models import Team
 
 from . import keys
-from .envelope import build_body
+from .envelope import RESERVED, build_body
 
 
 class PublishForm(forms.Form):
@@ -31,11 +31,11 @@ class PublishForm(forms.Form):
             return {}
         try:
             data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not JSON: {exc.msg}.") from None
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError; nesting too deep
+            raise forms.ValidationError(f"Not JSON: {getattr(exc, 'msg', 'nested too deeply')}.") from None
         if not isinstance(data, dict):
             raise forms.ValidationError("Must be a JSON object.")
-        clash = sorted(set(data) & {"type", "message", "id"})
+        clash = sorted(set(data) & {"type", "message", *RESERVED})
         if clash:
             raise forms.ValidationError(f"May not set {', '.join(clash)}.")
         return data

@@ -8,11 +8,12 @@ message to the local listeners of that audience, encoding the frame once. Loss i
 by the transport: a listener catches up from the history after connecting and again whenever the hub
 re-subscribes after losing Redis, and drops any id it already sent, so it sees no gap and no duplicate.
 
-Messages that another program PUBLISHes without one of our ids are adopted by exactly one process, the
-holder of a short lease (`notifications:adopter`): it gives them an id, keeps them in the history and
-publishes them again, and the copy with the id is what every process delivers. Only messages for a team
-or user that exists are adopted (the others are logged and dropped). While no process holds
-the lease (at most `LEASE_SECONDS` after the holder dies) external messages are not adopted.
+Messages that another program PUBLISHes (anything without our `sig` marker, signature.py: a foreign id
+is not trusted) are adopted by exactly one process, the holder of a short lease (`notifications:adopter`):
+it gives them an id, keeps them in the history and publishes them again, and the copy with the id is
+what every process delivers. Only messages for a team or user that exists are adopted (the others are
+logged and dropped). While no process holds the lease (at most `LEASE_SECONDS` after the holder dies)
+external messages are not adopted.
 """
 
 from __future__ import annotations
@@ -217,20 +218,19 @@ class Hub:
             log.warning("Dropped a message on a malformed notification channel (%d bytes).", len(raw))
             return
         try:
-            parsed, adopt_body = parse_external(raw)
+            event_id, text = parse_external(raw, channel_name)
         except ValueError as exc:
             self.counts["invalid"] += 1
             log.warning("Dropped an invalid message on %s (%d bytes): %s", channel_name, len(raw), exc)
             return
-        if adopt_body is not None:
-            await self._adopt(channel_name, adopt_body)
+        if event_id is None:
+            await self._adopt(channel_name, text)
             return
         listeners = self._audiences.get(channel_name)
         self.counts["received"] += 1
         if not listeners:
             return
-        event_id = int(parsed["id"])
-        frame = notification_frame(event_id, channel_name, raw.decode())
+        frame = notification_frame(event_id, channel_name, text)
         for listener in list(listeners):
             try:
                 await listener.deliver(event_id, frame)
@@ -258,7 +258,7 @@ class Hub:
     async def _control(self, raw: bytes) -> None:
         try:
             user_id = str(json.loads(raw)["memberships"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             self.counts["invalid"] += 1
             log.warning("Dropped an invalid control message (%d bytes).", len(raw))
             return

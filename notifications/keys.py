@@ -18,8 +18,9 @@ AUDIENCES = "notifications:audiences"
 ADOPTER = "notifications:adopter"
 
 #: An audience id: the database's integer ids, or the seed's string ids such as "team123".
-_AUDIENCE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CHANNEL = re.compile(r"^(team|user):([A-Za-z0-9_-]{1,64}):notifications$")
+#: Explicit ASCII classes with fullmatch: no trailing newline (`$` allows one), no other scripts' digits.
+_AUDIENCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CHANNEL = re.compile(r"(team|user):([A-Za-z0-9_-]{1,64}):notifications")
 
 
 def audience_id(value: int | str) -> str:
@@ -27,7 +28,7 @@ def audience_id(value: int | str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"an audience id must be an int or a string, not {type(value).__name__}")
     text = str(value)
-    if not _AUDIENCE_ID.match(text):
+    if not _AUDIENCE_ID.fullmatch(text):
         raise ValueError("an audience id is 1-64 letters, digits, '_' or '-'")
     return text
 
@@ -40,7 +41,7 @@ def channel(kind: str, value: int | str) -> str:
 
 def parse_channel(name: str) -> tuple[str, str] | None:
     """(kind, id) for one of our channels, else None."""
-    match = _CHANNEL.match(name)
+    match = _CHANNEL.fullmatch(name)
     return (match.group(1), match.group(2)) if match else None
 
 

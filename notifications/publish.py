@@ -21,16 +21,23 @@ from django.conf import settings
 from analytics.activity import track_agent_activity
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
 
-from . import keys
+from . import keys, signature
 from .envelope import build_body
 
 log = logging.getLogger(__name__)
 
 #: KEYS: sequence, history, trim mark, audience index[, adopter lease]
-#: ARGV: channel, body (a JSON object without id), history length, history age (s)[, lease token]
+#: ARGV: channel, body (a JSON object without id), history length, history age (s), HMAC inner and outer
+#: pads (signature.py)[, lease token]
 #: With the lease, nothing happens unless the caller still holds it: two adopters can never both adopt.
+#: The history keeps the envelope; what is PUBLISHed also carries the `sig` marker after the id.
 PUBLISH_SCRIPT = """
-if KEYS[5] and redis.call('GET', KEYS[5]) ~= ARGV[5] then return false end
+if KEYS[5] and redis.call('GET', KEYS[5]) ~= ARGV[7] then return false end
+local function hmac_sha1(message)
+  local inner = redis.sha1hex(ARGV[5] .. message)
+  local digest = string.gsub(inner, '..', function(hex) return string.char(tonumber(hex, 16)) end)
+  return redis.sha1hex(ARGV[6] .. digest)
+end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = now_ms * 1000
@@ -66,7 +73,8 @@ end
 redis.call('ZADD', KEYS[4], sid, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff)
 redis.call('EXPIRE', KEYS[4], max_age)
-redis.call('PUBLISH', ARGV[1], envelope)
+local marker = hmac_sha1(sid .. ':' .. ARGV[1])
+redis.call('PUBLISH', ARGV[1], '{"id":"' .. sid .. '","sig":"' .. marker .. '",' .. string.sub(ARGV[2], 2))
 return envelope
 """
 
@@ -84,7 +92,8 @@ def outage_buffer() -> OutageBuffer:
 def script_call(channel_name: str, body: str) -> tuple[list[str], list[Any]]:
     """The KEYS and ARGV of one publish: shared by the sync publishers and the async adopter."""
     script_keys = [keys.SEQUENCE, keys.history(channel_name), keys.trimmed(channel_name), keys.AUDIENCES]
-    return script_keys, [channel_name, body, settings.NOTIFICATIONS_HISTORY_MAX, settings.NOTIFICATIONS_HISTORY_MAX_AGE]
+    limits = [settings.NOTIFICATIONS_HISTORY_MAX, settings.NOTIFICATIONS_HISTORY_MAX_AGE]
+    return script_keys, [channel_name, body, *limits, *signature.script_pads()]
 
 
 _SHA = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()

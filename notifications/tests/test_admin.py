@@ -95,6 +95,8 @@ def test_it_refuses_to_publish_without_the_publish_permission(redis_db):
         ({"data": "{"}, "Not JSON"),
         ({"data": "[1]"}, "Must be a JSON object."),
         ({"data": '{"id": "5"}'}, "May not set id."),
+        ({"data": '{"sig": "5"}'}, "May not set sig."),
+        ({"data": "[" * 1000}, "Not JSON: nested too deeply."),
         ({"type": ""}, "This field is required."),
         ({"type": "x" * 65}, "at most 64 characters"),
         ({"data": '{"blob": "' + "x" * 9000 + '"}'}, "larger than"),

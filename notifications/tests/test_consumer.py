@@ -172,18 +172,21 @@ async def test_it_reports_a_bad_last_event_id_and_carries_on_live(last_event_id)
 
 
 @pytest.mark.parametrize(
-    ("frame", "code"),
+    ("frame", "reason"),
     [
-        ("not json", "bad_message"),
-        ("[1, 2]", "bad_message"),
-        ('{"no": "type"}', "bad_message"),
-        ('{"type": 5}', "bad_message"),
+        ("not json", "malformed"),
+        ("[1, 2]", "malformed"),
+        ('{"no": "type"}', "malformed"),
+        ('{"type": 5}', "malformed"),
+        pytest.param("[" * 1000, "malformed", id="nested-too-deep"),
         ('{"type": "subscribe", "team": 1}', "unknown_type"),
-        ('{"type": "ping", "pad": "' + "x" * 2000 + '"}', "message_too_large"),
-        (b"\x00\x01", "bad_message"),
+        ('{"type": "ping", "pad": "' + "x" * 2000 + '"}', "too_large"),
+        (b"\x00\x01", "malformed"),
     ],
 )
-async def test_it_answers_bad_frames_with_an_error_and_stays_usable(frame, code):
+async def test_it_answers_bad_frames_with_an_error_and_stays_usable(frame, reason):
+    """DESIGN.md §3: one code, `bad_message`, with the detail in `reason`; even JSON nested deeper than
+    Python's recursion limit (RecursionError, not JSONDecodeError) must not end the connection."""
     alice = await sync_to_async(make_member)("alice")
     ws, _ = await connect(alice)
     if isinstance(frame, bytes):
@@ -192,7 +195,7 @@ async def test_it_answers_bad_frames_with_an_error_and_stays_usable(frame, code)
         await ws.send_to(text_data=frame)
     error = await ws.receive_json_from(timeout=5)
     assert error["type"] == "error"
-    assert error["code"] == code
+    assert (error["code"], error["reason"]) == ("bad_message", reason)
     await ws.send_json_to({"type": "ping"})
     assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
     sent = await apublish_user(alice.id, {"type": "t"})
@@ -321,3 +324,74 @@ async def test_mass_connects_and_disconnects_leave_nothing_behind():
     await asyncio.gather(*(ws.disconnect() for ws, _ in clients))
     assert get_hub().listener_count == 0
     assert get_hub().audience_names() == set()
+
+
+async def test_external_json_nested_too_deep_is_dropped_and_the_hub_keeps_delivering():
+    """json.loads raises RecursionError (not a ValueError) on deep nesting: it must not end the hub's task."""
+    alice = await sync_to_async(make_member)("alice")
+    ws, _ = await connect(alice)
+    raw = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    channel_name = f"user:{alice.id}:notifications"
+    await raw.publish(channel_name, "[" * 1000)
+    await raw.publish(channel_name, '{"a":' * 1000 + "1" + "}" * 1000)
+    await raw.publish(channel_name, json.dumps({"type": "external", "message": "after"}))
+    frame = await ws.receive_json_from(timeout=5)
+    assert frame["notification"]["message"] == "after"
+    assert get_hub().counts["invalid"] == 2
+    sent = await apublish_user(alice.id, {"type": "t"})
+    assert (await ws.receive_json_from(timeout=5))["id"] == sent["id"]
+    await raw.aclose()
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param({"id": "99999999999999999999"}, id="digit-id"),
+        pytest.param({"id": "99999999999999999999", "sig": "0" * 40}, id="digit-id-and-wrong-marker"),
+    ],
+)
+async def test_an_external_id_is_not_trusted_it_is_adopted_and_kept_as_source_id(forged):
+    """A forged large id used to be delivered unstored and move the client past every real notification."""
+    alice = await sync_to_async(make_member)("alice")
+    ws, _ = await connect(alice)
+    raw = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    channel_name = f"user:{alice.id}:notifications"
+    await raw.publish(channel_name, json.dumps({"type": "x", "message": "forged", **forged}))
+
+    adopted = await ws.receive_json_from(timeout=5)
+    assert adopted["notification"]["source_id"] == "99999999999999999999"
+    assert adopted["id"] == adopted["notification"]["id"] != "99999999999999999999"
+    assert "sig" not in adopted["notification"]
+    kept = [json.loads(k) for k in await raw.zrange(keys.history(channel_name), 0, -1)]
+    assert [k["id"] for k in kept] == [adopted["id"]]
+
+    sent = await apublish_user(alice.id, {"type": "voice_message", "message": "real"})
+    real = await ws.receive_json_from(timeout=5)
+    assert real["id"] == sent["id"]
+    assert real["notification"] == sent
+    await raw.aclose()
+    await ws.disconnect()
+
+
+async def test_a_replayed_marker_does_not_vouch_for_another_channel():
+    """The marker signs the id with its channel: copying a real message onto another audience is adopted."""
+    alice = await sync_to_async(make_member)("alice")
+    bob = await sync_to_async(make_member)("bob")
+    ws, _ = await connect(bob)
+    raw = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    pubsub = raw.pubsub()
+    await pubsub.subscribe(f"user:{alice.id}:notifications")
+    await pubsub.get_message(timeout=1)
+    sent = await apublish_user(alice.id, {"type": "t", "message": "for alice"})
+    message = None
+    while message is None:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    await raw.publish(f"user:{bob.id}:notifications", message["data"])
+
+    frame = await ws.receive_json_from(timeout=5)
+    assert frame["notification"]["source_id"] == sent["id"]
+    assert frame["id"] != sent["id"]
+    await pubsub.aclose()
+    await raw.aclose()
+    await ws.disconnect()

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from convonet_site.redis_core import redis_manager
 from convonet_site.redis_manager import publish_team_notification, publish_user_notification
-from notifications import keys
+from notifications import keys, signature
 from notifications.publish import outage_buffer
 from tests.redis_servers import throwaway_redis
 
@@ -33,7 +33,9 @@ def test_it_publishes_the_envelope_on_the_seed_channel_and_keeps_it(redis_db):
     assert envelope["todo_id"] == "456"
     message = pubsub.get_message(timeout=2)
     assert message["channel"] == b"team:pub-t1:notifications"
-    assert json.loads(message["data"]) == envelope
+    published = json.loads(message["data"])
+    assert published == {**envelope, "sig": signature.sign(envelope["id"], "team:pub-t1:notifications")}
+    assert "sig" not in envelope
     assert _history(redis_db, "team:pub-t1:notifications") == [envelope]
     for key in (keys.history("team:pub-t1:notifications"), keys.SEQUENCE, keys.AUDIENCES):
         assert 0 < redis_db.ttl(key) <= settings.NOTIFICATIONS_HISTORY_MAX_AGE
@@ -102,6 +104,13 @@ def test_it_writes_and_publishes_in_one_round_trip(redis_db):
     monitor_client.close()
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     ("notification", "reason"),
     [
@@ -111,6 +120,8 @@ def test_it_writes_and_publishes_in_one_round_trip(redis_db):
         ({"type": ""}, "string 'type'"),
         ({"type": "x" * 65}, "string 'type'"),
         ({"type": "t", "id": "1"}, "'id' is assigned"),
+        ({"type": "t", "sig": "0" * 40}, "'sig' is assigned"),
+        ({"type": "t", "data": _nested(5000)}, "not JSON-serialisable"),
         ({"type": "t", "timestamp": "yesterday"}, "'timestamp' must be"),
         ({"type": "t", "timestamp": float("nan")}, "'timestamp' must be"),
         ({"type": "t", "data": object()}, "not JSON-serialisable"),
@@ -124,7 +135,7 @@ def test_it_rejects_invalid_notifications_and_stores_nothing(redis_db, notificat
     assert redis_db.zcard(keys.history("team:pub-bad:notifications")) == 0
 
 
-@pytest.mark.parametrize("audience", ["", "a:b", "team*", "x" * 65, None, 1.5, True])
+@pytest.mark.parametrize("audience", ["", "a:b", "team*", "x" * 65, None, 1.5, True, "5\n", "\u0665", "a b"])
 def test_it_rejects_audience_ids_that_break_channel_names(redis_db, audience):
     with pytest.raises(ValueError, match="audience id"):
         publish_user_notification(audience, {"type": "t"})

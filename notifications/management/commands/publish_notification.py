@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from convonet_site.redis_core import redis_manager
 from notifications.audience_args import add_audience_arguments, audience_channel
+from notifications.envelope import RESERVED
 from notifications.publish import publish
 
 
@@ -25,11 +26,11 @@ class Command(BaseCommand):
         if options["data"]:
             try:
                 data = json.loads(options["data"])
-            except json.JSONDecodeError as exc:
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError; nesting too deep
                 raise CommandError(f"--data is not JSON: {exc}") from None
             if not isinstance(data, dict):
                 raise CommandError("--data must be a JSON object.")
-            clash = sorted(set(data) & {"type", "message", "id"})
+            clash = sorted(set(data) & {"type", "message", *RESERVED})
             if clash:
                 raise CommandError(f"--data may not set {', '.join(clash)}: use the options (ids are assigned).")
             notification.update(data)
