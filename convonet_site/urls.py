@@ -14,6 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("voice.urls")),
     path("", include("teams.urls")),
-    path("", include("notifications.urls")),
     path("", include("analytics.urls")),
 ]
