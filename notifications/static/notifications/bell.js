@@ -47,7 +47,8 @@
   function describe(item) {
     const when = item.timestamp ? new Date(item.timestamp * 1000).toLocaleTimeString() : "";
     const where = item.channel && item.channel.startsWith("team:") ? "team" : "you";
-    return (item.type || "notification") + " · " + where + (when ? " · " + when : "");
+    const label = (item.type || "notification").replace(/_/g, " ");  // todo_assigned -> "todo assigned"
+    return label + " · " + where + (when ? " · " + when : "");
   }
 
   function render() {
