@@ -432,7 +432,7 @@ async def test_pin_logins_and_failures_are_tracked_as_activity_without_the_pin(r
     assert "9876" not in json.dumps(events)
 
 
-@pytest.mark.parametrize("pin", ["4321\n", "\u0664\u0663\u0662\u0661", "４３２１"])
+@pytest.mark.parametrize("pin", ["4321\n", "\u0664\u0663\u0662\u0661", "\uff14\uff13\uff12\uff11"])
 async def test_a_pin_of_the_wrong_shape_is_a_bad_message_not_an_attempt(redis_db, alice, pin):
     from analytics.ratelimit import get_rate_limit_key
 

@@ -255,7 +255,7 @@ def test_a_pin_must_be_ascii_digits_without_a_newline():
 
     from voice.models import validate_pin
 
-    for bad in ("4321\n", "\u0664\u0663\u0662\u0661", "１２３４"):
+    for bad in ("4321\n", "\u0664\u0663\u0662\u0661", "\uff11\uff12\uff13\uff14"):
         with pytest.raises(ValidationError):
             validate_pin(bad)
     validate_pin("0123")
