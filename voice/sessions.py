@@ -1,4 +1,5 @@
-"""Voice sessions in Redis: the owner of `session:{id}` (a hash) and `session:{id}:audio` (raw bytes).
+"""Voice sessions in Redis: the owner of `session:{id}` (a hash), `session:{id}:audio` (raw bytes) and
+`session:index` (the live ids, so staff pages list sessions without scanning the key space).
 
 The seed's reference keeps the audio as base64 inside the hash and rewrites the whole buffer for every
 chunk, so each chunk costs as much as everything buffered so far. Here the bytes are stored once, raw,
@@ -7,8 +8,10 @@ in their own key and grown with APPEND; `get_session()` still returns the seed's
 
 Every operation is one Lua script (one round trip, atomic): the keys are created with their TTL, and
 every write extends both TTLs in the same call, so no crash between two calls can leave a key without
-one. While Redis is down the same operations run on the manager's in-process store (`storage:
-"memory"`), written in Python with the same rules.
+one. While Redis is down (or refuses writes) the same operations run on the manager's in-process store
+(`storage: "memory"`), written in Python with the same rules; a live connection whose session stayed in
+the unreachable Redis re-creates it there from what it knows, and whatever memory holds moves to Redis
+(merged with what Redis kept) when it answers again.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ _write_refused_logged_at = -WRITE_REFUSED_LOG_INTERVAL
 #: The hash fields, as the seed writes them (strings), in the order the seed lists them.
 FIELDS = ("authenticated", "user_id", "user_name", "is_recording", "connected_at", "authenticated_at")
 PREVIEW_BYTES = 75  # 100 base64 characters, the seed's preview length
+#: The owner's index of live session ids (sorted set, score: creation time), maintained by the same
+#: scripts that create, move and delete sessions, so listing them never scans the key space. An
+#: expired session's entry goes when a listing finds it gone, or after `INDEX_KEEP_SECONDS`.
+SESSION_INDEX_KEY = "session:index"
+INDEX_KEEP_SECONDS = 2 * 86400
 
 
 class InvalidSessionId(ValueError):
@@ -72,6 +80,20 @@ def audio_key(session_id: str) -> str:
 def _keys(session_id: str) -> list[str]:
     key = session_key(session_id)
     return [key, f"{key}:audio"]
+
+
+def _indexed_keys(session_id: str) -> list[str]:
+    """The keys of the scripts that also list or unlist the session in `SESSION_INDEX_KEY` (KEYS[3])."""
+    return [*_keys(session_id), SESSION_INDEX_KEY]
+
+
+#: Lua: list the session of KEYS[1] in the index KEYS[3] (its id is the key after "session:").
+_INDEX_ADD = f"""
+    local now = tonumber(redis.call('TIME')[1])
+    redis.call('ZADD', KEYS[3], 'NX', now, string.sub(KEYS[1], 9))
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - {INDEX_KEEP_SECONDS})
+    redis.call('EXPIRE', KEYS[3], {INDEX_KEEP_SECONDS})
+"""
 
 
 def session_ttl() -> int:
@@ -129,8 +151,9 @@ _CREATE = _Op(
     redis.call('HSET', KEYS[1], unpack(ARGV, 3))
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
-    return 1
-    """,
+    """
+    + _INDEX_ADD
+    + "return 1",
     _mem_create,
 )
 
@@ -244,10 +267,17 @@ _EXTEND = _Op(
 
 
 def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    return m.delete(*keys)
+    return m.delete(keys[0], keys[1])
 
 
-_DELETE = _Op("delete", "return redis.call('DEL', KEYS[1], KEYS[2])", _mem_delete)
+_DELETE = _Op(
+    "delete",
+    """
+    redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 9))
+    return redis.call('DEL', KEYS[1], KEYS[2])
+    """,
+    _mem_delete,
+)
 
 
 def _mem_info(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
@@ -290,8 +320,9 @@ _MERGE = _Op(
     redis.call('APPEND', KEYS[2], ARGV[2])
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('EXPIRE', KEYS[2], ARGV[1])
-    return existed + 1
-    """,
+    """
+    + _INDEX_ADD
+    + "return existed + 1",
     None,  # a merge always goes from the in-process store to Redis
 )
 
@@ -309,8 +340,8 @@ def _move_to_redis(keys: list[str]) -> int:
         fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
         if not fields or ttl <= 0:
             return 0
-        moved = int(_eval(_MERGE, keys, [ttl, audio, *_flatten(fields)]))
-        memory.delete(*keys)
+        moved = int(_eval(_MERGE, [keys[0], keys[1], SESSION_INDEX_KEY], [ttl, audio, *_flatten(fields)]))
+        memory.delete(keys[0], keys[1])
         return moved
 
 
@@ -388,7 +419,7 @@ def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: 
         **(fields or {}),
     }
     data.pop("audio_buffer", None)
-    return session_id, _keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
+    return session_id, _indexed_keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
 
 
 def _session_from(reply: list) -> dict[str, str] | None:
@@ -501,11 +532,11 @@ async def aextend_session(session_id: str, ttl: int | None = None, *, revive: Ma
 
 def delete_session(session_id: str) -> bool:
     """Remove the session and its audio; True when something was there."""
-    return bool(_run(_DELETE, _keys(session_id), []))
+    return bool(_run(_DELETE, _indexed_keys(session_id), []))
 
 
 async def adelete_session(session_id: str) -> bool:
-    return bool(await _arun(_DELETE, _keys(session_id), []))
+    return bool(await _arun(_DELETE, _indexed_keys(session_id), []))
 
 
 def append_audio(
@@ -683,20 +714,37 @@ def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | Non
 
 
 def iter_session_ids() -> Iterator[str]:
-    """Live session ids, found with SCAN (never KEYS) in the store in use."""
-    client = redis_manager.client()
-    try:
-        for key in client.scan_iter(match="session:*", count=500):
-            key = _text(key)
-            session_id = key.removeprefix("session:")
-            if ":" not in session_id and SESSION_ID_PATTERN.fullmatch(session_id):
-                yield session_id
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
+    """Session ids listed in Redis's `SESSION_INDEX_KEY` (no scan of Redis's key space), then those held
+    in the in-process store (an outage, or not moved yet); some may have expired since."""
+    seen: set[str] = set()
+    if redis_manager.is_available():
+        try:
+            seen.update(redis_manager.redis_client.zrange(SESSION_INDEX_KEY, 0, -1))
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    yield from (sid for sid in seen if SESSION_ID_PATTERN.fullmatch(sid))
+    for key in list(redis_manager.memory.scan_iter(match="session:*")):
+        session_id = key.removeprefix("session:")
+        if session_id not in seen and SESSION_ID_PATTERN.fullmatch(session_id):
+            yield session_id
 
 
 def list_sessions() -> list[SessionInfo]:
-    return [info for sid in iter_session_ids() if (info := session_info(sid)) is not None]
+    """The live sessions; ids whose session has expired are dropped from the index on the way."""
+    found: list[SessionInfo] = []
+    gone: list[str] = []
+    for session_id in iter_session_ids():
+        info = session_info(session_id)
+        if info is None:
+            gone.append(session_id)
+        else:
+            found.append(info)
+    if gone and redis_manager.is_available():
+        try:
+            redis_manager.redis_client.zrem(SESSION_INDEX_KEY, *gone)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return found
 
 
 def session_stats(sessions: list[SessionInfo] | None = None) -> dict[str, Any]:

@@ -309,3 +309,27 @@ def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
         finally:
             redis_manager.configure(settings.REDIS_URL)
             redis_manager.memory.delete(f"session:{sid}", f"session:{sid}:audio")
+
+
+def test_the_owner_index_lists_sessions_without_scanning_the_key_space(redis_db):
+    from tests.redis_monitor import split_commands
+
+    kept = sessions.create_session(fields={"user_id": "1"})
+    deleted = sessions.create_session()
+    expired = sessions.create_session()
+    index = sessions.SESSION_INDEX_KEY
+    assert {m.decode() for m in redis_db.zrange(index, 0, -1)} == {kept, deleted, expired}
+    assert 0 < redis_db.ttl(index) <= sessions.INDEX_KEEP_SECONDS
+    assert sessions.delete_session(deleted)
+    redis_db.delete(f"session:{expired}", f"session:{expired}:audio")  # as its TTL would
+    redis_db.set("session:lookalike", "x", ex=60)
+    from_app, _ = split_commands(sessions.list_sessions)
+    assert "ZRANGE" in from_app and "SCAN" not in from_app and "KEYS" not in from_app
+    assert [s.session_id for s in sessions.list_sessions()] == [kept]
+    assert [m.decode() for m in redis_db.zrange(index, 0, -1)] == [kept]
+
+
+def test_a_session_moved_from_memory_is_listed(redis_db):
+    sid = _made_during_an_outage({"user_id": "4"})
+    assert sid in [s.session_id for s in sessions.list_sessions()]
+    assert redis_db.zscore(sessions.SESSION_INDEX_KEY, sid) is not None
