@@ -266,8 +266,15 @@ _EXTEND = _Op(
 )
 
 
+def _cleared_marker(keys: list[str]) -> str:
+    """In the in-process store only: "this session was deleted here", so no connection revives it."""
+    return f"{keys[0]}:cleared"
+
+
 def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    return m.delete(keys[0], keys[1])
+    with m._lock:
+        m.set(_cleared_marker(keys), b"1", ex=session_ttl())
+        return m.delete(keys[0], keys[1])
 
 
 _DELETE = _Op(
@@ -358,12 +365,14 @@ def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
 
     While Redis is unreachable, a session that lives in Redis is not here: the connection that owns it
     passes what it knows (`revive`: the user's fields, whether it records), so it carries on in memory
-    (its audio from that point) instead of being reported gone.
+    (its audio from that point) instead of being reported gone. A session deleted here (staff cleared
+    it during the outage) stays gone.
     """
     memory = redis_manager.memory
     reply = op.memory(memory, keys, args)
-    if revive is not None and op.missed is not None and op.missed(reply):
-        _mem_create(memory, keys, [session_ttl(), b"", *_flatten(revive)])
+    if revive is not None and op.missed is not None and op.missed(reply) and not memory.exists(_cleared_marker(keys)):
+        _, _, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
+        _mem_create(memory, keys, create_args)
         reply = op.memory(memory, keys, args)
     return reply
 

@@ -252,6 +252,10 @@ def test_a_session_missing_in_memory_is_revived_only_when_asked(redis_db, redis_
     assert sessions.extend_session("livesession2", revive=known)
     assert sessions.update_session("livesession3", {"is_recording": "False"}, revive=known)
     assert sessions.get_session("livesession3")["is_recording"] == "False"
+    assert sessions.get_session("livesession3")["authenticated_at"] == ""  # the seed's fields all there
+    assert sessions.delete_session("livesession3")  # staff cleared it during the outage: it stays gone
+    assert not sessions.extend_session("livesession3", revive=known)
+    assert sessions.append_audio("livesession3", b"x", revive=known).status == "missing"
 
 
 def test_revive_never_recreates_a_session_cleared_while_redis_is_up(redis_db):
