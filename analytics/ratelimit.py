@@ -154,6 +154,12 @@ class LocalLimiter:
             freeing = times[len(times) - limit]
             return RateLimitResult(False, limit, 0, max(0.0, freeing + window - now))
 
+    def release(self, key: str) -> None:
+        with self._lock:
+            times = self._keys.get(key)
+            if times:
+                times.pop()
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._keys.pop(key, None)
@@ -234,6 +240,24 @@ def reset(identifier: str, action: str) -> None:
                 pipe.execute()
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
+
+
+def release(identifier: str, action: str) -> None:
+    """Give back the most recent request counted for `identifier` and `action`.
+
+    For limits on failures that must be checked before the outcome is known (a PIN attempt counts
+    when it is made, so concurrent guesses cannot all get through, and is given back when it was
+    right): the newest entry goes, in Redis when it answers, else in the in-process limiter.
+    """
+    identifier = _validate(identifier, action)
+    key = get_rate_limit_key(identifier, action)
+    if redis_manager.is_available():
+        try:
+            redis_manager.redis_client.zpopmax(key)
+            return
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    local_limiter.release(key)
 
 
 def stats() -> dict[str, Any]:

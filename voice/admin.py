@@ -108,7 +108,8 @@ class VoiceSessionAdmin(RedisPageAdmin):
     def audio_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
         """The buffered audio, streamed in pieces from Redis (never loaded whole)."""
         info = self._info(request, session_id)
-        response = StreamingHttpResponse(sessions.iter_audio(session_id), content_type="audio/webm")
+        audio = sessions.iter_audio(session_id, limit=info.audio_bytes)  # as much as Content-Length says
+        response = StreamingHttpResponse(audio, content_type="audio/webm")
         response["Content-Length"] = str(info.audio_bytes)
         response["Cache-Control"] = "no-store"
         return response

@@ -31,6 +31,8 @@ class VoiceConsumer(AsyncWebsocketConsumer):
     session_id: str | None = None
     user: Any = None
     recording_started: float | None = None
+    connected_at = 0.0
+    authenticated_at = 0.0
     #: True once the session was found cleared (staff) or expired: frames are ignored while the socket closes.
     session_lost = False
 
@@ -40,10 +42,9 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         await self.accept()
         scope_user = self.scope.get("user")
         user = scope_user if scope_user is not None and scope_user.is_authenticated else None
-        now = time.time()
-        fields = {"connected_at": repr(now), **(services.auth_fields(user, now) if user else {})}
-        self.session_id = await sessions.acreate_session(fields=fields)
+        self.connected_at = self.authenticated_at = time.time()
         self.user = user
+        self.session_id = await sessions.acreate_session(fields=self.known_fields())
         await self.send_json(
             {
                 "type": "session",
@@ -63,6 +64,17 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         finally:
             await sessions.adelete_session(self.session_id)
 
+    def known_fields(self) -> dict[str, str]:
+        """The session's fields as this connection knows them: what re-creates it in memory when an outage
+        left it in an unreachable Redis (`sessions.update_session`'s `revive`), so the connection carries on."""
+        fields = {
+            "connected_at": repr(self.connected_at),
+            "is_recording": "True" if self.recording_started is not None else "False",
+        }
+        if self.user is not None:
+            fields.update(services.auth_fields(self.user, self.authenticated_at))
+        return fields
+
     async def on_authenticated(self) -> None:
         """Called once the user is known (at connect, or after a good PIN); mixins extend it."""
 
@@ -74,7 +86,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session_lost:
             return
-        kind = "audio"
+        kind = "audio" if bytes_data is not None else "text"
         try:
             if bytes_data is not None:
                 await self.receive_audio(bytes_data)
@@ -97,7 +109,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         else:
             try:
                 message = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: deeply nested arrays or objects
                 problem = "Messages are JSON objects."
         if problem is None and not (isinstance(message, dict) and isinstance(message.get("type"), str)):
             problem = 'Messages are JSON objects with a "type".'
@@ -116,9 +128,9 @@ class VoiceConsumer(AsyncWebsocketConsumer):
             return
         if self.recording_started is None:
             await self.send_error("not_recording", "Send start_recording before audio.")
-            await sessions.aextend_session(self.session_id)
+            await sessions.aextend_session(self.session_id, revive=self.known_fields())
             return
-        result = await sessions.aappend_audio(self.session_id, chunk)
+        result = await sessions.aappend_audio(self.session_id, chunk, revive=self.known_fields())
         if result.status == "too_large":
             await self.finish_recording()
             await self.send_error(
@@ -153,13 +165,13 @@ class VoiceConsumer(AsyncWebsocketConsumer):
     # -- handlers ------------------------------------------------------------------------------
 
     async def handle_ping(self, message: dict) -> None:
-        if not await sessions.aextend_session(self.session_id):
+        if not await sessions.aextend_session(self.session_id, revive=self.known_fields()):
             await self.session_gone()
             return
         await self.send_json({"type": "pong"})
 
     async def handle_authenticate(self, message: dict) -> None:
-        await sessions.aextend_session(self.session_id)
+        await sessions.aextend_session(self.session_id, revive=self.known_fields())
         if self.user is not None:
             await self.send_error("already_authenticated", "This session is already authenticated.")
             return
@@ -167,7 +179,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         if not isinstance(username, str) or not username or len(username) > 150:
             await self.send_error("bad_message", "authenticate needs your username and your voice PIN.")
             return
-        if not isinstance(pin, str) or not services.PIN_SHAPE.match(pin):
+        if not isinstance(pin, str) or not services.PIN_SHAPE.fullmatch(pin):
             await self.send_error("bad_message", "A voice PIN is 4 to 6 digits.")
             return
         outcome = await services.check_pin(username, pin, self.client_address())
@@ -179,17 +191,19 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         if outcome.user is None:
             await self.send_error("auth_failed", "That username and PIN do not match.")
             return
-        if not await sessions.aupdate_session(self.session_id, services.auth_fields(outcome.user)):
+        authenticated_at = time.time()
+        fields = services.auth_fields(outcome.user, authenticated_at)
+        if not await sessions.aupdate_session(self.session_id, fields, revive=self.known_fields()):
             await self.session_gone()
             return
-        self.user = outcome.user
+        self.user, self.authenticated_at = outcome.user, authenticated_at
         await self.send_json(
             {"type": "authenticated", "user_id": self.user.pk, "user_name": services.display_name(self.user)}
         )
         await self.on_authenticated()
 
     async def handle_start_recording(self, message: dict) -> None:
-        await sessions.aextend_session(self.session_id)
+        await sessions.aextend_session(self.session_id, revive=self.known_fields())
         if self.user is None:
             await self.send_error("not_authenticated", "Log in or enter your voice PIN first.")
             return
@@ -202,7 +216,8 @@ class VoiceConsumer(AsyncWebsocketConsumer):
                 "rate_limited", "Too many voice requests; wait a little.", retry_after=limit.retry_after
             )
             return
-        if not await sessions.aupdate_session(self.session_id, {"is_recording": "True", "audio_buffer": ""}):
+        started = {"is_recording": "True", "audio_buffer": ""}
+        if not await sessions.aupdate_session(self.session_id, started, revive=self.known_fields()):
             await self.session_gone()
             return
         self.recording_started = time.monotonic()
@@ -210,7 +225,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
 
     async def handle_stop_recording(self, message: dict) -> None:
         if self.recording_started is None:
-            await sessions.aextend_session(self.session_id)
+            await sessions.aextend_session(self.session_id, revive=self.known_fields())
             await self.send_error("not_recording", "No recording is in progress.")
             return
         audio_bytes = await self.finish_recording()
@@ -223,7 +238,7 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         """Mark the session stopped and report the recording; the audio's size, None when the session is gone."""
         duration = time.monotonic() - (self.recording_started or time.monotonic())
         self.recording_started = None
-        if not await sessions.aupdate_session(self.session_id, {"is_recording": "False"}):
+        if not await sessions.aupdate_session(self.session_id, {"is_recording": "False"}, revive=self.known_fields()):
             return None
         audio_bytes = await sessions.aaudio_size(self.session_id)
         await services.recording_received(self.user, self.session_id, duration, audio_bytes)

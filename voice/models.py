@@ -9,11 +9,12 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.db import models
 
-PIN_PATTERN = re.compile(r"^\d{4,6}$")
+#: ASCII digits only, always with `fullmatch` (`\d` takes other scripts' digits, `$` a trailing newline).
+PIN_PATTERN = re.compile(r"[0-9]{4,6}")
 
 
 def validate_pin(pin: str) -> None:
-    if not isinstance(pin, str) or not PIN_PATTERN.match(pin):
+    if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
         raise ValidationError("A voice PIN is 4 to 6 digits.", code="invalid_pin")
 
 

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from analytics.activity import atrack_agent_activity
-from analytics.ratelimit import RateLimitResult, ahit, reset
+from analytics.ratelimit import RateLimitResult, ahit, release, reset
 from notifications.publish import publish_user_notification
 from teams.cache import get_user_data
 
@@ -72,21 +72,31 @@ def _verify(profile: VoiceProfile | None, pin: str) -> bool:
 
 
 async def check_pin(username: str, pin: str, address: str) -> PinOutcome:
-    """Check a voice PIN, counting the attempt per user and per client address first.
+    """Check a voice PIN: at most 5 failed attempts per 15 minutes (`pin_attempts`) per user and per
+    client address.
 
-    Every attempt counts (`pin_attempts`: 5 per 15 minutes), so no more than five guesses get through
-    in a window whatever the answers were; a good PIN clears the user's own counter, never the
-    address's, so one valid account cannot reset the guessing budget of an address.
+    An attempt takes a slot on both counters before the PIN is checked, so concurrent guesses cannot
+    all get past a nearly full counter, and nothing is checked while either is full; the slots are
+    given back when the PIN was right or the attempt was refused, so only failures count. A good PIN
+    also clears the user's own counter, never the address's: one valid account cannot reset the
+    guessing budget of an address. Good and failed PINs are tracked as the user's activity.
     """
     user = await _find_user(username)
     identifiers = [f"ip:{address}"] + ([user_identifier(user.pk)] if user else [])
     results = [await ahit(identifier, "pin_attempts") for identifier in identifiers]
     refused = [r for r in results if not r.allowed]
     if refused:
+        for identifier, result in zip(identifiers, results, strict=True):
+            if result.allowed:
+                await sync_to_async(release)(identifier, "pin_attempts")
         return PinOutcome(retry_after=max(1, math.ceil(max(r.retry_after for r in refused))))
     if not await _verify(user.voice_profile if user else None, pin):
+        if user is not None:
+            await atrack_agent_activity(str(user.pk), "pin_failed", {"method": "pin"})
         return PinOutcome()
+    await sync_to_async(release)(identifiers[0], "pin_attempts")
     await sync_to_async(reset)(user_identifier(user.pk), "pin_attempts")
+    await atrack_agent_activity(str(user.pk), "login", {"method": "pin"})
     return PinOutcome(user=user)
 
 

@@ -1,4 +1,5 @@
-"""Voice sessions in Redis: the owner of `session:{id}` (a hash) and `session:{id}:audio` (raw bytes).
+"""Voice sessions in Redis: the owner of `session:{id}` (a hash), `session:{id}:audio` (raw bytes) and
+`session:index` (the live ids, so staff pages list sessions without scanning the key space).
 
 The seed's reference keeps the audio as base64 inside the hash and rewrites the whole buffer for every
 chunk, so each chunk costs as much as everything buffered so far. Here the bytes are stored once, raw,
@@ -7,15 +8,19 @@ in their own key and grown with APPEND; `get_session()` still returns the seed's
 
 Every operation is one Lua script (one round trip, atomic): the keys are created with their TTL, and
 every write extends both TTLs in the same call, so no crash between two calls can leave a key without
-one. While Redis is down the same operations run on the manager's in-process store (`storage:
-"memory"`), written in Python with the same rules.
+one. While Redis is down (or refuses writes) the same operations run on the manager's in-process store
+(`storage: "memory"`), written in Python with the same rules; a live connection whose session stayed in
+the unreachable Redis re-creates it there from what it knows, and whatever memory holds moves to Redis
+(merged with what Redis kept) when it answers again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -29,11 +34,25 @@ from django.conf import settings
 from convonet_site.fallback import MemoryStore
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
-#: Session ids are `secrets.token_urlsafe` output; anything else is refused before a key is formed.
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+log = logging.getLogger(__name__)
+
+#: Session ids are `secrets.token_urlsafe` output; anything else is refused before a key is formed
+#: (always `fullmatch`: `$` would let a trailing newline through).
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{6,64}")
+#: Redis answers but refuses writes (a read-only replica, `maxmemory` reached): for sessions it is as
+#: good as down, so the operation runs on the in-process store instead of failing the connection.
+WRITE_REFUSED_ERRORS = (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
+#: At most one warning about refused writes per this many seconds (not one per audio chunk).
+WRITE_REFUSED_LOG_INTERVAL = 60.0
+_write_refused_logged_at = -WRITE_REFUSED_LOG_INTERVAL
 #: The hash fields, as the seed writes them (strings), in the order the seed lists them.
 FIELDS = ("authenticated", "user_id", "user_name", "is_recording", "connected_at", "authenticated_at")
 PREVIEW_BYTES = 75  # 100 base64 characters, the seed's preview length
+#: The owner's index of live session ids (sorted set, score: creation time), maintained by the same
+#: scripts that create, move and delete sessions, so listing them never scans the key space. An
+#: expired session's entry goes when a listing finds it gone, or after `INDEX_KEEP_SECONDS`.
+SESSION_INDEX_KEY = "session:index"
+INDEX_KEEP_SECONDS = 2 * 86400
 
 
 class InvalidSessionId(ValueError):
@@ -45,7 +64,7 @@ def new_session_id() -> str:
 
 
 def validate_session_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.match(session_id):
+    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.fullmatch(session_id):
         raise InvalidSessionId("not a valid session id")
     return session_id
 
@@ -61,6 +80,20 @@ def audio_key(session_id: str) -> str:
 def _keys(session_id: str) -> list[str]:
     key = session_key(session_id)
     return [key, f"{key}:audio"]
+
+
+def _indexed_keys(session_id: str) -> list[str]:
+    """The keys of the scripts that also list or unlist the session in `SESSION_INDEX_KEY` (KEYS[3])."""
+    return [*_keys(session_id), SESSION_INDEX_KEY]
+
+
+#: Lua: list the session of KEYS[1] in the index KEYS[3] (its id is the key after "session:").
+_INDEX_ADD = f"""
+    local now = tonumber(redis.call('TIME')[1])
+    redis.call('ZADD', KEYS[3], 'NX', now, string.sub(KEYS[1], 9))
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - {INDEX_KEEP_SECONDS})
+    redis.call('EXPIRE', KEYS[3], {INDEX_KEEP_SECONDS})
+"""
 
 
 def session_ttl() -> int:
@@ -91,7 +124,9 @@ def _flatten(mapping: Mapping[str, Any]) -> list[str]:
 class _Op:
     name: str
     lua: str
-    memory: Callable[[MemoryStore, list[str], list[Any]], Any]
+    memory: Callable[[MemoryStore, list[str], list[Any]], Any] | None
+    #: True for a reply that means "no such session" (operations a live connection can revive).
+    missed: Callable[[Any], bool] | None = None
     sha: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,8 +151,9 @@ _CREATE = _Op(
     redis.call('HSET', KEYS[1], unpack(ARGV, 3))
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
-    return 1
-    """,
+    """
+    + _INDEX_ADD
+    + "return 1",
     _mem_create,
 )
 
@@ -163,6 +199,7 @@ _UPDATE = _Op(
     return 1
     """,
     _mem_update,
+    lambda reply: not reply,
 )
 
 
@@ -204,6 +241,7 @@ _APPEND = _Op(
     return {status, size}
     """,
     _mem_append,
+    lambda reply: int(reply[0]) == -1,
 )
 
 
@@ -224,14 +262,29 @@ _EXTEND = _Op(
     return 1
     """,
     _mem_extend,
+    lambda reply: not reply,
 )
 
 
+def _cleared_marker(keys: list[str]) -> str:
+    """In the in-process store only: "this session was deleted here", so no connection revives it."""
+    return f"{keys[0]}:cleared"
+
+
 def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    return m.delete(*keys)
+    with m._lock:
+        m.set(_cleared_marker(keys), b"1", ex=session_ttl())
+        return m.delete(keys[0], keys[1])
 
 
-_DELETE = _Op("delete", "return redis.call('DEL', KEYS[1], KEYS[2])", _mem_delete)
+_DELETE = _Op(
+    "delete",
+    """
+    redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 9))
+    return redis.call('DEL', KEYS[1], KEYS[2])
+    """,
+    _mem_delete,
+)
 
 
 def _mem_info(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
@@ -266,26 +319,98 @@ def _eval(op: _Op, keys: list[str], args: list[Any]) -> Any:
         return client.eval(op.lua, len(keys), *keys, *args)
 
 
-def _run(op: _Op, keys: list[str], args: list[Any]) -> Any:
+_MERGE = _Op(
+    "merge",
+    """
+    local existed = redis.call('EXISTS', KEYS[1])
+    redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+    redis.call('APPEND', KEYS[2], ARGV[2])
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    """
+    + _INDEX_ADD
+    + "return existed + 1",
+    None,  # a merge always goes from the in-process store to Redis
+)
+
+
+def _move_to_redis(keys: list[str]) -> int:
+    """Move one session from the in-process store to Redis with its remaining TTL; 0 when it is not there.
+
+    A session kept alive in memory through an outage may also still be in Redis from before it: its
+    fields are brought up to date and the audio held in memory is appended, so the recording keeps
+    both parts in order. The store's lock is held meanwhile, so a chunk arriving for it waits.
+    Redis errors propagate to the caller, which falls back to the in-process store.
+    """
+    memory = redis_manager.memory
+    with memory._lock:
+        fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
+        if not fields or ttl <= 0:
+            return 0
+        moved = int(_eval(_MERGE, [keys[0], keys[1], SESSION_INDEX_KEY], [ttl, audio, *_flatten(fields)]))
+        memory.delete(keys[0], keys[1])
+        return moved
+
+
+def _write_refused(exc: BaseException) -> None:
+    global _write_refused_logged_at
+    now = time.monotonic()
+    if now - _write_refused_logged_at >= WRITE_REFUSED_LOG_INTERVAL:
+        _write_refused_logged_at = now
+        log.warning("Redis refuses voice session writes (%s); using the in-process store.", type(exc).__name__)
+
+
+def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
+    """The operation on the in-process store; a session it does not hold is re-created from `revive`.
+
+    While Redis is unreachable, a session that lives in Redis is not here: the connection that owns it
+    passes what it knows (`revive`: the user's fields, whether it records), so it carries on in memory
+    (its audio from that point) instead of being reported gone. A session deleted here (staff cleared
+    it during the outage) stays gone.
+    """
+    memory = redis_manager.memory
+    reply = op.memory(memory, keys, args)
+    if revive is not None and op.missed is not None and op.missed(reply) and not memory.exists(_cleared_marker(keys)):
+        _, _, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
+        _mem_create(memory, keys, create_args)
+        reply = op.memory(memory, keys, args)
+    return reply
+
+
+def _run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
+    """The operation in Redis when it answers, else in memory.
+
+    A session still held in memory (made during an outage, not yet moved by the recovery callback) is
+    moved first, so no call made just after Redis returns finds it missing.
+    """
     if redis_manager.is_available():
         try:
+            if redis_manager.memory.exists(keys[0]):
+                _move_to_redis(keys)
             return _eval(op, keys, args)
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
-    return op.memory(redis_manager.memory, keys, args)
+        except WRITE_REFUSED_ERRORS as exc:
+            _write_refused(exc)
+    return _on_memory(op, keys, args, revive)
 
 
-async def _arun(op: _Op, keys: list[str], args: list[Any]) -> Any:
+async def _arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
+    """`_run` on the asyncio client; a move from memory runs in a thread, as it holds the store's lock."""
     if await redis_manager.ais_available():
         client = redis_manager.async_client(binary=True)
         try:
+            if redis_manager.memory.exists(keys[0]):
+                await asyncio.to_thread(_move_to_redis, keys)
             try:
                 return await client.evalsha(op.sha, len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:
                 return await client.eval(op.lua, len(keys), *keys, *args)
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
-    return op.memory(redis_manager.memory, keys, args)
+        except WRITE_REFUSED_ERRORS as exc:
+            _write_refused(exc)
+    return _on_memory(op, keys, args, revive)
 
 
 # -- plans: the keys and arguments of each public call, shared by its sync and async faces ---------
@@ -303,7 +428,7 @@ def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: 
         **(fields or {}),
     }
     data.pop("audio_buffer", None)
-    return session_id, _keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
+    return session_id, _indexed_keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
 
 
 def _session_from(reply: list) -> dict[str, str] | None:
@@ -382,49 +507,61 @@ def get_session(session_id: str) -> dict[str, str] | None:
     return _session_from(_run(_GET, _keys(session_id), []))
 
 
-async def aget_session(session_id: str) -> dict[str, str] | None:
-    return _session_from(await _arun(_GET, _keys(session_id), []))
-
-
-def update_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
+def update_session(
+    session_id: str, data: Mapping[str, Any], *, ttl: int | None = None, revive: Mapping[str, Any] | None = None
+) -> bool:
     """Set fields and extend both TTLs in one call; `{"audio_buffer": ""}` clears the audio.
 
-    Returns False (and creates nothing) when the session does not exist.
+    Returns False (and creates nothing) when the session does not exist, except that on the in-process
+    store a session missing there is re-created from `revive` (the fields its connection knows), since
+    during an outage a live session that lives in Redis is not in memory (see `_on_memory`).
     """
     keys, args = _update_args(session_id, data, ttl)
-    return bool(_run(_UPDATE, keys, args))
+    return bool(_run(_UPDATE, keys, args, revive))
 
 
-async def aupdate_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
+async def aupdate_session(
+    session_id: str, data: Mapping[str, Any], *, ttl: int | None = None, revive: Mapping[str, Any] | None = None
+) -> bool:
     keys, args = _update_args(session_id, data, ttl)
-    return bool(await _arun(_UPDATE, keys, args))
+    return bool(await _arun(_UPDATE, keys, args, revive))
 
 
-def extend_session(session_id: str, ttl: int | None = None) -> bool:
-    """Push both keys' expiry to `ttl` seconds from now (activity); False when the session is gone."""
-    return bool(_run(_EXTEND, _keys(session_id), [ttl or session_ttl()]))
+def extend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[str, Any] | None = None) -> bool:
+    """Push both keys' expiry to `ttl` seconds from now (activity); False when the session is gone.
+
+    `revive` as for `update_session`.
+    """
+    return bool(_run(_EXTEND, _keys(session_id), [ttl or session_ttl()], revive))
 
 
-async def aextend_session(session_id: str, ttl: int | None = None) -> bool:
-    return bool(await _arun(_EXTEND, _keys(session_id), [ttl or session_ttl()]))
+async def aextend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[str, Any] | None = None) -> bool:
+    return bool(await _arun(_EXTEND, _keys(session_id), [ttl or session_ttl()], revive))
 
 
 def delete_session(session_id: str) -> bool:
     """Remove the session and its audio; True when something was there."""
-    return bool(_run(_DELETE, _keys(session_id), []))
+    return bool(_run(_DELETE, _indexed_keys(session_id), []))
 
 
 async def adelete_session(session_id: str) -> bool:
-    return bool(await _arun(_DELETE, _keys(session_id), []))
+    return bool(await _arun(_DELETE, _indexed_keys(session_id), []))
 
 
-def append_audio(session_id: str, chunk: bytes, *, max_bytes: int | None = None) -> AppendResult:
-    """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs."""
-    return _append_result(_run(_APPEND, *_append_args(session_id, chunk, max_bytes)))
+def append_audio(
+    session_id: str, chunk: bytes, *, max_bytes: int | None = None, revive: Mapping[str, Any] | None = None
+) -> AppendResult:
+    """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs.
+
+    `revive` as for `update_session`.
+    """
+    return _append_result(_run(_APPEND, *_append_args(session_id, chunk, max_bytes), revive))
 
 
-async def aappend_audio(session_id: str, chunk: bytes, *, max_bytes: int | None = None) -> AppendResult:
-    return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes)))
+async def aappend_audio(
+    session_id: str, chunk: bytes, *, max_bytes: int | None = None, revive: Mapping[str, Any] | None = None
+) -> AppendResult:
+    return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes), revive))
 
 
 def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
@@ -447,25 +584,22 @@ def move_memory_sessions_to_redis() -> int:
     """Run when Redis is back (`redis_manager.on_recover`): sessions made during the outage move to Redis
     with their audio and remaining TTL, so their connections carry on; returns how many moved.
 
-    The in-process store's lock is held while each session moves, so a chunk arriving meanwhile waits
-    and then goes to Redis. A session that already exists in Redis is left there.
+    Each moves as `_move_to_redis` moves it (a session also in Redis gets the audio held in memory
+    appended); a call for a session not moved yet moves it itself first.
     """
-    memory, moved = redis_manager.memory, 0
-    for key in list(memory.scan_iter(match="session:*")):
+    moved = 0
+    for key in list(redis_manager.memory.scan_iter(match="session:*")):
         session_id = key.removeprefix("session:")
-        if not SESSION_ID_PATTERN.match(session_id):
+        if not SESSION_ID_PATTERN.fullmatch(session_id):
             continue
-        keys = _keys(session_id)
-        with memory._lock:
-            fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
-            if not fields or ttl <= 0:
-                continue
-            try:
-                moved += int(_eval(_CREATE, keys, [ttl, audio, *_flatten(fields)]))
-            except REDIS_DOWN_ERRORS as exc:
-                redis_manager.mark_unavailable(exc)
-                return moved
-            memory.delete(*keys)
+        try:
+            moved += bool(_move_to_redis(_keys(session_id)))
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+            return moved
+        except WRITE_REFUSED_ERRORS as exc:
+            _write_refused(exc)
+            return moved
     return moved
 
 
@@ -504,9 +638,8 @@ class SessionInfo:
 
     @property
     def audio_preview(self) -> str:
-        """The first 100 base64 characters of the audio, with "..." when there is more (the seed's preview)."""
-        encoded = base64.b64encode(self.audio_head).decode()
-        return encoded + "..." if self.audio_bytes > len(self.audio_head) else encoded
+        """The first 100 base64 characters of the audio followed by "...", always, as the seed writes it."""
+        return base64.b64encode(self.audio_head).decode() + "..."
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -540,7 +673,9 @@ def debug_payload(info: SessionInfo) -> dict[str, Any]:
     """The seed's debug-session JSON `data`: the fields, and the audio described, never returned.
 
     `audio_buffer_length` is the length of the base64 text the seed would hold, `decoded_audio_length`
-    the bytes. `base64_valid` is true because the base64 is produced from the stored bytes on read.
+    the bytes. `base64_valid` checks, as the seed does, that the session's `audio_buffer` (what
+    `get_session` returns) decodes strictly to as many bytes as are stored; it reads the whole audio,
+    which this staff-only, rate-limited endpoint can afford.
     """
     data = {field: info.fields.get(field, "") for field in FIELDS}
     data.update({k: v for k, v in info.fields.items() if k not in FIELDS})
@@ -548,45 +683,77 @@ def debug_payload(info: SessionInfo) -> dict[str, Any]:
         audio_buffer_length=4 * ((info.audio_bytes + 2) // 3),
         audio_buffer_preview=info.audio_preview,
         decoded_audio_length=info.audio_bytes,
-        base64_valid=base64.b64decode(info.audio_preview.removesuffix("..."), validate=True) == info.audio_head,
+        base64_valid=_base64_matches(info),
     )
     return data
 
 
-def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
-    """The buffered audio in pieces (GETRANGE), so a long recording is streamed, not loaded whole."""
+def _base64_matches(info: SessionInfo) -> bool:
+    session = get_session(info.session_id)
+    if session is None:
+        return False
+    try:
+        return len(base64.b64decode(session["audio_buffer"], validate=True)) == info.audio_bytes
+    except ValueError:
+        return False
+
+
+def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | None = None) -> Iterator[bytes]:
+    """The buffered audio in pieces (GETRANGE), so a long recording is streamed, not loaded whole.
+
+    `limit` stops after that many bytes: a response whose Content-Length came from a snapshot must not
+    send the chunks that arrived since.
+    """
     key = audio_key(session_id)
     offset = 0
-    while True:
+    while limit is None or offset < limit:
         client = redis_manager.client(binary=True)
+        end = offset + chunk_size if limit is None else min(offset + chunk_size, limit)
         try:
-            piece = client.getrange(key, offset, offset + chunk_size - 1)
+            piece = client.getrange(key, offset, end - 1)
         except REDIS_DOWN_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
             return
         if not piece:
             return
         yield piece
-        if len(piece) < chunk_size:
+        if len(piece) < end - offset:
             return
         offset += len(piece)
 
 
 def iter_session_ids() -> Iterator[str]:
-    """Live session ids, found with SCAN (never KEYS) in the store in use."""
-    client = redis_manager.client()
-    try:
-        for key in client.scan_iter(match="session:*", count=500):
-            key = _text(key)
-            session_id = key.removeprefix("session:")
-            if ":" not in session_id and SESSION_ID_PATTERN.match(session_id):
-                yield session_id
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
+    """Session ids listed in Redis's `SESSION_INDEX_KEY` (no scan of Redis's key space), then those held
+    in the in-process store (an outage, or not moved yet); some may have expired since."""
+    seen: set[str] = set()
+    if redis_manager.is_available():
+        try:
+            seen.update(redis_manager.redis_client.zrange(SESSION_INDEX_KEY, 0, -1))
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    yield from (sid for sid in seen if SESSION_ID_PATTERN.fullmatch(sid))
+    for key in list(redis_manager.memory.scan_iter(match="session:*")):
+        session_id = key.removeprefix("session:")
+        if session_id not in seen and SESSION_ID_PATTERN.fullmatch(session_id):
+            yield session_id
 
 
 def list_sessions() -> list[SessionInfo]:
-    return [info for sid in iter_session_ids() if (info := session_info(sid)) is not None]
+    """The live sessions; ids whose session has expired are dropped from the index on the way."""
+    found: list[SessionInfo] = []
+    gone: list[str] = []
+    for session_id in iter_session_ids():
+        info = session_info(session_id)
+        if info is None:
+            gone.append(session_id)
+        else:
+            found.append(info)
+    if gone and redis_manager.is_available():
+        try:
+            redis_manager.redis_client.zrem(SESSION_INDEX_KEY, *gone)
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return found
 
 
 def session_stats(sessions: list[SessionInfo] | None = None) -> dict[str, Any]:

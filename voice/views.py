@@ -26,7 +26,9 @@ def page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@rate_limit("login", methods=("POST",))
 def pin_settings(request: HttpRequest) -> HttpResponse:
+    """Set the voice PIN; each POST checks the current password, so POSTs count as login attempts."""
     form = PinForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()

@@ -107,6 +107,28 @@ def test_reset_forgets_the_counter_and_its_index_entry(redis_db):
     assert hit("u", "login").remaining == 9
 
 
+def test_release_gives_back_only_the_newest_request(redis_db):
+    for _ in range(3):
+        hit("u", "a", limit=3, window=60)
+    key = get_rate_limit_key("u", "a")
+    newest = redis_db.zrange(key, -1, -1)
+    ratelimit.release("u", "a")
+    assert redis_db.zcard(key) == 2 and redis_db.zrange(key, -1, -1) != newest
+    assert redis_db.pttl(key) > 0
+    assert hit("u", "a", limit=3, window=60).allowed and not hit("u", "a", limit=3, window=60).allowed
+    ratelimit.release("nobody", "a")
+    assert not redis_db.exists(get_rate_limit_key("nobody", "a"))
+
+
+def test_release_works_on_the_local_limiter_while_redis_is_down(redis_db):
+    redis_manager.configure("redis://127.0.0.1:1/0")
+    assert [hit("u", "a", limit=2, window=60).allowed for _ in range(3)] == [True, True, False]
+    ratelimit.release("u", "a")
+    assert hit("u", "a", limit=2, window=60).allowed
+    ratelimit.release("never-counted", "a")
+    assert ratelimit.stats()["local_keys"] == 1
+
+
 def test_every_key_has_a_ttl(redis_db):
     for i in range(20):
         hit(f"u{i}", "signaling")

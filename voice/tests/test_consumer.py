@@ -348,3 +348,141 @@ async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
     assert recent(channel("user", alice.pk)) == []
     assert [a["action"] for a in get_user_activity(str(alice.pk))] == ["voice_request"]
     await client.close()
+
+
+async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(redis_db, alice):
+    from django.conf import settings
+
+    from convonet_site.redis_core import redis_manager
+    from convonet_site.redis_server import free_port
+
+    client = await recording(alice)
+    await client.send_bytes(b"before-")
+    redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")  # Redis stops answering
+    try:
+        await client.send_bytes(b"during-")
+        assert await client.ask({"type": "ping"}) == {"type": "pong"}
+        held = redis_manager.memory.hgetall(f"session:{client.session_id}")
+        assert held["user_id"] == str(alice.pk) and held["is_recording"] == "True" and held["authenticated"] == "True"
+    finally:
+        redis_manager.configure(settings.REDIS_URL)  # back, before the recovery thread moved anything
+    await client.send_bytes(b"after")
+    assert await client.ask({"type": "stop_recording"}) == {"type": "recording_stopped", "audio_bytes": 19}
+    assert redis_db.get(f"session:{client.session_id}:audio") == b"before-during-after"
+    assert hash_of(redis_db, client.session_id)["user_id"] == str(alice.pk)
+    assert not redis_manager.memory.exists(f"session:{client.session_id}")
+    await client.close()
+
+
+async def test_a_session_cleared_while_redis_is_up_is_still_gone(redis_db, alice):
+    client = await recording(alice)
+    redis_db.delete(f"session:{client.session_id}", f"session:{client.session_id}:audio")
+    await client.send_bytes(b"chunk")
+    assert (await client.receive())["code"] == "session_gone"
+    assert not redis_db.exists(f"session:{client.session_id}")
+    await client.close()
+
+
+async def test_correct_pins_never_use_up_the_address_or_the_user(redis_db, alice):
+    from analytics.ratelimit import get_rate_limit_key
+
+    for _ in range(7):
+        client = VoiceClient(address="10.1.1.1")
+        await client.connect()
+        assert (await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"}))["type"] == (
+            "authenticated"
+        )
+        await client.close()
+    assert redis_db.zcard(get_rate_limit_key("ip:10.1.1.1", "pin_attempts")) == 0
+    client = VoiceClient(address="10.1.1.1")
+    await client.connect()
+    for _ in range(5):
+        assert (await client.ask({"type": "authenticate", "username": "alice", "pin": "9999"}))["code"] == "auth_failed"
+    assert (await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"}))["code"] == "auth_locked"
+    await client.close()
+
+
+async def test_a_locked_user_does_not_use_up_the_address(redis_db, alice):
+    from analytics.ratelimit import get_rate_limit_key
+
+    client = VoiceClient(address="10.1.1.2")
+    await client.connect()
+    for _ in range(5):
+        await client.ask({"type": "authenticate", "username": "alice", "pin": "9999"})
+    other = VoiceClient(address="10.1.1.3")
+    await other.connect()
+    for _ in range(3):
+        assert (await other.ask({"type": "authenticate", "username": "alice", "pin": "4321"}))["code"] == "auth_locked"
+    assert redis_db.zcard(get_rate_limit_key("ip:10.1.1.3", "pin_attempts")) == 0
+    await client.close()
+    await other.close()
+
+
+async def test_pin_logins_and_failures_are_tracked_as_activity_without_the_pin(redis_db, alice):
+    client = VoiceClient(address="10.1.1.4")
+    await client.connect()
+    await client.ask({"type": "authenticate", "username": "alice", "pin": "9876"})
+    await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"})
+    await client.close()
+    events = await database_sync_to_async(get_user_activity)(alice.pk)
+    assert [(e["action"], e["metadata"]) for e in events] == [
+        ("login", {"method": "pin"}),
+        ("pin_failed", {"method": "pin"}),
+    ]
+    assert "9876" not in json.dumps(events)
+
+
+@pytest.mark.parametrize("pin", ["4321\n", "\u0664\u0663\u0662\u0661", "\uff14\uff13\uff12\uff11"])
+async def test_a_pin_of_the_wrong_shape_is_a_bad_message_not_an_attempt(redis_db, alice, pin):
+    from analytics.ratelimit import get_rate_limit_key
+
+    client = VoiceClient(address="10.1.1.5")
+    await client.connect()
+    assert (await client.ask({"type": "authenticate", "username": "alice", "pin": pin}))["code"] == "bad_message"
+    assert not redis_db.exists(get_rate_limit_key("ip:10.1.1.5", "pin_attempts"))
+    await client.close()
+
+
+async def test_deeply_nested_json_is_a_bad_message_and_logs_nothing(redis_db, alice, caplog):
+    client = VoiceClient(alice)
+    await client.connect()
+    for frame in ("[" * 1000, '{"a":' * 1000):
+        assert (await client.ask(frame))["code"] == "bad_message"
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    await client.close()
+
+
+async def test_a_text_frame_failing_before_its_type_is_known_is_logged_as_text(redis_db, alice, caplog):
+    class Broken(VoiceConsumer):
+        async def parse(self, text: str) -> dict | None:
+            raise RuntimeError("broken")
+
+    client = VoiceClient(alice, consumer=Broken)
+    await client.connect()
+    assert (await client.ask({"type": "ping"}))["code"] == "server_error"
+    assert [r.getMessage() for r in caplog.records if r.name == "voice.consumers"] == ["voice text frame failed"]
+    await client.close()
+
+
+async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, alice):
+    import redis
+    from django.conf import settings
+
+    from convonet_site.redis_core import redis_manager
+    from tests.redis_servers import throwaway_redis
+
+    with throwaway_redis(tmp_path) as server:
+        raw = redis.Redis.from_url(server.url)
+        raw.config_set("maxmemory-policy", "noeviction")
+        raw.config_set("maxmemory", "1")  # every write is refused with OOM
+        redis_manager.configure(server.url)
+        try:
+            client = await recording(alice)
+            await client.send_bytes(b"kept")
+            assert await client.ask({"type": "ping"}) == {"type": "pong"}
+            assert redis_manager.memory.get(f"session:{client.session_id}:audio") == b"kept"
+            assert not raw.exists(f"session:{client.session_id}")
+            await client.close()
+        finally:
+            redis_manager.configure(settings.REDIS_URL)

@@ -205,3 +205,135 @@ def test_the_seeds_examples_work_through_the_facade(redis_db):
     assert redis_db.hgetall("session:abc123")[b"is_recording"] == b"True"
     assert redis_db.get("session:abc123:audio") == b""
     assert delete_session("abc123")
+
+
+def _made_during_an_outage(fields: dict) -> str:
+    """A session created while Redis was down, then Redis back before the recovery callback moved it."""
+    from django.conf import settings
+
+    from convonet_site.redis_server import free_port
+
+    redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        sid = sessions.create_session(fields=fields, ttl=500)
+        if fields.get("is_recording") == "True":
+            assert sessions.append_audio(sid, b"held").ok
+    finally:
+        redis_manager.configure(settings.REDIS_URL)  # available again, nothing moved yet
+    assert redis_manager.is_available() and redis_manager.memory.exists(f"session:{sid}")
+    return sid
+
+
+def test_a_session_made_during_an_outage_is_found_right_after_redis_returns(redis_db):
+    sid = _made_during_an_outage({"user_id": "1", "is_recording": "True"})
+    assert sessions.extend_session(sid, 400)
+    assert redis_db.get(f"session:{sid}:audio") == b"held" and 390 <= redis_db.ttl(f"session:{sid}") <= 400
+    assert not redis_manager.memory.exists(f"session:{sid}", f"session:{sid}:audio")
+    other = _made_during_an_outage({"user_id": "2", "is_recording": "True"})
+    assert sessions.append_audio(other, b"+more").size == 9
+    assert redis_db.get(f"session:{other}:audio") == b"held+more" and redis_db.ttl(f"session:{other}:audio") > 3000
+    assert sessions.get_session(_made_during_an_outage({"user_id": "3"}))["user_id"] == "3"
+    assert sessions.delete_session(gone := _made_during_an_outage({})) and sessions.get_session(gone) is None
+
+
+async def test_the_async_calls_also_find_a_session_made_during_an_outage(redis_db):
+    sid = _made_during_an_outage({"user_id": "1", "is_recording": "True"})
+    assert (await sessions.aappend_audio(sid, b"!")).size == 5
+    assert redis_db.get(f"session:{sid}:audio") == b"held!"
+    assert not redis_manager.memory.exists(f"session:{sid}")
+
+
+def test_a_session_missing_in_memory_is_revived_only_when_asked(redis_db, redis_down):
+    assert not sessions.extend_session("livesession1")
+    assert not sessions.append_audio("livesession1", b"x").ok
+    known = {"user_id": "5", "authenticated": "True", "is_recording": "True"}
+    assert sessions.append_audio("livesession1", b"x", revive=known).ok
+    assert sessions.get_session("livesession1")["user_id"] == "5"
+    assert sessions.extend_session("livesession2", revive=known)
+    assert sessions.update_session("livesession3", {"is_recording": "False"}, revive=known)
+    assert sessions.get_session("livesession3")["is_recording"] == "False"
+    assert sessions.get_session("livesession3")["authenticated_at"] == ""  # the seed's fields all there
+    assert sessions.delete_session("livesession3")  # staff cleared it during the outage: it stays gone
+    assert not sessions.extend_session("livesession3", revive=known)
+    assert sessions.append_audio("livesession3", b"x", revive=known).status == "missing"
+
+
+def test_revive_never_recreates_a_session_cleared_while_redis_is_up(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"})
+    sessions.delete_session(sid)
+    assert sessions.append_audio(sid, b"x", revive={"is_recording": "True"}).status == "missing"
+    assert not sessions.extend_session(sid, revive={})
+    assert not redis_db.exists(f"session:{sid}")
+
+
+@pytest.mark.parametrize("bad", ["abcdef\n", "abcdefg\n", "\nabcdef"])
+def test_a_session_id_with_a_newline_is_refused(redis_db, bad):
+    with pytest.raises(sessions.InvalidSessionId):
+        sessions.session_key(bad)
+    assert sessions.find_session(bad) is None
+
+
+def test_the_preview_always_ends_with_dots_and_base64_valid_is_a_real_check(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"})
+    sessions.append_audio(sid, b"abc")
+    info = sessions.session_info(sid)
+    data = sessions.debug_payload(info)
+    assert data["audio_buffer_preview"] == "YWJj..." and data["base64_valid"] is True
+    sessions.append_audio(sid, b"def")  # the audio no longer matches what `info` saw
+    assert sessions.debug_payload(info)["base64_valid"] is False
+    sessions.delete_session(sid)
+    assert sessions.debug_payload(info)["base64_valid"] is False
+
+
+def test_iter_audio_stops_at_its_limit(redis_db):
+    sid = sessions.create_session(fields={"is_recording": "True"})
+    sessions.append_audio(sid, bytes(range(200)))
+    assert b"".join(sessions.iter_audio(sid, chunk_size=64, limit=130)) == bytes(range(130))
+    assert b"".join(sessions.iter_audio(sid, chunk_size=64, limit=128)) == bytes(range(128))
+    assert b"".join(sessions.iter_audio(sid, chunk_size=64, limit=500)) == bytes(range(200))
+    assert b"".join(sessions.iter_audio(sid, limit=0)) == b""
+
+
+def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
+    import redis
+    from django.conf import settings
+
+    from tests.redis_servers import throwaway_redis
+
+    with throwaway_redis(tmp_path) as server:
+        raw = redis.Redis.from_url(server.url)
+        raw.config_set("maxmemory-policy", "noeviction")
+        raw.config_set("maxmemory", "1")
+        redis_manager.configure(server.url)
+        try:
+            sid = sessions.create_session(fields={"is_recording": "True"})
+            assert sessions.append_audio(sid, b"abc").ok and sessions.get_session(sid)["is_recording"] == "True"
+            assert not raw.exists(f"session:{sid}") and redis_manager.memory.exists(f"session:{sid}")
+            assert sessions.move_memory_sessions_to_redis() == 0 and redis_manager.memory.exists(f"session:{sid}")
+        finally:
+            redis_manager.configure(settings.REDIS_URL)
+            redis_manager.memory.delete(f"session:{sid}", f"session:{sid}:audio")
+
+
+def test_the_owner_index_lists_sessions_without_scanning_the_key_space(redis_db):
+    from tests.redis_monitor import split_commands
+
+    kept = sessions.create_session(fields={"user_id": "1"})
+    deleted = sessions.create_session()
+    expired = sessions.create_session()
+    index = sessions.SESSION_INDEX_KEY
+    assert {m.decode() for m in redis_db.zrange(index, 0, -1)} == {kept, deleted, expired}
+    assert 0 < redis_db.ttl(index) <= sessions.INDEX_KEEP_SECONDS
+    assert sessions.delete_session(deleted)
+    redis_db.delete(f"session:{expired}", f"session:{expired}:audio")  # as its TTL would
+    redis_db.set("session:lookalike", "x", ex=60)
+    from_app, _ = split_commands(sessions.list_sessions)
+    assert "ZRANGE" in from_app and "SCAN" not in from_app and "KEYS" not in from_app
+    assert [s.session_id for s in sessions.list_sessions()] == [kept]
+    assert [m.decode() for m in redis_db.zrange(index, 0, -1)] == [kept]
+
+
+def test_a_session_moved_from_memory_is_listed(redis_db):
+    sid = _made_during_an_outage({"user_id": "4"})
+    assert sid in [s.session_id for s in sessions.list_sessions()]
+    assert redis_db.zscore(sessions.SESSION_INDEX_KEY, sid) is not None

@@ -227,3 +227,35 @@ def test_the_voice_page_and_pin_page_refuse_other_methods(client, make_user):
     assert client.post("/voice/").status_code == 405
     client.force_login(make_user("carol"))
     assert client.put("/voice/pin/").status_code == 405
+
+
+def test_the_pin_page_limits_password_checks_like_logins(client, make_user, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": (3, 300)}
+    erin = make_user("erin")
+    client.force_login(erin)
+    for _ in range(3):
+        response = client.post("/voice/pin/", {"current_password": "guess", "pin": "2468", "pin_confirm": "2468"})
+        assert response.status_code == 200
+    refused = client.post("/voice/pin/", {"current_password": "erin-pw", "pin": "2468", "pin_confirm": "2468"})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert not VoiceProfile.objects.filter(user=erin).exists()
+    assert client.get("/voice/pin/").status_code == 200  # reading the page is not an attempt
+
+
+def test_admin_audio_sends_exactly_the_bytes_its_content_length_says(admin_client, recorded):
+    sessions.update_session(recorded, {"is_recording": "True"})
+    audio = admin_client.get(f"/admin/voice/voicesession/{recorded}/audio/")
+    assert sessions.append_audio(recorded, b"arrived after the snapshot").ok
+    body = b"".join(audio.streaming_content)
+    assert audio["Content-Length"] == "1028" and len(body) == 1028
+
+
+def test_a_pin_must_be_ascii_digits_without_a_newline():
+    from django.core.exceptions import ValidationError
+
+    from voice.models import validate_pin
+
+    for bad in ("4321\n", "\u0664\u0663\u0662\u0661", "\uff11\uff12\uff13\uff14"):
+        with pytest.raises(ValidationError):
+            validate_pin(bad)
+    validate_pin("0123")
