@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from analytics.activity import atrack_agent_activity
-from analytics.ratelimit import RateLimitResult, ahit, release, reset
+from analytics.ratelimit import RateLimitResult, ahit, ip_identifier, release, reset, user_identifier
 from notifications.publish import publish_user_notification
 from teams.cache import get_user_data
 
@@ -38,11 +38,6 @@ def auth_fields(user: Any, at: float | None = None) -> dict[str, str]:
         "user_name": display_name(user),
         "authenticated_at": repr(time.time() if at is None else at),
     }
-
-
-def user_identifier(user_id: int) -> str:
-    """The rate-limit identifier of a user: their id, as every owner counts users (analytics.guards)."""
-    return str(user_id)
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,7 @@ async def check_pin(username: str, pin: str, address: str) -> PinOutcome:
     guessing budget of an address. Good and failed PINs are tracked as the user's activity.
     """
     user = await _find_user(username)
-    identifiers = [f"ip:{address}"] + ([user_identifier(user.pk)] if user else [])
+    identifiers = [ip_identifier(address)] + ([user_identifier(user.pk)] if user else [])
     results = [await ahit(identifier, "pin_attempts") for identifier in identifiers]
     refused = [r for r in results if not r.allowed]
     if refused:
