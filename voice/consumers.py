@@ -60,6 +60,9 @@ class VoiceConsumer(AsyncWebsocketConsumer):
         if self.session_id is None:
             return  # the connection ended before its session was created
         try:
+            if self.recording_started is not None and self.user is not None:
+                duration = time.monotonic() - self.recording_started
+                await services.recording_interrupted(self.user, self.session_id, duration)
             await self.on_disconnect()
         finally:
             await sessions.adelete_session(self.session_id)

@@ -104,6 +104,14 @@ def _wants_voice_messages(user_id: int) -> bool:
     return get_user_data(user_id, "preferences")["notify_voice_message"]
 
 
+async def recording_interrupted(user: Any, session_id: str, duration: float) -> None:
+    """The connection closed mid-recording: the request still counts as activity, though its audio goes
+    with the session (the seed's lifecycle deletes both on disconnect), so nobody is told of a message."""
+    await atrack_agent_activity(
+        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3), "interrupted": True}
+    )
+
+
 async def recording_received(user: Any, session_id: str, duration: float, audio_bytes: int) -> None:
     """A recording ended: the seed's `voice_request` activity, and a `voice_message` notification to its
     author's open pages when audio arrived."""

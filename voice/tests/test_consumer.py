@@ -486,3 +486,18 @@ async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, a
             await client.close()
         finally:
             redis_manager.configure(settings.REDIS_URL)
+
+
+async def test_closing_mid_recording_still_counts_the_voice_request(redis_db, alice):
+    client = VoiceClient(alice)
+    await client.connect()
+    sid = client.session_id
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(WEBM)
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    await client.close()
+    [event] = get_user_activity(str(alice.pk))
+    assert event["action"] == "voice_request"
+    assert event["metadata"]["session_id"] == sid and event["metadata"]["interrupted"] is True
+    assert recent(channel("user", alice.pk)) == []
+    assert not redis_db.exists(f"session:{sid}", f"session:{sid}:audio")
