@@ -6,6 +6,8 @@ The sessions pages follow django-rq's pattern: an unmanaged model with one custo
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
@@ -102,7 +104,8 @@ class VoiceSessionAdmin(RedisPageAdmin):
 
     def detail_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
         info = self._info(request, session_id)
-        context = self._context(request, f"Voice session {session_id}", info=info, fields=sorted(info.fields.items()))
+        fields = [(name, value, _epoch_datetime(name, value)) for name, value in sorted(info.fields.items())]
+        context = self._context(request, f"Voice session {session_id}", info=info, fields=fields)
         return TemplateResponse(request, "admin/voice/session_detail.html", context)
 
     def audio_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
@@ -122,3 +125,13 @@ class VoiceSessionAdmin(RedisPageAdmin):
             return redirect("admin:voice_voicesession_changelist")
         context = self._context(request, "Clear voice session?", info=info)
         return TemplateResponse(request, "admin/voice/session_clear.html", context)
+
+
+def _epoch_datetime(name: str, value: str) -> datetime.datetime | None:
+    """The seed stores times as epoch seconds in strings; staff read them as dates beside the raw value."""
+    if not name.endswith("_at"):
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(float(value), tz=datetime.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
