@@ -223,13 +223,22 @@ def login(page, server: LiveDaphne, username: str, password: str) -> None:
 
 @pytest.fixture
 def make_user(db) -> Callable[..., object]:
-    """Create a user (password = username + '-pw'), optionally with a voice PIN and team memberships."""
+    """Create a user (password = username + '-pw'), optionally with a voice PIN, team memberships and
+    permissions ("app_label.codename")."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
 
     from teams.models import Team, TeamMembership
     from voice.models import VoiceProfile
 
-    def create(username: str, *, pin: str | None = None, teams: dict[str, str] | None = None, staff: bool = False):
+    def create(
+        username: str,
+        *,
+        pin: str | None = None,
+        teams: dict[str, str] | None = None,
+        staff: bool = False,
+        perms: tuple[str, ...] = (),
+    ):
         user = get_user_model().objects.create_user(
             username, f"{username}@example.com", f"{username}-pw", is_staff=staff, first_name=username.title()
         )
@@ -240,6 +249,9 @@ def make_user(db) -> Callable[..., object]:
         for team_name, role in (teams or {}).items():
             team, _ = Team.objects.get_or_create(name=team_name)
             TeamMembership.objects.create(team=team, user=user, role=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         return user
 
     return create

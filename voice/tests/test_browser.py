@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def test_it_records_two_seconds_of_webm_into_redis(daphne_server, browser_context_factory, make_user, redis_db):
     make_user("alice")
-    make_user("sam", staff=True)
+    make_user("sam", staff=True, perms=("voice.view_voice_sessions",))
     page = browser_context_factory().new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
