@@ -110,13 +110,18 @@ def _wait_until_serving(server: LiveDaphne, timeout: float = 30.0) -> None:
     raise RuntimeError(f"daphne on port {server.port} did not serve within {timeout} s:\n{server.log()}")
 
 
+def daphne_command(port: int) -> list[str]:
+    """daphne as `make run` starts it (through `convonet_site.serve`, which sets its WebSocket limits)."""
+    return [sys.executable, "-m", "convonet_site.serve", "-b", "127.0.0.1", "-p", str(port)]
+
+
 def start_daphne(log_dir: Path, port: int | None = None, **env: str) -> LiveDaphne:
     """Start one daphne subprocess (tests and benchmarks); `port` restarts a stopped server on its port."""
     port = port or free_port()
     log_path = log_dir / f"daphne-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
+            daphne_command(port),
             cwd=BASE_DIR,
             env=server_env(**env),
             stdout=log,
