@@ -29,6 +29,7 @@ from . import calls, presence
 from .calls import CallError
 from .consumers import VoiceConsumer
 from .services import display_name
+from .signout import SignOutMixin
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +347,7 @@ class CallSignalingMixin:
         await self.send_json({"type": "hangup", "call_id": event["call_id"], "reason": event["reason"]})
 
 
-class VoiceCallConsumer(CallSignalingMixin, VoiceConsumer):
-    """The `/ws/voice/` consumer: voice sessions plus presence and calls on the same connection."""
+class VoiceCallConsumer(SignOutMixin, CallSignalingMixin, VoiceConsumer):
+    """The `/ws/voice/` consumer: voice sessions plus presence and calls on the same connection, closed on sign-out."""
 
     message_types = VoiceConsumer.message_types | CALL_MESSAGE_TYPES
