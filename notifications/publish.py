@@ -201,5 +201,5 @@ def publish_signout(group: str) -> None:
     try:
         redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"signout": group}))
     except REDIS_DOWN_ERRORS as exc:
-        # While Redis is down no process can be told; the sockets end when their session is next checked.
+        # While Redis is down no process can be told: those sockets stay open until they close or reconnect.
         redis_manager.mark_unavailable(exc)
