@@ -27,10 +27,10 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_data
 
-## Serve on http://$(HOST):$(PORT) with daphne, after making sure a Redis is there.
+## Serve on http://$(HOST):$(PORT) with daphne (its WebSocket limits set by convonet_site.serve), after making sure a Redis is there.
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(VENV)/bin/daphne -b $(HOST) -p $(PORT) convonet_site.asgi:application
+	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)
 
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
 test: install-dev

@@ -23,7 +23,7 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from convonet_site.redis_server import free_port
-from tests.live import LiveDaphne, _wait_until_serving
+from tests.live import LiveDaphne, _wait_until_serving, daphne_command
 from voice.tests.live_ws import WsClient
 
 ROUNDS = 10
@@ -73,7 +73,7 @@ def _daphne(env: dict[str, str], log_dir: Path) -> LiveDaphne:
     log_path = log_dir / f"daphne-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
+            daphne_command(port),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

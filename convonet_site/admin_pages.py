@@ -13,13 +13,18 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 
+def may_open_page(user: Any, permission: str) -> bool:
+    """The one check behind an admin page over Redis and its JSON twins (every face of a statistic answers
+    to the same permission, so no JSON view shows what the page would refuse)."""
+    return bool(user.is_active and user.is_staff and user.has_perm(permission))
+
+
 class RedisPageAdmin(admin.ModelAdmin):
     #: The permission that opens the page, as "app_label.codename".
     permission = ""
 
     def has_page_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return user.is_active and user.is_staff and user.has_perm(self.permission)
+        return may_open_page(request.user, self.permission)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_page_permission(request)

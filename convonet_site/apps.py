@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ConvonetSiteConfig(AppConfig):
     name = "convonet_site"
     verbose_name = "Convonet site"
+
+    def ready(self) -> None:
+        from . import signout  # noqa: F401  (logout, password change and deactivation close open sockets)

@@ -170,6 +170,12 @@ CHANNEL_LAYERS = {
 VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
 VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
 VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address (voice/caps.py).
+VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
+VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)
+VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", 20, minimum=1)
+# Seconds a socket's place in those counts outlives its last renewal (a crashed process's sockets drop out).
+VOICE_CAPS_LEASE = env_int("VOICE_CAPS_LEASE", 60, minimum=3, maximum=3600)
 
 # -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
 

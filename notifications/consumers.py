@@ -2,7 +2,8 @@
 
 Thin: it authenticates and parses frames; `listener.Subscription` and the process's hub do the work.
 Server frames: `notification`, `resync`, `ready` (catch-up done: `last_event_id` is where the client
-stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, bad_last_event_id, bad_message, unavailable;
+stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, signed_out (then close 4401: logout, password
+change, deactivation), bad_last_event_id, bad_message, unavailable;
 `bad_message` says why in `reason`: malformed, too_large, unknown_type). The connection stays open
 after any error but `not_authenticated`.
 """
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+
+from convonet_site import signout
 
 from . import history
 from .audiences import channels_for_user
@@ -46,7 +49,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             after = None
         load = partial(channels_for_user, user.pk)
         self.subscription = Subscription(
-            await database_sync_to_async(load)(), self.send_text, user_id=str(user.pk), load_channels=load
+            await database_sync_to_async(load)(),
+            self.send_text,
+            user_id=str(user.pk),
+            load_channels=load,
+            signout_groups=frozenset(signout.socket_groups(user, self.scope)),
+            on_sign_out=self.signed_out,
         )
         # In the background, so that this connection answers frames (and notices a disconnect) even
         # while a catch-up waits for Redis.
@@ -82,6 +90,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.send_error(
                 "bad_message", "Unknown message type.", reason="unknown_type", received=message["type"][:64]
             )
+
+    async def signed_out(self) -> None:
+        await self.send_error("signed_out", "You were signed out; log in again.")
+        await self.close(code=signout.CLOSE_CODE)
 
     async def send_text(self, frame: str) -> None:
         await self.send(text_data=frame)

@@ -63,6 +63,8 @@ class Listener(Protocol):
 
     channels: set[str]
     user_id: str | None
+    #: The sign-out groups whose closing ends this connection (`convonet_site.signout`).
+    signout_groups: frozenset[str]
 
     async def deliver(self, event_id: int, frame: str) -> None: ...
 
@@ -71,6 +73,8 @@ class Listener(Protocol):
     async def resume(self) -> None: ...
 
     async def heartbeat(self) -> None: ...
+
+    async def sign_out(self) -> None: ...
 
 
 def notification_frame(event_id: int, channel_name: str, envelope: str) -> str:
@@ -257,12 +261,25 @@ class Hub:
 
     async def _control(self, raw: bytes) -> None:
         try:
-            user_id = str(json.loads(raw)["memberships"])
-        except (ValueError, KeyError, TypeError, RecursionError):
+            message = json.loads(raw)
+            signout = message.get("signout")
+            user_id = None if signout is not None else str(message["memberships"])
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             self.counts["invalid"] += 1
             log.warning("Dropped an invalid control message (%d bytes).", len(raw))
             return
+        if signout is not None:
+            await self._sign_out(str(signout))
+            return
         self._resume([listener for listener in self._listeners if listener.user_id == user_id])
+
+    async def _sign_out(self, group: str) -> None:
+        """Close the local connections in a sign-out group (`convonet_site.signout`)."""
+        for listener in [listener for listener in self._listeners if group in listener.signout_groups]:
+            try:
+                await listener.sign_out()
+            except Exception:  # one broken connection must not keep the others open
+                log.exception("Closing a signed-out connection failed")
 
     def _resume(self, listeners: Iterable[Listener]) -> None:
         """Make listeners catch up, in the background so that this loop keeps reading.

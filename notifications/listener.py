@@ -45,8 +45,12 @@ class Subscription:
         *,
         user_id: str | None = None,
         load_channels: Callable[[], set[str]] | None = None,
+        signout_groups: frozenset[str] = frozenset(),
+        on_sign_out: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.channels = channels
+        self.signout_groups = signout_groups
+        self.on_sign_out = on_sign_out
         self.user_id = user_id
         self.send_text = send_text
         self.load_channels = load_channels
@@ -88,6 +92,12 @@ class Subscription:
 
     async def heartbeat(self) -> None:
         await self.send_text(json.dumps({"type": "heartbeat", "time": time.time()}))
+
+    async def sign_out(self) -> None:
+        """The user's sign-in ended (logout, password change, deactivation): stop, and let the owner close."""
+        self.close()
+        if self.on_sign_out is not None:
+            await self.on_sign_out()
 
     # -- catch-up ------------------------------------------------------------------------------
 

@@ -194,3 +194,12 @@ def publish_membership_change(user_id: int) -> None:
     except REDIS_DOWN_ERRORS as exc:
         # Connections refresh their teams whenever their process re-subscribes after an outage.
         redis_manager.mark_unavailable(exc)
+
+
+def publish_signout(group: str) -> None:
+    """Tell every process to close the notification sockets in a sign-out group (`convonet_site.signout`)."""
+    try:
+        redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"signout": group}))
+    except REDIS_DOWN_ERRORS as exc:
+        # While Redis is down no process can be told: those sockets stay open until they close or reconnect.
+        redis_manager.mark_unavailable(exc)

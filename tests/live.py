@@ -110,13 +110,18 @@ def _wait_until_serving(server: LiveDaphne, timeout: float = 30.0) -> None:
     raise RuntimeError(f"daphne on port {server.port} did not serve within {timeout} s:\n{server.log()}")
 
 
+def daphne_command(port: int) -> list[str]:
+    """daphne as `make run` starts it (through `convonet_site.serve`, which sets its WebSocket limits)."""
+    return [sys.executable, "-m", "convonet_site.serve", "-b", "127.0.0.1", "-p", str(port)]
+
+
 def start_daphne(log_dir: Path, port: int | None = None, **env: str) -> LiveDaphne:
     """Start one daphne subprocess (tests and benchmarks); `port` restarts a stopped server on its port."""
     port = port or free_port()
     log_path = log_dir / f"daphne-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "convonet_site.asgi:application"],
+            daphne_command(port),
             cwd=BASE_DIR,
             env=server_env(**env),
             stdout=log,
@@ -223,13 +228,22 @@ def login(page, server: LiveDaphne, username: str, password: str) -> None:
 
 @pytest.fixture
 def make_user(db) -> Callable[..., object]:
-    """Create a user (password = username + '-pw'), optionally with a voice PIN and team memberships."""
+    """Create a user (password = username + '-pw'), optionally with a voice PIN, team memberships and
+    permissions ("app_label.codename")."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
 
     from teams.models import Team, TeamMembership
     from voice.models import VoiceProfile
 
-    def create(username: str, *, pin: str | None = None, teams: dict[str, str] | None = None, staff: bool = False):
+    def create(
+        username: str,
+        *,
+        pin: str | None = None,
+        teams: dict[str, str] | None = None,
+        staff: bool = False,
+        perms: tuple[str, ...] = (),
+    ):
         user = get_user_model().objects.create_user(
             username, f"{username}@example.com", f"{username}-pw", is_staff=staff, first_name=username.title()
         )
@@ -240,6 +254,9 @@ def make_user(db) -> Callable[..., object]:
         for team_name, role in (teams or {}).items():
             team, _ = Team.objects.get_or_create(name=team_name)
             TeamMembership.objects.create(team=team, user=user, role=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         return user
 
     return create

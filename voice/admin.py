@@ -19,6 +19,7 @@ from convonet_site.redis_core import redis_manager
 
 from . import calls, sessions
 from .models import VoiceProfile, VoiceSession
+from .views import VOICE_SESSIONS_PERMISSION
 
 SORTS = {
     "connected": lambda s: s.connected_at,
@@ -44,7 +45,7 @@ class VoiceProfileAdmin(admin.ModelAdmin):
 
 @admin.register(VoiceSession)
 class VoiceSessionAdmin(RedisPageAdmin):
-    permission = "voice.view_voice_sessions"
+    permission = VOICE_SESSIONS_PERMISSION
 
     def get_urls(self):
         view = self.admin_site.admin_view

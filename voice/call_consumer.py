@@ -27,8 +27,10 @@ from notifications.publish import publish_user_notification
 
 from . import calls, presence
 from .calls import CallError
+from .caps_consumer import SocketCapsMixin
 from .consumers import VoiceConsumer
 from .services import display_name
+from .signout import SignOutMixin
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +348,8 @@ class CallSignalingMixin:
         await self.send_json({"type": "hangup", "call_id": event["call_id"], "reason": event["reason"]})
 
 
-class VoiceCallConsumer(CallSignalingMixin, VoiceConsumer):
-    """The `/ws/voice/` consumer: voice sessions plus presence and calls on the same connection."""
+class VoiceCallConsumer(SocketCapsMixin, SignOutMixin, CallSignalingMixin, VoiceConsumer):
+    """The `/ws/voice/` consumer: voice sessions plus presence and calls on the same connection, closed on
+    sign-out, within the per-user and per-address caps."""
 
     message_types = VoiceConsumer.message_types | CALL_MESSAGE_TYPES

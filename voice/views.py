@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics.guards import rate_limit
+from convonet_site.admin_pages import may_open_page
 from convonet_site.redis_core import redis_manager
 
 from . import sessions
@@ -38,15 +39,23 @@ def pin_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "voice/pin.html", {"form": form, "has_pin": bool(profile and profile.has_pin)})
 
 
+#: The permission of the admin's "Voice sessions" page, which these endpoints are the JSON faces of.
+VOICE_SESSIONS_PERMISSION = "voice.view_voice_sessions"
+
+
 def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff only, refusals in JSON (401 anonymous, 403 without staff rights), `debug_endpoints` rate limit (429)."""
+    """The admin Voice sessions page's permission, refusals in JSON (401 anonymous, 403 without the
+    permission), `debug_endpoints` rate limit (429)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return JsonResponse({"success": False, "error": "Log in as staff to use this endpoint."}, status=401)
-        if not request.user.is_staff:
-            return JsonResponse({"success": False, "error": "Staff only."}, status=403)
+        if not may_open_page(request.user, VOICE_SESSIONS_PERMISSION):
+            return JsonResponse(
+                {"success": False, "error": "Staff with the permission to view and clear live voice sessions only."},
+                status=403,
+            )
         return limited(request, *args, **kwargs)
 
     limited = rate_limit("debug_endpoints")(view)

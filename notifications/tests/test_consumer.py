@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import pytest
 import redis
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from notifications import keys
+from notifications import listener as listener_module
 from notifications.consumers import NotificationConsumer
 from notifications.hub import get_hub
 from notifications.publish import publish_team_notification, publish_user_notification
@@ -98,27 +98,37 @@ async def test_it_catches_up_after_a_disconnect_without_gap_or_duplicate():
     await ws.disconnect()
 
 
-async def test_it_has_no_gap_or_duplicate_while_publishing_during_the_catch_up():
+async def test_it_has_no_gap_or_duplicate_while_publishing_during_the_catch_up(monkeypatch):
+    """Forces both races of a catch-up: one notification published after the connection listens live but
+    before the history is read (it arrives twice: live and in the history), one after the read but before the
+    catch-up is sent (it arrives live only). Each must reach the client exactly once, in order."""
     team = await sync_to_async(make_team)("Busy")
     alice = await sync_to_async(make_member)("alice", team)
     start = await apublish_team(team.id, {"type": "t", "n": -1})
-    stop = threading.Event()
+    hub = get_hub()
+    read_history = listener_module.history.aread_since
+    raced: list[dict] = []
 
-    def publish_continuously():
-        n = 0
-        while not stop.is_set() and n < 150:
-            publish_team_notification(team.id, {"type": "t", "n": n})
-            n += 1
+    async def publish_and_wait_for_the_hub(n: int) -> None:
+        before = hub.counts["received"]
+        raced.append(await apublish_team(team.id, {"type": "t", "n": n}))
+        async with asyncio.timeout(5):
+            while hub.counts["received"] == before:  # delivered to the (catching-up) connection, held there
+                await asyncio.sleep(0.01)
 
-    thread = threading.Thread(target=publish_continuously)
-    thread.start()
-    await asyncio.sleep(0.05)
+    async def read_history_between_two_publishes(channels, after):
+        await publish_and_wait_for_the_hub(1)  # live and in the history read below
+        result = await read_history(channels, after)
+        await publish_and_wait_for_the_hub(2)  # live only: the history was read already
+        return result
+
+    monkeypatch.setattr(listener_module.history, "aread_since", read_history_between_two_publishes)
     ws, frames = await connect(alice, last_event_id=start["id"])
-    await asyncio.sleep(0.2)
-    stop.set()
-    await sync_to_async(thread.join)()
+    monkeypatch.undo()
     received = [f["id"] for f in frames if f["type"] == "notification"]
     received += [f["id"] for f in await notifications_until_quiet(ws)]
+    assert [m["n"] for m in raced] == [1, 2]
+    assert received == [m["id"] for m in raced]
     stored = [json.loads(raw)["id"] for raw in await sync_to_async(_history)(team.id)]
     assert received == stored[stored.index(start["id"]) + 1 :]
     await ws.disconnect()

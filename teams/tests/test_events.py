@@ -13,6 +13,7 @@ import uuid
 import pytest
 import redis
 from django.conf import settings
+from django.db import transaction
 
 from teams.models import Team, Todo, UserPreferences
 
@@ -100,17 +101,30 @@ def test_it_publishes_on_reassignment_only(ops, listen, django_capture_on_commit
     assert received() == []
 
 
-def test_it_publishes_nothing_when_the_transaction_does_not_commit(
-    make_user, listen, django_capture_on_commit_callbacks
-):
+class RolledBack(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_publishes_nothing_when_the_transaction_rolls_back(make_user, listen):
+    """A real rollback (no captured callbacks): the assignment is undone and nothing is published. A todo
+    assigned in a committed transaction afterwards is the sentinel: Redis delivers one publisher's messages in
+    order, so anything the rolled-back one had published would have arrived before it."""
     marker, subscribe, received = listen
     bob = make_user("bob", teams={"Ops": "member"})
     team = Team.objects.get(name="Ops")
     subscribe(*channels_for(team, bob))
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with pytest.raises(RolledBack), transaction.atomic():
         Todo.objects.create(team=team, title=f"Rolled back {marker}", assignee=bob)
-    assert callbacks  # queued for a commit that never comes
-    assert received() == []
+        raise RolledBack
+    assert not Todo.objects.filter(title=f"Rolled back {marker}").exists()
+    Todo.objects.create(team=team, title=f"Committed {marker}", assignee=bob)  # autocommit: commits at once
+    messages: list[tuple[str, dict]] = []
+    deadline = time.monotonic() + 5
+    while not any(body["title"].startswith("Committed") for _, body in messages):
+        assert time.monotonic() < deadline, "the committed assignment was never published"
+        messages += received(wait=0.05)
+    assert {body["title"] for _, body in messages} == {f"Committed {marker}"}
 
 
 def test_it_respects_the_assignee_preference(ops, listen, django_capture_on_commit_callbacks):

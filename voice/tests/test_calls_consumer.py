@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -156,8 +157,10 @@ async def test_it_connects_a_call_and_relays_signals_both_ways(people, redis_db)
         incoming = await tab.expect("incoming_call", call_id=call_id)
         assert incoming["from_user"] == people["ann"].id
         assert incoming["from_name"] == "Ann"
+    asked_accept = time.time()
     await bob.send(type="accept", call_id=call_id)
     assert (await bob.expect("call_accepted", call_id=call_id))["peer"] == people["ann"].id
+    answered = time.time()
     await ann.expect("call_accepted", call_id=call_id)
     await bob_tab.expect("hangup", call_id=call_id, reason="answered_elsewhere")
 
@@ -171,8 +174,10 @@ async def test_it_connects_a_call_and_relays_signals_both_ways(people, redis_db)
     await bob_tab.error("not_in_call", call_id=call_id)
     assert await bob_tab.quiet("signal")
 
+    asking_hangup = time.time()
     await ann.send(type="hangup", call_id=call_id)
     await ann.expect("hangup", call_id=call_id, reason="hangup")
+    hung_up = time.time()
     await bob.expect("hangup", call_id=call_id, reason="hangup")
     assert redis_db.hget(f"call:{call_id}", "state") == b"ended"
     for user in (people["ann"], people["bob"]):
@@ -181,7 +186,7 @@ async def test_it_connects_a_call_and_relays_signals_both_ways(people, redis_db)
         assert actions.count("call_ended") == 1
     ended = next(e for e in get_user_activity(str(people["bob"].id)) if e["action"] == "call_ended")
     assert ended["metadata"]["call_id"] == call_id
-    assert ended["metadata"]["duration"] >= 0
+    assert asking_hangup - answered - 0.002 <= ended["metadata"]["duration"] <= hung_up - asked_accept + 0.002
     assert missed_calls(redis_db, people["bob"]) == []
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from django.test import Client
 
@@ -66,20 +65,17 @@ def test_it_shows_a_user_offline_after_their_process_is_killed(daphne_factory, m
     first, second = daphne_factory(**timing), daphne_factory(**timing)
     cookies = session_cookie(ann), session_cookie(bob)
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         ann_ws = await joined(first, cookies[0])
         bob_ws = await joined(second, cookies[1])
         await ann_ws.expect("presence", online=[bob.id])
         ann_ws.backlog.clear()  # the presence Ann got before Bob joined
         second.kill()
-        killed = time.monotonic()
+        # Noticed at all (15 s is a liveness bound, not a measurement: `make bench` times it, in bench_detection).
         await ann_ws.expect("presence", timeout=15, online=[])
-        waited = time.monotonic() - killed
         await ann_ws.send(type="call", to_user=bob.id)
         await ann_ws.expect("error", code="callee_offline")
         await ann_ws.close()
         await bob_ws.close()
-        return waited
 
-    # Offline within the TTL plus one heartbeat of Ann's connection (plus scheduling slack).
-    assert asyncio.run(scenario()) < 3 + 1 + 2
+    asyncio.run(scenario())

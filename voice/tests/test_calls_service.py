@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from convonet_site.redis_core import redis_manager
@@ -35,7 +37,9 @@ async def test_it_creates_a_ringing_call_with_a_ttl_and_indexes_it(redis_db, set
 
 async def test_it_walks_ringing_active_ended(redis_db, settings):
     call = await ring()
+    asked_accept = time.time()
     accepted = await calls.aaccept_call(call["call_id"], 602, "chan-callee")
+    answered = time.time()
     assert accepted.previous_state == "ringing"
     assert accepted.call["state"] == "active"
     assert accepted.call["callee_channel"] == "chan-callee"
@@ -44,13 +48,16 @@ async def test_it_walks_ringing_active_ended(redis_db, settings):
     assert calls.peer_id(accepted.call, 602) == 601
     assert redis_db.ttl(f"call:{call['call_id']}") > settings.CALLS_RING_TIMEOUT + 60
     assert (await calls.asignal_target(call["call_id"], 602))["state"] == "active"
+    asking_hangup = time.time()
     ended = await calls.ahangup_call(call["call_id"], 602)
+    hung_up = time.time()
     assert ended.previous_state == "active"
     assert ended.call["state"] == "ended"
     assert ended.call["end_reason"] == "hangup"
     assert ended.call["ended_by"] == "602"
     assert not ended.missed
-    assert calls.duration(ended.call) >= 0
+    # Between what this side saw of the answer and of the hang-up (the script's clock is this machine's).
+    assert asking_hangup - answered - 0.002 <= calls.duration(ended.call) <= hung_up - asked_accept + 0.002
     assert 0 < redis_db.ttl(f"call:{call['call_id']}") <= settings.CALLS_ENDED_TTL
     assert calls.active_calls() == []
 

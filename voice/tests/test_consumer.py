@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -134,7 +135,9 @@ async def test_record_chunks_and_stop_with_the_store_checked_after_each_step(red
     client = VoiceClient(alice)
     await client.connect()
     sid = client.session_id
+    asked_start = time.monotonic()
     assert await client.ask({"type": "start_recording"}) == {"type": "recording_started"}
+    started = time.monotonic()
     assert hash_of(redis_db, sid)["is_recording"] == "True"
     assert redis_db.get(f"session:{sid}:audio") == b""
     assert fresh(ttls(redis_db, sid))
@@ -145,12 +148,16 @@ async def test_record_chunks_and_stop_with_the_store_checked_after_each_step(red
     assert await client.ask({"type": "ping"}) == {"type": "pong"}
     assert redis_db.get(f"session:{sid}:audio") == WEBM
     assert fresh(ttls(redis_db, sid))
+    asking_stop = time.monotonic()
     assert await client.ask({"type": "stop_recording"}) == {"type": "recording_stopped", "audio_bytes": len(WEBM)}
+    stopped = time.monotonic()
     assert hash_of(redis_db, sid)["is_recording"] == "False"
     assert redis_db.get(f"session:{sid}:audio") == WEBM
     activity = get_user_activity(str(alice.pk))
     assert [a["action"] for a in activity] == ["voice_request"]
-    assert activity[0]["metadata"]["session_id"] == sid and activity[0]["metadata"]["duration"] >= 0
+    assert activity[0]["metadata"]["session_id"] == sid
+    # The recording's duration lies between what this client saw from both sides of start and stop.
+    assert asking_stop - started - 0.001 <= activity[0]["metadata"]["duration"] <= stopped - asked_start + 0.001
     [notification] = recent(channel("user", alice.pk))
     assert notification["type"] == "voice_message" and notification["message"] == "Voice message received"
     assert notification["session_id"] == sid and notification["audio_bytes"] == len(WEBM)

@@ -22,7 +22,7 @@ async def _recv(ws, expected: str) -> dict:
 
 
 async def _record_then_kill(server) -> str:
-    ws = await websockets.connect(f"{server.ws_url}/ws/voice/", origin="http://127.0.0.1")
+    ws = await websockets.connect(f"{server.ws_url}/ws/voice/", origin=server.url)
     session_id = json.loads(await ws.recv())["session_id"]
     await ws.send(json.dumps({"type": "authenticate", "username": "alice", "pin": "4321"}))
     await _recv(ws, "authenticated")

@@ -18,7 +18,7 @@ CLEAR_URL = "/convonet_todo/webrtc/clear-session/{}"
 
 @pytest.fixture
 def staff(make_user):
-    return make_user("sam", staff=True)
+    return make_user("sam", staff=True, perms=("voice.view_voice_sessions",))
 
 
 @pytest.fixture
@@ -60,8 +60,36 @@ def test_debug_endpoints_refuse_anonymous_and_non_staff_in_json(client, make_use
     client.force_login(make_user("mallory"))
     for url in (DEBUG_URL.format(recorded), CLEAR_URL.format(recorded), "/convonet_todo/webrtc/sessions"):
         assert client.get(url).status_code == 403
-        assert client.post(url).json() == {"success": False, "error": "Staff only."}
+        assert client.post(url).json()["success"] is False
     assert redis_db.exists(f"session:{recorded}")
+
+
+JSON_FACES = [
+    ("get", DEBUG_URL),
+    ("get", CLEAR_URL),
+    ("post", CLEAR_URL),
+    ("get", "/convonet_todo/webrtc/sessions"),
+    ("get", "/convonet_todo/webrtc/calls"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), JSON_FACES)
+def test_staff_without_the_voice_sessions_permission_get_403_on_every_json_face(
+    client, make_user, recorded, redis_db, method, url
+):
+    client.force_login(make_user("eve", staff=True))
+    assert client.get("/admin/voice/voicesession/").status_code == 403  # the admin page refuses eve ...
+    response = getattr(client, method)(url.format(recorded))
+    assert response.status_code == 403 and response.json()["success"] is False  # ... and so does its JSON twin
+    assert "audio_buffer_preview" not in response.content.decode()
+    assert redis_db.exists(f"session:{recorded}")
+
+
+@pytest.mark.parametrize(("method", "url"), JSON_FACES)
+def test_staff_with_the_voice_sessions_permission_get_every_json_face(client, staff, recorded, method, url):
+    client.force_login(staff)
+    assert client.get("/admin/voice/voicesession/").status_code == 200
+    assert getattr(client, method)(url.format(recorded)).status_code == 200
 
 
 def test_debug_session_refuses_post(client, staff, recorded):

@@ -1,0 +1,100 @@
+"""When a sign-in ends, the user's open WebSockets end too (close code 4401), in every daphne process.
+
+A socket is authenticated once, at its handshake (or by a voice PIN), so without this a logged-out browser kept
+receiving notifications and recording. Each authenticated socket joins two sign-out groups: its user's
+(`signout.user.{id}`) and, when it came in with a login session cookie, that session's (`signout.session.{digest}`;
+a digest, so no session key is written to Redis). Then:
+
+- logout closes the sockets of that browser's session (the user's other devices stay connected);
+- a password change, deactivation or deletion closes every socket of the user (PIN-authenticated ones too).
+
+The voice socket hears it through the channel layer (a group); the notifications socket, which has no channel
+layer, through its process's hub (the notifications control channel). Both are sent after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+log = logging.getLogger(__name__)
+
+CLOSE_CODE = 4401
+#: The channel-layer event a voice socket handles (`signout_close`).
+EVENT = "signout.close"
+
+
+def user_group(user_id: int | str) -> str:
+    return f"signout.user.{int(user_id)}"
+
+
+def session_group(session_key: str) -> str:
+    return "signout.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def socket_groups(user: Any, scope: dict[str, Any]) -> list[str]:
+    """The sign-out groups of a socket authenticated as `user`: the user's, and its login session's when the
+    handshake's session is that user's (a PIN-authenticated voice socket has only the user's)."""
+    groups = [user_group(user.pk)]
+    scope_user, session = scope.get("user"), scope.get("session")
+    if session is not None and session.session_key and getattr(scope_user, "pk", None) == user.pk:
+        groups.append(session_group(session.session_key))
+    return groups
+
+
+def close_sockets(group: str) -> None:
+    """Close every socket in `group`, in every process; a Redis failure is logged, never raised (the logout
+    or save that asked must still succeed)."""
+    from notifications.publish import publish_signout
+
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, {"type": EVENT})
+    except Exception:
+        log.exception("Could not close the voice sockets of a signed-out user")
+    publish_signout(group)
+
+
+def close_user_sockets(user_id: int) -> None:
+    close_sockets(user_group(user_id))
+
+
+@receiver(user_logged_out, dispatch_uid="signout-logged-out")
+def logged_out(sender, request, user, **kwargs) -> None:
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        close_sockets(session_group(session_key))
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="signout-user-pre-save")
+def note_credential_change(sender, instance, update_fields=None, **kwargs) -> None:
+    """Before a user is saved: remember whether its password changed or it was deactivated."""
+    instance._signout_sockets = False
+    if instance.pk is None or (update_fields is not None and not {"password", "is_active"} & set(update_fields)):
+        return  # a new user, or e.g. `last_login` on every login: no query
+    before = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    instance._signout_sockets = before is not None and (
+        before["password"] != instance.password or (before["is_active"] and not instance.is_active)
+    )
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="signout-user-saved")
+def credential_changed(sender, instance, **kwargs) -> None:
+    if getattr(instance, "_signout_sockets", False):
+        instance._signout_sockets = False
+        user_id = instance.pk
+        transaction.on_commit(lambda: close_user_sockets(user_id))
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="signout-user-deleted")
+def user_deleted(sender, instance, **kwargs) -> None:
+    user_id = instance.pk
+    transaction.on_commit(lambda: close_user_sockets(user_id))

@@ -1,0 +1,80 @@
+"""The voice socket's hooks into `voice.caps`: a slot taken at connect (under the user, or under the client
+address while anonymous), moved to the user on authentication, audio counted per chunk, released at close.
+
+A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonymous_sockets`) and is closed with
+4429; a chunk past the user's audio cap stops the recording, keeps it, and answers `user_audio_limit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from django.conf import settings
+
+from . import sessions
+from .caps import CLOSE_CODE, Refusal, SocketSlot
+
+
+class SocketCapsMixin:
+    """Combine first, before `VoiceConsumer` (it wraps `connect`, `on_authenticated` and the audio path)."""
+
+    slot: SocketSlot | None = None
+    renewal: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        self.slot = SocketSlot(self.client_address())
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            refusal = await self.slot.join_user(user.pk)
+        else:
+            refusal = await self.slot.join_anonymous()
+        if refusal is not None:
+            await self.accept()
+            await self.refuse(refusal)
+            return
+        self.renewal = asyncio.create_task(self._renew())
+        await super().connect()
+
+    async def on_authenticated(self) -> None:
+        refusal = await self.slot.join_user(self.user.pk)
+        if refusal is not None:
+            await self.refuse(refusal)
+            return
+        await super().on_authenticated()
+
+    async def disconnect(self, code: int) -> None:
+        try:
+            await super().disconnect(code)
+        finally:
+            if self.renewal is not None:
+                self.renewal.cancel()
+            if self.slot is not None:
+                await self.slot.release()
+
+    async def refuse(self, refusal: Refusal) -> None:
+        await self.send_error(refusal.code, refusal.message, limit=refusal.limit)
+        self.session_lost = True
+        await self.close(code=CLOSE_CODE)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.slot.lease() / 3)
+            with contextlib.suppress(Exception):  # a failed renewal must not end the connection
+                await self.slot.renew()
+
+    async def handle_start_recording(self, message: dict) -> None:
+        await super().handle_start_recording(message)
+        if self.recording_started is not None:
+            await self.slot.set_audio(0)  # a new recording replaces the session's audio
+
+    async def receive_audio(self, chunk: bytes) -> None:
+        counted = self.recording_started is not None and len(chunk) <= settings.VOICE_MAX_FRAME_BYTES
+        if counted and (refusal := await self.slot.reserve_audio(len(chunk))) is not None:
+            audio_bytes = await self.finish_recording()
+            await self.send_error(refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes)
+            return
+        await super().receive_audio(chunk)
+        if counted and self.recording_started is None and self.session_id is not None:
+            # The store refused the chunk (recording stopped, or past the per-recording cap): count what it holds.
+            await self.slot.set_audio(await sessions.aaudio_size(self.session_id))

@@ -1,0 +1,139 @@
+"""Caps on voice sockets per user (sockets, audio bytes) and on anonymous sockets per address, counted in Redis:
+precise refusals, released when sockets close, shared by processes and outliving none of them (TTL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+
+from voice.call_consumer import VoiceCallConsumer
+
+from .conftest import VoiceClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def client(user=None, address: str = "10.0.0.1") -> VoiceClient:
+    return VoiceClient(user, address=address, consumer=VoiceCallConsumer)
+
+
+async def opened(user=None, address: str = "10.0.0.1") -> VoiceClient:
+    voice = client(user, address)
+    await voice.connect()
+    return voice
+
+
+async def answer(voice: VoiceClient, payload: dict | None = None) -> dict:
+    """The next frame that is not a presence push (after sending `payload`, when given)."""
+    if payload is not None:
+        await voice.send(payload)
+    while (frame := await voice.receive())["type"] == "presence":
+        pass
+    return frame
+
+
+async def refused(user=None, address: str = "10.0.0.1") -> tuple[dict, int]:
+    """The error frame and close code of a socket the caps turn away."""
+    communicator = client(user, address).communicator
+    connected, _ = await communicator.connect()
+    assert connected
+    error = json.loads(await communicator.receive_from(timeout=5))
+    closed = await communicator.receive_output(timeout=5)
+    assert closed["type"] == "websocket.close"
+    return error, closed["code"]
+
+
+async def test_a_user_holds_at_most_the_capped_number_of_sockets(settings, alice, redis_db):
+    settings.VOICE_MAX_SOCKETS_PER_USER = 2
+    first, second = await opened(alice), await opened(alice, "10.0.0.2")
+    error, code = await refused(alice, "10.0.0.3")
+    assert (error["code"], error["limit"], code) == ("too_many_sockets", 2, 4429)
+    assert 0 < redis_db.ttl(f"voice:caps:user:{alice.pk}") <= settings.VOICE_CAPS_LEASE
+    await first.close()
+    third = await opened(alice)  # the closed socket's place was released
+    for voice in (second, third):
+        await voice.close()
+    assert not redis_db.exists(f"voice:caps:user:{alice.pk}")
+
+
+async def test_anonymous_sockets_are_capped_per_address_until_they_authenticate(settings, alice, bob, redis_db):
+    settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = 2
+    waiting = [await opened(address="10.0.0.5"), await opened(address="10.0.0.5")]
+    error, code = await refused(address="10.0.0.5")
+    assert (error["code"], error["limit"], code) == ("too_many_anonymous_sockets", 2, 4429)
+    assert 0 < redis_db.ttl("voice:caps:address:10.0.0.5") <= settings.VOICE_CAPS_LEASE
+    elsewhere = await opened(address="10.0.0.6")  # another address has its own count
+    reply = await answer(waiting[0], {"type": "authenticate", "username": "alice", "pin": "4321"})
+    assert reply["type"] == "authenticated"
+    waiting.append(await opened(address="10.0.0.5"))  # authenticating freed the address's place
+    for voice in [*waiting, elsewhere]:
+        await voice.close()
+
+
+async def test_logged_in_users_are_not_capped_per_address(settings, make_user):
+    settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = 1
+    users = [await sync_to_async(make_user)(f"nat{i}") for i in range(4)]
+    sockets = [await opened(user, address="192.0.2.1") for user in users]  # one office behind one NAT
+    assert all(voice.session_id for voice in sockets)
+    for voice in sockets:
+        await voice.close()
+
+
+async def test_audio_is_capped_over_all_of_a_users_sockets_and_the_recording_kept(settings, alice, redis_db):
+    settings.VOICE_MAX_AUDIO_BYTES_PER_USER = 5000
+    first, second = await opened(alice), await opened(alice)
+    assert (await answer(first, {"type": "start_recording"}))["type"] == "recording_started"
+    await first.send_bytes(b"a" * 3000)
+    assert (await answer(first, {"type": "stop_recording"}))["audio_bytes"] == 3000  # held until the socket closes
+    assert (await answer(second, {"type": "start_recording"}))["type"] == "recording_started"
+    await second.send_bytes(b"b" * 1500)
+    await second.send_bytes(b"c" * 1000)  # 3000 + 1500 + 1000 > 5000
+    error = await answer(second)
+    assert (error["code"], error["limit"], error["audio_bytes"]) == ("user_audio_limit", 5000, 1500)
+    assert redis_db.get(f"session:{second.session_id}:audio") == b"b" * 1500
+    assert (await answer(second, {"type": "stop_recording"}))["code"] == "not_recording"
+    await first.close()  # its 3000 bytes go with it
+    assert (await answer(second, {"type": "start_recording"}))["type"] == "recording_started"
+    await second.send_bytes(b"d" * 4000)
+    assert (await answer(second, {"type": "stop_recording"}))["audio_bytes"] == 4000
+    await second.close()
+
+
+@pytest.mark.slow
+def test_the_caps_hold_across_processes_and_a_killed_process_frees_its_places(daphne_factory, make_user, redis_db):
+    make_user("pat", pin="864200")
+    caps = {"VOICE_MAX_SOCKETS_PER_USER": "2", "VOICE_CAPS_LEASE": "3"}
+    first, second = daphne_factory(**caps), daphne_factory(**caps)
+
+    async def connect(server) -> tuple[websockets.ClientConnection, dict]:
+        """A PIN-authenticated socket and what follows `authenticated`: `presence` when it stays, else the error."""
+        ws = await websockets.connect(f"{server.ws_url}/ws/voice/", origin=server.url)
+        await ws.recv()  # session
+        await ws.send(json.dumps({"type": "authenticate", "username": "pat", "pin": "864200"}))
+        assert json.loads(await ws.recv())["type"] == "authenticated"
+        return ws, json.loads(await ws.recv())
+
+    async def scenario() -> None:
+        (one, first_frame), (_two, second_frame) = await connect(first), await connect(second)
+        assert first_frame["type"] == second_frame["type"] == "presence"
+        three, frame = await connect(first)  # a third, on either process, is one too many
+        assert frame["code"] == "too_many_sockets"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await three.recv()
+        assert closed.value.rcvd.code == 4429
+        second.kill()  # no clean-up: its place stays counted until its lease (3 s) runs out
+        deadline = time.monotonic() + 15
+        while (frame := (again := await connect(first))[1])["type"] != "presence":
+            assert frame["code"] == "too_many_sockets" and time.monotonic() < deadline, "the place was never freed"
+            await asyncio.sleep(0.5)
+        await again[0].close()
+        await one.close()
+
+    asyncio.run(scenario())
+    for key in redis_db.scan_iter("voice:caps:*"):
+        assert redis_db.ttl(key) > 0
