@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from analytics.activity import atrack_agent_activity
+from analytics.login import normalize_username
 from analytics.ratelimit import RateLimitResult, ahit, ip_identifier, release, reset, user_identifier
 from notifications.publish import publish_user_notification
 from teams.cache import get_user_data
@@ -76,7 +77,7 @@ async def check_pin(username: str, pin: str, address: str) -> PinOutcome:
     also clears the user's own counter, never the address's: one valid account cannot reset the
     guessing budget of an address. Good and failed PINs are tracked as the user's activity.
     """
-    user = await _find_user(username)
+    user = await _find_user(normalize_username(username))  # as the login form resolves it: look-alikes too
     identifiers = [ip_identifier(address)] + ([user_identifier(user.pk)] if user else [])
     results = [await ahit(identifier, "pin_attempts") for identifier in identifiers]
     refused = [r for r in results if not r.allowed]

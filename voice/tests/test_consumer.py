@@ -501,3 +501,19 @@ async def test_closing_mid_recording_still_counts_the_voice_request(redis_db, al
     assert event["metadata"]["session_id"] == sid and event["metadata"]["interrupted"] is True
     assert recent(channel("user", alice.pk)) == []
     assert not redis_db.exists(f"session:{sid}", f"session:{sid}:audio")
+
+
+@pytest.mark.parametrize(
+    "lookalike", ["\uff41\uff4c\uff49\uff43\uff45", "\U0001d41a\U0001d425\U0001d422\U0001d41c\U0001d41e"]
+)
+async def test_a_pin_lockout_holds_for_unicode_lookalikes_of_the_username(redis_db, alice, lookalike):
+    client = VoiceClient(address="10.0.0.1")
+    await client.connect()
+    for _ in range(5):
+        assert (await client.ask({"type": "authenticate", "username": "alice", "pin": "9999"}))["code"] == "auth_failed"
+    other = VoiceClient(address="10.9.9.9")
+    await other.connect()
+    reply = await other.ask({"type": "authenticate", "username": lookalike, "pin": "4321"})
+    assert reply["code"] == "auth_locked"
+    await client.close()
+    await other.close()
