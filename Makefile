@@ -27,8 +27,9 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_data
 
-## Serve on http://$(HOST):$(PORT) with daphne, after making sure a Redis is there.
+## Serve on http://$(HOST):$(PORT) with daphne, after collecting static files and making sure a Redis is there.
 run: demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(VENV)/bin/daphne -b $(HOST) -p $(PORT) convonet_site.asgi:application
 
