@@ -36,7 +36,15 @@ def pin_settings(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your voice PIN is set.")
         return redirect("voice:page")
     profile = getattr(request.user, "voice_profile", None)
-    return render(request, "voice/pin.html", {"form": form, "has_pin": bool(profile and profile.has_pin)})
+    return render(
+        request,
+        "voice/pin.html",
+        {
+            "form": form,
+            "has_pin": bool(profile and profile.has_pin),
+            "pin_change_needed": bool(profile and profile.pin_change_needed),
+        },
+    )
 
 
 def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

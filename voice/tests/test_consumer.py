@@ -69,7 +69,7 @@ async def test_a_pin_authenticates_and_binds_the_session_to_the_user(redis_db, a
     assert reply["type"] == "error" and reply["code"] == "auth_failed"
     assert hash_of(redis_db, client.session_id)["authenticated"] == "False"
     reply = await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"})
-    assert reply == {"type": "authenticated", "user_id": alice.pk, "user_name": "Alice"}
+    assert reply == {"type": "authenticated", "user_id": alice.pk, "user_name": "Alice", "pin_change_needed": True}
     stored = hash_of(redis_db, client.session_id)
     assert stored["authenticated"] == "True" and stored["user_id"] == str(alice.pk) and stored["user_name"] == "Alice"
     assert fresh(ttls(redis_db, client.session_id))
