@@ -19,6 +19,9 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "publish_notification": (30, 60),
     "debug_endpoints": (60, 60),
     "signaling": (50, 10),
+    "team_create": (10, 3600),
+    "team_invite": (30, 3600),
+    "missed_call_notifications": (3, 600),
 }
 
 

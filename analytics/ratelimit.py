@@ -83,6 +83,11 @@ def user_identifier(user_id: int | str) -> str:
     return str(user_id)
 
 
+def pair_identifier(from_user_id: int | str, to_user_id: int | str) -> str:
+    """The identifier of what one user does to another (a caller ringing one callee), counted per pair."""
+    return f"pair:{from_user_id}>{to_user_id}"
+
+
 def get_rate_limit_key(identifier: str, action: str) -> str:
     """The seed's key: `rate_limit:{identifier}:{action}` (only this module formats it)."""
     return f"{PREFIX}:{identifier}:{action}"

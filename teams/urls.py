@@ -16,5 +16,8 @@ urlpatterns = [
     path("teams/<id:team_id>/members/", views.members, name="members"),
     path("teams/<id:team_id>/members/<id:membership_id>/role/", views.member_role, name="member_role"),
     path("teams/<id:team_id>/members/<id:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("invitations/", views.invitations, name="invitations"),
+    path("invitations/<id:invitation_id>/accept/", views.invitation_accept, name="invitation_accept"),
+    path("invitations/<id:invitation_id>/decline/", views.invitation_decline, name="invitation_decline"),
     path("preferences/", views.preferences, name="preferences"),
 ]

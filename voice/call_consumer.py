@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 
 from analytics.activity import atrack_agent_activity
 from analytics.guards import consumer_rate_limit
+from analytics.ratelimit import ahit, pair_identifier
 from convonet_site.redis_core import redis_manager
 from notifications.publish import publish_user_notification
 
@@ -301,6 +302,9 @@ class CallSignalingMixin:
             timer.cancel()
 
     async def _notify_missed(self, call: dict[str, Any]) -> None:
+        pair = pair_identifier(call["caller_id"], call["callee_id"])
+        if not (await ahit(pair, "missed_call_notifications")).allowed:
+            return  # the same caller ringing again and again: a few notices per window, not a flood of the history
         await sync_to_async(publish_user_notification)(
             str(call["callee_id"]),
             {
