@@ -321,6 +321,24 @@ class CallSignalingMixin:
     async def presence_changed(self, event: dict) -> None:
         await self._push_presence()
 
+    async def presence_teams_changed(self, event: dict) -> None:
+        """This user joined or left a team (presence.membership_changed): follow the new teams at once."""
+        if getattr(self, "heartbeat_task", None) is None:
+            return  # not authenticated, or leaving
+        old, new = set(self.call_teams), set(await database_sync_to_async(presence.team_ids_of)(self.user.id))
+        self.call_teams = sorted(new)
+        for team_id in new - old:
+            await self.channel_layer.group_add(presence.team_group(team_id), self.channel_name)
+        for team_id in old - new:
+            await self.channel_layer.group_discard(presence.team_group(team_id), self.channel_name)
+        await presence.aforget_teams(self.user.id, old - new)
+        await presence.aheartbeat(self.user.id, self.channel_name, self.call_teams)
+        for team_id in old ^ new:
+            await self.channel_layer.group_send(
+                presence.team_group(team_id), {"type": "presence.changed", "user_id": self.user.id}
+            )
+        await self._push_presence()
+
     async def call_incoming(self, event: dict) -> None:
         await self.send_json(
             {
