@@ -82,6 +82,14 @@ def change_role(actor: TeamMembership, target: TeamMembership, role: str) -> Non
 
 
 @transaction.atomic
+def leave(member: TeamMembership) -> None:
+    """A member leaves the team on their own (consent both ways); the last owner must hand over first."""
+    member = TeamMembership.objects.select_for_update().select_related("team").get(pk=member.pk)
+    _keeps_an_owner(member)
+    member.delete()
+
+
+@transaction.atomic
 def remove_member(actor: TeamMembership, target: TeamMembership) -> None:
     require_manager(actor)
     target = TeamMembership.objects.select_for_update().select_related("team").get(pk=target.pk)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("teams/<id:team_id>/", views.team_detail, name="detail"),
     path("teams/<id:team_id>/settings/", views.team_settings, name="settings"),
     path("teams/<id:team_id>/delete/", views.team_delete, name="delete"),
+    path("teams/<id:team_id>/leave/", views.team_leave, name="leave"),
     path("teams/<id:team_id>/todos/<id:todo_id>/edit/", views.todo_edit, name="todo_edit"),
     path("teams/<id:team_id>/todos/<id:todo_id>/assign/", views.todo_assign, name="todo_assign"),
     path("teams/<id:team_id>/todos/<id:todo_id>/done/", views.todo_done, name="todo_done"),

@@ -30,7 +30,15 @@ from .forms import (
     TodoFilterForm,
     TodoForm,
 )
-from .membership import MembershipError, accept_invitation, change_role, invite, remove_member, require_manager
+from .membership import (
+    MembershipError,
+    accept_invitation,
+    change_role,
+    invite,
+    leave,
+    remove_member,
+    require_manager,
+)
 from .models import TeamInvitation, TeamMembership, Todo, UserPreferences
 
 
@@ -301,6 +309,20 @@ def member_remove(request: HttpRequest, team_id: int, membership_id: int) -> Htt
         return f"{target.user.username} removed from {actor.team}."
 
     return _manage_member(request, team_id, membership_id, change)
+
+
+@login_required
+@require_POST
+def team_leave(request: HttpRequest, team_id: int) -> HttpResponse:
+    """Leave a team (any role); presence, calls and the member list follow at once."""
+    membership = _membership(request, team_id)
+    try:
+        leave(membership)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+        return redirect("teams:detail", team_id=team_id)
+    messages.success(request, f"You left “{membership.team}”.")
+    return redirect("teams:list")
 
 
 def _owner(request: HttpRequest, team_id: int) -> TeamMembership:

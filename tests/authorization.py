@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.admin import site as admin_site
 from django.contrib.auth.models import AnonymousUser, Group, Permission
 from django.contrib.contenttypes.models import ContentType
@@ -120,16 +121,31 @@ def ensure_session() -> None:
         sessions.create_session(SESSION_ID)
 
 
-def observe_http(world: World, role: str, method: str, url: str) -> int:
-    """The status `role` gets for `method url` (POSTs carry no data); every change is rolled back."""
-    ensure_session()
-    client = Client(raise_request_exception=False)
-    with transaction.atomic():
-        if role != "anonymous":
-            client.force_login(world.users[role])
-        status = getattr(client, method.lower())(url).status_code
-        transaction.set_rollback(True)
-    return status
+class Browsers:
+    """One client per role, logged in once and reused across cells (a login per cell, with its signals and
+    activity tracking, made the run fifteen times slower); a cell that logged out gets a fresh login."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.clients: dict[str, Client] = {}
+
+    def client(self, role: str) -> Client:
+        if role not in self.clients:
+            self.clients[role] = Client(raise_request_exception=False)
+        client = self.clients[role]
+        cookie = client.cookies.get(settings.SESSION_COOKIE_NAME)
+        if role != "anonymous" and (cookie is None or not cookie.value):
+            client.force_login(self.world.users[role])
+        return client
+
+    def status(self, role: str, method: str, url: str) -> int:
+        """The status `role` gets for `method url` (POSTs carry no data); every change is rolled back."""
+        ensure_session()
+        client = self.client(role)
+        with transaction.atomic():
+            status = getattr(client, method.lower())(url).status_code
+            transaction.set_rollback(True)
+        return status
 
 
 # -- WebSocket --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 
 from analytics import ratelimit
 
-from .authorization import ROLES, build_world, observe_http, observe_ws, url_for, url_patterns, websocket_types
+from .authorization import ROLES, Browsers, build_world, observe_ws, url_for, url_patterns, websocket_types
 
 # (row, method) -> the seven cells, in ROLES order:
 #   anonymous user member viewer owner staff staff+perm
@@ -209,6 +209,8 @@ HTTP: dict[tuple[str, str], str] = {
     ("teams:settings", "POST"): "302 404 403 403 200 404 404",
     ("teams:delete", "GET"): "302 405 405 405 405 405 405",
     ("teams:delete", "POST"): "302 404 403 403 302 404 404",
+    ("teams:leave", "GET"): "302 405 405 405 405 405 405",
+    ("teams:leave", "POST"): "302 404 302 302 302 404 404",
     ("teams:todo_edit", "GET"): "302 404 200 403 200 404 404",
     ("teams:todo_edit", "POST"): "302 404 200 403 200 404 404",
     ("teams:todo_assign", "GET"): "302 405 405 405 405 405 405",
@@ -333,11 +335,12 @@ def world(make_user, settings):
 
 
 def observed_http(world) -> dict[tuple[str, str], str]:
+    browsers = Browsers(world)
     cells = {}
     for name, _, route in url_patterns():
         url = url_for(name, route, world)
         for method in ("GET", "POST"):
-            cells[name, method] = " ".join(str(observe_http(world, role, method, url)) for role in ROLES)
+            cells[name, method] = " ".join(str(browsers.status(role, method, url)) for role in ROLES)
     return cells
 
 

@@ -120,3 +120,16 @@ def test_staff_still_add_members_directly_in_the_admin(ops, admin_client):
     response = admin_client.post(reverse("admin:teams_teammembership_add"), data)
     assert response.status_code == 302
     assert membership(ops, "alice").role == "member"
+
+
+def test_a_member_leaves_on_their_own_and_the_last_owner_cannot(ops):
+    url = reverse("teams:leave", args=[ops["team"].id])
+    response = post(as_user(ops["mia"]), url)
+    assert response.status_code == 302 and response["Location"] == reverse("teams:list")
+    assert not TeamMembership.objects.filter(team=ops["team"], user=ops["mia"]).exists()
+    olga = as_user(ops["olga"])
+    refused = post(olga, url)
+    assert refused.status_code == 302 and refused["Location"] == reverse("teams:detail", args=[ops["team"].id])
+    assert "at least one owner" in olga.get(refused["Location"]).content.decode()
+    assert membership(ops, "olga").role == "owner"
+    assert post(as_user(ops["alice"]), url).status_code == 404  # not a member
