@@ -18,9 +18,11 @@ processes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -164,9 +166,26 @@ def membership_changed(user_id: int, team_id: int) -> None:
     except REDIS_DOWN_ERRORS as exc:
         redis_manager.mark_unavailable(exc)
         return
-    for channel in channels:
-        async_to_sync(layer.send)(channel, {"type": "presence.teams_changed"})
-    async_to_sync(layer.group_send)(team_group(team_id), {"type": "presence.changed", "user_id": user_id})
+
+    async def tell() -> None:
+        for channel in channels:
+            await layer.send(channel, {"type": "presence.teams_changed"})
+        await layer.group_send(team_group(team_id), {"type": "presence.changed", "user_id": user_id})
+
+    _run_blocking(tell)
+
+
+def _run_blocking(func: Callable[[], Awaitable[None]]) -> None:
+    """Run `func` to completion from sync code, also from a thread whose event loop is running (a sync
+    callback inside async code), where `async_to_sync` refuses: then on a short-lived thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(func)()
+        return
+    worker = threading.Thread(target=async_to_sync(func), name="presence-membership")
+    worker.start()
+    worker.join()
 
 
 def team_ids_of(user_id: int) -> list[int]:
