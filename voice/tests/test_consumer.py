@@ -504,16 +504,19 @@ async def test_closing_mid_recording_still_counts_the_voice_request(redis_db, al
 
 
 @pytest.mark.parametrize(
-    "lookalike", ["\uff41\uff4c\uff49\uff43\uff45", "\U0001d41a\U0001d425\U0001d422\U0001d41c\U0001d41e"]
+    "lookalike", ["\uff44\uff41\uff56\uff45", "\U0001d41d\U0001d41a\U0001d42f\U0001d41e", "\u217eave"]
 )
-async def test_a_pin_lockout_holds_for_unicode_lookalikes_of_the_username(redis_db, alice, lookalike):
+async def test_a_pin_lockout_holds_for_unicode_lookalikes_of_the_username(redis_db, make_user, lookalike):
+    await database_sync_to_async(make_user)("dave", pin="246813")
     client = VoiceClient(address="10.0.0.1")
     await client.connect()
     for _ in range(5):
-        assert (await client.ask({"type": "authenticate", "username": "alice", "pin": "9999"}))["code"] == "auth_failed"
+        assert (await client.ask({"type": "authenticate", "username": "dave", "pin": "999999"}))[
+            "code"
+        ] == "auth_failed"
     other = VoiceClient(address="10.9.9.9")
     await other.connect()
-    reply = await other.ask({"type": "authenticate", "username": lookalike, "pin": "4321"})
+    reply = await other.ask({"type": "authenticate", "username": lookalike, "pin": "246813"})
     assert reply["code"] == "auth_locked"
     await client.close()
     await other.close()
