@@ -123,3 +123,11 @@ def test_bad_lockout_steps_stop_start_up_with_a_message(monkeypatch, raw):
         lockout_steps_from_env()
     monkeypatch.setenv("LOCKOUT_STEPS", "60, 600")
     assert lockout_steps_from_env() == (60, 600)
+
+
+async def test_the_lockout_holds_in_process_while_redis_is_down(bob, redis_down):
+    ratelimit.local_limiter.clear()
+    await fail_five_times("bob", "10.3.0.1")
+    locked = await authenticate("bob", "123456", "10.3.0.2")
+    assert locked["code"] == "auth_locked" and 890 <= locked["retry_after"] <= 900
+    ratelimit.local_limiter.clear()
