@@ -27,7 +27,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
 
 from .scripts import LuaScript
 

@@ -21,9 +21,9 @@ from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from convonet_site.admin_pages import RedisPageAdmin
-from convonet_site.health import get_health
-from convonet_site.redis_core import redis_manager
+from infra.admin_pages import RedisPageAdmin
+from infra.health import get_health
+from infra.redis_core import redis_manager
 
 from . import ratelimit
 from .forms import ActivityFilterForm

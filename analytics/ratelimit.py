@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from .scripts import LuaScript
 

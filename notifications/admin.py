@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 
 from analytics.guards import too_many_requests
 from analytics.ratelimit import hit
-from convonet_site.admin_pages import RedisPageAdmin
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.admin_pages import RedisPageAdmin
+from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import history, keys
 from .forms import PublishForm

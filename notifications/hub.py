@@ -34,7 +34,7 @@ import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import keys
 from .audiences import audience_exists

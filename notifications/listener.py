@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 from . import history
 from .hub import RETRY_DELAYS, get_hub, notification_frame

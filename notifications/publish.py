@@ -19,7 +19,7 @@ import redis
 from django.conf import settings
 
 from analytics.activity import track_agent_activity
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
 
 from . import keys, signature
 from .envelope import build_body

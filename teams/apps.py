@@ -6,7 +6,7 @@ class TeamsConfig(AppConfig):
     verbose_name = "Teams and todos"
 
     def ready(self) -> None:
-        from convonet_site.health import register_section
+        from infra.health import register_section
 
         from . import signals  # noqa: F401  (connects the cache invalidation receivers)
         from .cache import cache_stats

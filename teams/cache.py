@@ -27,7 +27,7 @@ import redis
 from django.core.serializers.json import DjangoJSONEncoder
 from redis.commands.core import Script
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
 
 log = logging.getLogger(__name__)
 

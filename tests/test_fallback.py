@@ -1,6 +1,6 @@
 import time
 
-from convonet_site.fallback import MemoryStore
+from infra.fallback import MemoryStore
 
 
 def test_it_honours_ttls_like_redis():

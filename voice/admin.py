@@ -14,8 +14,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from convonet_site.admin_pages import RedisPageAdmin
-from convonet_site.redis_core import redis_manager
+from infra.admin_pages import RedisPageAdmin
+from infra.redis_core import redis_manager
 
 from . import calls, sessions
 from .models import VoiceProfile, VoiceSession

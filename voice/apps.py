@@ -6,7 +6,7 @@ class VoiceConfig(AppConfig):
     verbose_name = "Voice"
 
     def ready(self) -> None:
-        from convonet_site.redis_core import redis_manager
+        from infra.redis_core import redis_manager
 
         from .sessions import move_memory_sessions_to_redis
 

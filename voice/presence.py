@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 log = logging.getLogger(__name__)
 

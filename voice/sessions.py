@@ -31,8 +31,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from convonet_site.fallback import MemoryStore
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.fallback import MemoryStore
+from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics.guards import rate_limit
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 from . import sessions
 from .forms import PinForm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from tests.redis_servers import throwaway_redis
 from voice import calls
 from voice.calls import CallError

@@ -290,7 +290,7 @@ async def test_two_connections_have_separate_sessions(redis_db, alice):
 
 
 async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis_down):
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
 
     client = VoiceClient(alice)
     await client.connect()
@@ -353,8 +353,8 @@ async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
 async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(redis_db, alice):
     from django.conf import settings
 
-    from convonet_site.redis_core import redis_manager
     from convonet_site.redis_server import free_port
+    from infra.redis_core import redis_manager
 
     client = await recording(alice)
     await client.send_bytes(b"before-")
@@ -469,7 +469,7 @@ async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, a
     import redis
     from django.conf import settings
 
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
     from tests.redis_servers import throwaway_redis
 
     with throwaway_redis(tmp_path) as server:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from voice import sessions
 
 

@@ -1,17 +1,18 @@
-"""What the teams app tells people in real time: `todo_assigned`, to the team and to the assignee.
+"""What people are told when a todo is assigned: `todo_assigned`, to the team and to the assignee.
 
-Published by the model signals once the transaction commits, so nobody is told about an assignment
-that was rolled back, and a browser that reacts by reloading finds the change already there.
+Teams sends its `todo_assigned` signal once the transaction commits, so nobody is told about an
+assignment that was rolled back, and a browser that reacts by reloading finds the change already there.
+Teams only sends the signal: it does not import notifications, so the two apps do not depend on each other.
 """
 
 from __future__ import annotations
 
 import logging
 
-from notifications.publish import publish_team_notification, publish_user_notification
+from teams.cache import get_user_data
+from teams.models import Todo
 
-from .cache import get_user_data
-from .models import Todo
+from .publish import publish_team_notification, publish_user_notification
 
 log = logging.getLogger(__name__)
 
