@@ -152,7 +152,7 @@ CHANNEL_LAYER_SOCKET_TIMEOUT = 15
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "infra.channel_layer.ResilientRedisChannelLayer",
         "CONFIG": {
             # channels-redis blocks in BRPOP for up to 5 s; redis-py 8's default 5 s socket timeout would
             # end every idle wait with TimeoutError and kill the consumer, so reads may wait longer.

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from analytics.guards import too_many_requests
 from analytics.ratelimit import hit
 from infra.admin_pages import RedisPageAdmin
-from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 
 from . import history, keys
 from .forms import PublishForm
@@ -82,7 +82,7 @@ class NotificationAdmin(RedisPageAdmin):
                 context["audiences"] = [
                     (name, last, _rows(history.recent(name, OVERVIEW_ENTRIES))) for name, last in history.audiences()
                 ]
-        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+        except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
             redis_manager.mark_unavailable(exc)
             context["audiences"] = []
             context["error"] = f"Redis is unavailable ({redis_manager.last_error}): the history cannot be shown."

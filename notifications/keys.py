@@ -52,3 +52,8 @@ def history(channel_name: str) -> str:
 def trimmed(channel_name: str) -> str:
     """The highest id ever trimmed from a history: a client behind it has missed something."""
     return f"notifications:trimmed:{channel_name}"
+
+
+def once(idempotency_key: str) -> str:
+    """The envelope published under an idempotency key: a retry finds it and publishes nothing again."""
+    return f"notifications:once:{idempotency_key}"

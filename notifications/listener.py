@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 
 from . import history
 from .hub import RETRY_DELAYS, get_hub, notification_frame
@@ -101,7 +101,7 @@ class Subscription:
                     await asyncio.wait_for(self.hub.subscribed.wait(), SUBSCRIBE_WAIT)
                     result = await history.aread_since(sorted(self.channels), after)
                     break
-                except (*REDIS_DOWN_ERRORS, TimeoutError) as exc:
+                except (*REDIS_UNUSABLE_ERRORS, TimeoutError) as exc:
                     # Still catching up (live frames are held): retry until Redis answers again.
                     redis_manager.mark_unavailable(exc)
                     if not failures:

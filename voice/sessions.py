@@ -11,7 +11,13 @@ every write extends both TTLs in the same call, so no crash between two calls ca
 one. While Redis is down (or refuses writes) the same operations run on the manager's in-process store
 (`storage: "memory"`), written in Python with the same rules; a live connection whose session stayed in
 the unreachable Redis re-creates it there from what it knows, and whatever memory holds moves to Redis
-(merged with what Redis kept) when it answers again.
+(merged with what Redis kept) when it answers again. A Redis that came back empty (the manager detects
+it, `on_data_lost`) has lost the sessions: a live connection re-creates its own in Redis at its next call.
+
+Audio chunks carry the offset they belong at (the bytes the connection has had stored before them): the
+script appends only at that length, and a chunk found already there (a call that timed out on the client
+but ran on Redis, then retried in memory) is not stored twice; the audio held in memory during an outage
+remembers where it starts, so the move back appends only what Redis does not have.
 """
 
 from __future__ import annotations
@@ -19,32 +25,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
-import hashlib
 import logging
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import redis
 from django.conf import settings
 
 from infra.fallback import MemoryStore
-from infra.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.policy import Fallback
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from infra.scripts import LuaScript
 
 log = logging.getLogger(__name__)
 
 #: Session ids are `secrets.token_urlsafe` output; anything else is refused before a key is formed
 #: (always `fullmatch`: `$` would let a trailing newline through).
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{6,64}")
-#: Redis answers but refuses writes (a read-only replica, `maxmemory` reached): for sessions it is as
-#: good as down, so the operation runs on the in-process store instead of failing the connection.
-WRITE_REFUSED_ERRORS = (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
-#: At most one warning about refused writes per this many seconds (not one per audio chunk).
-WRITE_REFUSED_LOG_INTERVAL = 60.0
-_write_refused_logged_at = -WRITE_REFUSED_LOG_INTERVAL
+_fallback = Fallback("sessions", "in-process store; live connections re-create their session there")
 #: The hash fields, as the seed writes them (strings), in the order the seed lists them.
 FIELDS = ("authenticated", "user_id", "user_name", "is_recording", "connected_at", "authenticated_at")
 PREVIEW_BYTES = 75  # 100 base64 characters, the seed's preview length
@@ -122,15 +123,13 @@ def _flatten(mapping: Mapping[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class _Op:
+    """One operation: its script in Redis, the same in Python for the in-process store."""
+
     name: str
-    lua: str
+    script: LuaScript
     memory: Callable[[MemoryStore, list[str], list[Any]], Any] | None
     #: True for a reply that means "no such session" (operations a live connection can revive).
     missed: Callable[[Any], bool] | None = None
-    sha: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha", hashlib.sha1(self.lua.encode()).hexdigest())
 
 
 def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
@@ -146,14 +145,16 @@ def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
 
 _CREATE = _Op(
     "create",
-    """
+    LuaScript(
+        """
     if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
     redis.call('HSET', KEYS[1], unpack(ARGV, 3))
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
     """
-    + _INDEX_ADD
-    + "return 1",
+        + _INDEX_ADD
+        + "return 1"
+    ),
     _mem_create,
 )
 
@@ -165,11 +166,11 @@ def _mem_get(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
 
 _GET = _Op(
     "get",
-    """
+    LuaScript("""
     local fields = redis.call('HGETALL', KEYS[1])
     if #fields == 0 then return {fields, false} end
     return {fields, redis.call('GET', KEYS[2])}
-    """,
+    """),
     _mem_get,
 )
 
@@ -190,32 +191,41 @@ def _mem_update(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
 
 _UPDATE = _Op(
     "update",
-    """
+    LuaScript("""
     if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
     if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[1]) end
     if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('EXPIRE', KEYS[2], ARGV[1])
     return 1
-    """,
+    """),
     _mem_update,
     lambda reply: not reply,
 )
 
 
+def _base_key(keys: list[str]) -> str:
+    """In the in-process store only: the offset in the whole recording where the audio held here starts."""
+    return f"{keys[1]}:base"
+
+
 def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
-    chunk, limit, ttl = args[0], int(args[1]), int(args[2])
+    chunk, limit, ttl, expected = args[0], int(args[1]), int(args[2]), args[3]
     with m._lock:
         if not m.exists(keys[0]):
             return [-1, 0]
         m.expire(keys[0], ttl)
-        size = m.strlen(keys[1])
+        base = int(m.get(_base_key(keys)) or 0)
+        size = base + m.strlen(keys[1])
         if m.hget(keys[0], "is_recording") != "True":
             status = -2
+        elif expected != "" and size != int(expected):
+            held = m.getrange(keys[1], size - base - len(chunk), -1) if size >= base + len(chunk) else b""
+            status = 1 if size == int(expected) + len(chunk) and held == chunk else -4
         elif size + len(chunk) > limit:
             status = -3
         else:
-            status, size = 1, m.append(keys[1], chunk)
+            status, size = 1, base + m.append(keys[1], chunk)
         if not m.exists(keys[1]):
             m.set(keys[1], b"")
         m.expire(keys[1], ttl)
@@ -224,14 +234,20 @@ def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
 
 _APPEND = _Op(
     "append",
-    """
+    LuaScript("""
     if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     local size = redis.call('STRLEN', KEYS[2])
     local status = 1
+    local len = string.len(ARGV[1])
     if redis.call('HGET', KEYS[1], 'is_recording') ~= 'True' then
       status = -2
-    elseif size + string.len(ARGV[1]) > tonumber(ARGV[2]) then
+    elseif ARGV[4] ~= '' and size ~= tonumber(ARGV[4]) then
+      status = -4
+      if size == tonumber(ARGV[4]) + len and redis.call('GETRANGE', KEYS[2], size - len, -1) == ARGV[1] then
+        status = 1
+      end
+    elseif size + len > tonumber(ARGV[2]) then
       status = -3
     else
       size = redis.call('APPEND', KEYS[2], ARGV[1])
@@ -239,7 +255,7 @@ _APPEND = _Op(
     if status ~= 1 and redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], '') end
     redis.call('EXPIRE', KEYS[2], ARGV[3])
     return {status, size}
-    """,
+    """),
     _mem_append,
     lambda reply: int(reply[0]) == -1,
 )
@@ -256,11 +272,11 @@ def _mem_extend(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
 
 _EXTEND = _Op(
     "extend",
-    """
+    LuaScript("""
     if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
     redis.call('EXPIRE', KEYS[2], ARGV[1])
     return 1
-    """,
+    """),
     _mem_extend,
     lambda reply: not reply,
 )
@@ -279,10 +295,10 @@ def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
 
 _DELETE = _Op(
     "delete",
-    """
+    LuaScript("""
     redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 9))
     return redis.call('DEL', KEYS[1], KEYS[2])
-    """,
+    """),
     _mem_delete,
 )
 
@@ -294,10 +310,10 @@ def _mem_info(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
 
 _INFO = _Op(
     "info",
-    """
+    LuaScript("""
     return {redis.call('HGETALL', KEYS[1]), redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2]),
             redis.call('STRLEN', KEYS[2]), redis.call('GETRANGE', KEYS[2], 0, ARGV[1])}
-    """,
+    """),
     _mem_info,
 )
 
@@ -310,26 +326,21 @@ def _pairs(reply: Any) -> dict:
     return dict(zip(it, it, strict=True))
 
 
-def _eval(op: _Op, keys: list[str], args: list[Any]) -> Any:
-    """The script in Redis: EVALSHA, and EVAL once when Redis does not know it yet (after a restart)."""
-    client = redis_manager.binary_client
-    try:
-        return client.evalsha(op.sha, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return client.eval(op.lua, len(keys), *keys, *args)
-
-
 _MERGE = _Op(
     "merge",
-    """
+    LuaScript(
+        """
     local existed = redis.call('EXISTS', KEYS[1])
-    redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-    redis.call('APPEND', KEYS[2], ARGV[2])
+    redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+    local skip = redis.call('STRLEN', KEYS[2]) - tonumber(ARGV[3])
+    if skip < 0 then skip = 0 end
+    if skip < string.len(ARGV[2]) then redis.call('APPEND', KEYS[2], string.sub(ARGV[2], skip + 1)) end
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('EXPIRE', KEYS[2], ARGV[1])
     """
-    + _INDEX_ADD
-    + "return existed + 1",
+        + _INDEX_ADD
+        + "return existed + 1"
+    ),
     None,  # a merge always goes from the in-process store to Redis
 )
 
@@ -338,79 +349,90 @@ def _move_to_redis(keys: list[str]) -> int:
     """Move one session from the in-process store to Redis with its remaining TTL; 0 when it is not there.
 
     A session kept alive in memory through an outage may also still be in Redis from before it: its
-    fields are brought up to date and the audio held in memory is appended, so the recording keeps
-    both parts in order. The store's lock is held meanwhile, so a chunk arriving for it waits.
-    Redis errors propagate to the caller, which falls back to the in-process store.
+    fields are brought up to date and the audio held in memory is appended from where Redis's audio
+    ends (the memory knows the offset its audio starts at), so the recording keeps both parts in order
+    and a chunk that reached both is kept once. The store's lock is held meanwhile, so a chunk arriving
+    for it waits. Redis errors propagate to the caller, which falls back to the in-process store.
     """
     memory = redis_manager.memory
     with memory._lock:
         fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
         if not fields or ttl <= 0:
             return 0
-        moved = int(_eval(_MERGE, [keys[0], keys[1], SESSION_INDEX_KEY], [ttl, audio, *_flatten(fields)]))
-        memory.delete(keys[0], keys[1])
+        base = int(memory.get(_base_key(keys)) or 0)
+        args = [ttl, audio, base, *_flatten(fields)]
+        moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
+        memory.delete(keys[0], keys[1], _base_key(keys))
         return moved
-
-
-def _write_refused(exc: BaseException) -> None:
-    global _write_refused_logged_at
-    now = time.monotonic()
-    if now - _write_refused_logged_at >= WRITE_REFUSED_LOG_INTERVAL:
-        _write_refused_logged_at = now
-        log.warning("Redis refuses voice session writes (%s); using the in-process store.", type(exc).__name__)
 
 
 def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
     """The operation on the in-process store; a session it does not hold is re-created from `revive`.
 
-    While Redis is unreachable, a session that lives in Redis is not here: the connection that owns it
+    While Redis is unusable, a session that lives in Redis is not here: the connection that owns it
     passes what it knows (`revive`: the user's fields, whether it records), so it carries on in memory
-    (its audio from that point) instead of being reported gone. A session deleted here (staff cleared
-    it during the outage) stays gone.
+    (its audio from that point, remembered as starting at the chunk's offset) instead of being reported
+    gone. A session deleted here (staff cleared it during the outage) stays gone.
     """
     memory = redis_manager.memory
     reply = op.memory(memory, keys, args)
     if revive is not None and op.missed is not None and op.missed(reply) and not memory.exists(_cleared_marker(keys)):
         _, _, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
         _mem_create(memory, keys, create_args)
+        if op is _APPEND and args[3] != "":
+            memory.set(_base_key(keys), args[3], ex=session_ttl())
         reply = op.memory(memory, keys, args)
     return reply
 
 
+def _lost_with_redis(revive: Mapping[str, Any] | None) -> bool:
+    """True when a live connection's session is missing because Redis lost its data since it connected."""
+    if revive is None or not redis_manager.check():  # the check is what notices a Redis that came back empty
+        return False
+    connected_at = float(revive.get("connected_at") or 0)
+    return any(loss["at"] >= connected_at for loss in redis_manager.data_losses)
+
+
+def _recreate_in_redis(keys: list[str], revive: Mapping[str, Any]) -> None:
+    _, create_keys, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
+    _CREATE.script(redis_manager.binary_client, create_keys, create_args)
+    log.warning("Re-created voice session %s... in Redis from its connection after Redis lost it.", keys[0][:16])
+
+
 def _run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
-    """The operation in Redis when it answers, else in memory.
+    """The operation in Redis when it is usable, else in memory (the sessions' declared fallback).
 
     A session still held in memory (made during an outage, not yet moved by the recovery callback) is
-    moved first, so no call made just after Redis returns finds it missing.
+    moved first, so no call made just after Redis returns finds it missing; a live connection's session
+    that Redis lost (it came back empty) is re-created from what the connection knows.
     """
-    if redis_manager.is_available():
-        try:
-            if redis_manager.memory.exists(keys[0]):
-                _move_to_redis(keys)
-            return _eval(op, keys, args)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except WRITE_REFUSED_ERRORS as exc:
-            _write_refused(exc)
-    return _on_memory(op, keys, args, revive)
+
+    def call() -> Any:
+        if redis_manager.memory.exists(keys[0]):
+            _move_to_redis(keys)
+        reply = op.script(redis_manager.binary_client, keys, args)
+        if op.missed is not None and op.missed(reply) and _lost_with_redis(revive):
+            _recreate_in_redis(keys, revive)
+            reply = op.script(redis_manager.binary_client, keys, args)
+        return reply
+
+    return _fallback.run(call, lambda: _on_memory(op, keys, args, revive))
 
 
 async def _arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
-    """`_run` on the asyncio client; a move from memory runs in a thread, as it holds the store's lock."""
-    if await redis_manager.ais_available():
+    """`_run` on the asyncio client; what holds the store's lock or checks Redis runs in a thread."""
+
+    async def call() -> Any:
         client = redis_manager.async_client(binary=True)
-        try:
-            if redis_manager.memory.exists(keys[0]):
-                await asyncio.to_thread(_move_to_redis, keys)
-            try:
-                return await client.evalsha(op.sha, len(keys), *keys, *args)
-            except redis.exceptions.NoScriptError:
-                return await client.eval(op.lua, len(keys), *keys, *args)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except WRITE_REFUSED_ERRORS as exc:
-            _write_refused(exc)
-    return _on_memory(op, keys, args, revive)
+        if redis_manager.memory.exists(keys[0]):
+            await asyncio.to_thread(_move_to_redis, keys)
+        reply = await op.script.acall(client, keys, args)
+        if op.missed is not None and op.missed(reply) and await asyncio.to_thread(_lost_with_redis, revive):
+            await asyncio.to_thread(_recreate_in_redis, keys, revive)
+            reply = await op.script.acall(client, keys, args)
+        return reply
+
+    return await _fallback.arun(call, lambda: _on_memory(op, keys, args, revive))
 
 
 # -- plans: the keys and arguments of each public call, shared by its sync and async faces ---------
@@ -455,7 +477,8 @@ def _update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> t
 
 @dataclass(frozen=True)
 class AppendResult:
-    """What became of one audio chunk: `status` is ok, missing, not_recording or too_large."""
+    """What became of one audio chunk: `status` is ok, missing, not_recording, too_large or offset_mismatch
+    (the audio stored is not `offset` bytes long: `size` says how long it is; nothing was appended)."""
 
     status: str
     size: int
@@ -465,12 +488,14 @@ class AppendResult:
         return self.status == "ok"
 
 
-_APPEND_STATUS = {1: "ok", -1: "missing", -2: "not_recording", -3: "too_large"}
+_APPEND_STATUS = {1: "ok", -1: "missing", -2: "not_recording", -3: "too_large", -4: "offset_mismatch"}
 
 
-def _append_args(session_id: str, chunk: bytes, max_bytes: int | None) -> tuple[list[str], list[Any]]:
+def _append_args(
+    session_id: str, chunk: bytes, max_bytes: int | None, offset: int | None
+) -> tuple[list[str], list[Any]]:
     limit = settings.VOICE_MAX_AUDIO_BYTES if max_bytes is None else max_bytes
-    return _keys(session_id), [chunk, limit, session_ttl()]
+    return _keys(session_id), [chunk, limit, session_ttl(), "" if offset is None else offset]
 
 
 def _append_result(reply: list) -> AppendResult:
@@ -549,26 +574,38 @@ async def adelete_session(session_id: str) -> bool:
 
 
 def append_audio(
-    session_id: str, chunk: bytes, *, max_bytes: int | None = None, revive: Mapping[str, Any] | None = None
+    session_id: str,
+    chunk: bytes,
+    *,
+    offset: int | None = None,
+    max_bytes: int | None = None,
+    revive: Mapping[str, Any] | None = None,
 ) -> AppendResult:
     """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs.
 
-    `revive` as for `update_session`.
+    With `offset` (the audio's length before this chunk, as the caller counts it) the chunk is appended
+    only at that length, and reported `ok` without a second copy when it is already there: a retried
+    call is never applied twice. `revive` as for `update_session`.
     """
-    return _append_result(_run(_APPEND, *_append_args(session_id, chunk, max_bytes), revive))
+    return _append_result(_run(_APPEND, *_append_args(session_id, chunk, max_bytes, offset), revive))
 
 
 async def aappend_audio(
-    session_id: str, chunk: bytes, *, max_bytes: int | None = None, revive: Mapping[str, Any] | None = None
+    session_id: str,
+    chunk: bytes,
+    *,
+    offset: int | None = None,
+    max_bytes: int | None = None,
+    revive: Mapping[str, Any] | None = None,
 ) -> AppendResult:
-    return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes), revive))
+    return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes, offset), revive))
 
 
 def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
     return m.strlen(keys[1])
 
 
-_SIZE = _Op("size", "return redis.call('STRLEN', KEYS[2])", _mem_size)
+_SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size)
 
 
 def audio_size(session_id: str) -> int:
@@ -594,11 +631,8 @@ def move_memory_sessions_to_redis() -> int:
             continue
         try:
             moved += bool(_move_to_redis(_keys(session_id)))
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-            return moved
-        except WRITE_REFUSED_ERRORS as exc:
-            _write_refused(exc)
+        except REDIS_UNUSABLE_ERRORS as exc:
+            _fallback.used(exc)
             return moved
     return moved
 
@@ -711,8 +745,8 @@ def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | Non
         end = offset + chunk_size if limit is None else min(offset + chunk_size, limit)
         try:
             piece = client.getrange(key, offset, end - 1)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
+        except REDIS_UNUSABLE_ERRORS as exc:
+            _fallback.used(exc)
             return
         if not piece:
             return
@@ -725,12 +759,7 @@ def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | Non
 def iter_session_ids() -> Iterator[str]:
     """Session ids listed in Redis's `SESSION_INDEX_KEY` (no scan of Redis's key space), then those held
     in the in-process store (an outage, or not moved yet); some may have expired since."""
-    seen: set[str] = set()
-    if redis_manager.is_available():
-        try:
-            seen.update(redis_manager.redis_client.zrange(SESSION_INDEX_KEY, 0, -1))
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
+    seen: set[str] = set(_fallback.run(lambda: redis_manager.redis_client.zrange(SESSION_INDEX_KEY, 0, -1), list))
     yield from (sid for sid in seen if SESSION_ID_PATTERN.fullmatch(sid))
     for key in list(redis_manager.memory.scan_iter(match="session:*")):
         session_id = key.removeprefix("session:")
@@ -748,11 +777,8 @@ def list_sessions() -> list[SessionInfo]:
             gone.append(session_id)
         else:
             found.append(info)
-    if gone and redis_manager.is_available():
-        try:
-            redis_manager.redis_client.zrem(SESSION_INDEX_KEY, *gone)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
+    if gone:
+        _fallback.run(lambda: redis_manager.redis_client.zrem(SESSION_INDEX_KEY, *gone), lambda: None)
     return found
 
 

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from analytics.activity import get_user_activity
 from notifications.history import recent
 from notifications.keys import channel
+from tests.redis_monitor import app_keys
 from voice import sessions
 from voice.consumers import VoiceConsumer
 
@@ -272,7 +273,7 @@ async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_t
     assert (await client.communicator.receive_output(timeout=5))["type"] == "websocket.close"
     await client.close()
     assert hooks == [client.session_id]
-    assert redis_db.dbsize() == 1
+    assert app_keys(redis_db) == set()
 
 
 async def test_two_connections_have_separate_sessions(redis_db, alice):
@@ -301,7 +302,7 @@ async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis
     assert redis_manager.memory.ttl(f"session:{client.session_id}") > 3500
     await client.close()
     assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
-    assert redis_db.dbsize() == 1
+    assert app_keys(redis_db) == set()
 
 
 class Extended(VoiceConsumer):
