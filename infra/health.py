@@ -66,7 +66,7 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         report["db_keys"] = client.dbsize()
         if keys:
             report["keys"] = redis_manager.count_keys(NAMESPACES)
-        usable = redis_manager.check()  # False when it answers but cannot serve us (a read-only replica)
+        usable = redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
     except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
         redis_manager.mark_unavailable(exc)
     if not usable:

@@ -49,7 +49,7 @@ MARKER_KEY = "infra:marker"
 MARKER_TTL = 7 * 86400
 
 
-def _text(value: Any) -> str:
+def _text(value: Any) -> str:  # replies of the decoding and the binary clients alike
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -165,22 +165,22 @@ class RedisManager:
 
     @staticmethod
     def _queue_check(pipe: Any) -> None:
-        """One round trip: is it there (PING), may we write (ROLE), does it still hold our data (the marker)."""
+        """One round trip: is it there (PING), would it take a write (a write that changes nothing:
+        refused by a read-only replica and by a full Redis under `noeviction`), does it still hold our
+        data (the marker)."""
         pipe.ping()
-        pipe.execute_command("ROLE")
+        pipe.setrange(MARKER_KEY, 0, "")
         pipe.get(MARKER_KEY)
         pipe.ttl(MARKER_KEY)
 
     def _assess(self, replies: list[Any]) -> bool | None:
-        """Read the check's replies (shared by `check` and `ais_available`): False for a read-only replica,
-        None when the marker needs a look (missing, not the one we saw, or old), else True."""
-        pong, role, token, marker_ttl = replies
+        """Read the check's replies (shared by `check` and `ais_available`): False when Redis refuses
+        writes, None when the marker needs a look (missing, not the one we saw, or old), else True."""
+        pong, probe, token, marker_ttl = replies
         if isinstance(pong, Exception):
             raise pong
-        if not isinstance(role, Exception) and _text(role[0]) != "master":
-            self.mark_unavailable(
-                f"ReadOnlyError: Redis is a read-only replica (of {_text(role[1])}:{role[2]}); writes are refused"
-            )
+        if isinstance(probe, (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)):
+            self.mark_unavailable(probe)
             return False
         if isinstance(token, Exception) or isinstance(marker_ttl, Exception):
             return True  # e.g. no permission for the marker: availability is still known
@@ -189,7 +189,7 @@ class RedisManager:
         return True
 
     def check(self) -> bool:
-        """PING, ROLE and the marker now, with a short timeout, and update the state."""
+        """PING, a write probe and the marker now, with a short timeout, and update the state."""
         ping_client = self._client("ping", decode_responses=True, socket_timeout=min(0.5, self.socket_timeout))
         try:
             with ping_client.pipeline(transaction=False) as pipe:

@@ -37,7 +37,7 @@ def commands_sent(action) -> list[tuple[str, list[str]]]:
 def _housekeeping(words: list[str]) -> bool:
     """A new connection's set-up, or the manager's availability check (PING, ROLE and its marker key)."""
     name = words[0].upper()
-    return name in {"SELECT", "PING", "CLIENT", "HELLO", "ROLE", "INFO"} or (
+    return name in {"SELECT", "PING", "CLIENT", "HELLO", "INFO"} or (
         len(words) > 1 and words[1].strip('"') == MARKER_KEY
     )
 
