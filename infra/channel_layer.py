@@ -17,6 +17,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+import redis
 from channels_redis.core import RedisChannelLayer
 
 from .policy import Fallback
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 
 #: Back-off between receive attempts while Redis is unusable.
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: The reply to a BRPOP waiting when the server turned replica (a failover): "UNBLOCKED force unblock ...".
+_UNBLOCKED = "UNBLOCKED"
+
+
+def _receive_failed(exc: Exception) -> bool:
+    """True for the errors of a Redis that cannot serve the receive now (then it is retried)."""
+    return isinstance(exc, REDIS_UNUSABLE_ERRORS) or str(exc).startswith(_UNBLOCKED)
+
 
 _fallback = Fallback("channel_layer", "receive retried with back-off; group messages dropped meanwhile")
 
@@ -45,7 +54,9 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 if failures:
                     await self._rejoin(channel)
                 return await super().receive(channel)
-            except REDIS_UNUSABLE_ERRORS as exc:
+            except (*REDIS_UNUSABLE_ERRORS, redis.ResponseError) as exc:
+                if not _receive_failed(exc):
+                    raise
                 if not failures:
                     log.warning("Channel layer: receive failed (%s: %s); retrying.", type(exc).__name__, exc)
                 _fallback.used(exc)

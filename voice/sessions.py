@@ -602,7 +602,9 @@ async def aappend_audio(
 
 
 def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    return m.strlen(keys[1])
+    """The recording's length: where the audio held here starts, plus what it holds."""
+    with m._lock:
+        return int(m.get(_base_key(keys)) or 0) + m.strlen(keys[1])
 
 
 _SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size)
