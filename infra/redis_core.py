@@ -198,12 +198,9 @@ class RedisManager:
         except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             self.mark_unavailable(exc)
             return False
-        if state is False:
-            return False
         if state is None:
             self._renew_marker()
-        self._mark_available()
-        return True
+        return self._conclude(state)
 
     async def ais_available(self) -> bool:
         """The async face of `is_available`, for consumers: never blocks the event loop."""
@@ -220,10 +217,14 @@ class RedisManager:
         except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             self.mark_unavailable(exc)
             return False
-        if state is False:
-            return False
         if state is None:
             await asyncio.to_thread(self._renew_marker)
+        return self._conclude(state)
+
+    def _conclude(self, state: bool | None) -> bool:
+        """The check's outcome once the marker was looked at: usable unless writes were refused."""
+        if state is False:
+            return False
         self._mark_available()
         return True
 

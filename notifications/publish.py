@@ -104,7 +104,7 @@ def outage_buffer() -> OutageBuffer:
 
 def script_call(channel_name: str, body: str, idempotency_key: str = "") -> tuple[list[str], list[Any]]:
     """The KEYS and ARGV of one publish: shared by the sync publishers and the async adopter."""
-    record = keys.once(idempotency_key) if idempotency_key else keys.SEQUENCE  # unused without a key
+    record = keys.ONCE_PREFIX + idempotency_key if idempotency_key else keys.SEQUENCE  # unused without a key
     script_keys = [keys.SEQUENCE, keys.history(channel_name), keys.trimmed(channel_name), keys.AUDIENCES, record]
     limits = [settings.NOTIFICATIONS_HISTORY_MAX, settings.NOTIFICATIONS_HISTORY_MAX_AGE]
     return script_keys, [channel_name, body, *limits, *signature.script_pads(), idempotency_key]

@@ -56,6 +56,10 @@ SESSION_INDEX_KEY = "session:index"
 INDEX_KEEP_SECONDS = 2 * 86400
 
 
+#: What a live connection knows of its session (its fields), to re-create it where it went missing.
+Known = Mapping[str, Any] | None
+
+
 class InvalidSessionId(ValueError):
     """A session id that is not one of ours: never turned into a key (no patterns, no `:`)."""
 
@@ -204,18 +208,13 @@ _UPDATE = _Op(
 )
 
 
-def _base_key(keys: list[str]) -> str:
-    """In the in-process store only: the offset in the whole recording where the audio held here starts."""
-    return f"{keys[1]}:base"
-
-
 def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
     chunk, limit, ttl, expected = args[0], int(args[1]), int(args[2]), args[3]
     with m._lock:
         if not m.exists(keys[0]):
             return [-1, 0]
         m.expire(keys[0], ttl)
-        base = int(m.get(_base_key(keys)) or 0)
+        base = int(m.get(_memory_only(keys, "audio_base")) or 0)
         size = base + m.strlen(keys[1])
         if m.hget(keys[0], "is_recording") != "True":
             status = -2
@@ -282,14 +281,15 @@ _EXTEND = _Op(
 )
 
 
-def _cleared_marker(keys: list[str]) -> str:
-    """In the in-process store only: "this session was deleted here", so no connection revives it."""
-    return f"{keys[0]}:cleared"
+def _memory_only(keys: list[str], what: str) -> str:
+    """A key of the in-process store only: `cleared` (the session was deleted here, so no connection revives
+    it) or `audio_base` (the offset in the whole recording where the audio held here starts)."""
+    return f"{keys[0]}:{what}"
 
 
 def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
     with m._lock:
-        m.set(_cleared_marker(keys), b"1", ex=session_ttl())
+        m.set(_memory_only(keys, "cleared"), b"1", ex=session_ttl())
         return m.delete(keys[0], keys[1])
 
 
@@ -359,10 +359,10 @@ def _move_to_redis(keys: list[str]) -> int:
         fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
         if not fields or ttl <= 0:
             return 0
-        base = int(memory.get(_base_key(keys)) or 0)
+        base = int(memory.get(_memory_only(keys, "audio_base")) or 0)
         args = [ttl, audio, base, *_flatten(fields)]
         moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
-        memory.delete(keys[0], keys[1], _base_key(keys))
+        memory.delete(keys[0], keys[1], _memory_only(keys, "audio_base"))
         return moved
 
 
@@ -376,11 +376,16 @@ def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
     """
     memory = redis_manager.memory
     reply = op.memory(memory, keys, args)
-    if revive is not None and op.missed is not None and op.missed(reply) and not memory.exists(_cleared_marker(keys)):
+    if (
+        revive is not None
+        and op.missed is not None
+        and op.missed(reply)
+        and not memory.exists(_memory_only(keys, "cleared"))
+    ):
         _, _, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
         _mem_create(memory, keys, create_args)
         if op is _APPEND and args[3] != "":
-            memory.set(_base_key(keys), args[3], ex=session_ttl())
+            memory.set(_memory_only(keys, "audio_base"), args[3], ex=session_ttl())
         reply = op.memory(memory, keys, args)
     return reply
 
@@ -574,12 +579,7 @@ async def adelete_session(session_id: str) -> bool:
 
 
 def append_audio(
-    session_id: str,
-    chunk: bytes,
-    *,
-    offset: int | None = None,
-    max_bytes: int | None = None,
-    revive: Mapping[str, Any] | None = None,
+    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
 ) -> AppendResult:
     """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs.
 
@@ -591,12 +591,7 @@ def append_audio(
 
 
 async def aappend_audio(
-    session_id: str,
-    chunk: bytes,
-    *,
-    offset: int | None = None,
-    max_bytes: int | None = None,
-    revive: Mapping[str, Any] | None = None,
+    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
 ) -> AppendResult:
     return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes, offset), revive))
 
@@ -604,7 +599,7 @@ async def aappend_audio(
 def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
     """The recording's length: where the audio held here starts, plus what it holds."""
     with m._lock:
-        return int(m.get(_base_key(keys)) or 0) + m.strlen(keys[1])
+        return int(m.get(_memory_only(keys, "audio_base")) or 0) + m.strlen(keys[1])
 
 
 _SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size)
