@@ -61,7 +61,7 @@ return 0
 #: Delivery itself has no fallback: while Redis is unusable nothing is published to deliver; the hub
 #: re-subscribes by itself and every connection catches up from the history. What falls back is the
 #: adoption lease: no process adopts external messages meanwhile.
-_fallback = Fallback("notifications_delivery", "re-subscribe with back-off, then catch up from the history")
+delivery_fallback = Fallback("notifications_delivery", "re-subscribe with back-off, then catch up from the history")
 
 
 class Listener(Protocol):
@@ -181,7 +181,7 @@ class Hub:
                 if self.subscribed.is_set():
                     log.warning("Notifications: lost the subscription (%s); re-subscribing.", exc)
                 self.subscribed.clear()
-                _fallback.used(exc)
+                delivery_fallback.used(exc)
                 attempt = max(attempt, 1)
                 failures += 1
             finally:
@@ -201,7 +201,7 @@ class Hub:
                 self.is_adopter = bool(renewed)
             except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
                 self.is_adopter = False
-                redis_manager.mark_unavailable(exc)
+                delivery_fallback.used(exc)
             if time.monotonic() - last_heartbeat >= settings.NOTIFICATIONS_HEARTBEAT_SECONDS:
                 last_heartbeat = time.monotonic()
                 for listener in list(self._listeners):

@@ -134,8 +134,13 @@ def activity_case(fault: str, user) -> None:
     yield
     track_agent_activity(user.pk, "during_fault")  # never raises, never drops: held in the buffer
     yield
-    actions = wait_until(lambda: [e["action"] for e in get_user_activity(user.pk)])
-    assert "during_fault" in actions
+
+    # Written by the recovery thread (the buffer is empty while its last batch is on the way).
+    def written() -> list[str] | None:
+        actions = [e["action"] for e in get_user_activity(user.pk)]
+        return actions if "during_fault" in actions else None
+
+    actions = wait_until(written)
     assert ("before_fault" in actions) == (fault in KEEPS_DATA)
 
 

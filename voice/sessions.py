@@ -179,6 +179,21 @@ _GET = _Op(
 )
 
 
+#: The in-process audio replaces what Redis holds (the recording restarted here), rather than continuing it.
+REPLACES = "replace"
+
+
+def _audio_base(m: MemoryStore, keys: list[str]) -> str | None:
+    """Where the audio held here stands in the recording: an offset ("N": it continues Redis's audio from
+    byte N), `REPLACES`, or None (nothing appended here yet)."""
+    raw = m.get(_memory_only(keys, "audio_base"))
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _base_offset(base: str | None) -> int:
+    return int(base) if base not in (None, REPLACES) else 0
+
+
 def _mem_update(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
     ttl, audio_mode, audio, pairs = int(args[0]), args[1], args[2], args[3:]
     with m._lock:
@@ -186,6 +201,7 @@ def _mem_update(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
             return 0
         if audio_mode == "1":
             m.set(keys[1], audio, ex=ttl)
+            m.set(_memory_only(keys, "audio_base"), REPLACES, ex=ttl)
         if pairs:
             m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
         m.expire(keys[0], ttl)
@@ -214,7 +230,10 @@ def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
         if not m.exists(keys[0]):
             return [-1, 0]
         m.expire(keys[0], ttl)
-        base = int(m.get(_memory_only(keys, "audio_base")) or 0)
+        if _audio_base(m, keys) is None and expected != "" and not m.strlen(keys[1]):
+            # The first chunk held here: the audio before it is in Redis (a live session revived here).
+            m.set(_memory_only(keys, "audio_base"), str(expected), ex=ttl)
+        base = _base_offset(_audio_base(m, keys))
         size = base + m.strlen(keys[1])
         if m.hget(keys[0], "is_recording") != "True":
             status = -2
@@ -290,7 +309,9 @@ def _memory_only(keys: list[str], what: str) -> str:
 def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
     with m._lock:
         m.set(_memory_only(keys, "cleared"), b"1", ex=session_ttl())
-        return m.delete(keys[0], keys[1])
+        removed = m.delete(keys[0], keys[1])
+        m.delete(_memory_only(keys, "audio_base"))
+        return removed
 
 
 _DELETE = _Op(
@@ -332,9 +353,12 @@ _MERGE = _Op(
         """
     local existed = redis.call('EXISTS', KEYS[1])
     redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-    local skip = redis.call('STRLEN', KEYS[2]) - tonumber(ARGV[3])
-    if skip < 0 then skip = 0 end
-    if skip < string.len(ARGV[2]) then redis.call('APPEND', KEYS[2], string.sub(ARGV[2], skip + 1)) end
+    if ARGV[3] == 'replace' then
+      redis.call('SET', KEYS[2], ARGV[2])
+    else
+      local skip = math.max(0, redis.call('STRLEN', KEYS[2]) - tonumber(ARGV[3]))
+      if skip < string.len(ARGV[2]) then redis.call('APPEND', KEYS[2], string.sub(ARGV[2], skip + 1)) end
+    end
     redis.call('EXPIRE', KEYS[1], ARGV[1])
     redis.call('EXPIRE', KEYS[2], ARGV[1])
     """
@@ -351,19 +375,29 @@ def _move_to_redis(keys: list[str]) -> int:
     A session kept alive in memory through an outage may also still be in Redis from before it: its
     fields are brought up to date and the audio held in memory is appended from where Redis's audio
     ends (the memory knows the offset its audio starts at), so the recording keeps both parts in order
-    and a chunk that reached both is kept once. The store's lock is held meanwhile, so a chunk arriving
-    for it waits. Redis errors propagate to the caller, which falls back to the in-process store.
+    and a chunk that reached both is kept once. The store's lock is never held across the Redis call (a
+    slow Redis must not block the event loop, which takes it for in-memory operations): what was taken
+    is a snapshot, and whatever arrived in memory meanwhile stays there, from its new offset, for the
+    next move. Two moves of one snapshot store it once. Redis errors propagate to the caller, which
+    falls back to the in-process store.
     """
     memory = redis_manager.memory
     with memory._lock:
         fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
-        if not fields or ttl <= 0:
-            return 0
-        base = int(memory.get(_memory_only(keys, "audio_base")) or 0)
-        args = [ttl, audio, base, *_flatten(fields)]
-        moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
-        memory.delete(keys[0], keys[1], _memory_only(keys, "audio_base"))
-        return moved
+        base = _audio_base(memory, keys)
+    if not fields or ttl <= 0:
+        return 0
+    args = [ttl, audio, base or "0", *_flatten(fields)]
+    moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
+    with memory._lock:
+        held = memory.get(keys[1]) or b""
+        if memory.hgetall(keys[0]) == fields and held == audio:
+            memory.delete(keys[0], keys[1], _memory_only(keys, "audio_base"))
+        elif held.startswith(audio) and memory.exists(keys[0]):
+            memory.set(keys[1], held[len(audio) :], ex=max(1, memory.ttl(keys[0])))
+            offset = _base_offset(base) + len(audio)
+            memory.set(_memory_only(keys, "audio_base"), str(offset), ex=max(1, memory.ttl(keys[0])))
+    return moved
 
 
 def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
@@ -384,8 +418,6 @@ def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
     ):
         _, _, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
         _mem_create(memory, keys, create_args)
-        if op is _APPEND and args[3] != "":
-            memory.set(_memory_only(keys, "audio_base"), args[3], ex=session_ttl())
         reply = op.memory(memory, keys, args)
     return reply
 
@@ -599,7 +631,7 @@ async def aappend_audio(
 def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
     """The recording's length: where the audio held here starts, plus what it holds."""
     with m._lock:
-        return int(m.get(_memory_only(keys, "audio_base")) or 0) + m.strlen(keys[1])
+        return _base_offset(_audio_base(m, keys)) + m.strlen(keys[1])
 
 
 _SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size)

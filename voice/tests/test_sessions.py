@@ -338,3 +338,34 @@ def test_a_session_moved_from_memory_is_listed(redis_db):
     sid = _made_during_an_outage({"user_id": "4"})
     assert sid in [s.session_id for s in sessions.list_sessions()]
     assert redis_db.zscore(sessions.SESSION_INDEX_KEY, sid) is not None
+
+
+def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path):
+    """A slow Redis during the move must not block in-memory operations (the event loop takes that lock)."""
+    import threading
+
+    import redis
+    from django.conf import settings
+
+    from convonet_site.redis_server import free_port
+    from tests.redis_servers import throwaway_redis
+
+    with throwaway_redis(tmp_path / "redis") as server:
+        redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
+        sid = sessions.create_session(fields={"user_id": "7", "is_recording": "True"})
+        assert sessions.append_audio(sid, b"held", offset=0).ok  # in memory: Redis is unreachable
+        redis_manager.configure(server.url)
+        raw = redis.Redis.from_url(server.url, socket_timeout=10)
+        sleeper = threading.Thread(target=raw.execute_command, args=("DEBUG", "SLEEP", 1.5))
+        sleeper.start()
+        try:
+            mover = threading.Thread(target=sessions.move_memory_sessions_to_redis)
+            mover.start()
+            time.sleep(0.2)  # the mover is waiting on the sleeping Redis now
+            assert mover.is_alive()
+            assert redis_manager.memory._lock.acquire(timeout=0.2)  # free while the mover waits on Redis
+            redis_manager.memory._lock.release()
+            mover.join()
+        finally:
+            sleeper.join()
+            redis_manager.configure(settings.REDIS_URL)
