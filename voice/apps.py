@@ -8,6 +8,6 @@ class VoiceConfig(AppConfig):
     def ready(self) -> None:
         from infra.redis_core import redis_manager
 
-        from .sessions import move_memory_sessions_to_redis
+        from .session_store import move_memory_sessions_to_redis
 
         redis_manager.on_recover(move_memory_sessions_to_redis)

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from convonet_site.redis_server import free_port
 from infra.redis_core import redis_manager
-from voice import sessions
+from voice import session_listing, sessions
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -47,10 +47,10 @@ def test_create_get_update_delete(store):
 
 def test_ttls_are_set_with_the_keys_and_extended(store):
     sid = sessions.create_session(ttl=50)
-    info = sessions.session_info(sid)
+    info = session_listing.session_info(sid)
     assert 45 <= info.ttl <= 50 and 45 <= info.audio_ttl <= 50
     sessions.extend_session(sid, 200)
-    info = sessions.session_info(sid)
+    info = session_listing.session_info(sid)
     assert 195 <= info.ttl <= 200 and 195 <= info.audio_ttl <= 200
 
 
@@ -63,7 +63,7 @@ def test_append_at_the_expected_offset_only(store):
     # Another chunk at an offset that is not the audio's length: refused, the length said.
     assert sessions.append_audio(sid, b"three", offset=3) == sessions.AppendResult("offset_mismatch", 7)
     assert sessions.audio_size(sid) == 7
-    assert b"".join(sessions.iter_audio(sid)) == b"one-two"
+    assert b"".join(session_listing.iter_audio(sid)) == b"one-two"
 
 
 def test_append_refusals(store):
