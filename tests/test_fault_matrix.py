@@ -205,8 +205,14 @@ FALLBACK_NAMES = {"audio": "sessions", "notifications": "notifications_publish",
 
 @pytest.fixture
 def faulty_redis(tmp_path):
+    from analytics.activity import flush_buffer
+    from notifications.publish import flush_outage_buffer
+    from teams.cache import replay_pending_invalidations
+
     with throwaway_redis(tmp_path / "redis", persist=True) as server:
         redis_manager.configure(server.url)
+        for flush in (flush_buffer, flush_outage_buffer, replay_pending_invalidations):
+            flush()  # what other tests left held in this process: the case starts with empty buffers
         try:
             yield server
         finally:
