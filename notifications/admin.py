@@ -65,16 +65,15 @@ class NotificationAdmin(RedisPageAdmin):
         channel_name = request.GET.get("channel")
         if channel_name is not None and keys.parse_channel(channel_name) is None:
             raise Http404("No such audience.")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Notifications",
-            "opts": self.model._meta,
-            "form": form,
-            "can_publish": can_publish,
-            "channel": channel_name,
-            "error": None,
+        context = self.page_context(
+            request,
+            "Notifications",
+            form=form,
+            can_publish=can_publish,
+            channel=channel_name,
+            error=None,
             **(extra_context or {}),
-        }
+        )
         try:
             if channel_name:
                 context["audiences"] = [(channel_name, None, _rows(history.recent(channel_name, AUDIENCE_ENTRIES)))]

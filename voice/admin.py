@@ -56,13 +56,7 @@ class VoiceSessionAdmin(RedisPageAdmin):
         ]
 
     def _context(self, request: HttpRequest, title: str, **extra) -> dict:
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": title,
-            "storage": redis_manager.storage,
-            **extra,
-        }
+        return self.page_context(request, title, storage=redis_manager.storage, **extra)
 
     def _info(self, request: HttpRequest, session_id: str) -> session_listing.SessionInfo:
         self.require(request)
