@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from convonet_site import signout
+from infra import signout
 
 from . import history
 from .audiences import channels_for_user

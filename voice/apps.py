@@ -6,9 +6,9 @@ class VoiceConfig(AppConfig):
     verbose_name = "Voice"
 
     def ready(self) -> None:
-        from convonet_site.redis_core import redis_manager
+        from infra.redis_core import redis_manager
 
         from . import signals  # noqa: F401 - presence follows membership changes
-        from .sessions import move_memory_sessions_to_redis
+        from .session_store import move_memory_sessions_to_redis
 
         redis_manager.on_recover(move_memory_sessions_to_redis)

@@ -13,7 +13,8 @@ from typing import Any
 import redis
 
 from .env import redact_url
-from .redis_core import REDIS_DOWN_ERRORS, redis_manager
+from .policy import fallback_stats
+from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 
 #: The seed's namespaces, counted separately in key statistics; everything else is "other".
 NAMESPACES = ("session", "user", "activity", "rate_limit")
@@ -50,6 +51,7 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         "storage": "redis",
         "checked_at": time.time(),
     }
+    usable = False
     try:
         client = redis_manager.redis_client
         started = time.perf_counter()
@@ -64,15 +66,18 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         report["db_keys"] = client.dbsize()
         if keys:
             report["keys"] = redis_manager.count_keys(NAMESPACES)
-        redis_manager.check()
-    except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+        usable = redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
+    except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
         redis_manager.mark_unavailable(exc)
+    if not usable:
         report.update(
             status="degraded",
             storage="memory",
             reason=f"Redis is unavailable ({redis_manager.last_error}); serving from the in-process fallback.",
             down_since=redis_manager.down_since,
         )
+    report["fallbacks"] = fallback_stats()
+    report["data_lost"] = redis_manager.data_loss_stats()
     for name, provider in _sections.items():
         try:
             report[name] = provider()
