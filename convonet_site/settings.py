@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "voice",
     "notifications",
     "analytics",
+    "django_rq",
+    "assistant",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +172,32 @@ CHANNEL_LAYERS = {
 VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
 VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
 VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+
+# -- The voice assistant (assistant app): speech to text, jobs, history -------------------------
+
+#: `whisper` (faster-whisper in the worker) or `openai` (an OpenAI-compatible /v1/audio/transcriptions server).
+VOICE_STT_BACKEND = env_str("VOICE_STT_BACKEND", "whisper") or "whisper"
+if VOICE_STT_BACKEND not in {"whisper", "openai"}:
+    raise ImproperlyConfigured(f"VOICE_STT_BACKEND={VOICE_STT_BACKEND!r}: use whisper or openai.")
+#: faster-whisper model directory; `manage.py assistant_model` installs Whisper base here.
+VOICE_STT_MODEL = env_str("VOICE_STT_MODEL") or str(VAR_DIR / "models" / "whisper-base")
+VOICE_STT_BEAM_SIZE = env_int("VOICE_STT_BEAM_SIZE", 5, minimum=1, maximum=10)
+VOICE_STT_URL = env_str("VOICE_STT_URL")
+VOICE_STT_API_KEY = env_str("VOICE_STT_API_KEY")
+VOICE_STT_MODEL_NAME = env_str("VOICE_STT_MODEL_NAME", "whisper-1") or "whisper-1"
+VOICE_STT_TIMEOUT = env_float("VOICE_STT_TIMEOUT", 20.0, minimum=0.1, maximum=600)
+if VOICE_STT_BACKEND == "openai" and not VOICE_STT_URL:
+    raise ImproperlyConfigured("VOICE_STT_BACKEND=openai needs VOICE_STT_URL (the server's base URL).")
+#: Longest command the assistant transcribes, in seconds of decoded audio.
+VOICE_MAX_COMMAND_SECONDS = env_float("VOICE_MAX_COMMAND_SECONDS", 30.0, minimum=1, maximum=600)
+#: Keep each request's audio in its VoiceRequest (history, admin player); off by default.
+VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
+#: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
+VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
+VOICE_ASSISTANT_QUEUE = "assistant"
+RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120}}
+#: A worker that loads the speech model once and runs jobs without forking (assistant/worker.py).
+RQ = {"WORKER_CLASS": "assistant.worker.AssistantWorker"}
 
 # -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
 
