@@ -1,0 +1,108 @@
+"""Fuzzy matching of spoken names against teams, people and todo titles.
+
+Speech to text gets words wrong in ways that sound right ("by mail" for "Buy milk", "Alis" for
+"Alice"), so a spoken phrase is compared both as text and as a rough phonetic key (consonant
+skeleton: vowels dropped after the first letter, letters that sound alike folded). Partial
+phrases ("the login bug" for "Fix the login bug") match when all their words are in the name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Below this a phrase does not name a candidate at all.
+THRESHOLD = 0.66
+#: Candidates scoring within this of the best are ambiguous: the user is asked which one.
+AMBIGUITY_MARGIN = 0.06
+FILLER = {"the", "a", "an", "my", "our", "one", "todo", "task", "item", "called", "named", "team", "s"}
+
+_FOLDS = [
+    ("ph", "f"),
+    ("ck", "k"),
+    ("dg", "j"),
+    ("gh", "g"),
+    ("th", "t"),
+    ("sh", "s"),
+    ("ch", "k"),
+    ("wh", "w"),
+    ("q", "k"),
+    ("x", "ks"),
+    ("z", "s"),
+    ("v", "f"),
+]
+
+
+def plain(text: str) -> str:
+    """Lower case words only: no punctuation, no possessive 's, single spaces."""
+    text = re.sub(r"'s\b", "", text.lower().replace("\u2019", "'"))
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def _key(word: str) -> str:
+    for old, new in _FOLDS:
+        word = word.replace(old, new)
+    word = re.sub(r"c(?=[eiy])", "s", word).replace("c", "k")
+    head, tail = word[:1], re.sub(r"[aeiouyhw]", "", word[1:])
+    head = "a" if head in "aeiouy" else head
+    return re.sub(r"(.)\1+", r"\1", head + tail)
+
+
+def phonetic(text: str) -> str:
+    return " ".join(_key(word) for word in plain(text).split())
+
+
+def _content(text: str) -> list[str]:
+    return [word for word in plain(text).split() if word not in FILLER]
+
+
+def similarity(spoken: str, name: str) -> float:
+    """0..1: how well `spoken` names `name` (1 = same words)."""
+    said, target = " ".join(_content(spoken)), " ".join(_content(name))
+    if not said or not target:
+        said, target = plain(spoken), plain(name)
+    if not said or not target:
+        return 0.0
+    if said == target:
+        return 1.0
+    text = SequenceMatcher(None, said, target).ratio()
+    sound = 0.95 * SequenceMatcher(None, phonetic(said), phonetic(target)).ratio()
+    said_words, target_words = set(said.split()), set(target.split())
+    partial = 0.0
+    if said_words <= target_words:
+        partial = 0.8 + 0.15 * len(said_words) / len(target_words)
+    return max(text, sound, partial)
+
+
+@dataclass(frozen=True)
+class Match(Generic[T]):
+    """The outcome of a lookup: one candidate, several too close to call, or none."""
+
+    best: T | None
+    tied: list[T]
+    score: float
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.tied) > 1
+
+
+def best_match(spoken: str, candidates: Iterable[T], names: Callable[[T], Iterable[str]]) -> Match[T]:
+    """The candidate whose name (any of `names(candidate)`) `spoken` names best."""
+    scored = []
+    for candidate in candidates:
+        score = max((similarity(spoken, name) for name in names(candidate) if name), default=0.0)
+        if score >= THRESHOLD:
+            scored.append((score, candidate))
+    if not scored:
+        return Match(None, [], 0.0)
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    top = scored[0][0]
+    floor = 1.0 if top == 1.0 else top - AMBIGUITY_MARGIN
+    tied = [c for s, c in scored if s >= floor]
+    return Match(tied[0] if len(tied) == 1 else None, tied, top)
