@@ -154,7 +154,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
         not_heard(outcome)
         return
     with clock.stage("understand"):
-        turn = dialogue.respond(user, outcome.transcript, load_pending(session))
+        turn = dialogue.respond(user, outcome.transcript, load_pending(session), today=settings.VOICE_ASSISTANT_TODAY)
     with clock.stage("act"):
         sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
     outcome.intent, outcome.reply, outcome.actions = turn.intent, turn.reply, list(turn.actions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 
@@ -195,6 +196,13 @@ VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"
+#: The date commands are understood against ("due tomorrow"); empty = today. Fixed in tests and demos.
+try:
+    VOICE_ASSISTANT_TODAY = (
+        datetime.date.fromisoformat(env_str("VOICE_ASSISTANT_TODAY")) if env_str("VOICE_ASSISTANT_TODAY") else None
+    )
+except ValueError:
+    raise ImproperlyConfigured("VOICE_ASSISTANT_TODAY must be a date like 2026-12-01, or empty.") from None
 RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120}}
 #: A worker that loads the speech model once and runs jobs without forking (assistant/worker.py).
 RQ = {"WORKER_CLASS": "assistant.worker.AssistantWorker"}
