@@ -145,20 +145,31 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if decoded.silent:
         not_heard(outcome)
         return
+    pending = load_pending(session)
     with clock.stage("stt"):
         try:
-            outcome.transcript = stt.transcribe(decoded.samples, dialogue.vocabulary(user))
+            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending))
         except stt.SttError as exc:
             raise Refusal(exc.code, str(exc)) from exc
     if not outcome.transcript:
         not_heard(outcome)
         return
     with clock.stage("understand"):
-        turn = dialogue.respond(user, outcome.transcript, load_pending(session), today=settings.VOICE_ASSISTANT_TODAY)
+        turn = dialogue.respond(user, outcome.transcript, pending, today=settings.VOICE_ASSISTANT_TODAY)
     with clock.stage("act"):
         sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
     outcome.intent, outcome.reply, outcome.actions = turn.intent, turn.reply, list(turn.actions)
     outcome.status = VoiceRequest.Status.DONE if turn.ok else VoiceRequest.Status.REFUSED
+
+
+#: Put first in the prompt while a question waits: Whisper hears a short "yes" as a name from the vocabulary otherwise.
+ANSWER_WORDS = "Yes. No. Cancel. Yes, delete it."
+
+
+def prompt_for(user: Any, pending: dict | None) -> str:
+    """Whisper's initial prompt: the dialogue's vocabulary, led by the answers when a question waits."""
+    vocabulary = dialogue.vocabulary(user)
+    return f"{ANSWER_WORDS} {vocabulary}" if pending else vocabulary
 
 
 def not_heard(outcome: Outcome) -> None:
