@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-#: Two espeak-ng voices: American English (male) and British English with a female variant.
-VOICES = ("en-us", "en-gb+f3")
+#: Two espeak-ng voices: American English and British English (received pronunciation).
+VOICES = ("en-us", "en-gb-x-rp")
 
 
 def require_tools() -> None:

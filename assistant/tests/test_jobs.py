@@ -90,6 +90,7 @@ def test_silence_is_answered_with_i_did_not_catch_that(demo, channel, tmp_path):
     name, received = channel
     audio = tone(tmp_path, 1.0, ".webm", volume=0.0)
     frame = run(session_with(demo.speaker, audio), name, demo.speaker, audio)
+    assert received()["frame"] == frame
     assert frame["type"] == "assistant_reply" and frame["reply"] == NOT_HEARD_REPLY and frame["transcript"] == ""
     assert frame["intent"] == "empty" and frame["ok"] is False
     assert VoiceRequest.objects.get().status == "not_heard"
@@ -103,7 +104,7 @@ def test_undecodable_audio_has_its_code(demo, channel):
 
 
 def test_the_delete_question_waits_in_the_session_for_yes(demo, channel, tmp_path, redis_db, settings):
-    name, received = channel
+    name, _ = channel
     ask = encode(wav("delete the todo buy milk", "en-gb+f3", tmp_path))
     session_id = session_with(demo.speaker, ask)
     first = run(session_id, name, demo.speaker, ask)
