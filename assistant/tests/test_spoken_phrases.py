@@ -111,6 +111,7 @@ def report(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.timeout(900)
 def test_the_spoken_phrase_set_does_what_was_asked(assistant_daphne, assistant_worker, speech_dir, capsys):
     results = [run_case(assistant_daphne, case, voice, speech_dir) for voice in VOICES for case in CASES]
     table = report(results)
