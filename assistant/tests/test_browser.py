@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture
 def command_wav(tmp_path):
     """The command with silence around it, as a 48 kHz mono WAV that Chromium plays as the microphone, once."""
-    spoken = wav("add a todo water the plants for the demo team", "en-gb-x-rp", tmp_path)
+    spoken = wav("add a todo water the plants for the demo team assign to bob", "en-gb-x-rp", tmp_path)
     padded = tmp_path / "microphone.wav"
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-y", "-i", str(spoken), "-af", "adelay=300,apad=pad_dur=1.5",
@@ -69,18 +69,20 @@ def test_a_spoken_command_in_the_browser_adds_the_todo(
     alice.check("#assistant-mute")
     alice.click("#record-button")
     alice.wait_for_selector("#record-button.recording")
-    alice.wait_for_timeout(4500)  # the WAV: 0.3 s of silence, the command, 1.5 s of silence
+    alice.wait_for_timeout(6000)  # the WAV: 0.3 s of silence, the command, 1.5 s of silence
     alice.click("#record-button")
 
     expect(alice.locator("#conversation li")).to_have_count(1)
     said = alice.inner_text("#conversation li .said")
     assert said.startswith("You said: “") and "plants" in said.lower(), said
-    expect(alice.locator("#assistant-status")).to_have_text("Added 'Water the plants' to Demo team.")
-    expect(alice.locator("#conversation li.ok .reply")).to_have_text("Added 'Water the plants' to Demo team.")
+    expect(alice.locator("#conversation li.ok .reply")).to_contain_text("Added 'Water the plants' to Demo team")
+    assert alice.inner_text("#assistant-status") == alice.inner_text("#conversation li .reply")
     todo = Todo.objects.get(title="Water the plants")
-    assert (todo.team, todo.creator.username) == (team, "alice")
+    assert (todo.team, todo.creator.username, todo.assignee.username) == (team, "alice", "bob")
 
-    expect(bob.locator(".nb-count")).to_have_text("1")  # the teammate's bell rang, as for the web form
+    # the teammate's bell rang, as for an assignment made with the web form
+    expect(bob.locator(".toast", has_text="New todo assigned to you: “Water the plants”")).to_be_visible()
+    expect(bob.locator(".nb-count")).not_to_have_text("0")
     bob.reload()
     expect(bob.locator(f"tr[data-todo-id='{todo.id}']")).to_contain_text("Water the plants")
     assert errors == []
