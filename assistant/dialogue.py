@@ -301,6 +301,12 @@ class Dialogue:
             slots.update(self._split_add(slots.pop("text", "")))
         if not slots.get("title"):
             raise _Refuse("What should the todo say? Try: add a todo buy milk.")
+        slots["title"] = _capitalized(slots["title"])
+        if slots.get("team") and not slots.get("team_id"):
+            team = self.ctx.find_team(slots["team"])
+            if team is None:
+                raise _Refuse(f"You're not in a team called {slots['team']}.")
+            slots["team_id"] = team["id"]
         team_id = slots.get("team_id") or self._default_team()
         slots["team_id"] = team_id
         membership = self.ctx.membership(team_id)
@@ -617,7 +623,7 @@ def _capitalized(text: str) -> str:
 def respond(user, transcript: str, pending: dict | None = None, *, today: datetime.date | None = None) -> Turn:
     """Answer one utterance of `user`; `pending` is the previous turn's question state, if any."""
     context = Context(user, today or timezone.localdate())
-    if getattr(settings, "VOICE_AGENT_BACKEND", "parser") == "openai" and not pending:
+    if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
 
         try:
