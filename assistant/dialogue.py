@@ -58,6 +58,9 @@ HELP_TEXT = (
     "rename buy milk to buy oat milk; change the priority of buy milk to urgent; move buy milk to Friday; "
     "delete buy milk."
 )
+_PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
+#: Longer transcripts are not one command (and would cost the rules quadratic time).
+MAX_TRANSCRIPT_CHARS = 400
 _ORDINALS = {"first": 0, "1": 0, "one": 0, "second": 1, "2": 1, "two": 1, "third": 2, "3": 2, "three": 2}
 _ORDINALS.update({"fourth": 3, "4": 3, "four": 3, "last": -1})
 
@@ -181,10 +184,10 @@ class Context:
                 return match.best
         return None
 
-    def find_todo(self, spoken: str, *, open_only: bool = False, done_only: bool = False) -> Todo:
+    def find_todo(self, spoken: str, *, done_only: bool = False) -> Todo:
         """The todo `spoken` names ("buy milk", "by mail", "buy milk in ops"); asks when several fit."""
         spoken = spoken.strip()
-        todos = [t for t in self.todos if not (open_only and t.done) and not (done_only and not t.done)]
+        todos = [t for t in self.todos if t.done or not done_only]
         qualified = re.fullmatch(r"(?P<todo>.+?) (?:in|from|for|of|on) (?:the )?(?P<team>.+)", spoken)
         if qualified:
             team = best_match(qualified.group("team"), self.teams, lambda team: [team["name"]]).best
@@ -197,7 +200,7 @@ class Context:
         if match.best is None and not match.ambiguous and preferred is not todos:
             match = best_match(spoken, todos, lambda todo: [todo.title])
         if match.ambiguous:
-            tied = match.tied
+            tied = sorted(match.tied, key=lambda t: (t.team.name, t.id))
             assigned = [t for t in tied if t.id in mine]
             exact = [t for t in tied if similarity(spoken, t.title) == 1.0]
             if len(exact) == 1:
@@ -226,6 +229,11 @@ class Dialogue:
 
     def turn(self, transcript: str, pending: dict | None) -> Turn:
         self.transcript = transcript
+        if not _valid_pending(pending):
+            pending = None  # nothing pending, or state this module did not write: start afresh
+        if len(transcript) > MAX_TRANSCRIPT_CHARS:
+            reply = "That was too long for one command. Please say one thing at a time."
+            return Turn(reply, "unknown", [], pending, False)
         command = parse(transcript)
         if command.intent == "empty":
             return Turn("I didn't catch that. Please say it again.", "empty", [], pending, False)
@@ -363,6 +371,7 @@ class Dialogue:
         if team is None and not span and not slots.get("overdue"):
             mine = {todo["id"] for todo in self.ctx.assigned if not todo["done"]}
             todos = [t for t in todos if t.id in mine]
+        todos.sort(key=lambda t: (t.due_date is None, t.due_date or today, -_PRIORITY_RANK[t.priority]))
         where = f" in {team['name']}" if team else ""
         when = ""
         if span:
@@ -381,7 +390,7 @@ class Dialogue:
         return Turn(f"{owner}{count}{where}{when}: {'; '.join(spoken)}{tail}.", "list_todos", [], None, True)
 
     def _complete_todo(self, slots: dict) -> Turn:
-        todo = self._todo(slots, open_only=True)
+        todo = self._todo(slots)
         if todo.done:
             return Turn(f"{quote(todo.title)} is already done.", "complete_todo", [], None, True)
         membership = self.ctx.membership(todo.team_id)
@@ -471,13 +480,13 @@ class Dialogue:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _todo(self, slots: dict, *, open_only: bool = False, done_only: bool = False) -> Todo:
+    def _todo(self, slots: dict, *, done_only: bool = False) -> Todo:
         if slots.get("todo_id"):
             todo = next((t for t in self.ctx.todos if t.id == slots["todo_id"]), None)
             if todo is None:
                 raise _Refuse("That todo is gone: someone deleted it meanwhile.")
             return todo
-        todo = self.ctx.find_todo(slots.get("todo", ""), open_only=open_only, done_only=done_only)
+        todo = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
         slots["todo_id"] = todo.id
         return todo
 
@@ -517,9 +526,7 @@ class Dialogue:
             raise _Refuse(" ".join(exc.messages)) from exc
 
     def _describe(self, todo: Todo, *, with_team: bool) -> str:
-        parts = [quote(todo.title)]
-        if with_team:
-            parts.append(f"in {todo.team.name}")
+        parts = [f"{quote(todo.title)} in {todo.team.name}" if with_team else quote(todo.title)]
         if todo.due_date:
             parts.append(f"due {speak_date(todo.due_date, self.ctx.today)}")
         if todo.priority in ("high", "urgent"):
@@ -529,6 +536,7 @@ class Dialogue:
     def _split_add(self, text: str) -> dict[str, Any]:
         """ "buy milk for the demo team assign to alice priority high due friday" -> title and slots."""
         slots: dict[str, Any] = {}
+        text = self._peel_leading_team(text, slots)
         peelers = (self._peel_priority, self._peel_due, self._peel_person, self._peel_team)
         while True:  # the clauses come in any order: peel the last one, then look again from the start
             for peel in peelers:
@@ -585,6 +593,22 @@ class Dialogue:
             return text[: match.start()]
         return None
 
+    def _peel_leading_team(self, text: str, slots: dict) -> str:
+        """ "for ops check the logs" -> "check the logs" with the team Ops."""
+        match = re.match(r"(?:for|to|in|on|into) (?:the )?", text)
+        if match is None:
+            return text
+        words = text[match.end() :].split(" ")
+        for count in (3, 2, 1):
+            if len(words) <= count:
+                continue
+            spoken = " ".join(words[:count])
+            team = best_match(spoken, self.ctx.teams, lambda t: [t["name"]])
+            if team.best is not None and team.score >= 0.8:
+                slots["team"], slots["team_id"] = spoken, team.best["id"]
+                return re.sub(r"^(?:list |todo )+", "", " ".join(words[count:]))
+        return text
+
     def _peel_team(self, text: str, slots: dict) -> str | None:
         if "team" in slots or "team_id" in slots:
             return None
@@ -596,11 +620,30 @@ class Dialogue:
                 continue
             spoken = text[match.end() :]
             spoken_team = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", spoken)
-            team = self.ctx.find_team(spoken_team)
+            try:
+                team = self.ctx.find_team(spoken_team)
+            except _Ask:  # several teams fit: `_add_todo` asks once the rest is peeled
+                slots["team"] = spoken_team
+                return text[: match.start()]
             if team is not None:
                 slots["team"], slots["team_id"] = spoken_team, team["id"]
                 return text[: match.start()]
+        named = re.search(r" (?:for|to|in|on|into) (?:the )?(?P<name>[\w']+(?: [\w']+)?) team$", text)
+        if named:  # "for the Finance team" names a team, just not one of the user's
+            raise _Refuse(f"You're not in a team called {named.group('name')}.")
         return None
+
+
+def _valid_pending(pending: Any) -> bool:
+    """Whether `pending` has the shape `Dialogue.run` writes (it travels through the caller's storage)."""
+    if not isinstance(pending, dict) or pending.get("intent") not in INTENTS:
+        return False
+    slots, options = pending.get("slots", {}), pending.get("options", [])
+    if not isinstance(slots, dict) or not isinstance(options, list):
+        return False
+    ids = [value for key, value in slots.items() if key.endswith("_id")]
+    ids += [option.get("id") if isinstance(option, dict) else None for option in options]
+    return all(isinstance(value, int) and not isinstance(value, bool) for value in ids)
 
 
 def original_case(words: str, transcript: str) -> str:
