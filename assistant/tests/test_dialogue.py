@@ -83,7 +83,7 @@ def test_adding_with_an_assignee_rings_like_the_web_page(demo, say, channels):
     team, carol = demo.teams["Demo team"], demo.users["carol"]
     subscribe(f"user:{carol.id}:notifications")
     say("Add a todo order the cake for Demo team, assign to Carol.")
-    ((channel, message),) = received(1)
+    ((_, message),) = received(1)
     assert message["todo_id"] == demo.todo("Order the cake").id and message["team_id"] == team.id
 
 
