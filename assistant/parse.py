@@ -42,8 +42,10 @@ def normalize(transcript: str) -> str:
     text = re.sub(r"\btodos\b", "todo", text)
     text = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1th", text)
     text = re.sub(r"(?<!\d)[.,!?;:\"()\[\]](?!\d)|[.,!?;:\"()\[\]]", " ", text)
-    text = re.sub(r"\s+", " ", text).strip(" '-")
+    text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes around a title, not the one in "what's"
+    text = re.sub(r"\s+", " ", text).strip(" -")
     text = re.sub(r"^(?:a sign|i sign|a signed|assigned)\b", "assign", text)
+    text = re.sub(r"\b(?:a sign|a signed)(?= (?:it )?to\b)", "assign", text)
     text = re.sub(r"\bwhats\b", "what's", text)
     text = re.sub(r"\bwhat is\b", "what's", text)
     while True:
@@ -182,7 +184,7 @@ def _list(text: str) -> Command | None:
         )
         if owner and owner.group("team") not in ("my", "todo", "the"):
             slots["team"] = owner.group("team")
-    if re.search(r"\b(?:my|me|i)\b", text):
+    if re.search(r"\b(?:my|me|i)\b", re.sub(r"^(?:show|tell|read|give) me\b", "", text)):
         slots["mine"] = "yes"
     return Command("list_todos", slots)
 
