@@ -30,7 +30,7 @@ from teams.models import TeamMembership, Todo
 from teams.todos import add_todo, change_todo, delete_todo, require_editor
 
 from .dates import parse_date, speak_date
-from .matching import best_match, plain, similarity
+from .matching import best_match, phonetic, plain, similarity
 from .parse import PRIORITIES, Command, normalize, parse
 
 log = logging.getLogger(__name__)
@@ -156,10 +156,14 @@ class Context:
 
     # -- resolution ---------------------------------------------------------------------------
 
-    def find_team(self, spoken: str) -> dict[str, Any] | None:
-        """The user's team `spoken` names; asks when two fit; None when none does."""
+    def find_team(self, spoken: str, *, rhyme: bool = False) -> dict[str, Any] | None:
+        """The user's team `spoken` names; asks when two fit; None when none does.
+
+        `rhyme`: a one-word name also matches a word that rhymes with it ("drops", "raps" for "Ops"),
+        for a team clause at the end of a command, where a mumbled short name is common.
+        """
         spoken = re.sub(r"^(?:the|my|our) ", "", spoken.strip())
-        match = best_match(spoken, self.teams, lambda team: [team["name"]])
+        match = best_match(spoken, self.teams, lambda team: [team["name"]], rhyme=rhyme)
         if match.ambiguous:
             labels = [team["name"] for team in match.tied]
             raise _Ask(f"{_or_list(labels)}?", "team", [{"id": t["id"], "names": [t["name"]]} for t in match.tied])
@@ -262,6 +266,7 @@ class Dialogue:
         """The turn that answers the pending question, or None when the user moved on to a new command."""
         intent, slots, kind = pending.get("intent"), dict(pending.get("slots") or {}), pending.get("await")
         if kind == "confirm":
+            command = _sounds_like_an_answer(command, transcript)
             if command.intent == "confirm":
                 return self.run(intent, {**slots, "confirmed": True})
             if command.intent == "cancel":
@@ -351,7 +356,7 @@ class Dialogue:
         if slots.get("team_id"):
             team = self.ctx.team(slots["team_id"])
         elif slots.get("team"):
-            team = self.ctx.find_team(slots["team"])
+            team = self.ctx.find_team(slots["team"], rhyme=True)
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
@@ -573,12 +578,13 @@ class Dialogue:
         for start in range(1, len(words)):
             suffix = " ".join(words[start:])
             if not re.match(
-                r"(?:due|by|on|for|before|until|and due|it's due|its due|today|tonight|tomorrow|next|this"
+                r"(?:due|do|new|by|on|for|before|until|and due|it's due|its due|today|tonight|tomorrow|next|this"
                 r"|in \S+ (?:day|week)|the|\d|[a-z]+day\b)",
                 suffix,
             ):
                 continue
-            day = parse_date(re.sub(r"^(?:and |it's |its )?due ", "", suffix), self.ctx.today)
+            # Whisper often writes "due" as "do" (or "new"): before a date they can only mean "due"
+            day = parse_date(re.sub(r"^(?:and |it's |its )?(?:due|do|new) ", "", suffix), self.ctx.today)
             if day is not None:
                 slots["due"] = day.isoformat()
                 return re.sub(r"(?: and| it's| its)$", "", " ".join(words[:start]))
@@ -615,23 +621,38 @@ class Dialogue:
         personal = re.search(r" (?:to|on|in|for) my (?:todo )?list$", text)
         if personal and personal.start() > 0:
             return text[: personal.start()]
-        for match in reversed(list(re.finditer(r" (?:for|to|in|on|into|under|at) (?:the )?", text))):
-            if match.start() == 0:
+        # "and" is Whisper's frequent hearing of an unstressed "in"; a bare "demo team" ends many commands
+        clauses = [
+            (m.start(), text[m.end() :]) for m in re.finditer(r" (?:for|to|in|on|into|under|at|and) (?:the )?", text)
+        ]
+        bare = re.search(r" (?:the )?(?P<name>\w+ team)$", text)
+        for start, spoken in [*reversed(clauses), *([(bare.start(), bare.group("name"))] if bare else [])]:
+            if start == 0:
                 continue
-            spoken = text[match.end() :]
             spoken_team = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", spoken)
             try:
-                team = self.ctx.find_team(spoken_team)
+                team = self.ctx.find_team(spoken_team, rhyme=True)
             except _Ask:  # several teams fit: `_add_todo` asks once the rest is peeled
                 slots["team"] = spoken_team
-                return text[: match.start()]
+                return text[:start]
             if team is not None:
                 slots["team"], slots["team_id"] = spoken_team, team["id"]
-                return text[: match.start()]
+                return text[:start]
         named = re.search(r" (?:for|to|in|on|into) (?:the )?(?P<name>[\w']+(?: [\w']+)?) team$", text)
         if named:  # "for the Finance team" names a team, just not one of the user's
             raise _Refuse(f"You're not in a team called {named.group('name')}.")
         return None
+
+
+def _sounds_like_an_answer(command: Command, transcript: str) -> Command:
+    """A one-word reply to a yes/no question that sounds like an answer ("Console." for "Cancel.") is one."""
+    words = normalize(transcript).split()
+    if command.intent != "unknown" or len(words) != 1:
+        return command
+    for word, intent in (("yes", "confirm"), ("yeah", "confirm"), ("cancel", "cancel"), ("nope", "cancel")):
+        if phonetic(words[0]) == phonetic(word):
+            return Command(intent)
+    return command
 
 
 def _valid_pending(pending: Any) -> bool:
@@ -690,7 +711,10 @@ def vocabulary(user) -> str:
             todos.append(todo.title)
         if len(todos) == 15:
             break
-    text = "Add a todo, mark as done, assign to, rename, change the priority, due date, delete, what's on my list."
+    text = (
+        "Add a todo, mark as done, assign to, unassign, rename, change the priority, due date, delete, remove, "
+        "what's on my list, what's due today. Yes, no, cancel."
+    )
     for label, names in (("Teams", teams), ("People", people), ("Todos", todos)):
         if names:
             text += f" {label}: {', '.join(names)}."

@@ -40,11 +40,12 @@ def normalize(transcript: str) -> str:
     text = transcript.lower().replace("\u2019", "'").replace("\u2018", "'")
     text = re.sub(r"\bto[\s-]?dos?\b", "todo", text)
     text = re.sub(r"\btodos\b", "todo", text)
+    text = re.sub(r"\b(?:two|2)[\s-]?(?:dos|do's|does)\b", "todo", text)
     text = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1th", text)
     text = re.sub(r"(?<!\d)[.,!?;:\"()\[\]](?!\d)|[.,!?;:\"()\[\]]", " ", text)
     text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes around a title, not the one in "what's"
     text = re.sub(r"\s+", " ", text).strip(" -")
-    text = re.sub(r"^(?:a sign|i sign|a signed|assigned)\b", "assign", text)
+    text = re.sub(r"^(?:a sign|i sign|a signed|assigned|sign)\b", "assign", text)
     text = re.sub(r"\b(?:a sign|a signed)(?= (?:it )?to\b)", "assign", text)
     text = re.sub(r"\bwhats\b", "what's", text)
     text = re.sub(r"\bwhat is\b", "what's", text)
@@ -82,6 +83,9 @@ _ADD = [
     r"(?:add|put|note down|jot down)(?P<rest> .+?) (?:to|on) (?:my|the) (?:todo )?list(?P<tail> .*)?",
     r"(?:add|put)(?P<rest> .+)",
     r"(?:remind me to|i need to|i have to|i must)(?P<rest> .+)",
+    # Whisper's hearing of "add a todo" in some voices
+    r"(?:order|odd|at|and|had)(?: a)? todo(?P<rest> .+)",
+    r"order to(?P<rest> .+)",
     r"(?:new )?(?:todo|task)(?P<rest> .+)",
 ]
 _HELP = [
@@ -120,10 +124,11 @@ _PRIORITY_CHANGE = [
     r"(?:make|set|mark|flag) (?P<todo>.+?) (?:as |to )?(?:priority )?" + _PRIORITY + r"(?: priority)?",
     r"(?:prioritize|prioritise) (?P<todo>.+?) (?:as )?" + _PRIORITY,
 ]
+_DUE = r"(?:due|do|new)"  # Whisper writes an unstressed "due" as "do" or "new"
 _DUE_CHANGE = [
-    r"(?:change|set|move|update|push)(?: the)? due date (?:of|for|on) (?P<todo>.+?) to (?P<due>.+)",
-    r"(?:change|set|move|update|push) (?P<todo>.+?)(?:'s)? due date to (?P<due>.+)",
-    r"(?:set|make|mark) (?P<todo>.+?) (?:as )?due (?P<due>.+)",
+    r"(?:change|set|move|update|push)(?: the)? " + _DUE + r" date (?:of|for|on) (?P<todo>.+?) to (?P<due>.+)",
+    r"(?:change|set|move|update|push) (?P<todo>.+?)(?:'s)? " + _DUE + r" date to (?P<due>.+)",
+    r"(?:set|make|mark) (?P<todo>.+?) (?:as )?" + _DUE + r" (?P<due>.+)",
     r"(?:move|push|postpone|reschedule|delay|push back) (?P<todo>.+?) (?:to|until|till) (?P<due>.+)",
     r"(?P<todo>.+?) (?:is|should be) due (?P<due>.+)",
 ]
@@ -163,10 +168,12 @@ def _add(text: str) -> Command | None:
 def _list(text: str) -> Command | None:
     if not re.match(_LIST_START, text) and not re.fullmatch(r"(?:my )?(?:todo|task|list)(?: list)?.*", text):
         return None
-    if not re.search(r"\b(?:todo|list|open|due|left|pending|have|on|task|tasks|overdue|assigned|urgent)\b", text):
+    if not re.search(r"\b(?:todo|list|open|due|new|left|pending|have|on|task|tasks|overdue|assigned|urgent)\b", text):
         return None
     slots: dict[str, str] = {}
-    due = re.search(r"\b(?:due|for|by|on) (?P<due>today|tonight|tomorrow|this week|(?:this |next )?\w+day)\b", text)
+    due = re.search(
+        r"\b(?:due|do|new|for|by|on) (?P<due>today|tonight|tomorrow|this week|(?:this |next )?\w+day)\b", text
+    )
     if due is None:
         due = re.search(r"\b(?P<due>today|tomorrow|this week)\b", text)
     if due:
@@ -184,6 +191,9 @@ def _list(text: str) -> Command | None:
         )
         if owner and owner.group("team") not in ("my", "todo", "the"):
             slots["team"] = owner.group("team")
+        bare = re.search(r"\bopen (?P<team>(?!for\b|in\b|on\b|todo\b)[\w' ]+?)(?:'s)?(?: team)?(?: list)?$", text)
+        if "team" not in slots and bare:
+            slots["team"] = bare.group("team")
     if re.search(r"\b(?:my|me|i)\b", re.sub(r"^(?:show|tell|read|give) me\b", "", text)):
         slots["mine"] = "yes"
     return Command("list_todos", slots)
