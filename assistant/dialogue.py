@@ -415,7 +415,7 @@ class Dialogue:
         self._require_editor(membership, "change todos in")
         if slots.get("person_id"):
             assignee = get_user_model().objects.filter(pk=slots["person_id"]).first()
-        elif plain(slots.get("person", "")) in ("nobody", "no one", "none"):
+        elif _means_nobody(slots.get("person", "")):
             assignee = None
         else:
             assignee = self.ctx.find_person(slots.get("person", ""), todo.team_id)
@@ -642,6 +642,10 @@ class Dialogue:
         if named:  # "for the Finance team" names a team, just not one of the user's
             raise _Refuse(f"You're not in a team called {named.group('name')}.")
         return None
+
+
+def _means_nobody(spoken: str) -> bool:
+    return plain(spoken).replace(" ", "") in ("nobody", "noone", "none")
 
 
 def _sounds_like_an_answer(command: Command, transcript: str) -> Command:

@@ -47,7 +47,7 @@ def normalize(transcript: str) -> str:
     text = re.sub(r"\s+", " ", text).strip(" -")
     text = re.sub(r"^(?:a sign|i sign|a signed|assigned|sign)\b", "assign", text)
     text = re.sub(r"\b(?:a sign|a signed)(?= (?:it )?to\b)", "assign", text)
-    text = re.sub(r"\bwhats\b", "what's", text)
+    text = re.sub(r"\bwhats\b|^work's\b", "what's", text)
     text = re.sub(r"\bwhat is\b", "what's", text)
     while True:
         trimmed = re.sub(
@@ -160,7 +160,7 @@ def _add(text: str) -> Command | None:
     rest = slots["rest"]
     if slots.get("tail"):
         rest = f"{rest} {slots['tail']}"
-    rest = re.sub(r"^(?:to |that |saying |called |named |:)", "", rest.strip())
+    rest = re.sub(r"^(?:to |that |saying |called |named |:|a new )", "", rest.strip())  # "add a new, ..." too
     rest = re.sub(r"\s+(?:to|on) my (?:todo )?list\b", "", rest)
     return Command("add_todo", {"text": rest.strip()}) if rest.strip() else None
 

@@ -265,3 +265,74 @@ def test_vocabulary_stays_bounded(demo):
     team = demo.teams["Ops"]
     Todo.objects.bulk_create(Todo(team=team, title=f"Task number {i} " + "x" * 150) for i in range(100))
     assert len(vocabulary(demo.speaker)) <= 900
+
+
+# -- what Whisper (base, int8) actually wrote for espeak-ng's voices saying the phrase set ----------------------
+
+
+@pytest.mark.parametrize(
+    ("heard", "title", "expected"),
+    [
+        ("Order to do, call the dentist, for Demo team.", "Call the dentist", {"team": "Demo team"}),
+        (
+            "Add a todo, send the invoice for Demo team, do tomorrow.",
+            "Send the invoice",
+            {"due_date": TODAY.replace(day=2)},
+        ),
+        (
+            "Order to do clean the fridge for the Demo team, new Friday.",
+            "Clean the fridge",
+            {"due_date": TODAY.replace(day=4)},
+        ),
+        (
+            "Add a todo, rotate the API keys for RAPs, urgent.",
+            "Rotate the API keys",
+            {"team": "Ops", "priority": "urgent"},
+        ),
+        ("Add a todo, order pizza for Carol and Demo team.", "Order pizza for Carol", {"team": "Demo team"}),
+        ("Add a todo, call the bank, Demo team, today.", "Call the bank", {"due_date": TODAY}),
+        ("Add a new, Water the plants, for the Ops team.", "Water the plants", {"team": "Ops"}),
+        ("Mark my milk as done.", "Buy milk", {"done": True}),
+        ("Sign Fix the login bug to Alice.", "Fix the login bug", {"assignee": "alice"}),
+        ("Change the new date on Buy milk to Thursday.", "Buy milk", {"due_date": TODAY.replace(day=3)}),
+        (
+            "Set the release notes, do on the 10th of December.",
+            "Write the release notes",
+            {"due_date": TODAY.replace(day=10)},
+        ),
+        ("Assign by milk, to nobody.", "Buy milk", {"assignee": None}),
+    ],
+)
+def test_whisper_hearings_still_do_what_was_meant(demo, say, heard, title, expected):
+    turn = say(heard)
+    assert turn.ok, turn.reply
+    todo = demo.todo(title)
+    assert todo is not None, turn.reply
+    actual = {
+        "team": todo.team.name,
+        "priority": todo.priority,
+        "due_date": todo.due_date,
+        "done": todo.done,
+        "assignee": todo.assignee.username if todo.assignee else None,
+    }
+    assert {key: actual[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("heard", "intent", "words"),
+    [
+        ("What's new today?", "list_todos", ["Fix the login bug", "Renew the SSL certificate"]),
+        ("Work's open for the Ops team.", "list_todos", ["Restart the staging server"]),
+    ],
+)
+def test_whisper_hearings_of_questions(say, heard, intent, words):
+    turn = say(heard)
+    assert turn.intent == intent and all(word in turn.reply for word in words), turn.reply
+
+
+@pytest.mark.parametrize(("heard", "intent"), [("Consul.", "cancel"), ("Yeah.", "delete_todo")])
+def test_a_sound_alike_answers_a_yes_no_question(demo, say, heard, intent):
+    turn = say("Delete buy milk.")
+    turn = say(heard, turn.pending)
+    assert turn.intent == intent
+    assert (demo.todo("Buy milk") is None) == (intent == "delete_todo")
