@@ -48,6 +48,8 @@ INTENTS = (
     "unknown",
     "empty",
 )
+#: The intents `Dialogue.run` carries out (the others are answers, or nothing to do).
+ACTING_INTENTS = ("add_todo", "list_todos", "complete_todo", "assign_todo", "update_todo", "delete_todo", "help")
 #: How many todos a spoken list reads out before "and N more".
 SPOKEN_LIST_LIMIT = 5
 #: Todos considered when resolving a spoken title (the most recent first).
@@ -250,9 +252,9 @@ class Dialogue:
         return self.run(command.intent, dict(command.slots))
 
     def run(self, intent: str, slots: dict[str, Any]) -> Turn:
-        handler = getattr(self, f"_{intent}", None)
-        if handler is None:
+        if intent not in ACTING_INTENTS:
             return self._unknown(slots)
+        handler = getattr(self, f"_{intent}")
         try:
             return handler(slots)
         except _Ask as ask:
