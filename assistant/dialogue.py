@@ -17,6 +17,7 @@ import datetime
 import logging
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cached_property
 from typing import Any
 
@@ -421,7 +422,7 @@ class Dialogue:
             assignee = None
         else:
             assignee = self.ctx.find_person(slots.get("person", ""), todo.team_id)
-            if assignee is None:
+            if assignee is None and not _means_nobody(slots.get("person", ""), exactly=False):
                 raise _Refuse(f"I don't know anyone called {slots.get('person')} in {membership.team.name}.")
         self._save(lambda: change_todo(membership, todo, assignee=assignee), membership, assignee)
         if assignee is None:
@@ -595,7 +596,9 @@ class Dialogue:
     def _peel_person(self, text: str, slots: dict) -> str | None:
         if "person" in slots:
             return None
-        match = re.search(r"(?: and)? (?:assign(?:ed)?|give|hand)(?: it)? to (?P<name>[\w']+(?: [\w']+){0,2})$", text)
+        match = re.search(
+            r"(?: and)? (?:(?:un)?assign(?:ed)?|give|hand)(?: it)? to (?P<name>[\w']+(?: [\w']+){0,2})$", text
+        )
         if match and match.start() > 0:
             slots["person"] = match.group("name")
             return text[: match.start()]
@@ -646,8 +649,12 @@ class Dialogue:
         return None
 
 
-def _means_nobody(spoken: str) -> bool:
-    return plain(spoken).replace(" ", "") in ("nobody", "noone", "none")
+def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
+    """ "nobody", "no one"; unless `exactly`, also what sounds like it ("no bother", once no teammate matched)."""
+    joined = plain(spoken).replace(" ", "")
+    if joined in ("nobody", "noone", "none"):
+        return True
+    return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
 
 
 def _sounds_like_an_answer(command: Command, transcript: str) -> Command:

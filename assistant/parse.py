@@ -106,7 +106,7 @@ _REOPEN = [
     r"(?:mark|set) (?P<todo>.+?) (?:as )?(?:not done|open|undone|incomplete|to be done)",
 ]
 _ASSIGN = [
-    r"(?:assign|reassign|give|hand|hand over|delegate)(?: the todo)? (?P<todo>.+?) to (?P<person>.+)",
+    r"(?:assign|reassign|give|get|hand|hand over|delegate)(?: the todo)? (?P<todo>.+?) to (?P<person>.+)",
     r"(?:let|have) (?P<person>\w+(?: \w+)?) (?:do|take|handle) (?P<todo>.+)",
 ]
 _UNASSIGN = [
@@ -118,15 +118,17 @@ _RENAME = [
     r"(?:change|update|set) (?:the )?(?:title|name) of (?P<todo>.+?) to (?P<title>.+)",
 ]
 _PRIORITY_CHANGE = [
-    r"(?:change|set|make|update|raise|lower|bump|put)(?: the)? priority (?:of|for|on) (?P<todo>.+?) (?:to|at) "
+    r"(?:change|set|make|update|raise|lower|bump|put)(?: the)? priority (?:of|for|on|and) (?P<todo>.+?) (?:to |at )?"
     + _PRIORITY,
     r"(?:change|set|update|raise|lower|bump|put) (?P<todo>.+?)(?:'s)? priority (?:to|at) " + _PRIORITY,
     r"(?:make|set|mark|flag) (?P<todo>.+?) (?:as |to )?(?:priority )?" + _PRIORITY + r"(?: priority)?",
     r"(?:prioritize|prioritise) (?P<todo>.+?) (?:as )?" + _PRIORITY,
 ]
 _DUE = r"(?:due|do|new)"  # Whisper writes an unstressed "due" as "do" or "new"
+_DAY_WORDS = r"(?:today|tonight|tomorrow|next week|(?:next |this )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
 _DUE_CHANGE = [
-    r"(?:change|set|move|update|push)(?: the)? " + _DUE + r" date (?:of|for|on) (?P<todo>.+?) to (?P<due>.+)",
+    r"remove (?P<todo>.+?) (?:to|until|till) (?P<due>" + _DAY_WORDS + ")",  # Whisper's "remove" for "move"
+    r"(?:change|set|move|update|push)(?: the)? " + _DUE + r" date (?:of|for|on|and) (?P<todo>.+?) to (?P<due>.+)",
     r"(?:change|set|move|update|push) (?P<todo>.+?)(?:'s)? " + _DUE + r" date to (?P<due>.+)",
     r"(?:set|make|mark) (?P<todo>.+?) (?:as )?" + _DUE + r" (?P<due>.+)",
     r"(?:move|push|postpone|reschedule|delay|push back) (?P<todo>.+?) (?:to|until|till) (?P<due>.+)",

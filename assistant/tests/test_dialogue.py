@@ -301,6 +301,12 @@ def test_vocabulary_stays_bounded(demo):
             {"due_date": TODAY.replace(day=10)},
         ),
         ("Assign by milk, to nobody.", "Buy milk", {"assignee": None}),
+        ("Assign buy milk, to no bother.", "Buy milk", {"assignee": None}),
+        ("Change the priority of the meeting room, urgent.", "Book a meeting room", {"priority": "urgent"}),
+        ("Change the due date and buy milk to Thursday.", "Buy milk", {"due_date": TODAY.replace(day=3)}),
+        ("Remove the staging server to tomorrow.", "Restart the staging server", {"due_date": TODAY.replace(day=2)}),
+        ("Get order coffee beans to me.", "Order coffee beans", {"assignee": "alice"}),
+        ("Order to do prepare the demo for Demo team, unassign it to Bob.", "Prepare the demo", {"assignee": "bob"}),
     ],
 )
 def test_whisper_hearings_still_do_what_was_meant(demo, say, heard, title, expected):
