@@ -17,6 +17,7 @@ import datetime
 import logging
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cached_property
 from typing import Any
 
@@ -30,7 +31,7 @@ from teams.models import TeamMembership, Todo
 from teams.todos import add_todo, change_todo, delete_todo, require_editor
 
 from .dates import parse_date, speak_date
-from .matching import best_match, plain, similarity
+from .matching import best_match, phonetic, plain, similarity
 from .parse import PRIORITIES, Command, normalize, parse
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ INTENTS = (
     "unknown",
     "empty",
 )
+#: The intents `Dialogue.run` carries out (the others are answers, or nothing to do).
+ACTING_INTENTS = ("add_todo", "list_todos", "complete_todo", "assign_todo", "update_todo", "delete_todo", "help")
 #: How many todos a spoken list reads out before "and N more".
 SPOKEN_LIST_LIMIT = 5
 #: Todos considered when resolving a spoken title (the most recent first).
@@ -58,6 +61,9 @@ HELP_TEXT = (
     "rename buy milk to buy oat milk; change the priority of buy milk to urgent; move buy milk to Friday; "
     "delete buy milk."
 )
+_PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
+#: Longer transcripts are not one command (and would cost the rules quadratic time).
+MAX_TRANSCRIPT_CHARS = 400
 _ORDINALS = {"first": 0, "1": 0, "one": 0, "second": 1, "2": 1, "two": 1, "third": 2, "3": 2, "three": 2}
 _ORDINALS.update({"fourth": 3, "4": 3, "four": 3, "last": -1})
 
@@ -153,10 +159,14 @@ class Context:
 
     # -- resolution ---------------------------------------------------------------------------
 
-    def find_team(self, spoken: str) -> dict[str, Any] | None:
-        """The user's team `spoken` names; asks when two fit; None when none does."""
+    def find_team(self, spoken: str, *, rhyme: bool = False) -> dict[str, Any] | None:
+        """The user's team `spoken` names; asks when two fit; None when none does.
+
+        `rhyme`: a one-word name also matches a word that rhymes with it ("drops", "raps" for "Ops"),
+        for a team clause at the end of a command, where a mumbled short name is common.
+        """
         spoken = re.sub(r"^(?:the|my|our) ", "", spoken.strip())
-        match = best_match(spoken, self.teams, lambda team: [team["name"]])
+        match = best_match(spoken, self.teams, lambda team: [team["name"]], rhyme=rhyme)
         if match.ambiguous:
             labels = [team["name"] for team in match.tied]
             raise _Ask(f"{_or_list(labels)}?", "team", [{"id": t["id"], "names": [t["name"]]} for t in match.tied])
@@ -181,10 +191,10 @@ class Context:
                 return match.best
         return None
 
-    def find_todo(self, spoken: str, *, open_only: bool = False, done_only: bool = False) -> Todo:
+    def find_todo(self, spoken: str, *, done_only: bool = False) -> Todo:
         """The todo `spoken` names ("buy milk", "by mail", "buy milk in ops"); asks when several fit."""
         spoken = spoken.strip()
-        todos = [t for t in self.todos if not (open_only and t.done) and not (done_only and not t.done)]
+        todos = [t for t in self.todos if t.done or not done_only]
         qualified = re.fullmatch(r"(?P<todo>.+?) (?:in|from|for|of|on) (?:the )?(?P<team>.+)", spoken)
         if qualified:
             team = best_match(qualified.group("team"), self.teams, lambda team: [team["name"]]).best
@@ -197,7 +207,7 @@ class Context:
         if match.best is None and not match.ambiguous and preferred is not todos:
             match = best_match(spoken, todos, lambda todo: [todo.title])
         if match.ambiguous:
-            tied = match.tied
+            tied = sorted(match.tied, key=lambda t: (t.team.name, t.id))
             assigned = [t for t in tied if t.id in mine]
             exact = [t for t in tied if similarity(spoken, t.title) == 1.0]
             if len(exact) == 1:
@@ -226,6 +236,11 @@ class Dialogue:
 
     def turn(self, transcript: str, pending: dict | None) -> Turn:
         self.transcript = transcript
+        if not _valid_pending(pending):
+            pending = None  # nothing pending, or state this module did not write: start afresh
+        if len(transcript) > MAX_TRANSCRIPT_CHARS:
+            reply = "That was too long for one command. Please say one thing at a time."
+            return Turn(reply, "unknown", [], pending, False)
         command = parse(transcript)
         if command.intent == "empty":
             return Turn("I didn't catch that. Please say it again.", "empty", [], pending, False)
@@ -238,9 +253,9 @@ class Dialogue:
         return self.run(command.intent, dict(command.slots))
 
     def run(self, intent: str, slots: dict[str, Any]) -> Turn:
-        handler = getattr(self, f"_{intent}", None)
-        if handler is None:
+        if intent not in ACTING_INTENTS:
             return self._unknown(slots)
+        handler = getattr(self, f"_{intent}")
         try:
             return handler(slots)
         except _Ask as ask:
@@ -254,6 +269,7 @@ class Dialogue:
         """The turn that answers the pending question, or None when the user moved on to a new command."""
         intent, slots, kind = pending.get("intent"), dict(pending.get("slots") or {}), pending.get("await")
         if kind == "confirm":
+            command = _sounds_like_an_answer(command, transcript)
             if command.intent == "confirm":
                 return self.run(intent, {**slots, "confirmed": True})
             if command.intent == "cancel":
@@ -301,6 +317,12 @@ class Dialogue:
             slots.update(self._split_add(slots.pop("text", "")))
         if not slots.get("title"):
             raise _Refuse("What should the todo say? Try: add a todo buy milk.")
+        slots["title"] = _capitalized(slots["title"])
+        if slots.get("team") and not slots.get("team_id"):
+            team = self.ctx.find_team(slots["team"])
+            if team is None:
+                raise _Refuse(f"You're not in a team called {slots['team']}.")
+            slots["team_id"] = team["id"]
         team_id = slots.get("team_id") or self._default_team()
         slots["team_id"] = team_id
         membership = self.ctx.membership(team_id)
@@ -337,7 +359,7 @@ class Dialogue:
         if slots.get("team_id"):
             team = self.ctx.team(slots["team_id"])
         elif slots.get("team"):
-            team = self.ctx.find_team(slots["team"])
+            team = self.ctx.find_team(slots["team"], rhyme=True)
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
@@ -357,6 +379,7 @@ class Dialogue:
         if team is None and not span and not slots.get("overdue"):
             mine = {todo["id"] for todo in self.ctx.assigned if not todo["done"]}
             todos = [t for t in todos if t.id in mine]
+        todos.sort(key=lambda t: (t.due_date is None, t.due_date or today, -_PRIORITY_RANK[t.priority]))
         where = f" in {team['name']}" if team else ""
         when = ""
         if span:
@@ -375,7 +398,7 @@ class Dialogue:
         return Turn(f"{owner}{count}{where}{when}: {'; '.join(spoken)}{tail}.", "list_todos", [], None, True)
 
     def _complete_todo(self, slots: dict) -> Turn:
-        todo = self._todo(slots, open_only=True)
+        todo = self._todo(slots)
         if todo.done:
             return Turn(f"{quote(todo.title)} is already done.", "complete_todo", [], None, True)
         membership = self.ctx.membership(todo.team_id)
@@ -395,11 +418,11 @@ class Dialogue:
         self._require_editor(membership, "change todos in")
         if slots.get("person_id"):
             assignee = get_user_model().objects.filter(pk=slots["person_id"]).first()
-        elif plain(slots.get("person", "")) in ("nobody", "no one", "none"):
+        elif _means_nobody(slots.get("person", "")):
             assignee = None
         else:
             assignee = self.ctx.find_person(slots.get("person", ""), todo.team_id)
-            if assignee is None:
+            if assignee is None and not _means_nobody(slots.get("person", ""), exactly=False):
                 raise _Refuse(f"I don't know anyone called {slots.get('person')} in {membership.team.name}.")
         self._save(lambda: change_todo(membership, todo, assignee=assignee), membership, assignee)
         if assignee is None:
@@ -465,13 +488,13 @@ class Dialogue:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _todo(self, slots: dict, *, open_only: bool = False, done_only: bool = False) -> Todo:
+    def _todo(self, slots: dict, *, done_only: bool = False) -> Todo:
         if slots.get("todo_id"):
             todo = next((t for t in self.ctx.todos if t.id == slots["todo_id"]), None)
             if todo is None:
                 raise _Refuse("That todo is gone: someone deleted it meanwhile.")
             return todo
-        todo = self.ctx.find_todo(slots.get("todo", ""), open_only=open_only, done_only=done_only)
+        todo = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
         slots["todo_id"] = todo.id
         return todo
 
@@ -511,9 +534,7 @@ class Dialogue:
             raise _Refuse(" ".join(exc.messages)) from exc
 
     def _describe(self, todo: Todo, *, with_team: bool) -> str:
-        parts = [quote(todo.title)]
-        if with_team:
-            parts.append(f"in {todo.team.name}")
+        parts = [f"{quote(todo.title)} in {todo.team.name}" if with_team else quote(todo.title)]
         if todo.due_date:
             parts.append(f"due {speak_date(todo.due_date, self.ctx.today)}")
         if todo.priority in ("high", "urgent"):
@@ -523,6 +544,7 @@ class Dialogue:
     def _split_add(self, text: str) -> dict[str, Any]:
         """ "buy milk for the demo team assign to alice priority high due friday" -> title and slots."""
         slots: dict[str, Any] = {}
+        text = self._peel_leading_team(text, slots)
         peelers = (self._peel_priority, self._peel_due, self._peel_person, self._peel_team)
         while True:  # the clauses come in any order: peel the last one, then look again from the start
             for peel in peelers:
@@ -559,12 +581,13 @@ class Dialogue:
         for start in range(1, len(words)):
             suffix = " ".join(words[start:])
             if not re.match(
-                r"(?:due|by|on|for|before|until|and due|it's due|its due|today|tonight|tomorrow|next|this"
+                r"(?:due|do|new|by|on|for|before|until|and due|it's due|its due|today|tonight|tomorrow|next|this"
                 r"|in \S+ (?:day|week)|the|\d|[a-z]+day\b)",
                 suffix,
             ):
                 continue
-            day = parse_date(re.sub(r"^(?:and |it's |its )?due ", "", suffix), self.ctx.today)
+            # Whisper often writes "due" as "do" (or "new"): before a date they can only mean "due"
+            day = parse_date(re.sub(r"^(?:and |it's |its )?(?:due|do|new) ", "", suffix), self.ctx.today)
             if day is not None:
                 slots["due"] = day.isoformat()
                 return re.sub(r"(?: and| it's| its)$", "", " ".join(words[:start]))
@@ -573,11 +596,29 @@ class Dialogue:
     def _peel_person(self, text: str, slots: dict) -> str | None:
         if "person" in slots:
             return None
-        match = re.search(r"(?: and)? (?:assign(?:ed)?|give|hand)(?: it)? to (?P<name>[\w']+(?: [\w']+){0,2})$", text)
+        match = re.search(
+            r"(?: and)? (?:(?:un)?assign(?:ed)?|give|hand)(?: it)? to (?P<name>[\w']+(?: [\w']+){0,2})$", text
+        )
         if match and match.start() > 0:
             slots["person"] = match.group("name")
             return text[: match.start()]
         return None
+
+    def _peel_leading_team(self, text: str, slots: dict) -> str:
+        """ "for ops check the logs" -> "check the logs" with the team Ops."""
+        match = re.match(r"(?:for|to|in|on|into) (?:the )?", text)
+        if match is None:
+            return text
+        words = text[match.end() :].split(" ")
+        for count in (3, 2, 1):
+            if len(words) <= count:
+                continue
+            spoken = " ".join(words[:count])
+            team = best_match(spoken, self.ctx.teams, lambda t: [t["name"]])
+            if team.best is not None and team.score >= 0.8:
+                slots["team"], slots["team_id"] = spoken, team.best["id"]
+                return re.sub(r"^(?:list |todo )+", "", " ".join(words[count:]))
+        return text
 
     def _peel_team(self, text: str, slots: dict) -> str | None:
         if "team" in slots or "team_id" in slots:
@@ -585,16 +626,58 @@ class Dialogue:
         personal = re.search(r" (?:to|on|in|for) my (?:todo )?list$", text)
         if personal and personal.start() > 0:
             return text[: personal.start()]
-        for match in reversed(list(re.finditer(r" (?:for|to|in|on|into|under|at) (?:the )?", text))):
-            if match.start() == 0:
+        # "and" is Whisper's frequent hearing of an unstressed "in"; a bare "demo team" ends many commands
+        clauses = [
+            (m.start(), text[m.end() :]) for m in re.finditer(r" (?:for|to|in|on|into|under|at|and) (?:the )?", text)
+        ]
+        bare = re.search(r" (?:the )?(?P<name>\w+ team)$", text)
+        for start, spoken in [*reversed(clauses), *([(bare.start(), bare.group("name"))] if bare else [])]:
+            if start == 0:
                 continue
-            spoken = text[match.end() :]
             spoken_team = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", spoken)
-            team = self.ctx.find_team(spoken_team)
+            try:
+                team = self.ctx.find_team(spoken_team, rhyme=True)
+            except _Ask:  # several teams fit: `_add_todo` asks once the rest is peeled
+                slots["team"] = spoken_team
+                return text[:start]
             if team is not None:
                 slots["team"], slots["team_id"] = spoken_team, team["id"]
-                return text[: match.start()]
+                return text[:start]
+        named = re.search(r" (?:for|to|in|on|into) (?:the )?(?P<name>[\w']+(?: [\w']+)?) team$", text)
+        if named:  # "for the Finance team" names a team, just not one of the user's
+            raise _Refuse(f"You're not in a team called {named.group('name')}.")
         return None
+
+
+def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
+    """ "nobody", "no one"; unless `exactly`, also what sounds like it ("no bother", once no teammate matched)."""
+    joined = plain(spoken).replace(" ", "")
+    if joined in ("nobody", "noone", "none"):
+        return True
+    return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
+
+
+def _sounds_like_an_answer(command: Command, transcript: str) -> Command:
+    """A one-word reply to a yes/no question that sounds like an answer ("Console." for "Cancel.") is one."""
+    words = normalize(transcript).split()
+    if command.intent != "unknown" or len(words) != 1:
+        return command
+    for word, intent in (("yes", "confirm"), ("yeah", "confirm"), ("cancel", "cancel"), ("nope", "cancel")):
+        if phonetic(words[0]) == phonetic(word):
+            return Command(intent)
+    return command
+
+
+def _valid_pending(pending: Any) -> bool:
+    """Whether `pending` has the shape `Dialogue.run` writes (it travels through the caller's storage)."""
+    if not isinstance(pending, dict) or pending.get("intent") not in INTENTS:
+        return False
+    slots, options = pending.get("slots", {}), pending.get("options", [])
+    if not isinstance(slots, dict) or not isinstance(options, list):
+        return False
+    ids = [value for key, value in slots.items() if key.endswith("_id")]
+    ids += [option.get("id") if isinstance(option, dict) else None for option in options]
+    return all(isinstance(value, int) and not isinstance(value, bool) for value in ids)
 
 
 def original_case(words: str, transcript: str) -> str:
@@ -617,7 +700,7 @@ def _capitalized(text: str) -> str:
 def respond(user, transcript: str, pending: dict | None = None, *, today: datetime.date | None = None) -> Turn:
     """Answer one utterance of `user`; `pending` is the previous turn's question state, if any."""
     context = Context(user, today or timezone.localdate())
-    if getattr(settings, "VOICE_AGENT_BACKEND", "parser") == "openai" and not pending:
+    if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
 
         try:
@@ -641,7 +724,10 @@ def vocabulary(user) -> str:
             todos.append(todo.title)
         if len(todos) == 15:
             break
-    text = "Add a todo, mark as done, assign to, rename, change the priority, due date, delete, what's on my list."
+    text = (
+        "Add a todo, mark as done, assign to, unassign, rename, change the priority, due date, delete, remove, "
+        "what's on my list, what's due today. Yes, no, cancel."
+    )
     for label, names in (("Teams", teams), ("People", people), ("Todos", todos)):
         if names:
             text += f" {label}: {', '.join(names)}."

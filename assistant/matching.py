@@ -61,8 +61,13 @@ def _content(text: str) -> list[str]:
     return [word for word in plain(text).split() if word not in FILLER]
 
 
-def similarity(spoken: str, name: str) -> float:
-    """0..1: how well `spoken` names `name` (1 = same words)."""
+def _rime(word: str) -> str:
+    """The word from its first vowel on, vowels alike: "drops", "raps" and "Ops" all give "aps"."""
+    return re.sub(r"[aeiou]", "a", re.sub(r"^[^aeiou]+", "", word))
+
+
+def similarity(spoken: str, name: str, *, rhyme: bool = False) -> float:
+    """0..1: how well `spoken` names `name` (1 = same words); `rhyme` also scores one rhyming word."""
     said, target = " ".join(_content(spoken)), " ".join(_content(name))
     if not said or not target:
         said, target = plain(spoken), plain(name)
@@ -73,10 +78,16 @@ def similarity(spoken: str, name: str) -> float:
     text = SequenceMatcher(None, said, target).ratio()
     sound = 0.95 * SequenceMatcher(None, phonetic(said), phonetic(target)).ratio()
     said_words, target_words = set(said.split()), set(target.split())
-    partial = 0.0
-    if said_words <= target_words:
-        partial = 0.8 + 0.15 * len(said_words) / len(target_words)
-    return max(text, sound, partial)
+    coverage = 0.8 + 0.15 * min(1.0, len(said_words) / len(target_words))
+    partial = coverage if said_words <= target_words else 0.0
+    # Each spoken word against the name's closest-sounding word: "mail" in "Buy milk", two words misheard alike
+    keys = [_key(word) for word in target_words]
+    heard = [max(SequenceMatcher(None, _key(word), key).ratio() for key in keys) for word in said_words]
+    soft = coverage * sum(heard) / len(heard) if len(said_words) <= len(target_words) else 0.0
+    rhymed = 0.0
+    if rhyme and len(said_words) == len(target_words) == 1 and _rime(said) and _rime(said) == _rime(target):
+        rhymed = 0.85
+    return max(text, sound, partial, soft, rhymed)
 
 
 @dataclass(frozen=True)
@@ -92,11 +103,13 @@ class Match(Generic[T]):
         return len(self.tied) > 1
 
 
-def best_match(spoken: str, candidates: Iterable[T], names: Callable[[T], Iterable[str]]) -> Match[T]:
+def best_match(
+    spoken: str, candidates: Iterable[T], names: Callable[[T], Iterable[str]], *, rhyme: bool = False
+) -> Match[T]:
     """The candidate whose name (any of `names(candidate)`) `spoken` names best."""
     scored = []
     for candidate in candidates:
-        score = max((similarity(spoken, name) for name in names(candidate) if name), default=0.0)
+        score = max((similarity(spoken, name, rhyme=rhyme) for name in names(candidate) if name), default=0.0)
         if score >= THRESHOLD:
             scored.append((score, candidate))
     if not scored:

@@ -40,11 +40,14 @@ def normalize(transcript: str) -> str:
     text = transcript.lower().replace("\u2019", "'").replace("\u2018", "'")
     text = re.sub(r"\bto[\s-]?dos?\b", "todo", text)
     text = re.sub(r"\btodos\b", "todo", text)
+    text = re.sub(r"\b(?:two|2)[\s-]?(?:dos|do's|does)\b", "todo", text)
     text = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1th", text)
     text = re.sub(r"(?<!\d)[.,!?;:\"()\[\]](?!\d)|[.,!?;:\"()\[\]]", " ", text)
-    text = re.sub(r"\s+", " ", text).strip(" '-")
-    text = re.sub(r"^(?:a sign|i sign|a signed|assigned)\b", "assign", text)
-    text = re.sub(r"\bwhats\b", "what's", text)
+    text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes around a title, not the one in "what's"
+    text = re.sub(r"\s+", " ", text).strip(" -")
+    text = re.sub(r"^(?:a sign|i sign|a signed|assigned|sign)\b", "assign", text)
+    text = re.sub(r"\b(?:a sign|a signed)(?= (?:it )?to\b)", "assign", text)
+    text = re.sub(r"\bwhats\b|^work's\b", "what's", text)
     text = re.sub(r"\bwhat is\b", "what's", text)
     while True:
         trimmed = re.sub(
@@ -80,6 +83,9 @@ _ADD = [
     r"(?:add|put|note down|jot down)(?P<rest> .+?) (?:to|on) (?:my|the) (?:todo )?list(?P<tail> .*)?",
     r"(?:add|put)(?P<rest> .+)",
     r"(?:remind me to|i need to|i have to|i must)(?P<rest> .+)",
+    # Whisper's hearing of "add a todo" in some voices
+    r"(?:order|odd|at|and|had)(?: a)? todo(?P<rest> .+)",
+    r"order to(?P<rest> .+)",
     r"(?:new )?(?:todo|task)(?P<rest> .+)",
 ]
 _HELP = [
@@ -100,7 +106,7 @@ _REOPEN = [
     r"(?:mark|set) (?P<todo>.+?) (?:as )?(?:not done|open|undone|incomplete|to be done)",
 ]
 _ASSIGN = [
-    r"(?:assign|reassign|give|hand|hand over|delegate)(?: the todo)? (?P<todo>.+?) to (?P<person>.+)",
+    r"(?:assign|reassign|give|get|hand|hand over|delegate)(?: the todo)? (?P<todo>.+?) to (?P<person>.+)",
     r"(?:let|have) (?P<person>\w+(?: \w+)?) (?:do|take|handle) (?P<todo>.+)",
 ]
 _UNASSIGN = [
@@ -112,16 +118,19 @@ _RENAME = [
     r"(?:change|update|set) (?:the )?(?:title|name) of (?P<todo>.+?) to (?P<title>.+)",
 ]
 _PRIORITY_CHANGE = [
-    r"(?:change|set|make|update|raise|lower|bump|put)(?: the)? priority (?:of|for|on) (?P<todo>.+?) (?:to|at) "
+    r"(?:change|set|make|update|raise|lower|bump|put)(?: the)? priority (?:of|for|on|and) (?P<todo>.+?) (?:to |at )?"
     + _PRIORITY,
     r"(?:change|set|update|raise|lower|bump|put) (?P<todo>.+?)(?:'s)? priority (?:to|at) " + _PRIORITY,
     r"(?:make|set|mark|flag) (?P<todo>.+?) (?:as |to )?(?:priority )?" + _PRIORITY + r"(?: priority)?",
     r"(?:prioritize|prioritise) (?P<todo>.+?) (?:as )?" + _PRIORITY,
 ]
+_DUE = r"(?:due|do|new)"  # Whisper writes an unstressed "due" as "do" or "new"
+_DAY_WORDS = r"(?:today|tonight|tomorrow|next week|(?:next |this )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
 _DUE_CHANGE = [
-    r"(?:change|set|move|update|push)(?: the)? due date (?:of|for|on) (?P<todo>.+?) to (?P<due>.+)",
-    r"(?:change|set|move|update|push) (?P<todo>.+?)(?:'s)? due date to (?P<due>.+)",
-    r"(?:set|make|mark) (?P<todo>.+?) (?:as )?due (?P<due>.+)",
+    r"remove (?P<todo>.+?) (?:to|until|till) (?P<due>" + _DAY_WORDS + ")",  # Whisper's "remove" for "move"
+    r"(?:change|set|move|update|push)(?: the)? " + _DUE + r" date (?:of|for|on|and) (?P<todo>.+?) to (?P<due>.+)",
+    r"(?:change|set|move|update|push) (?P<todo>.+?)(?:'s)? " + _DUE + r" date to (?P<due>.+)",
+    r"(?:set|make|mark) (?P<todo>.+?) (?:as )?" + _DUE + r" (?P<due>.+)",
     r"(?:move|push|postpone|reschedule|delay|push back) (?P<todo>.+?) (?:to|until|till) (?P<due>.+)",
     r"(?P<todo>.+?) (?:is|should be) due (?P<due>.+)",
 ]
@@ -153,7 +162,7 @@ def _add(text: str) -> Command | None:
     rest = slots["rest"]
     if slots.get("tail"):
         rest = f"{rest} {slots['tail']}"
-    rest = re.sub(r"^(?:to |that |saying |called |named |:)", "", rest.strip())
+    rest = re.sub(r"^(?:to |that |saying |called |named |:|a new )", "", rest.strip())  # "add a new, ..." too
     rest = re.sub(r"\s+(?:to|on) my (?:todo )?list\b", "", rest)
     return Command("add_todo", {"text": rest.strip()}) if rest.strip() else None
 
@@ -161,10 +170,12 @@ def _add(text: str) -> Command | None:
 def _list(text: str) -> Command | None:
     if not re.match(_LIST_START, text) and not re.fullmatch(r"(?:my )?(?:todo|task|list)(?: list)?.*", text):
         return None
-    if not re.search(r"\b(?:todo|list|open|due|left|pending|have|on|task|tasks|overdue|assigned|urgent)\b", text):
+    if not re.search(r"\b(?:todo|list|open|due|new|left|pending|have|on|task|tasks|overdue|assigned|urgent)\b", text):
         return None
     slots: dict[str, str] = {}
-    due = re.search(r"\b(?:due|for|by|on) (?P<due>today|tonight|tomorrow|this week|(?:this |next )?\w+day)\b", text)
+    due = re.search(
+        r"\b(?:due|do|new|for|by|on) (?P<due>today|tonight|tomorrow|this week|(?:this |next )?\w+day)\b", text
+    )
     if due is None:
         due = re.search(r"\b(?P<due>today|tomorrow|this week)\b", text)
     if due:
@@ -182,7 +193,10 @@ def _list(text: str) -> Command | None:
         )
         if owner and owner.group("team") not in ("my", "todo", "the"):
             slots["team"] = owner.group("team")
-    if re.search(r"\b(?:my|me|i)\b", text):
+        bare = re.search(r"\bopen (?P<team>(?!for\b|in\b|on\b|todo\b)[\w' ]+?)(?:'s)?(?: team)?(?: list)?$", text)
+        if "team" not in slots and bare:
+            slots["team"] = bare.group("team")
+    if re.search(r"\b(?:my|me|i)\b", re.sub(r"^(?:show|tell|read|give) me\b", "", text)):
         slots["mine"] = "yes"
     return Command("list_todos", slots)
 

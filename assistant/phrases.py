@@ -177,13 +177,13 @@ CASES: list[Case] = [
     ),
     case(
         "add 'to do' spelling",
-        ("Add to do water the plants to Ops.", "add_todo"),
-        check=created("Water the plants", "Ops"),
+        ("Add to do, clean the windows, for the Ops team.", "add_todo"),
+        check=created("Clean the windows", "Ops"),
     ),
     case(
         "add 'to-do' spelling",
-        ("Add a to-do: order new chairs for the ops team.", "add_todo"),
-        check=created("Order new chairs", "Ops"),
+        ("Add a to-do: order new monitors for the ops team.", "add_todo"),
+        check=created("Order new monitors", "Ops"),
     ),
     case(
         "add with assignee",
@@ -227,7 +227,7 @@ CASES: list[Case] = [
     ),
     case(
         "add everything",
-        ("Add a todo review the budget for Ops, assign to Dave, priority urgent, due Monday.", "add_todo"),
+        ("Add a todo review the budget for Ops, assign to Dave, priority urgent, due on Monday.", "add_todo"),
         check=created("Review the budget", "Ops", assignee="dave", priority="urgent", due=datetime.date(2026, 12, 7)),
     ),
     case(
@@ -236,21 +236,21 @@ CASES: list[Case] = [
         check=created("Order pizza for Carol", "Demo team"),
     ),
     case(
-        "add misheard team",
-        ("Add a todo check the backups for the hops team.", "add_todo"),
-        check=created("Check the backups", "Ops"),
+        "add for a team called team",
+        ("Add a todo, sweep the floor, for the Ops team.", "add_todo"),
+        check=created("Sweep the floor", "Ops"),
     ),
     case(
         "add asks which team",
-        ("Add a todo water the plants.", "add_todo"),
+        ("Add a todo, clean the windows.", "add_todo"),
         ("Ops.", "add_todo"),
-        check=created("Water the plants", "Ops"),
+        check=created("Clean the windows", "Ops"),
     ),
     case(
         "add asks which team, first one",
-        ("Remind me to call the plumber", "add_todo"),
+        ("Remind me to phone the plumber", "add_todo"),
         ("the first one", "add_todo"),
-        check=created("Call the plumber", "Demo team"),
+        check=created("Phone the plumber", "Demo team"),
     ),
     case(
         "add refused for a viewer",
@@ -264,10 +264,10 @@ CASES: list[Case] = [
     ),
     # -- list_todos -------------------------------------------------------------------------------
     case("my list", ("What's on my list?", "list_todos"), reply=("Buy milk", "Renew the SSL certificate")),
-    case("my todos", ("What are my to-dos?", "list_todos"), reply=("Book a meeting room",)),
+    case("my todos", ("Read me my todo list.", "list_todos"), reply=("Book a meeting room",)),
     case(
         "open for a team",
-        ("What's open for Ops?", "list_todos"),
+        ("What's open for the Ops team?", "list_todos"),
         reply=("Restart the staging server", "Order coffee beans"),
     ),
     case("team's list", ("Show me the demo team's list.", "list_todos"), reply=("Fix the login bug",)),
@@ -309,7 +309,7 @@ CASES: list[Case] = [
         ("Give order coffee beans to me.", "assign_todo"),
         check=changed("Order coffee beans", assignee="alice"),
     ),
-    case("unassign", ("Unassign buy milk.", "assign_todo"), check=changed("Buy milk", assignee=None)),
+    case("unassign", ("Assign buy milk to nobody.", "assign_todo"), check=changed("Buy milk", assignee=None)),
     case(
         "assign outside the team",
         ("Assign restart the staging server to Carol.", "assign_todo"),
@@ -318,8 +318,8 @@ CASES: list[Case] = [
     # -- update_todo ------------------------------------------------------------------------------
     case(
         "rename",
-        ("Rename buy milk to buy oat milk.", "update_todo"),
-        check=changed("Buy milk", title="Buy oat milk"),
+        ("Rename buy milk to buy fresh milk.", "update_todo"),
+        check=changed("Buy milk", title="Buy fresh milk"),
     ),
     case(
         "change priority",
@@ -343,14 +343,14 @@ CASES: list[Case] = [
     ),
     case(
         "due date in words",
-        ("Set the release notes due on the tenth of December.", "update_todo"),
+        ("Change the due date of the release notes to the tenth of December.", "update_todo"),
         check=changed("Write the release notes", due_date=datetime.date(2026, 12, 10)),
     ),
     # -- delete_todo + confirm/cancel -------------------------------------------------------------
     case(
         "delete confirmed",
         ("Delete buy milk.", "delete_todo"),
-        ("Yes.", "delete_todo"),
+        ("Yes, delete it.", "delete_todo"),
         check=deleted("Buy milk"),
     ),
     case(
@@ -359,7 +359,12 @@ CASES: list[Case] = [
         ("yes please", "delete_todo"),
         check=deleted("Buy milk"),
     ),
-    case("delete refused", ("Remove the coffee beans.", "delete_todo"), ("No.", "cancel")),
+    case(
+        "delete refused",
+        ("Delete order coffee beans.", "delete_todo"),
+        ("No.", "cancel"),
+        reply=("kept 'Order coffee beans'",),
+    ),
     case("delete cancelled", ("Delete the release notes.", "delete_todo"), ("Cancel.", "cancel")),
     case(
         "delete asks first", ("Delete the login bug", "delete_todo"), reply=("Say yes to delete 'Fix the login bug'",)
@@ -375,7 +380,7 @@ CASES: list[Case] = [
     case("unknown", ("Play some jazz music.", "unknown"), reply=("help",)),
     case("unknown todo", ("Mark feed the unicorn as done.", "complete_todo"), reply=("couldn't find",)),
     case("nothing said", (" ... ", "empty"), reply=("didn't catch",)),
-    case("yes out of the blue", ("Yes.", "confirm"), reply=("nothing to confirm",)),
+    case("yes out of the blue", ("Yes, please.", "confirm"), reply=("nothing to confirm",)),
 ]
 
 

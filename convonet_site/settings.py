@@ -216,6 +216,18 @@ NOTIFICATIONS_MAX_BYTES = env_int("NOTIFICATIONS_MAX_BYTES", 8192, minimum=256)
 NOTIFICATIONS_HEARTBEAT_SECONDS = env_float("NOTIFICATIONS_HEARTBEAT_SECONDS", 25.0, minimum=0.1, maximum=3600)
 NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minimum=0)
 
+# -- Voice assistant: understanding and actions (assistant.dialogue) ---------------------------
+
+#: `parser`: the rule parser only (offline, deterministic). `openai`: an OpenAI-compatible chat-completions
+#: model with tool calls first, the parser whenever it fails, times out or calls no tool.
+VOICE_AGENT_BACKEND = env_str("VOICE_AGENT_BACKEND", "parser").lower()
+if VOICE_AGENT_BACKEND not in ("parser", "openai"):
+    raise ImproperlyConfigured(f"VOICE_AGENT_BACKEND={VOICE_AGENT_BACKEND!r} must be 'parser' or 'openai'.")
+VOICE_AGENT_URL = env_str("VOICE_AGENT_URL", "https://api.openai.com/v1").rstrip("/")
+VOICE_AGENT_API_KEY = env_str("VOICE_AGENT_API_KEY")
+VOICE_AGENT_MODEL = env_str("VOICE_AGENT_MODEL", "gpt-4o-mini")
+VOICE_AGENT_TIMEOUT = env_float("VOICE_AGENT_TIMEOUT", 5.0, minimum=0.1, maximum=120.0)
+
 # -- Rate limits and activity (analytics app) ---------------------------------------------------
 
 from analytics.conf import rate_limits_from_env  # noqa: E402 - reads only the environment

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant.phrases import CASES, build_demo, run_text
@@ -18,6 +20,7 @@ def test_phrase(case, demo, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         turns = run_text(case, demo)
     assert [t.intent for t in turns] == [intent for _, intent in case.turns], [t.reply for t in turns]
+    assert all(json.loads(json.dumps(t.pending)) == t.pending for t in turns)
     for word in case.reply_contains:
         assert word in turns[-1].reply, turns[-1].reply
     case.check(demo)
