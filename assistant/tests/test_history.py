@@ -60,3 +60,11 @@ def test_the_admin_searches_filters_and_shows_the_player(admin_client, make_user
     detail = admin_client.get(f"/admin/assistant/voicerequest/{kept.pk}/change/").content.decode()
     assert "add a todo water the plants" in detail
     assert f'<audio controls src="{reverse("assistant:audio", args=[kept.pk])}">' in detail
+
+
+def test_the_job_queues_are_in_the_admin_for_staff(admin_client, client, make_user):
+    assert "Django-RQ" in admin_client.get("/admin/").content.decode()
+    queues = admin_client.get("/admin/django_rq/dashboard/")
+    assert queues.status_code == 200 and "assistant" in queues.content.decode()
+    client.force_login(make_user("alice"))
+    assert client.get("/admin/django_rq/dashboard/").status_code == 302

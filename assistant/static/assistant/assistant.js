@@ -61,9 +61,20 @@
   voice.on("session", showPanel);
   voice.on("authenticated", showPanel);
   voice.on("recording_started", function () { error(""); status("Listening… press Stop when you are done."); });
-  voice.on("assistant_thinking", function () { status("Thinking…"); });
+  // A job the queue accepted is always answered; this only catches a worker that died mid-job.
+  var NO_ANSWER_SECONDS = 90, waiting = null;
+  function stopWaiting() { if (waiting) { clearTimeout(waiting); waiting = null; } }
+  voice.on("assistant_thinking", function () {
+    status("Thinking…");
+    stopWaiting();
+    waiting = setTimeout(function () {
+      status("Not done.");
+      error("No answer from the assistant after " + NO_ANSWER_SECONDS + " s; it may have stopped. Please try again.");
+    }, NO_ANSWER_SECONDS * 1000);
+  });
 
   voice.on("assistant_reply", function (m) {
+    stopWaiting();
     var said = m.transcript ? "You said: “" + m.transcript + "”" : "You said: (nothing I could hear)";
     $("assistant-status").dataset.intent = m.intent || "";
     status(m.reply);
@@ -72,6 +83,7 @@
   });
 
   voice.on("assistant_error", function (m) {
+    stopWaiting();
     var text = ERRORS[m.code] || m.message;
     status("Not done.");
     error(text);
