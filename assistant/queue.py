@@ -44,6 +44,8 @@ def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_byte
                 "duration": duration,
                 "enqueued_at": time.time(),
             },
+            # the worker logs the description: no session id (it lets a client act as the session) in the logs
+            description=f"assistant command of user {user_id} ({audio_bytes} bytes)",
             job_timeout=JOB_TIMEOUT,
             result_ttl=300,
             failure_ttl=7 * 86400,

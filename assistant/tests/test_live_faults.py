@@ -35,7 +35,7 @@ def test_with_no_worker_the_page_is_told_at_once(assistant_daphne, speech_dir):
 
 def test_bad_recordings_each_get_their_code(daphne_factory, worker_factory, speech_dir, tmp_path):
     server = daphne_factory(**LIVE_ENV)
-    worker_factory(VOICE_MAX_COMMAND_SECONDS="2")
+    worker = worker_factory(VOICE_MAX_COMMAND_SECONDS="2")
     speaker()
     garbage = b"\x1a\x45\xdf\xa3" + b"\x42" * 4000
     too_long = tone(tmp_path, 3.0, ".webm")
@@ -72,3 +72,6 @@ def test_bad_recordings_each_get_their_code(daphne_factory, worker_factory, spee
         "not_heard",
         "undecodable_audio",
     ]
+    # one worker process, one model load for all of them; no session id in its log
+    assert worker.log().count("loading faster-whisper model") == 1
+    assert rows[0].session_id not in worker.log()
