@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from voice import services, sessions
 
@@ -72,6 +72,22 @@ class Outcome:
             "actions": self.actions,
             "timings_ms": {k: self.timings.get(k, 0) for k in ("decode", "stt", "understand", "act")},
         }
+
+
+class FirstWrite:
+    """A database execute wrapper noting when the dialogue first writes: `respond` resolves what was meant, then
+    acts, so the time before its first INSERT/UPDATE/DELETE is understanding and the rest (the writes, the
+    notifications they send, storing the follow-up question) is acting."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE")
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.at is None and sql.lstrip()[:6].upper() in self.WRITES:
+            self.at = time.perf_counter()
+        return execute(sql, params, many, context)
 
 
 class _Clock:
@@ -154,10 +170,15 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if not outcome.transcript:
         not_heard(outcome)
         return
-    with clock.stage("understand"):
+    watch = FirstWrite()
+    started = time.perf_counter()
+    with connection.execute_wrapper(watch):
         turn = dialogue.respond(user, outcome.transcript, pending, today=settings.VOICE_ASSISTANT_TODAY)
-    with clock.stage("act"):
-        sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
+    sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
+    ended = time.perf_counter()
+    acting_from = watch.at if watch.at is not None else ended
+    outcome.timings["understand"] = round((acting_from - started) * 1000)
+    outcome.timings["act"] = round((ended - acting_from) * 1000)
     outcome.intent, outcome.reply, outcome.actions = turn.intent, turn.reply, list(turn.actions)
     outcome.status = VoiceRequest.Status.DONE if turn.ok else VoiceRequest.Status.REFUSED
 

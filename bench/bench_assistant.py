@@ -1,7 +1,8 @@
 """The voice assistant: per-stage timings of a 3 s command, real-time factor, and stop->reply latency.
 
 A live daphne and live RQ workers (`manage.py rqworker assistant`, Whisper base int8 on CPU) on a throwaway SQLite
-database; commands are espeak-ng speech encoded to WebM/Opus by ffmpeg, padded with silence to 3.0 s, sent over
+database; the command (an add: it writes, so `act` is measured) is espeak-ng speech encoded to WebM/Opus by ffmpeg,
+padded with silence to 3.0 s, sent over
 `/ws/voice/` as a browser does. Stop->reply is timed on the client from sending `stop_recording` to receiving
 `assistant_reply`. Concurrency: N clients stop at the same moment, with one worker and then with two.
 """
@@ -26,7 +27,7 @@ from tests.live import LiveDaphne
 
 SERIAL = 20
 ROUNDS = 5
-COMMAND = "what's open for the bench team"
+COMMAND = "add a todo buy milk for the bench team"
 SECONDS = 3.0
 PIN = "1357"
 GOAL_MS = 1500
@@ -42,7 +43,7 @@ for i in range(4):
     profile = VoiceProfile(user=user)
     profile.set_pin("1357")
     profile.save()
-for title in ("Buy milk", "Fix the login bug", "Write the release notes"):
+for title in ("Order coffee beans", "Fix the login bug", "Write the release notes"):
     Todo.objects.create(team=team, title=title, creator=user)
 """
 
@@ -61,7 +62,7 @@ def _environment(database: Path) -> dict[str, str]:
 
 
 def _command_audio(folder: Path) -> bytes:
-    source = wav(COMMAND, "en-us", folder)
+    source = wav(COMMAND, "en-us", folder, speed=170, gap=2)  # 2.8 s of speech
     target = folder / "command-3s.webm"
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-y", "-i", str(source), "-af", f"apad=whole_dur={SECONDS}",

@@ -117,5 +117,6 @@ def test_the_delete_question_waits_in_the_session_for_yes(demo, channel, tmp_pat
     sessions.update_session(session_id, {"audio_buffer": base64.b64encode(yes).decode()})
     second = run(session_id, name, demo.speaker, yes)
     assert second["ok"] is True and second["actions"][0]["type"] == "todo_deleted", second
+    assert set(second["timings_ms"]) == {"decode", "stt", "understand", "act"}
     assert not Todo.objects.filter(title="Buy milk").exists()
     assert sessions.get_session(session_id)[PENDING_FIELD] == ""
