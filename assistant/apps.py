@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class AssistantConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "assistant"
+    verbose_name = "Voice assistant"
+
+    def ready(self) -> None:
+        from voice.handover import recording_finished
+
+        from .hooks import recording_finished as queue_recording
+
+        recording_finished.connect(queue_recording, dispatch_uid="assistant-recording-finished")
