@@ -469,7 +469,7 @@ async def test_a_text_frame_failing_before_its_type_is_known_is_logged_as_text(r
     client = VoiceClient(alice, consumer=Broken)
     await client.connect()
     assert (await client.ask({"type": "ping"}))["code"] == "server_error"
-    assert [r.getMessage() for r in caplog.records if r.name == "voice.consumers"] == ["voice text frame failed"]
+    assert [r.getMessage() for r in caplog.records if r.name == "voice.socket_consumer"] == ["voice text frame failed"]
     await client.close()
 
 
