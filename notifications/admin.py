@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import redis
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +14,7 @@ from django.template.response import TemplateResponse
 from analytics.guards import too_many_requests
 from analytics.ratelimit import hit
 from infra.admin_pages import RedisPageAdmin
-from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from infra.redis_core import redis_manager
 
 from . import history, keys
 from .forms import PublishForm
@@ -74,15 +73,15 @@ class NotificationAdmin(RedisPageAdmin):
             error=None,
             **(extra_context or {}),
         )
-        try:
+
+        def read() -> list:
             if channel_name:
-                context["audiences"] = [(channel_name, None, _rows(history.recent(channel_name, AUDIENCE_ENTRIES)))]
-            else:
-                context["audiences"] = [
-                    (name, last, _rows(history.recent(name, OVERVIEW_ENTRIES))) for name, last in history.audiences()
-                ]
-        except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
-            redis_manager.mark_unavailable(exc)
-            context["audiences"] = []
+                return [(channel_name, None, _rows(history.recent(channel_name, AUDIENCE_ENTRIES)))]
+            return [(name, last, _rows(history.recent(name, OVERVIEW_ENTRIES))) for name, last in history.audiences()]
+
+        def unavailable() -> list:
             context["error"] = f"Redis is unavailable ({redis_manager.last_error}): the history cannot be shown."
+            return []
+
+        context["audiences"] = history.fallback.run(read, unavailable)
         return TemplateResponse(request, "admin/notifications/notifications.html", context)

@@ -13,11 +13,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
 
+from infra.policy import Fallback
 from infra.redis_core import redis_manager
 
 from . import keys
+
+#: Staff reads of the history (the Notifications page) while Redis cannot serve them.
+fallback = Fallback(
+    "notifications_history", "the staff page says the history cannot be shown", also=(redis.RedisError,)
+)
 
 MAX_EVENT_ID_LENGTH = 20
 

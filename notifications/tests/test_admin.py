@@ -134,3 +134,20 @@ def test_it_says_so_when_redis_is_down(redis_db, settings):
         assert outage_buffer().drain(lambda items: None) == 1  # held, not lost (discarded here)
     finally:
         redis_manager.configure(settings.REDIS_URL)
+
+
+def test_a_redis_that_cannot_serve_the_history_is_said_and_counted(redis_db, settings):
+    from convonet_site.redis_server import free_port
+    from infra.policy import fallback_stats
+    from infra.redis_core import redis_manager
+
+    client = staff_client("view_notifications")
+    before = fallback_stats()["notifications_history"]["count"]
+    redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        response = client.get(URL)
+    finally:
+        redis_manager.configure(settings.REDIS_URL)
+    assert response.status_code == 200
+    assert "the history cannot be shown" in response.content.decode()
+    assert fallback_stats()["notifications_history"]["count"] == before + 1
