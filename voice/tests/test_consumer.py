@@ -16,6 +16,7 @@ from notifications.keys import channel
 from tests.redis_monitor import app_keys
 from voice import sessions
 from voice.consumers import VoiceConsumer
+from voice.session_memory import memory
 
 from .conftest import VoiceClient
 
@@ -300,17 +301,16 @@ async def test_two_connections_have_separate_sessions(redis_db, alice):
 
 
 async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis_down):
-    from infra.redis_core import redis_manager
 
     client = VoiceClient(alice)
     await client.connect()
     await client.ask({"type": "start_recording"})
     await client.send_bytes(b"held in memory")
     assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 14
-    assert redis_manager.memory.get(f"session:{client.session_id}:audio") == b"held in memory"
-    assert redis_manager.memory.ttl(f"session:{client.session_id}") > 3500
+    assert memory.find(client.session_id).audio == b"held in memory"
+    assert memory.find(client.session_id).ttl() > 3500
     await client.close()
-    assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
+    assert not memory.holds(client.session_id)
     assert app_keys(redis_db) == set()
 
 
@@ -372,7 +372,7 @@ async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(red
     try:
         await client.send_bytes(b"during-")
         assert await client.ask({"type": "ping"}) == {"type": "pong"}
-        held = redis_manager.memory.hgetall(f"session:{client.session_id}")
+        held = memory.find(client.session_id).fields
         assert held["user_id"] == str(alice.pk) and held["is_recording"] == "True" and held["authenticated"] == "True"
     finally:
         redis_manager.configure(settings.REDIS_URL)  # back, before the recovery thread moved anything
@@ -380,7 +380,7 @@ async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(red
     assert await client.ask({"type": "stop_recording"}) == {"type": "recording_stopped", "audio_bytes": 19}
     assert redis_db.get(f"session:{client.session_id}:audio") == b"before-during-after"
     assert hash_of(redis_db, client.session_id)["user_id"] == str(alice.pk)
-    assert not redis_manager.memory.exists(f"session:{client.session_id}")
+    assert not memory.holds(client.session_id)
     await client.close()
 
 
@@ -491,7 +491,7 @@ async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, a
             client = await recording(alice)
             await client.send_bytes(b"kept")
             assert await client.ask({"type": "ping"}) == {"type": "pong"}
-            assert redis_manager.memory.get(f"session:{client.session_id}:audio") == b"kept"
+            assert memory.find(client.session_id).audio == b"kept"
             assert not raw.exists(f"session:{client.session_id}")
             await client.close()
         finally:
