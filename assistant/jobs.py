@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection
+from rq import get_current_job
 
 from voice import services, sessions
 
@@ -162,6 +163,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
         not_heard(outcome)
         return
     pending = load_pending(session)
+    mark_stage("stt")
     with clock.stage("stt"):
         try:
             outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending))
@@ -170,6 +172,8 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if not outcome.transcript:
         not_heard(outcome)
         return
+    if not sessions.extend_session(outcome.session_id):  # cleared (staff) while it was being transcribed
+        raise Refusal("session_gone", "This voice session was cleared before your command was done; reconnect.")
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
@@ -191,6 +195,14 @@ def prompt_for(user: Any, pending: dict | None) -> str:
     """Whisper's initial prompt: the dialogue's vocabulary, led by the answers when a question waits."""
     vocabulary = dialogue.vocabulary(user)
     return f"{ANSWER_WORDS} {vocabulary}" if pending else vocabulary
+
+
+def mark_stage(stage: str) -> None:
+    """Note in the RQ job's meta what it is doing (the RQ admin shows it; tests act mid-job on it)."""
+    job = get_current_job()
+    if job is not None:
+        job.meta["stage"] = stage
+        job.save_meta()
 
 
 def not_heard(outcome: Outcome) -> None:

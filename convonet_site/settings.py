@@ -202,6 +202,12 @@ VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"
+#: Seconds an assistant worker's registration outlives its last beat (renewed every third of it, also mid-job): a
+#: worker killed mid-job is noticed within this (+ VOICE_ASSISTANT_WATCH_INTERVAL) and the page gets
+#: `assistant_worker_lost`.
+VOICE_ASSISTANT_WORKER_TTL = env_int("VOICE_ASSISTANT_WORKER_TTL", 10, minimum=3, maximum=3600)
+#: How often the daphne that queued a command checks its job's worker is alive.
+VOICE_ASSISTANT_WATCH_INTERVAL = env_float("VOICE_ASSISTANT_WATCH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 #: The date commands are understood against ("due tomorrow"); empty = today. Fixed in tests and demos.
 try:
     VOICE_ASSISTANT_TODAY = (
