@@ -13,8 +13,10 @@ from typing import Any
 import redis
 
 from .env import redact_url
-from .policy import fallback_stats
-from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from .policy import Fallback, fallback_stats
+from .redis_core import redis_manager
+
+_fallback = Fallback("health", "reported degraded (`/healthz` 503, storage memory)", also=(redis.RedisError,))
 
 #: The seed's namespaces, counted separately in key statistics; everything else is "other".
 NAMESPACES = ("session", "user", "activity", "rate_limit")
@@ -51,8 +53,8 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         "storage": "redis",
         "checked_at": time.time(),
     }
-    usable = False
-    try:
+
+    def probe() -> bool:
         client = redis_manager.redis_client
         started = time.perf_counter()
         client.ping()
@@ -66,10 +68,9 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         report["db_keys"] = client.dbsize()
         if keys:
             report["keys"] = redis_manager.count_keys(NAMESPACES)
-        usable = redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
-    except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
-        redis_manager.mark_unavailable(exc)
-    if not usable:
+        return redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
+
+    if not _fallback.run(probe, lambda: False, probe=True):
         report.update(
             status="degraded",
             storage="memory",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .call_consumer import VoiceCallConsumer
+from .consumers import VoiceCallConsumer
 from .receive_budget import ReceiveBudget
 
 websocket_urlpatterns: list = [path("ws/voice/", ReceiveBudget(VoiceCallConsumer.as_asgi()))]

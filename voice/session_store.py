@@ -7,8 +7,9 @@ one. While Redis is unusable the same operations run on the manager's in-process
 "memory"`), written in Python with the same rules (`voice/tests/test_session_contract.py` holds both to
 one contract); a live connection whose session stayed in the unreachable Redis re-creates it there from
 what it knows, and whatever memory holds moves to Redis (merged with what Redis kept) when it answers
-again. A Redis that came back empty (the manager detects it) has lost the sessions: a live connection
-re-creates its own in Redis at its next call.
+again. A Redis that came back empty (the manager detects it) has lost the sessions: the live connections' sessions
+are re-created at detection (`voice.session_handle.recreate_live_sessions`, the manager's data-lost callback);
+a connection whose own call is what detects it re-creates its session in that call.
 
 Audio chunks carry the offset they belong at (the bytes the connection has had stored before them): the
 script appends only at that length, and a chunk found already there (a call that timed out on the client
@@ -428,10 +429,13 @@ def _lost_with_redis(revive: Mapping[str, Any] | None) -> bool:
     return any(loss["at"] >= connected_at for loss in redis_manager.data_losses)
 
 
-def _recreate_in_redis(keys: list[str], revive: Mapping[str, Any]) -> None:
-    _, create_keys, created = create_args(keys[0].removeprefix("session:"), revive, None)
-    CREATE.script(redis_manager.binary_client, create_keys, created)
-    log.warning("Re-created voice session %s... in Redis from its connection after Redis lost it.", keys[0][:16])
+def recreate_in_redis(session_id: str, known: Mapping[str, Any]) -> bool:
+    """Create a live connection's session in Redis from what it knows, unless Redis has it; True when created."""
+    _, create_keys, created = create_args(session_id, known, None)
+    if not CREATE.script(redis_manager.binary_client, create_keys, created):
+        return False
+    log.warning("Re-created voice session %s... in Redis from its connection after Redis lost it.", session_id[:8])
+    return True
 
 
 def run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
@@ -447,7 +451,7 @@ def run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | N
             _move_to_redis(keys)
         reply = op.script(redis_manager.binary_client, keys, args)
         if op.missed is not None and op.missed(reply) and _lost_with_redis(revive):
-            _recreate_in_redis(keys, revive)
+            recreate_in_redis(keys[0].removeprefix("session:"), revive)
             reply = op.script(redis_manager.binary_client, keys, args)
         return reply
 
@@ -463,7 +467,7 @@ async def arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
             await asyncio.to_thread(_move_to_redis, keys)
         reply = await op.script.acall(client, keys, args)
         if op.missed is not None and op.missed(reply) and await asyncio.to_thread(_lost_with_redis, revive):
-            await asyncio.to_thread(_recreate_in_redis, keys, revive)
+            await asyncio.to_thread(recreate_in_redis, keys[0].removeprefix("session:"), revive)
             reply = await op.script.acall(client, keys, args)
         return reply
 

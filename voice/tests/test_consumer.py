@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -9,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from analytics.activity import get_user_activity
+from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
@@ -469,7 +471,7 @@ async def test_a_text_frame_failing_before_its_type_is_known_is_logged_as_text(r
     client = VoiceClient(alice, consumer=Broken)
     await client.connect()
     assert (await client.ask({"type": "ping"}))["code"] == "server_error"
-    assert [r.getMessage() for r in caplog.records if r.name == "voice.consumers"] == ["voice text frame failed"]
+    assert [r.getMessage() for r in caplog.records if r.name == "voice.socket_consumer"] == ["voice text frame failed"]
     await client.close()
 
 
@@ -528,3 +530,29 @@ async def test_a_pin_lockout_holds_for_unicode_lookalikes_of_the_username(redis_
     assert reply["code"] == "auth_locked"
     await client.close()
     await other.close()
+
+
+async def test_a_redis_that_came_back_empty_gets_the_live_sessions_back_at_detection(redis_db, alice):
+    """Without a frame from the connection: the manager's data-lost callback re-creates what it knows."""
+    client = VoiceClient(alice)
+    await client.connect()
+    anonymous = VoiceClient()
+    await anonymous.connect()
+    await database_sync_to_async(redis_manager.check)()  # the manager adopts Redis's marker
+    redis_db.flushdb()  # Redis came back empty
+    redis_db.set("convonet-test:marker", "1", ex=86400)
+    await database_sync_to_async(redis_manager.check)()  # detection; the callbacks run in a thread
+    deadline = time.monotonic() + 5
+    both = (f"session:{client.session_id}", f"session:{anonymous.session_id}")
+    while redis_db.exists(*both) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert redis_manager.data_loss_stats()["count"] == 1
+    stored = hash_of(redis_db, client.session_id)
+    assert stored["user_id"] == str(alice.pk) and stored["authenticated"] == "True"
+    assert hash_of(redis_db, anonymous.session_id)["authenticated"] == "False"
+    assert fresh(ttls(redis_db, client.session_id))
+    assert redis_db.zscore("session:index", client.session_id) is not None
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    await client.close()
+    await anonymous.close()
+    assert not redis_db.exists(*both)
