@@ -2,7 +2,8 @@
 address while anonymous), moved to the user on authentication, audio counted per chunk, released at close.
 
 A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonymous_sockets`) and is closed with
-4429; a chunk past the user's audio cap stops the recording, keeps it, and answers `user_audio_limit`.
+4429; a chunk past the user's audio cap stops the recording, keeps it, and answers `user_audio_limit`
+(further frames are dropped silently until the next `start_recording`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class SocketCapsMixin:
     async def receive_audio(self, chunk: bytes) -> None:
         counted = self.recording_started is not None and len(chunk) <= settings.VOICE_MAX_FRAME_BYTES
         if counted and (refusal := await self.slot.reserve_audio(len(chunk))) is not None:
+            self.audio_refused = True
             audio_bytes = await self.finish_recording()
             await self.send_error(refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes)
             return

@@ -46,6 +46,7 @@ class RecordingMixin:
         if result.ok:
             self.audio_offset = result.size
         elif result.status == "too_large":
+            self.audio_refused = True
             await self.finish_recording()
             await self.send_error(
                 "audio_too_large",
@@ -75,7 +76,7 @@ class RecordingMixin:
         if not await self.session.update({"is_recording": "True", "audio_buffer": ""}):
             await self.session_gone()
             return
-        self.recording_started, self.audio_offset = time.monotonic(), 0
+        self.recording_started, self.audio_offset, self.audio_refused = time.monotonic(), 0, False
         await self.send_json({"type": "recording_started"})
 
     async def handle_stop_recording(self, message: dict) -> None:

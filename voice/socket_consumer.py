@@ -37,6 +37,9 @@ class VoiceSocket(AsyncWebsocketConsumer):
     authenticated_at = 0.0
     #: True once the session was found cleared (staff) or expired: frames are ignored while the socket closes.
     session_lost = False
+    #: True once a cap stopped the recording (its one error sent): audio frames are dropped silently, with no
+    #: store call, until the next `start_recording`.
+    audio_refused = False
 
     @property
     def session_id(self) -> str | None:
@@ -87,6 +90,16 @@ class VoiceSocket(AsyncWebsocketConsumer):
 
     async def on_disconnect(self) -> None:
         """Called once per connection before the session is deleted (also after staff cleared it); mixins extend it."""
+
+    async def dispatch(self, message: dict) -> None:
+        """Audio frames go straight to `receive`: Channels' `dispatch` first closes old database connections on
+        every message, a hop into asgiref's one sync thread that audio (Redis only) never needs. Every other
+        message still takes that path (the database is used by text frames, connect and disconnect)."""
+        if message["type"] == "websocket.receive" and message.get("bytes") is not None:
+            if not self.audio_refused:
+                await self.receive(bytes_data=message["bytes"])
+            return
+        await super().dispatch(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session_lost:
