@@ -262,6 +262,8 @@ async def _fanout(server: Server, cookie: str, path: str) -> None:
 
 
 async def _measure(servers: list[Server], fanout: list[Server], cookie: str) -> None:
+    for server in servers:  # first, while each process has only its start-up memory
+        await _idle_rss(server, cookie)
     for server in servers:
         await _burst_frames(server, cookie)
         print(f"   {server.name:<8} burst: {server.results['burst']['rate']:8.0f} frames/s", flush=True)
@@ -275,7 +277,6 @@ async def _measure(servers: list[Server], fanout: list[Server], cookie: str) -> 
                 flush=True,
             )
     for server in servers:
-        await _idle_rss(server, cookie)
         await _flood(server, cookie)
     for server in fanout:
         await _fanout(server, cookie, "/ws/notifications/" if server.name == "project" else "/")
