@@ -211,6 +211,7 @@ async def _recorders(server: Server, cookie: str, count: int) -> dict:
 
 
 async def _idle_rss(server: Server, cookie: str) -> None:
+    await _close_all(await _open_many(server, cookie, 20))  # warm up: what the first sockets load once
     await asyncio.sleep(0.5)
     before = server.rss_kb()
     sockets = await _open_many(server, cookie, IDLE)

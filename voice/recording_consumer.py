@@ -27,8 +27,9 @@ class RecordingMixin:
     connection stores what is queued, in order, as one append (one Redis round trip for every frame that
     arrived while the previous append was in flight). `stop_recording` waits for it before answering, so
     `audio_bytes` is every byte sent; a batch a cap refuses is retried frame by frame, so exactly the frames
-    that fit are kept. What a crash can lose: the frames queued but not yet stored, at most one round trip's
-    worth or `WRITE_BEHIND_MAX_BYTES`, never a byte a `recording_stopped` counted.
+    that fit are kept. A `pong` also waits for it, so it acknowledges every frame sent before the ping. What a
+    crash can lose: the frames queued but not yet stored, at most one round trip's worth or
+    `WRITE_BEHIND_MAX_BYTES`, never a byte a `pong` or `recording_stopped` acknowledged.
     """
 
     #: Bytes of the current recording stored so far, as this connection counts them.
@@ -141,6 +142,10 @@ class RecordingMixin:
             await self.session_gone()
             return
         await self.send_json({"type": "recording_stopped", "audio_bytes": audio_bytes})
+
+    async def handle_ping(self, message: dict) -> None:
+        await self.flush_audio()  # a `pong` acknowledges every frame sent before the ping: it is stored
+        await super().handle_ping(message)
 
     async def on_disconnect(self) -> None:
         await self.flush_audio()  # a clean close stores what was sent before it

@@ -66,3 +66,13 @@ async def test_a_batch_past_the_users_audio_cap_keeps_exactly_the_frames_that_fi
     assert (error["code"], error["audio_bytes"]) == ("user_audio_limit", 2000)
     assert redis_db.get(f"session:{client.session_id}:audio") == b"\x00" * 1000 + b"\x01" * 1000
     await client.close()
+
+
+async def test_a_pong_acknowledges_every_frame_sent_before_the_ping(redis_db, alice):
+    client = await recording(alice)
+    sent = frames(120)
+    for frame in sent:
+        await client.send_bytes(frame)
+    assert (await client.ask({"type": "ping"})) == {"type": "pong"}
+    assert redis_db.get(f"session:{client.session_id}:audio") == b"".join(sent)
+    await client.close()
