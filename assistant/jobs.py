@@ -223,13 +223,18 @@ def deliver(channel_name: str, frame: dict[str, Any]) -> None:
     async_to_sync(get_channel_layer().send)(channel_name, {"type": "assistant.event", "frame": frame})
 
 
+async def _recording_received(user: Any, duration: float, outcome: Outcome, details: dict) -> None:
+    await services.recording_received(
+        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
+    )
+    await services.notices_sent()  # published in the background: this job's loop ends when the call returns
+
+
 def record(user: Any, duration: float, outcome: Outcome) -> None:
     """The seed's activity and notification (with what was heard), then the history row."""
     details = {"transcript_chars": len(outcome.transcript), "stt_ms": outcome.timings.get("stt", 0)}
     details["intent"] = outcome.intent or outcome.error_code
-    async_to_sync(services.recording_received)(
-        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
-    )
+    async_to_sync(_recording_received)(user, duration, outcome, details)
     team_ids = [a.get("team_id") for a in outcome.actions if isinstance(a, dict) and a.get("team_id")]
     VoiceRequest.objects.create(
         user=user,

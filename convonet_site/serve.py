@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from .server_tuning import freeze_after_startup, with_backlog
+
 APPLICATION = "convonet_site.asgi:application"
 #: daphne's message and frame limits, as a multiple of the largest frame the app accepts.
 SERVER_LIMIT_FACTOR = 2
@@ -30,13 +32,16 @@ def websocket_limit() -> int:
 def daphne_argv(options: list[str]) -> list[str]:
     """daphne's arguments: the WebSocket limits, then the caller's options, then the application."""
     limit = str(websocket_limit())
-    return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, *options, APPLICATION]
+    tuned = with_backlog(options)
+    return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, *tuned, APPLICATION]
 
 
 def main(options: list[str] | None = None) -> None:
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface().run(daphne_argv(sys.argv[1:] if options is None else options))
+    argv = daphne_argv(sys.argv[1:] if options is None else options)
+    freeze_after_startup(APPLICATION)
+    CommandLineInterface().run(argv)
 
 
 if __name__ == "__main__":

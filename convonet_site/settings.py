@@ -173,6 +173,11 @@ CHANNEL_LAYERS = {
 VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
 VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
 VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# What one voice socket may send before it is closed (voice/receive_budget.py): frames and bytes per second,
+# with bursts of up to VOICE_RECEIVE_BURST_SECONDS' worth (a client catching up after a stall).
+VOICE_RECEIVE_FRAMES_PER_SECOND = env_int("VOICE_RECEIVE_FRAMES_PER_SECOND", 100, minimum=1)
+VOICE_RECEIVE_BYTES_PER_SECOND = env_int("VOICE_RECEIVE_BYTES_PER_SECOND", 1024 * 1024, minimum=1024)
+VOICE_RECEIVE_BURST_SECONDS = env_int("VOICE_RECEIVE_BURST_SECONDS", 2, minimum=1, maximum=60)
 # Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address (voice/caps.py).
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
 VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)
