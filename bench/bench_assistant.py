@@ -22,14 +22,14 @@ from django.conf import settings
 
 from assistant.tests.live_voice import connect_with_pin, next_answer
 from assistant.tests.speech import wav
-from bench.bench_signaling import _daphne, _manage
+from bench.bench_signaling import _daphne, _environment, _manage
 from tests.live import LiveDaphne
 
 SERIAL = 20
 ROUNDS = 5
 COMMAND = "add a todo buy milk for the bench team"
 SECONDS = 3.0
-PIN = "1357"
+PIN = "135790"
 GOAL_MS = 1500
 
 SETUP = """
@@ -41,24 +41,11 @@ for i in range(4):
     user = get_user_model().objects.create_user(f"bench{i}", first_name=f"Bench{i}")
     TeamMembership.objects.create(team=team, user=user, role="owner")
     profile = VoiceProfile(user=user)
-    profile.set_pin("1357")
+    profile.set_pin(PIN)
     profile.save()
 for title in ("Order coffee beans", "Fix the login bug", "Write the release notes"):
     Todo.objects.create(team=team, title=title, creator=user)
 """
-
-
-def _environment(database: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "convonet_site.settings_test",
-        "TEST_REDIS_DB": os.environ.get("BENCH_REDIS_DB", "14"),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DEBUG": "1",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "RATE_LIMIT_VOICE_REQUESTS": "1000000/60",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def _command_audio(folder: Path) -> bytes:
@@ -134,7 +121,7 @@ def _p(samples: list[float], q: int) -> float:
 def run() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-assistant-") as tmp:
         folder = Path(tmp)
-        env = _environment(folder / "db.sqlite3")
+        env = _environment(folder / "db.sqlite3", RATE_LIMIT_VOICE_REQUESTS="1000000/60")
         _manage(env, "migrate", "--noinput", "-v0")
         _manage(env, "shell", "-c", SETUP)
         audio = _command_audio(folder)

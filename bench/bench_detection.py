@@ -53,7 +53,7 @@ async def _offline_after_kill(servers, people) -> float:
 def run() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-detection-") as tmp:
         deaths = [_redis_death(Path(tmp) / f"redis-{n}") for n in range(5)]
-        env = {**_environment(Path(tmp) / "db.sqlite3"), **PRESENCE}
+        env = _environment(Path(tmp) / "db.sqlite3", RATE_LIMIT_SIGNALING="1000000/10", **PRESENCE)
         _manage(env, "migrate", "--noinput", "-v0")
         people = json.loads(_manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
         servers = [_daphne(env, Path(tmp)), _daphne(env, Path(tmp))]

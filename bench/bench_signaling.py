@@ -49,7 +49,8 @@ print(json.dumps(cookies))
 """
 
 
-def _environment(database: Path) -> dict[str, str]:
+def _environment(database: Path, **limits: str) -> dict[str, str]:
+    """A bench server's environment: its own SQLite file and Redis database, quiet logs, and `limits`."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "convonet_site.settings_test",
@@ -57,8 +58,8 @@ def _environment(database: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{database}",
         "DEBUG": "1",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "RATE_LIMIT_SIGNALING": "1000000/10",
         "LOG_LEVEL": "WARNING",
+        **limits,
     }
 
 
@@ -133,7 +134,7 @@ async def _measure(servers: list[LiveDaphne], people: list[dict]) -> tuple[list[
 
 def run() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-signaling-") as tmp:
-        env = _environment(Path(tmp) / "db.sqlite3")
+        env = _environment(Path(tmp) / "db.sqlite3", RATE_LIMIT_SIGNALING="1000000/10")
         _manage(env, "migrate", "--noinput", "-v0")
         people = json.loads(_manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
         servers = [_daphne(env, Path(tmp)), _daphne(env, Path(tmp))]

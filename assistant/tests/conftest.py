@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import BASE_DIR, server_env
+from tests.live import BASE_DIR, server_env, stop_process
 
 #: The environment of both daphne and the worker in live assistant tests: the phrase set's date, room for
 #: many voice requests from one user.
@@ -27,13 +27,7 @@ class LiveWorker:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, timeout=15)  # a job in progress ends first
 
 
 def start_worker(log_dir: Path, **env: str) -> LiveWorker:
