@@ -9,6 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_float, env_int, env_list, env_str, redis_url_from_env
+from .redis_target import RedisTarget, sentinel_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -113,8 +114,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -128,6 +129,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # -- Redis: one configuration for the cache, the channel layer and the manager ------------------
 
 REDIS_URL = redis_url_from_env()
+#: With `REDIS_SENTINELS`, every client asks the Sentinels for the master; REDIS_URL gives its password and db.
+REDIS_TARGET = RedisTarget(REDIS_URL, sentinel_from_env())
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.05, maximum=30)
 REDIS_CHECK_INTERVAL = env_float("REDIS_CHECK_INTERVAL", 1.0, minimum=0.05, maximum=60)
 REDIS_ASYNC_MAX_CONNECTIONS = env_int("REDIS_ASYNC_MAX_CONNECTIONS", 200, minimum=2)
@@ -135,7 +138,7 @@ REDIS_ASYNC_MAX_CONNECTIONS = env_int("REDIS_ASYNC_MAX_CONNECTIONS", 200, minimu
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": REDIS_TARGET.cache_location(),
         "KEY_PREFIX": "django",
         "TIMEOUT": 300,
         "OPTIONS": {
@@ -143,6 +146,7 @@ CACHES = {
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             # The site keeps serving when Redis is down (DESIGN.md §5): a cache miss, not a 500.
             "IGNORE_EXCEPTIONS": True,
+            **REDIS_TARGET.cache_options(REDIS_SOCKET_TIMEOUT),
         },
     }
 }
@@ -156,7 +160,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # channels-redis blocks in BRPOP for up to 5 s; redis-py 8's default 5 s socket timeout would
             # end every idle wait with TimeoutError and kill the consumer, so reads may wait longer.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            "hosts": [REDIS_TARGET.channel_layer_host(CHANNEL_LAYER_SOCKET_TIMEOUT)],
             "prefix": "asgi",
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1500, minimum=100),
             "expiry": 60,
