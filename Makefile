@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench install install-dev migrate demo check-deploy clean
+.PHONY: run prod test lint format bench install install-dev migrate demo check-deploy clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,9 +32,16 @@ run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)
 
+## The production topology on loopback: nginx -> $(DAPHNES) daphne on unix sockets, Redis master + replica + 3 Sentinels.
+DAPHNES ?= 2
+PROD_PORT ?= 8080
+prod: demo
+	@scripts/ensure-system-packages nginx sentinel
+	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --port $(PROD_PORT)
+
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
 test: install-dev
-	@scripts/ensure-system-packages chromium
+	@scripts/ensure-system-packages chromium nginx sentinel
 	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install-dev
@@ -55,4 +62,4 @@ check-deploy: install
 	  ALLOWED_HOSTS=convonet.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3 var/static
+	rm -rf $(VENV) var/db.sqlite3 var/static var/prod

@@ -1,0 +1,66 @@
+"""The production topology (`make prod`'s processes) end to end through nginx: pages, static files, both
+WebSockets, a recording and the notification it causes, with Redis reached through its Sentinels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import pytest
+
+from tests.topology import session_cookie
+from voice.tests.live_ws import WsClient
+
+pytestmark = pytest.mark.slow
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_pages_static_files_and_health_through_nginx(prod_topology):
+    for path in ("/", "/accounts/login/", "/static/convonet/site.css"):
+        status, _ = get(prod_topology.url + path)
+        assert status == 200, path
+    with urllib.request.urlopen(prod_topology.url + "/static/convonet/site.css", timeout=10) as response:
+        assert response.headers["Server"].startswith("nginx")  # served by nginx, not by a daphne
+        assert response.headers["Cache-Control"] == "max-age=2592000"
+    status, body = get(prod_topology.url + "/healthz")
+    health = json.loads(body)
+    assert status == 200
+    assert health["redis_topology"] == {"mode": "sentinel", "master": "up", "replicas": 1, "sentinels_ok": 3}
+
+
+def test_a_recording_and_its_notification_through_nginx(prod_topology, make_user):
+    cookie = session_cookie(make_user("ann"))
+    chunk = bytes(range(256)) * 8
+
+    async def scenario() -> tuple[dict, dict]:
+        bell = await WsClient.connect(prod_topology.url, "/ws/notifications/", cookie=cookie)
+        await bell.expect("ready", timeout=10)
+        voice = await WsClient.connect(prod_topology.url, cookie=cookie)
+        assert (await voice.expect("session", timeout=10))["authenticated"] is True
+        await voice.send(type="start_recording")
+        await voice.expect("recording_started", timeout=10)
+        for _ in range(5):
+            await voice.connection.send(chunk)
+        await voice.send(type="stop_recording")
+        stopped = await voice.expect("recording_stopped", timeout=10)
+        notification = await bell.expect("notification", timeout=10)
+        await voice.close()
+        await bell.close()
+        return stopped, notification
+
+    stopped, notification = asyncio.run(scenario())
+    assert stopped["audio_bytes"] == 5 * len(chunk)
+    assert notification["notification"]["type"] == "voice_message"
+    assert notification["notification"]["audio_bytes"] == 5 * len(chunk)
+    # Stored on the master the Sentinels name, by processes that only know the Sentinels.
+    master = prod_topology.redis_client(prod_topology.current_master_port())
+    history = f"notifications:history:{notification['channel']}"
+    assert master.zcount(history, notification["id"], notification["id"]) == 1
