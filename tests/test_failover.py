@@ -10,7 +10,6 @@ notification reaches every bell (live, by catch-up or after a resync), nothing a
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import urllib.error
@@ -23,13 +22,11 @@ from redis.sentinel import Sentinel
 
 from analytics.activity import get_user_activity, track_agent_activity
 from convonet_site.redis_core import redis_manager
-from convonet_site.redis_target import RedisTarget, SentinelConfig
 from convonet_site.topology import MASTER_NAME
-from notifications import keys as notification_keys
 from notifications.publish import publish_team_notification
 from teams.models import Team
-from tests.topology import session_cookie
-from tests.traffic import Bell, Recorder, wait_for
+from tests.topology import sentinel_target, session_cookie
+from tests.traffic import Bell, Every, Recorder, history_markers, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -79,22 +76,6 @@ class Probe(threading.Thread):
         return None
 
 
-class Every(threading.Thread):
-    """Call `action(n)` every `interval` s until stopped (publisher, activity writer, page poller)."""
-
-    def __init__(self, interval: float, action) -> None:
-        super().__init__(daemon=True)
-        self.interval, self.action = interval, action
-        self.stopping = threading.Event()
-        self.count = 0
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            self.action(self.count)
-            self.count += 1
-            time.sleep(self.interval)
-
-
 def get_status(url: str, cookie: str) -> int:
     request = urllib.request.Request(url, headers={"Cookie": cookie})
     try:
@@ -115,14 +96,7 @@ def test_killing_the_master_under_traffic_loses_nothing_silently(prod_topology, 
     staff = make_user("staffer", staff=True, perms=("voice.view_voice_sessions",))
     staff_cookie = session_cookie(staff)
     # This process publishes and tracks activity through the same Sentinels as the daphne processes.
-    redis_manager.configure(
-        RedisTarget(
-            f"redis://:{topology.redis_password}@127.0.0.1:1/0",
-            SentinelConfig(
-                tuple(("127.0.0.1", p) for p in topology.sentinel_ports), MASTER_NAME, topology.sentinel_password
-            ),
-        )
-    )
+    redis_manager.configure(sentinel_target(topology))
     published: dict[int, int | None] = {}
     statuses: list[int] = []
     publisher = Every(
@@ -206,10 +180,3 @@ def test_killing_the_master_under_traffic_loses_nothing_silently(prod_topology, 
     assert sum(b.duplicates for b in bells) == 0
     assert server_errors == []
     assert "server_error" not in user_errors
-
-
-def history_markers(topology, team_id: int) -> set[int]:
-    """The `n` of every notification kept in the team's history on the current master."""
-    client = topology.redis_client(topology.current_master_port())
-    channel = notification_keys.channel("team", team_id)
-    return {json.loads(body)["n"] for body in client.zrange(notification_keys.history(channel), 0, -1)}

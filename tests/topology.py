@@ -17,7 +17,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from convonet_site.topology import Topology
+from convonet_site.redis_target import RedisTarget, SentinelConfig
+from convonet_site.topology import MASTER_NAME, Topology
 from tests.live import _database_url
 
 METRICS_TOKEN = "test-metrics-token-0123456789"
@@ -71,3 +72,12 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def sentinel_target(topology: Topology) -> RedisTarget:
+    """The topology's Redis as its daphne processes reach it, for this process's manager (publishers, writers)."""
+    sentinels = tuple(("127.0.0.1", port) for port in topology.sentinel_ports)
+    return RedisTarget(
+        f"redis://:{topology.redis_password}@127.0.0.1:1/0",
+        SentinelConfig(sentinels, MASTER_NAME, topology.sentinel_password),
+    )

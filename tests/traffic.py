@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
 from websockets.exceptions import ConnectionClosed
 
+from notifications import keys as notification_keys
 from voice.tests.live_ws import WsClient
 
 #: Close codes a page treats as "reconnect" without showing an error beyond "reconnecting".
@@ -166,3 +168,26 @@ async def wait_for(predicate, timeout: float, step: float = 0.05) -> float:
         while not predicate():
             await asyncio.sleep(step)
     return time.monotonic() - started
+
+
+class Every(threading.Thread):
+    """Call `action(n)` every `interval` s until stopped (publisher, activity writer, page poller)."""
+
+    def __init__(self, interval: float, action) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.action = interval, action
+        self.stopping = threading.Event()
+        self.count = 0
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.action(self.count)
+            self.count += 1
+            time.sleep(self.interval)
+
+
+def history_markers(topology, team_id: int) -> set[int]:
+    """The `n` of every notification kept in the team's history on the current master."""
+    client = topology.redis_client(topology.current_master_port())
+    channel = notification_keys.channel("team", team_id)
+    return {json.loads(body)["n"] for body in client.zrange(notification_keys.history(channel), 0, -1)}

@@ -17,12 +17,14 @@ from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from convonet_site.drain import DrainMixin
+
 from . import services, sessions
 
 log = logging.getLogger(__name__)
 
 
-class VoiceConsumer(AsyncWebsocketConsumer):
+class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
     #: Message types this consumer accepts; subclasses extend it (`VoiceConsumer.message_types | {...}`).
     message_types: frozenset[str] = frozenset({"authenticate", "start_recording", "stop_recording", "ping"})
     #: Text frames larger than this are refused with `bad_message` before they are parsed.
@@ -236,6 +238,17 @@ class VoiceConsumer(AsyncWebsocketConsumer):
             await self.session_gone()
             return
         await self.send_json({"type": "recording_stopped", "audio_bytes": audio_bytes})
+
+    async def before_drain(self) -> None:
+        """The process is restarting: a recording in progress ends here, everything received stored and reported
+        (`recording_stopped` with `interrupted: "server_restart"`), as if the user had pressed stop."""
+        if self.recording_started is None or self.session_id is None:
+            return
+        audio_bytes = await self.finish_recording()
+        if audio_bytes is not None:
+            await self.send_json(
+                {"type": "recording_stopped", "audio_bytes": audio_bytes, "interrupted": "server_restart"}
+            )
 
     async def finish_recording(self) -> int | None:
         """Mark the session stopped and report the recording; the audio's size, None when the session is gone."""
