@@ -172,6 +172,9 @@ CHANNEL_LAYERS = {
 # Seconds a SIGTERM'd daphne waits for its WebSockets to finish and close (1012) and requests to end (serve.py).
 DAPHNE_DRAIN_TIMEOUT = env_float("DAPHNE_DRAIN_TIMEOUT", 30.0, minimum=0, maximum=600)
 
+# Bearer token of /metrics (Prometheus); unset: /metrics is 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
 # -- Voice sessions (voice app) -----------------------------------------------------------------
 
 VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)

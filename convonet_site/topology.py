@@ -286,6 +286,7 @@ class Topology:
                 "CLIENT_MAX_BODY_SIZE": "10m",
                 "ACCESS_LOG": str(self.log_path("nginx-access")),
                 "STATIC_ROOT": str(static_root),
+                "SOCKET_DIR": str(self.run_dir),
             },
         )
         (self.run_dir / "convonet.conf").write_text(site)

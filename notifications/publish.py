@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 from typing import Any
 
 import redis
@@ -81,6 +82,10 @@ return envelope
 _buffer: OutageBuffer | None = None
 
 
+#: Notifications this process published (live or from its outage buffer), for the health report.
+published_counts: Counter = Counter()
+
+
 def outage_buffer() -> OutageBuffer:
     """Notifications published while Redis was down, in order, waiting for it to come back."""
     global _buffer
@@ -126,6 +131,7 @@ def _publish_many(items: list[tuple[str, str]]) -> list[str]:
             break
         client.script_load(PUBLISH_SCRIPT)
         pending = missing
+    published_counts["published"] += len(items)
     return results
 
 

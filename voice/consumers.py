@@ -19,7 +19,7 @@ from django.conf import settings
 
 from convonet_site.drain import DrainMixin
 
-from . import services, sessions
+from . import services, sessions, traffic
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
     # -- life cycle ----------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        traffic.count("sockets_opened")
         await self.accept()
         scope_user = self.scope.get("user")
         user = scope_user if scope_user is not None and scope_user.is_authenticated else None
@@ -59,11 +60,13 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
             await self.on_authenticated()
 
     async def disconnect(self, code: int) -> None:
+        traffic.count("sockets_closed")
         if self.session_id is None:
             return  # the connection ended before its session was created
         try:
             if self.recording_started is not None and self.user is not None:
                 duration = time.monotonic() - self.recording_started
+                traffic.count("recordings_interrupted")
                 await services.recording_interrupted(self.user, self.session_id, duration)
             await self.on_disconnect()
         finally:
@@ -92,6 +95,7 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
         if self.session_lost:
             return
         kind = "audio" if bytes_data is not None else "text"
+        traffic.count("frames_in")
         try:
             if bytes_data is not None:
                 await self.receive_audio(bytes_data)
@@ -126,6 +130,7 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
         return message
 
     async def receive_audio(self, chunk: bytes) -> None:
+        traffic.count("audio_bytes_in", len(chunk))
         if len(chunk) > settings.VOICE_MAX_FRAME_BYTES:
             await self.send_error(
                 "bad_message", f"Audio frames are limited to {settings.VOICE_MAX_FRAME_BYTES} bytes.", size=len(chunk)
@@ -226,6 +231,7 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
             await self.session_gone()
             return
         self.recording_started = time.monotonic()
+        traffic.count("recordings_started")
         await self.send_json({"type": "recording_started"})
 
     async def handle_stop_recording(self, message: dict) -> None:
@@ -254,6 +260,7 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
         """Mark the session stopped and report the recording; the audio's size, None when the session is gone."""
         duration = time.monotonic() - (self.recording_started or time.monotonic())
         self.recording_started = None
+        traffic.count("recordings_finished")
         if not await sessions.aupdate_session(self.session_id, {"is_recording": "False"}, revive=self.known_fields()):
             return None
         audio_bytes = await sessions.aaudio_size(self.session_id)
