@@ -27,8 +27,9 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_data
 
-## Serve on http://$(HOST):$(PORT) with daphne (its WebSocket limits set by convonet_site.serve), after making sure a Redis is there.
+## Serve on http://$(HOST):$(PORT) with daphne (its WebSocket limits set by convonet_site.serve), after collecting static files and making sure a Redis is there.
 run: demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)
 

@@ -19,6 +19,9 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "publish_notification": (30, 60),
     "debug_endpoints": (60, 60),
     "signaling": (50, 10),
+    "team_create": (10, 3600),
+    "team_invite": (30, 3600),
+    "missed_call_notifications": (3, 600),
 }
 
 
@@ -42,3 +45,23 @@ def rate_limits_from_env(defaults: dict[str, tuple[int, int]] | None = None) -> 
         if raw.strip():
             limits[action] = parse_rate_limit(name, raw)
     return limits
+
+
+#: Escalating lockout lengths in seconds (analytics/lockout.py): first, second, third and later lockouts.
+DEFAULT_LOCKOUT_STEPS: tuple[int, ...] = (900, 3600, 86400)
+
+
+def lockout_steps_from_env(name: str = "LOCKOUT_STEPS") -> tuple[int, ...]:
+    """`LOCKOUT_STEPS=900,3600,86400`: increasing whole seconds; anything else stops start-up with a message."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_LOCKOUT_STEPS
+    parts = [part.strip() for part in raw.split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in parts) or len(parts) > 10:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} must be up to 10 comma-separated whole seconds, e.g. 900,3600,86400."
+        )
+    steps = tuple(int(part) for part in parts)
+    if list(steps) != sorted(steps) or steps[-1] > 86400 * 30:
+        raise ImproperlyConfigured(f"{name}={raw!r}: the steps must increase and stay within 30 days.")
+    return steps

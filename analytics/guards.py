@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from .ratelimit import RateLimitResult, ahit, hit, ip_identifier, user_identifier
 
@@ -35,13 +36,15 @@ def retry_after_seconds(result: RateLimitResult) -> int:
     return max(1, math.ceil(result.retry_after))
 
 
-def too_many_requests(result: RateLimitResult) -> HttpResponse:
-    """The 429 a refused request gets, with the headers a client needs to back off."""
+def too_many_requests(result: RateLimitResult, request: HttpRequest | None = None) -> HttpResponse:
+    """The 429 a refused request gets, with the headers a client needs to back off: JSON, or a page saying
+    when to try again for a browser (a form submitted too often)."""
     seconds = retry_after_seconds(result)
-    response = JsonResponse(
-        {"error": "rate_limited", "message": f"Too many requests; try again in {seconds} s.", "retry_after": seconds},
-        status=429,
-    )
+    message = f"Too many requests; try again in {seconds} s."
+    if request is not None and "text/html" in request.headers.get("Accept", ""):
+        response = render(request, "429.html", {"message": message, "retry_after": seconds}, status=429)
+    else:
+        response = JsonResponse({"error": "rate_limited", "message": message, "retry_after": seconds}, status=429)
     response["Retry-After"] = str(seconds)
     response["X-RateLimit-Limit"] = str(result.limit)
     response["X-RateLimit-Remaining"] = "0"
@@ -70,7 +73,7 @@ def rate_limit(
                 if counts(request):
                     result = await ahit(identifier(request), action)
                     if not result.allowed:
-                        return too_many_requests(result)
+                        return too_many_requests(result, request)
                 return await view(request, *args, **kwargs)
 
             return async_wrapped
@@ -80,7 +83,7 @@ def rate_limit(
             if counts(request):
                 result = hit(identifier(request), action)
                 if not result.allowed:
-                    return too_many_requests(result)
+                    return too_many_requests(result, request)
             return view(request, *args, **kwargs)
 
         return wrapped

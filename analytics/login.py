@@ -3,9 +3,17 @@
 
 Both counters are checked so that neither one address trying many usernames nor many addresses trying
 one username get past their limit; a successful login clears the username's counter.
+
+The username counter is keyed on the name as the login form and the auth backend resolve it (NFKC, as
+Django's `UsernameField` normalises, then case-folded): the full-width, mathematical-bold and
+Roman-numeral look-alikes of `dave` all log in as `dave`, so they must all spend dave's attempts.
+Every other place that checks a password or a PIN by username (the PIN page, the voice `authenticate`
+message) resolves names with the same two functions.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
@@ -17,8 +25,19 @@ from .ratelimit import hit, ip_identifier, reset
 ACTION, IP_ACTION = "login", "login_ip"
 
 
-def _username_identifier(username: str) -> str:
-    return f"user:{username.strip().lower()[:150]}"
+def normalize_username(raw: str) -> str:
+    """The username the login form hands the auth backend: stripped and NFKC-normalised (`UsernameField`)."""
+    return unicodedata.normalize("NFKC", raw.strip())
+
+
+def account_identifier(raw: str) -> str:
+    """The rate-limit identifier of the account a typed username resolves to, whatever its spelling.
+
+    Case-folded after NFKC (and normalised again, as folding can undo it), so that the counter never
+    splits where a case-insensitive backend or database collation would match one account.
+    """
+    folded = unicodedata.normalize("NFKC", normalize_username(raw).casefold())
+    return f"user:{folded[:150]}"
 
 
 class RateLimitedLoginView(LoginView):
@@ -26,7 +45,7 @@ class RateLimitedLoginView(LoginView):
         username = request.POST.get("username", "")
         results = [hit(ip_identifier(client_ip(request)), IP_ACTION)]
         if isinstance(username, str) and username.strip():
-            results.append(hit(_username_identifier(username), ACTION))
+            results.append(hit(account_identifier(username), ACTION))
         refused = [r for r in results if not r.allowed]
         if not refused:
             return super().post(request, *args, **kwargs)
@@ -37,5 +56,5 @@ class RateLimitedLoginView(LoginView):
         return response
 
     def form_valid(self, form) -> HttpResponse:
-        reset(_username_identifier(form.get_user().get_username()), ACTION)
+        reset(account_identifier(form.get_user().get_username()), ACTION)
         return super().form_valid(form)

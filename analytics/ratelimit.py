@@ -83,6 +83,11 @@ def user_identifier(user_id: int | str) -> str:
     return str(user_id)
 
 
+def pair_identifier(from_user_id: int | str, to_user_id: int | str) -> str:
+    """The identifier of what one user does to another (a caller ringing one callee), counted per pair."""
+    return f"pair:{from_user_id}>{to_user_id}"
+
+
 def get_rate_limit_key(identifier: str, action: str) -> str:
     """The seed's key: `rate_limit:{identifier}:{action}` (only this module formats it)."""
     return f"{PREFIX}:{identifier}:{action}"
@@ -135,6 +140,7 @@ class LocalLimiter:
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
         self._keys: OrderedDict[str, deque[float]] = OrderedDict()
+        self._expires: dict[str, float] = {}  # as Redis's TTL: one window past the newest admitted request
         self._lock = threading.Lock()
 
     def hit(self, key: str, limit: int, window: float) -> RateLimitResult:
@@ -144,12 +150,13 @@ class LocalLimiter:
             if times is None:
                 times = self._keys[key] = deque()
                 while len(self._keys) > self.max_keys:
-                    self._keys.popitem(last=False)
+                    self._expires.pop(self._keys.popitem(last=False)[0], None)
             self._keys.move_to_end(key)
             while times and times[0] <= now - window:
                 times.popleft()
             if len(times) < limit:
                 times.append(now)
+                self._expires[key] = now + window
                 return RateLimitResult(True, limit, limit - len(times), 0.0)
             freeing = times[len(times) - limit]
             return RateLimitResult(False, limit, 0, max(0.0, freeing + window - now))
@@ -163,10 +170,16 @@ class LocalLimiter:
     def reset(self, key: str) -> None:
         with self._lock:
             self._keys.pop(key, None)
+            self._expires.pop(key, None)
+
+    def expires_in(self, key: str) -> float:
+        with self._lock:
+            return max(0.0, self._expires.get(key, 0.0) - time.monotonic()) if self._keys.get(key) else 0.0
 
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
+            self._expires.clear()
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -234,6 +247,22 @@ def _counted(action: str, result: RateLimitResult) -> RateLimitResult:
     if not result.allowed:
         _refused[action] += 1
     return result
+
+
+async def aexpires_in(identifier: str, action: str) -> float:
+    """Seconds until the counter of `identifier` and `action` expires (0.0 when there is none), not counting.
+
+    A counter expires one window after its newest request, so for a limit of 1 (a lock taken with
+    `ahit(..., limit=1, window=seconds)`) this is how long the lock still holds.
+    """
+    identifier = _validate(identifier, action)
+    key = get_rate_limit_key(identifier, action)
+    if await redis_manager.ais_available():
+        try:
+            return max(0, await redis_manager.async_client().pttl(key)) / 1000
+        except REDIS_DOWN_ERRORS as exc:
+            redis_manager.mark_unavailable(exc)
+    return local_limiter.expires_in(key)
 
 
 def reset(identifier: str, action: str) -> None:

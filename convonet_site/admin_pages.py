@@ -41,6 +41,12 @@ class RedisPageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_urls(self) -> list:
+        """The page only: with no objects, the admin's add, change, history and delete URLs (which would query a
+        table that does not exist: a 500 for staff) are not routed at all, so they are 404 like any unknown page."""
+        page = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [url for url in super().get_urls() if getattr(url, "name", None) == page]
+
     def require(self, request: HttpRequest, permission: str | None = None) -> None:
         """Refuse (403) a user without the page's permission, or without `permission` for an action."""
         if not self.has_page_permission(request) or (permission and not request.user.has_perm(permission)):

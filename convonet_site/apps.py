@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.urls import register_converter
 
 
 class ConvonetSiteConfig(AppConfig):
@@ -7,3 +8,6 @@ class ConvonetSiteConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signout  # noqa: F401  (logout, password change and deactivation close open sockets)
+        from .converters import IdConverter
+
+        register_converter(IdConverter, "id")

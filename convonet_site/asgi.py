@@ -8,6 +8,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "convonet_site.settings")
 django_asgi_app = get_asgi_application()
 
+from .static_check import require_collected_static  # noqa: E402
+
+require_collected_static()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -9,6 +9,7 @@ from .redis_core import redis_manager
 NAV = [
     ("Voice", "voice:page", "all"),
     ("Teams", "teams:list", "user"),
+    ("Invitations", "teams:invitations", "user"),
     ("My activity", "analytics:my_activity", "user"),
     ("Admin", "admin:index", "staff"),
 ]

@@ -114,7 +114,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
+STATIC_ROOT = Path(env_str("STATIC_ROOT", "") or VAR_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -198,10 +198,12 @@ NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minim
 
 # -- Rate limits and activity (analytics app) ---------------------------------------------------
 
-from analytics.conf import rate_limits_from_env  # noqa: E402 - reads only the environment
+from analytics.conf import lockout_steps_from_env, rate_limits_from_env  # noqa: E402 - reads only the environment
 
 #: action -> (limit, window seconds); `RATE_LIMIT_<ACTION>=LIMIT/SECONDS` overrides one (analytics/conf.py).
 RATE_LIMITS = rate_limits_from_env()
+#: Escalating lockouts after a full `pin_attempts` count: 15 min, 1 h, then 24 h (analytics/lockout.py).
+LOCKOUT_STEPS = lockout_steps_from_env()
 #: Keys the in-process limiter tracks while Redis is down (oldest windows evicted first).
 RATE_LIMIT_LOCAL_MAX_KEYS = env_int("RATE_LIMIT_LOCAL_MAX_KEYS", 10_000, minimum=100)
 #: How long an `activity:{user_id}:{timestamp}` event lives in Redis (the seed's 24 h).

@@ -34,6 +34,8 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
     #: Redis (at 1,000 connections those reads timed out and closed connections with 1011).
     channel_layer_alias = None
     subscription: Subscription | None = None
+    #: The message types a client may send (the authorization matrix has a row for each).
+    message_types: frozenset[str] = frozenset({"ping"})
 
     async def connect(self) -> None:
         await self.accept()
@@ -85,7 +87,7 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
                 "bad_message", 'Frames must be JSON objects with a string "type".', reason="malformed"
             )
             return
-        if message["type"] == "ping":
+        if message["type"] in self.message_types:  # ping
             await self.send_text(json.dumps({"type": "pong"}))
         else:
             await self.send_error(

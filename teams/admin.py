@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count, Q
 
-from .models import Team, TeamMembership, Todo, UserPreferences
+from .models import Team, TeamInvitation, TeamMembership, Todo, UserPreferences
 
 
 class MembershipInline(admin.TabularInline):
@@ -70,3 +70,12 @@ class UserPreferencesAdmin(admin.ModelAdmin):
     list_filter = ["voice_language", "notify_todo_assigned", "notify_voice_message"]
     search_fields = ["user__username", "user__email"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(TeamInvitation)
+class TeamInvitationAdmin(admin.ModelAdmin):
+    """Pending invitations; staff may withdraw one (delete), or add the member directly under Teams."""
+
+    list_display = ["invitee", "team", "role", "invited_by", "created_at"]
+    search_fields = ["invitee__username", "team__name"]
+    autocomplete_fields = ["invitee", "team", "invited_by"]

@@ -86,23 +86,11 @@ class TodoFilterForm(forms.Form):
         return todos
 
 
-class AddMemberForm(forms.Form):
+class InviteForm(forms.Form):
+    """Invite by username; it never checks the name, so its answer cannot tell who has an account."""
+
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=TeamMembership.Role.choices, initial=TeamMembership.Role.MEMBER)
-
-    def __init__(self, *args, team: Team, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.team = team
-
-    def clean_username(self):
-        username = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise forms.ValidationError(f"There is no user named “{username}”.")
-        if TeamMembership.objects.filter(team=self.team, user=user).exists():
-            raise forms.ValidationError(f"{username} is already a member of {self.team}.")
-        self.user = user
-        return username
 
 
 class RoleForm(forms.Form):

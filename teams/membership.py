@@ -1,15 +1,20 @@
 """Who may change a team's members, and how: the rules the member pages and their tests rely on.
 
 Owners and admins manage members; only an owner grants or changes the owner role, and a team
-always keeps at least one owner, so it can never become unmanageable.
+always keeps at least one owner, so it can never become unmanageable. Nobody is added without
+consent: owners and admins invite, and the invitee joins by accepting (staff can still add members
+directly in the Django admin). Inviting never tells whether the name belongs to anyone.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from .models import Team, TeamMembership
+from analytics.login import normalize_username
+
+from .models import Team, TeamInvitation, TeamMembership
 
 Role = TeamMembership.Role
 
@@ -33,10 +38,36 @@ def _keeps_an_owner(target: TeamMembership) -> None:
         raise MembershipError("A team needs at least one owner: make someone else owner first.")
 
 
-def add_member(actor: TeamMembership, team: Team, user, role: str) -> TeamMembership:
+def invite(actor: TeamMembership, team: Team, username: str, role: str) -> TeamInvitation | None:
+    """Invite the user named `username` (resolved as the login form does) to `team` with `role`.
+
+    None when there is nobody to invite (no such active user, or already a member): the caller answers
+    the same either way, so the form never tells who has an account. Inviting again updates the role.
+    The invitee is notified once the invitation is committed.
+    """
+    from .events import publish_team_invitation
+
     require_manager(actor)
     _require_owner_for(actor, role)
-    return TeamMembership.objects.create(team=team, user=user, role=role)
+    user = get_user_model().objects.filter(username=normalize_username(username), is_active=True).first()
+    if user is None or TeamMembership.objects.filter(team=team, user=user).exists():
+        return None
+    invitation, _ = TeamInvitation.objects.update_or_create(
+        team=team, invitee=user, defaults={"role": role, "invited_by": actor.user}
+    )
+    transaction.on_commit(lambda: publish_team_invitation(invitation.pk), robust=True)
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(invitation: TeamInvitation) -> TeamMembership:
+    """The invitee joins with the invited role; the invitation is used up."""
+    invitation = TeamInvitation.objects.select_for_update().get(pk=invitation.pk)
+    membership, _ = TeamMembership.objects.get_or_create(
+        team_id=invitation.team_id, user_id=invitation.invitee_id, defaults={"role": invitation.role}
+    )
+    invitation.delete()
+    return membership
 
 
 @transaction.atomic
@@ -48,6 +79,14 @@ def change_role(actor: TeamMembership, target: TeamMembership, role: str) -> Non
         _keeps_an_owner(target)
     target.role = role
     target.save(update_fields=["role"])
+
+
+@transaction.atomic
+def leave(member: TeamMembership) -> None:
+    """A member leaves the team on their own (consent both ways); the last owner must hand over first."""
+    member = TeamMembership.objects.select_for_update().select_related("team").get(pk=member.pk)
+    _keeps_an_owner(member)
+    member.delete()
 
 
 @transaction.atomic

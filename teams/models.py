@@ -48,6 +48,27 @@ class TeamMembership(models.Model):
         return self.role != self.Role.VIEWER
 
 
+class TeamInvitation(models.Model):
+    """An owner's or admin's offer of a role in a team: the invitee becomes a member only by accepting it.
+
+    Nobody joins a team without consent (teammates see each other's presence and can ring each other);
+    staff can still add members directly in the Django admin.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_invitations")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    role = models.CharField(max_length=10, choices=TeamMembership.Role.choices, default=TeamMembership.Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "invitee"], name="one_invitation_per_team_and_user")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} invited to {self.team} ({self.role})"
+
+
 class Todo(models.Model):
     class Priority(models.TextChoices):
         LOW = "low", "Low"

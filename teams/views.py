@@ -2,7 +2,9 @@
 
 Permissions are checked here, on the server, for every request: a team is visible only to its
 members (404 for anyone else, so its existence is not disclosed), viewers read only (403 on any
-write), and only owners and admins manage members. Every change is a POST with CSRF.
+write), and only owners and admins manage members, by invitation: people join by accepting on
+/invitations/. Every change is a POST with CSRF; creating teams and inviting are rate-limited
+(`team_create`, `team_invite`).
 """
 
 from __future__ import annotations
@@ -15,19 +17,29 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from analytics.guards import rate_limit
+
 from .cache import get_user_data
 from .forms import (
-    AddMemberForm,
     AssignForm,
     DoneForm,
+    InviteForm,
     PreferencesForm,
     RoleForm,
     TeamForm,
     TodoFilterForm,
     TodoForm,
 )
-from .membership import MembershipError, add_member, change_role, remove_member, require_manager
-from .models import TeamMembership, Todo, UserPreferences
+from .membership import (
+    MembershipError,
+    accept_invitation,
+    change_role,
+    invite,
+    leave,
+    remove_member,
+    require_manager,
+)
+from .models import TeamInvitation, TeamMembership, Todo, UserPreferences
 
 
 def _membership(request: HttpRequest, team_id: int) -> TeamMembership:
@@ -71,6 +83,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@rate_limit("team_create")
 def team_create(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST)
     if not form.is_valid():
@@ -186,24 +199,34 @@ def todo_delete(request: HttpRequest, team_id: int, todo_id: int) -> HttpRespons
 
 
 @login_required
+@rate_limit("team_invite", methods=("POST",))
 def members(request: HttpRequest, team_id: int) -> HttpResponse:
-    """The team's members; owners and admins add members here (by username)."""
+    """The team's members and pending invitations; owners and admins invite people here (by username).
+
+    Whether the name belongs to anyone, the answer is the same, so the form cannot be used to find
+    out who has an account.
+    """
     membership = _membership(request, team_id)
     team = membership.team
     form = None
     if request.method == "POST":
         require_manager(membership)
-        form = AddMemberForm(request.POST, team=team)
+        form = InviteForm(request.POST)
         if form.is_valid():
+            username, role = form.cleaned_data["username"], form.cleaned_data["role"]
             try:
-                add_member(membership, team, form.user, form.cleaned_data["role"])
+                invite(membership, team, username, role)
             except MembershipError as exc:
                 form.add_error("role", str(exc))
             else:
-                messages.success(request, f"{form.user.username} added as {form.cleaned_data['role']}.")
+                messages.success(
+                    request,
+                    f"If “{username}” has an account and is not in {team} yet, they are invited as {role}; "
+                    "they join when they accept.",
+                )
                 return redirect("teams:members", team_id=team_id)
     elif membership.can_manage_members:
-        form = AddMemberForm(team=team)
+        form = InviteForm()
     return render(
         request,
         "teams/members.html",
@@ -211,11 +234,42 @@ def members(request: HttpRequest, team_id: int) -> HttpResponse:
             "team": team,
             "membership": membership,
             "members": team.memberships.select_related("user").order_by("user__username"),
+            "invitations": team.invitations.select_related("invitee") if membership.can_manage_members else [],
             "form": form,
             "roles": TeamMembership.Role.choices,
         },
         status=400 if form is not None and form.errors else 200,
     )
+
+
+@login_required
+def invitations(request: HttpRequest) -> HttpResponse:
+    """My pending invitations, each to accept or decline (the bell links here)."""
+    pending = TeamInvitation.objects.filter(invitee=request.user).select_related("team", "invited_by")
+    return render(request, "teams/invitations.html", {"invitations": pending})
+
+
+def _my_invitation(request: HttpRequest, invitation_id: int) -> TeamInvitation:
+    """One of my invitations; 404 for anyone else's (their existence is not disclosed)."""
+    return get_object_or_404(TeamInvitation.objects.select_related("team"), pk=invitation_id, invitee=request.user)
+
+
+@login_required
+@require_POST
+def invitation_accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _my_invitation(request, invitation_id)
+    membership = accept_invitation(invitation)
+    messages.success(request, f"You joined “{invitation.team}” as {membership.role}.")
+    return redirect("teams:detail", team_id=invitation.team_id)
+
+
+@login_required
+@require_POST
+def invitation_decline(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _my_invitation(request, invitation_id)
+    invitation.delete()
+    messages.success(request, f"You declined the invitation to “{invitation.team}”.")
+    return redirect("teams:invitations")
 
 
 def _manage_member(request: HttpRequest, team_id: int, membership_id: int, change) -> HttpResponse:
@@ -255,6 +309,20 @@ def member_remove(request: HttpRequest, team_id: int, membership_id: int) -> Htt
         return f"{target.user.username} removed from {actor.team}."
 
     return _manage_member(request, team_id, membership_id, change)
+
+
+@login_required
+@require_POST
+def team_leave(request: HttpRequest, team_id: int) -> HttpResponse:
+    """Leave a team (any role); presence, calls and the member list follow at once."""
+    membership = _membership(request, team_id)
+    try:
+        leave(membership)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+        return redirect("teams:detail", team_id=team_id)
+    messages.success(request, f"You left “{membership.team}”.")
+    return redirect("teams:list")
 
 
 def _owner(request: HttpRequest, team_id: int) -> TeamMembership:

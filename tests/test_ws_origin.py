@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from websockets.exceptions import InvalidStatus
 
 from convonet_site.asgi import application
+from tests.live import production_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,14 +91,9 @@ async def test_csrf_trusted_origins_are_accepted_with_their_scheme(path, setting
 
 
 @pytest.mark.slow
-def test_a_live_daphne_with_debug_off_refuses_other_schemes_and_ports(daphne_factory):
+def test_a_live_daphne_with_debug_off_refuses_other_schemes_and_ports(daphne_factory, collected_static):
     """The issue's probe: DEBUG=0, ALLOWED_HOSTS=127.0.0.1; pages on https://127.0.0.1:4444 or http://127.0.0.1."""
-    server = daphne_factory(
-        DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1",
-        SECRET_KEY="k" * 20 + "-live-origin-test-secret-0123456789",
-        SECURE_SSL_REDIRECT="0",
-    )
+    server = daphne_factory(**production_env(collected_static, ALLOWED_HOSTS="127.0.0.1"))
 
     async def status(path: str, origin: str) -> int:
         try:

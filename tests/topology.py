@@ -7,9 +7,6 @@ the test process's SECRET_KEY so that its logins and notification signatures are
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,18 +19,6 @@ from convonet_site.topology import MASTER_NAME, Topology
 from tests.live import _database_url
 
 METRICS_TOKEN = "test-metrics-token-0123456789"
-
-
-@pytest.fixture(scope="session")
-def collected_static(tmp_path_factory) -> Path:
-    """`collectstatic` for DEBUG=0 (hashed names), once per run, into a directory of the run's own."""
-    root = tmp_path_factory.mktemp("static")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "convonet_site.settings", "DEBUG": "0", "STATIC_ROOT": str(root)}
-    env.update(SECRET_KEY=settings.SECRET_KEY, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=settings.BASE_DIR, env=env, check=True
-    )
-    return root
 
 
 def start_topology(root: Path, static_root: Path, daphne_count: int = 2, **env: str) -> Topology:

@@ -9,7 +9,7 @@ class VoiceConfig(AppConfig):
         from convonet_site.health import register_section
         from convonet_site.redis_core import redis_manager
 
-        from . import traffic
+        from . import signals, traffic  # noqa: F401 - signals: presence follows membership changes
         from .sessions import move_memory_sessions_to_redis
 
         redis_manager.on_recover(move_memory_sessions_to_redis)

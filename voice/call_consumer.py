@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 
 from analytics.activity import atrack_agent_activity
 from analytics.guards import consumer_rate_limit
+from analytics.ratelimit import ahit, pair_identifier
 from convonet_site.redis_core import redis_manager
 from notifications.publish import publish_user_notification
 
@@ -303,6 +304,9 @@ class CallSignalingMixin:
             timer.cancel()
 
     async def _notify_missed(self, call: dict[str, Any]) -> None:
+        pair = pair_identifier(call["caller_id"], call["callee_id"])
+        if not (await ahit(pair, "missed_call_notifications")).allowed:
+            return  # the same caller ringing again and again: a few notices per window, not a flood of the history
         await sync_to_async(publish_user_notification)(
             str(call["callee_id"]),
             {
@@ -317,6 +321,24 @@ class CallSignalingMixin:
     # -- channel-layer events (named after their types) ----------------------------------------
 
     async def presence_changed(self, event: dict) -> None:
+        await self._push_presence()
+
+    async def presence_teams_changed(self, event: dict) -> None:
+        """This user joined or left a team (presence.membership_changed): follow the new teams at once."""
+        if getattr(self, "heartbeat_task", None) is None:
+            return  # not authenticated, or leaving
+        old, new = set(self.call_teams), set(await database_sync_to_async(presence.team_ids_of)(self.user.id))
+        self.call_teams = sorted(new)
+        for team_id in new - old:
+            await self.channel_layer.group_add(presence.team_group(team_id), self.channel_name)
+        for team_id in old - new:
+            await self.channel_layer.group_discard(presence.team_group(team_id), self.channel_name)
+        await presence.aforget_teams(self.user.id, old - new)
+        await presence.aheartbeat(self.user.id, self.channel_name, self.call_teams)
+        for team_id in old ^ new:
+            await self.channel_layer.group_send(
+                presence.team_group(team_id), {"type": "presence.changed", "user_id": self.user.id}
+            )
         await self._push_presence()
 
     async def call_incoming(self, event: dict) -> None:

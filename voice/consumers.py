@@ -208,7 +208,12 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
             return
         self.user, self.authenticated_at = outcome.user, authenticated_at
         await self.send_json(
-            {"type": "authenticated", "user_id": self.user.pk, "user_name": services.display_name(self.user)}
+            {
+                "type": "authenticated",
+                "user_id": self.user.pk,
+                "user_name": services.display_name(self.user),
+                "pin_change_needed": outcome.pin_change_needed,
+            }
         )
         await self.on_authenticated()
 

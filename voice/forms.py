@@ -7,21 +7,24 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import VoiceProfile, validate_pin
+from analytics.lockout import clear as clear_lockout
+from analytics.ratelimit import user_identifier
+
+from .models import NEW_PIN_DIGITS, VoiceProfile, validate_new_pin
 
 
 class PinForm(forms.Form):
     current_password = forms.CharField(label="Current password", strip=False, widget=forms.PasswordInput)
     pin = forms.CharField(
-        label="New voice PIN (4 to 6 digits)",
-        min_length=4,
-        max_length=6,
-        validators=[validate_pin],
+        label=f"New voice PIN ({NEW_PIN_DIGITS} digits)",
+        min_length=NEW_PIN_DIGITS,
+        max_length=NEW_PIN_DIGITS,
+        validators=[validate_new_pin],
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     pin_confirm = forms.CharField(
         label="New voice PIN again",
-        max_length=6,
+        max_length=NEW_PIN_DIGITS,
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
 
@@ -42,7 +45,10 @@ class PinForm(forms.Form):
         return cleaned
 
     def save(self) -> VoiceProfile:
+        """Set the PIN; a new PIN also lifts a lockout of the old one (its owner proved who they are with
+        their password), so guesses from elsewhere cannot keep the owner out for a day."""
         profile, _ = VoiceProfile.objects.get_or_create(user=self.user)
         profile.set_pin(self.cleaned_data["pin"])
-        profile.save(update_fields=["pin_hash", "pin_set_at"])
+        profile.save(update_fields=["pin_hash", "pin_set_at", "pin_digits"])
+        clear_lockout(user_identifier(self.user.pk), "pin_attempts")
         return profile

@@ -6,6 +6,11 @@ of the user. Nothing is trusted to be removed: a process killed with SIGKILL run
 readers only count entries whose deadline is still ahead, and the keys themselves expire with the
 last heartbeat. A clean disconnect removes its entry at once so teammates see it immediately.
 
+Membership changes apply at once (`membership_changed`, run after commit by voice/signals.py): the
+user's open connections are told to follow their new set of teams, a user who left is dropped from
+the team's key, and the team's connections re-read who is online, so nobody sees or is seen by a team
+they left until the next heartbeat, and a new member appears without reconnecting.
+
 Both scripts run as one Lua call so that writing an entry and setting its key's TTL are one atomic
 step, and so that "did this user just come online / go offline" is decided without a race between
 processes.
@@ -13,10 +18,14 @@ processes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
@@ -122,6 +131,61 @@ async def auser_channels(user_id: int) -> list[str]:
     except REDIS_DOWN_ERRORS as exc:
         redis_manager.mark_unavailable(exc)
         return []
+
+
+async def aforget_teams(user_id: int, team_ids: Iterable[int]) -> None:
+    """Drop the user from these teams' presence at once (they left them): no teammate sees them there."""
+    keys = [team_key(t) for t in sorted(set(team_ids))]
+    if not keys or not await redis_manager.ais_available():
+        return
+    try:
+        async with redis_manager.async_client().pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrem(key, user_id)
+            await pipe.execute()
+    except REDIS_DOWN_ERRORS as exc:
+        redis_manager.mark_unavailable(exc)
+
+
+def membership_changed(user_id: int, team_id: int) -> None:
+    """The user joined or left a team: update presence at once, both ways.
+
+    The user's live connections get `presence.teams_changed` (they re-read their teams, join or leave the
+    team's group and heartbeat into the new set); a user who left is removed from the team's key now; the
+    team's connections get `presence.changed` and push who is online.
+    """
+    from teams.models import TeamMembership
+
+    layer = get_channel_layer()
+    if not redis_manager.is_available() or layer is None:
+        return  # presence is empty while Redis is down; heartbeats rebuild it
+    try:
+        if not TeamMembership.objects.filter(user_id=user_id, team_id=team_id).exists():
+            redis_manager.redis_client.zrem(team_key(team_id), user_id)
+        channels = redis_manager.redis_client.zrangebyscore(user_key(user_id), f"({time.time()!r}", "+inf")
+    except REDIS_DOWN_ERRORS as exc:
+        redis_manager.mark_unavailable(exc)
+        return
+
+    async def tell() -> None:
+        for channel in channels:
+            await layer.send(channel, {"type": "presence.teams_changed"})
+        await layer.group_send(team_group(team_id), {"type": "presence.changed", "user_id": user_id})
+
+    _run_blocking(tell)
+
+
+def _run_blocking(func: Callable[[], Awaitable[None]]) -> None:
+    """Run `func` to completion from sync code, also from a thread whose event loop is running (a sync
+    callback inside async code), where `async_to_sync` refuses: then on a short-lived thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(func)()
+        return
+    worker = threading.Thread(target=async_to_sync(func), name="presence-membership")
+    worker.start()
+    worker.join()
 
 
 def team_ids_of(user_id: int) -> list[int]:

@@ -17,11 +17,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from analytics.activity import atrack_agent_activity
-from analytics.ratelimit import RateLimitResult, ahit, ip_identifier, release, reset, user_identifier
+from analytics.lockout import alock_out, alocked_for
+from analytics.lockout import clear as clear_lockout
+from analytics.login import normalize_username
+from analytics.ratelimit import RateLimitResult, ahit, ip_identifier, release, user_identifier
 from notifications.publish import publish_user_notification
 from teams.cache import get_user_data
 
-from .models import PIN_PATTERN, VoiceProfile
+from .models import NEW_PIN_DIGITS, PIN_PATTERN, VoiceProfile
 
 PIN_SHAPE = PIN_PATTERN
 
@@ -46,6 +49,8 @@ class PinOutcome:
 
     user: Any = None
     retry_after: int | None = None
+    #: The PIN that matched is shorter than new PINs must be: its owner is prompted to change it.
+    pin_change_needed: bool = False
 
 
 @database_sync_to_async
@@ -67,17 +72,21 @@ def _verify(profile: VoiceProfile | None, pin: str) -> bool:
 
 
 async def check_pin(username: str, pin: str, address: str) -> PinOutcome:
-    """Check a voice PIN: at most 5 failed attempts per 15 minutes (`pin_attempts`) per user and per
-    client address.
+    """Check a voice PIN: 5 failed attempts (`pin_attempts`) per user or per client address lock it out
+    for 15 minutes, then 1 hour, then 24 hours (analytics/lockout.py); the user is told by a `security`
+    notification when their PIN is locked.
 
     An attempt takes a slot on both counters before the PIN is checked, so concurrent guesses cannot
-    all get past a nearly full counter, and nothing is checked while either is full; the slots are
-    given back when the PIN was right or the attempt was refused, so only failures count. A good PIN
-    also clears the user's own counter, never the address's: one valid account cannot reset the
+    all get past a nearly full counter, and nothing is checked while either is full or locked; the slots
+    are given back when the PIN was right or the attempt was refused, so only failures count. A good PIN
+    also clears the user's own counters, never the address's: one valid account cannot reset the
     guessing budget of an address. Good and failed PINs are tracked as the user's activity.
     """
-    user = await _find_user(username)
+    user = await _find_user(normalize_username(username))  # as the login form resolves it: look-alikes too
     identifiers = [ip_identifier(address)] + ([user_identifier(user.pk)] if user else [])
+    locked = [await alocked_for(identifier, "pin_attempts") for identifier in identifiers]
+    if any(locked):
+        return PinOutcome(retry_after=max(1, math.ceil(max(locked))))
     results = [await ahit(identifier, "pin_attempts") for identifier in identifiers]
     refused = [r for r in results if not r.allowed]
     if refused:
@@ -88,11 +97,48 @@ async def check_pin(username: str, pin: str, address: str) -> PinOutcome:
     if not await _verify(user.voice_profile if user else None, pin):
         if user is not None:
             await atrack_agent_activity(str(user.pk), "pin_failed", {"method": "pin"})
+        for identifier, result in zip(identifiers, results, strict=True):
+            if result.remaining == 0:  # this failure filled the counter
+                seconds = await alock_out(identifier, "pin_attempts")
+                if identifier != identifiers[0]:
+                    await sync_to_async(_tell_pin_locked)(user.pk, seconds)
         return PinOutcome()
     await sync_to_async(release)(identifiers[0], "pin_attempts")
-    await sync_to_async(reset)(user_identifier(user.pk), "pin_attempts")
+    await sync_to_async(clear_lockout)(user_identifier(user.pk), "pin_attempts")
+    await _remember_pin_digits(user.voice_profile, len(pin))
     await atrack_agent_activity(str(user.pk), "login", {"method": "pin"})
-    return PinOutcome(user=user)
+    return PinOutcome(user=user, pin_change_needed=len(pin) < NEW_PIN_DIGITS)
+
+
+@database_sync_to_async
+def _remember_pin_digits(profile: VoiceProfile, digits: int) -> None:
+    """A PIN set before 6 digits were required shows its length only when it is used: remember it, so the
+    pages can prompt its owner to change it."""
+    if profile.pin_digits != digits:
+        profile.pin_digits = digits
+        profile.save(update_fields=["pin_digits"])
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _tell_pin_locked(user_id: int, seconds: int) -> None:
+    """A `security` notification: the owner learns someone is guessing their PIN, and what to do."""
+    publish_user_notification(
+        str(user_id),
+        {
+            "type": "security",
+            "message": f"Your voice PIN was locked for {_duration(seconds)} after repeated wrong attempts. "
+            "If that was not you, change your PIN and your password.",
+            "timestamp": time.time(),
+            "locked_seconds": seconds,
+        },
+    )
 
 
 async def voice_request_allowed(user_id: int) -> RateLimitResult:

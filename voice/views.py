@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics.guards import rate_limit
+from analytics.login import account_identifier
 from convonet_site.admin_pages import may_open_page
 from convonet_site.redis_core import redis_manager
 
@@ -27,16 +28,24 @@ def page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@rate_limit("login", methods=("POST",))
+@rate_limit("login", methods=("POST",), identifier=lambda request: account_identifier(request.user.get_username()))
 def pin_settings(request: HttpRequest) -> HttpResponse:
-    """Set the voice PIN; each POST checks the current password, so POSTs count as login attempts."""
+    """Set the voice PIN; each POST checks the current password, so POSTs spend the account's login attempts."""
     form = PinForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your voice PIN is set.")
         return redirect("voice:page")
     profile = getattr(request.user, "voice_profile", None)
-    return render(request, "voice/pin.html", {"form": form, "has_pin": bool(profile and profile.has_pin)})
+    return render(
+        request,
+        "voice/pin.html",
+        {
+            "form": form,
+            "has_pin": bool(profile and profile.has_pin),
+            "pin_change_needed": bool(profile and profile.pin_change_needed),
+        },
+    )
 
 
 #: The permission of the admin's "Voice sessions" page, which these endpoints are the JSON faces of.

@@ -105,3 +105,14 @@ def test_malformed_logins_are_form_errors_and_counted(client, db, data, redis_db
     response = client.post(reverse("login"), data)
     assert response.status_code == 200
     assert redis_db.zcard(get_rate_limit_key("ip:127.0.0.1", "login_ip")) == 1
+
+
+def test_a_browser_gets_a_page_saying_when_to_try_again(redis_db):
+    view = rate_limit("debug_endpoints")(lambda request: HttpResponse("ok"))
+    for _ in range(2):
+        view(_request())
+    request = _request()
+    request.META["HTTP_ACCEPT"] = "text/html,application/xhtml+xml"
+    refused = view(request)
+    assert refused.status_code == 429 and refused["Content-Type"].startswith("text/html")
+    assert "try again in" in refused.content.decode() and 59 <= int(refused["Retry-After"]) <= 60

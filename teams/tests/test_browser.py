@@ -60,3 +60,34 @@ def test_a_todo_assigned_in_one_browser_shows_a_toast_in_the_assignee_browser(
     assigner.click(".nb-button")
     expect(assigner.locator(".nb-feed li")).to_have_count(1)
     expect(assigner.locator(".nb-feed li").first).to_contain_text("“Rotate the keys” assigned to Mia")
+
+
+@pytest.mark.browser
+def test_an_invitation_reaches_the_invitee_bell_and_is_accepted_there(
+    daphne_server, browser_context_factory, make_user
+):
+    make_user("olga", teams={"Ops": "owner"})
+    alice = make_user("alice")
+    team = Team.objects.get(name="Ops")
+
+    invitee = browser_context_factory().new_page()
+    login(invitee, daphne_server, "alice", "alice-pw")
+    invitee.goto(f"{daphne_server.url}/teams/")
+    expect(invitee.locator("#notification-bell")).to_have_attribute("data-state", "live")
+
+    owner = browser_context_factory().new_page()
+    login(owner, daphne_server, "olga", "olga-pw")
+    owner.goto(f"{daphne_server.url}/teams/{team.id}/members/")
+    owner.fill("#add-member input[name=username]", "alice")
+    owner.click("#add-member button[type=submit]")
+    expect(owner.locator("li.success", has_text="“alice” has an account")).to_be_visible()
+    expect(owner.locator("#invitations li[data-username=alice]")).to_be_visible()
+    expect(owner.locator("#members tr[data-username=alice]")).to_have_count(0)
+
+    expect(invitee.locator(".toast", has_text="invites you to join “Ops”")).to_be_visible()
+    invitee.click(".nb-button")
+    invitee.locator(".nb-feed li a", has_text="invites you to join “Ops”").click()
+    invitee.wait_for_url(f"{daphne_server.url}/invitations/")
+    invitee.locator("tr[data-team=Ops] button", has_text="Accept").click()
+    expect(invitee.locator("text=You joined “Ops” as member.")).to_be_visible()
+    assert team.memberships.filter(user=alice, role="member").exists()

@@ -70,7 +70,7 @@ async def test_a_pin_authenticates_and_binds_the_session_to_the_user(redis_db, a
     assert reply["type"] == "error" and reply["code"] == "auth_failed"
     assert hash_of(redis_db, client.session_id)["authenticated"] == "False"
     reply = await client.ask({"type": "authenticate", "username": "alice", "pin": "4321"})
-    assert reply == {"type": "authenticated", "user_id": alice.pk, "user_name": "Alice"}
+    assert reply == {"type": "authenticated", "user_id": alice.pk, "user_name": "Alice", "pin_change_needed": True}
     stored = hash_of(redis_db, client.session_id)
     assert stored["authenticated"] == "True" and stored["user_id"] == str(alice.pk) and stored["user_name"] == "Alice"
     assert fresh(ttls(redis_db, client.session_id))
@@ -508,3 +508,22 @@ async def test_closing_mid_recording_still_counts_the_voice_request(redis_db, al
     assert event["metadata"]["session_id"] == sid and event["metadata"]["interrupted"] is True
     assert recent(channel("user", alice.pk)) == []
     assert not redis_db.exists(f"session:{sid}", f"session:{sid}:audio")
+
+
+@pytest.mark.parametrize(
+    "lookalike", ["\uff44\uff41\uff56\uff45", "\U0001d41d\U0001d41a\U0001d42f\U0001d41e", "\u217eave"]
+)
+async def test_a_pin_lockout_holds_for_unicode_lookalikes_of_the_username(redis_db, make_user, lookalike):
+    await database_sync_to_async(make_user)("dave", pin="246813")
+    client = VoiceClient(address="10.0.0.1")
+    await client.connect()
+    for _ in range(5):
+        assert (await client.ask({"type": "authenticate", "username": "dave", "pin": "999999"}))[
+            "code"
+        ] == "auth_failed"
+    other = VoiceClient(address="10.9.9.9")
+    await other.connect()
+    reply = await other.ask({"type": "authenticate", "username": lookalike, "pin": "246813"})
+    assert reply["code"] == "auth_locked"
+    await client.close()
+    await other.close()

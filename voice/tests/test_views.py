@@ -145,15 +145,21 @@ def test_the_pin_page_needs_login_and_the_current_password(client, make_user):
     assert client.get("/voice/pin/").status_code == 200
     wrong = client.post("/voice/pin/", {"current_password": "nope", "pin": "2468", "pin_confirm": "2468"})
     assert wrong.status_code == 200 and "incorrectly" in wrong.content.decode()
-    for pin, confirm in (("12", "12"), ("1234567", "1234567"), ("12a4", "12a4"), ("2468", "2469")):
+    for pin, confirm in (
+        ("12", "12"),
+        ("1234567", "1234567"),
+        ("12a4a6", "12a4a6"),
+        ("2468", "2468"),
+        ("246801", "246802"),
+    ):
         response = client.post("/voice/pin/", {"current_password": "carol-pw", "pin": pin, "pin_confirm": confirm})
         assert response.status_code == 200 and b'class="error"' in response.content
     assert not VoiceProfile.objects.filter(user=carol).exists()
-    response = client.post("/voice/pin/", {"current_password": "carol-pw", "pin": "2468", "pin_confirm": "2468"})
+    response = client.post("/voice/pin/", {"current_password": "carol-pw", "pin": "246801", "pin_confirm": "246801"})
     assert response.status_code == 302
     profile = VoiceProfile.objects.get(user=carol)
-    assert profile.check_pin("2468") and "2468" not in profile.pin_hash
-    assert "2468" not in client.get("/voice/pin/").content.decode()
+    assert profile.check_pin("246801") and "246801" not in profile.pin_hash
+    assert "246801" not in client.get("/voice/pin/").content.decode()
 
 
 def test_staff_reset_a_pin_in_the_admin(admin_client, make_user):
@@ -264,9 +270,9 @@ def test_the_pin_page_limits_password_checks_like_logins(client, make_user, sett
     erin = make_user("erin")
     client.force_login(erin)
     for _ in range(3):
-        response = client.post("/voice/pin/", {"current_password": "guess", "pin": "2468", "pin_confirm": "2468"})
+        response = client.post("/voice/pin/", {"current_password": "guess", "pin": "246801", "pin_confirm": "246801"})
         assert response.status_code == 200
-    refused = client.post("/voice/pin/", {"current_password": "erin-pw", "pin": "2468", "pin_confirm": "2468"})
+    refused = client.post("/voice/pin/", {"current_password": "erin-pw", "pin": "246801", "pin_confirm": "246801"})
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert not VoiceProfile.objects.filter(user=erin).exists()
     assert client.get("/voice/pin/").status_code == 200  # reading the page is not an attempt

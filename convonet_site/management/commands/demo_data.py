@@ -41,7 +41,7 @@ class Command(BaseCommand):
         for username, first, last, staff in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username)
             password = secrets.token_urlsafe(9)
-            pin = f"{secrets.randbelow(10**4):04d}"
+            pin = f"{secrets.randbelow(10**6):06d}"
             user.first_name, user.last_name = first, last
             user.email = f"{username}@example.com"
             user.is_staff = user.is_superuser = staff

@@ -60,7 +60,14 @@
       const li = document.createElement("li");
       li.dataset.id = item.id;
       if (index < state.unread) li.className = "unread";
-      li.textContent = item.message;
+      if (item.url) {  // a page of this site to act on it (e.g. an invitation to accept)
+        const link = document.createElement("a");
+        link.href = item.url;
+        link.textContent = item.message;
+        li.appendChild(link);
+      } else {
+        li.textContent = item.message;
+      }
       const meta = document.createElement("span");
       meta.className = "nb-meta";
       meta.textContent = describe(item);
@@ -93,6 +100,8 @@
       type: typeof n.type === "string" ? n.type : "",
       message: typeof n.message === "string" && n.message ? n.message : (n.type || "New notification"),
       timestamp: typeof n.timestamp === "number" ? n.timestamp : null,
+      // only a path on this site: a notification can never link elsewhere (or to javascript:)
+      url: typeof n.url === "string" && /^\/[^\/\\]/.test(n.url) ? n.url : "",
     };
     const state = load();  // another tab may have moved on: re-read before deciding
     if (!newer(item.id, state.last)) {

@@ -110,7 +110,7 @@
     state.userId = m.user_id;
     state.userName = m.user_name;
     setConnection("open", "Connected as " + m.user_name);
-    showError("");
+    showError(m.pin_change_needed ? "Your voice PIN has fewer than 6 digits: log in and set a 6-digit one on the Voice PIN page." : "");
     showAuthenticated();
   });
 

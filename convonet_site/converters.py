@@ -1,0 +1,24 @@
+"""The `id` path converter: a database id in the range every backend stores (1 to 2^63 - 1).
+
+Django's `int` converter takes any length of digits, and an id past 2^63 - 1 reaches the database
+driver, which raises `OverflowError` (a 500) instead of finding nothing. Out-of-range ids never match
+here, so every URL that takes an id answers 404 for them, like any other id that does not exist.
+Registered once, by `ConvonetSiteConfig.ready()`, before any URLconf is loaded.
+"""
+
+from __future__ import annotations
+
+MAX_ID = 2**63 - 1
+
+
+class IdConverter:
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise ValueError(f"id {value} is out of range")  # the URL does not match: 404
+        return number
+
+    def to_url(self, value: int | str) -> str:
+        return str(value)

@@ -1,0 +1,135 @@
+"""Membership by consent (issue 10, item 3): owners and admins invite, the invitee accepts or declines on
+/invitations/ after a bell notification; the invite form never tells whether a username exists; creating
+teams and inviting are rate-limited; staff still add members directly in the Django admin."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from analytics import ratelimit
+from notifications.history import recent
+from notifications.keys import channel
+from teams.models import Team, TeamInvitation, TeamMembership
+
+from .test_views import as_user, membership, post
+
+
+@pytest.fixture
+def ops(make_user):
+    people = {
+        "olga": make_user("olga", teams={"Ops": "owner"}),
+        "adam": make_user("adam", teams={"Ops": "admin"}),
+        "mia": make_user("mia", teams={"Ops": "member"}),
+        "alice": make_user("alice"),
+    }
+    people["team"] = Team.objects.get(name="Ops")
+    return people
+
+
+def members_url(people) -> str:
+    return reverse("teams:members", args=[people["team"].id])
+
+
+def test_an_owner_cannot_add_anyone_without_their_consent(ops, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(as_user(ops["olga"]), members_url(ops), {"username": "alice", "role": "member"})
+    assert response.status_code == 302
+    assert not TeamMembership.objects.filter(team=ops["team"], user=ops["alice"]).exists()
+    invitation = TeamInvitation.objects.get(team=ops["team"], invitee=ops["alice"])
+    assert invitation.role == "member" and invitation.invited_by == ops["olga"]
+    [note] = recent(channel("user", ops["alice"].pk))
+    assert note["type"] == "team_invitation" and note["url"] == reverse("teams:invitations")
+    assert "Ops" in note["message"] and note["invitation_id"] == invitation.id
+
+
+def test_the_invitee_accepts_on_the_invitations_page(ops):
+    post(as_user(ops["olga"]), members_url(ops), {"username": "alice", "role": "viewer"})
+    alice = as_user(ops["alice"])
+    page = alice.get(reverse("teams:invitations"))
+    assert page.status_code == 200 and b"Ops" in page.content
+    invitation = TeamInvitation.objects.get(invitee=ops["alice"])
+    response = post(alice, reverse("teams:invitation_accept", args=[invitation.id]))
+    assert response.status_code == 302 and response["Location"] == reverse("teams:detail", args=[ops["team"].id])
+    assert membership(ops, "alice").role == "viewer"
+    assert not TeamInvitation.objects.exists()
+
+
+def test_the_invitee_declines_and_nothing_changes(ops):
+    post(as_user(ops["olga"]), members_url(ops), {"username": "alice", "role": "member"})
+    invitation = TeamInvitation.objects.get(invitee=ops["alice"])
+    assert post(as_user(ops["alice"]), reverse("teams:invitation_decline", args=[invitation.id])).status_code == 302
+    assert not TeamInvitation.objects.exists()
+    assert not TeamMembership.objects.filter(user=ops["alice"]).exists()
+
+
+def test_only_the_invitee_can_answer_an_invitation(ops):
+    post(as_user(ops["olga"]), members_url(ops), {"username": "alice", "role": "member"})
+    invitation = TeamInvitation.objects.get(invitee=ops["alice"])
+    for name in ("olga", "mia"):
+        client = as_user(ops[name])
+        assert post(client, reverse("teams:invitation_accept", args=[invitation.id])).status_code == 404
+        assert post(client, reverse("teams:invitation_decline", args=[invitation.id])).status_code == 404
+    assert TeamInvitation.objects.filter(pk=invitation.pk).exists()
+    assert as_user(ops["alice"]).get(reverse("teams:invitation_accept", args=[invitation.id])).status_code == 405
+
+
+def test_the_invite_form_answers_alike_whether_the_name_exists_or_not(ops):
+    olga = as_user(ops["olga"])
+    pages = []
+    for username in ("alice", "ghost-nobody", "mia"):
+        response = post(olga, members_url(ops), {"username": username, "role": "member"})
+        assert response.status_code == 302
+        page = olga.get(response["Location"])
+        pages.append([str(m).replace(username, "NAME") for m in page.context["messages"]])
+    assert pages[0] == pages[1] == pages[2] and len(pages[0]) == 1
+    assert "ghost" not in str(list(TeamInvitation.objects.values_list("invitee__username", flat=True)))
+
+
+def test_an_admin_cannot_invite_an_owner(ops):
+    response = post(as_user(ops["adam"]), members_url(ops), {"username": "alice", "role": "owner"})
+    assert response.status_code == 400 and "Only an owner" in response.content.decode()
+    assert not TeamInvitation.objects.exists()
+
+
+def test_unicode_lookalikes_invite_the_account_they_resolve_to(ops):
+    post(as_user(ops["olga"]), members_url(ops), {"username": "\uff41\uff4c\uff49\uff43\uff45", "role": "member"})
+    assert TeamInvitation.objects.get().invitee == ops["alice"]
+
+
+def test_invitations_are_rate_limited(ops, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "team_invite": (3, 3600)}
+    ratelimit.local_limiter.clear()
+    olga = as_user(ops["olga"])
+    statuses = [post(olga, members_url(ops), {"username": f"n{i}", "role": "member"}).status_code for i in range(4)]
+    assert statuses == [302, 302, 302, 429]
+    assert olga.get(members_url(ops)).status_code == 200  # reading the page is not an invitation
+
+
+def test_team_creation_is_rate_limited(ops, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "team_create": (2, 3600)}
+    ratelimit.local_limiter.clear()
+    alice = as_user(ops["alice"])
+    statuses = [post(alice, reverse("teams:create"), {"name": f"Team {i}"}).status_code for i in range(3)]
+    assert statuses == [302, 302, 429]
+    assert Team.objects.filter(name__startswith="Team ").count() == 2
+
+
+def test_staff_still_add_members_directly_in_the_admin(ops, admin_client):
+    data = {"team": ops["team"].id, "user": ops["alice"].id, "role": "member"}
+    response = admin_client.post(reverse("admin:teams_teammembership_add"), data)
+    assert response.status_code == 302
+    assert membership(ops, "alice").role == "member"
+
+
+def test_a_member_leaves_on_their_own_and_the_last_owner_cannot(ops):
+    url = reverse("teams:leave", args=[ops["team"].id])
+    response = post(as_user(ops["mia"]), url)
+    assert response.status_code == 302 and response["Location"] == reverse("teams:list")
+    assert not TeamMembership.objects.filter(team=ops["team"], user=ops["mia"]).exists()
+    olga = as_user(ops["olga"])
+    refused = post(olga, url)
+    assert refused.status_code == 302 and refused["Location"] == reverse("teams:detail", args=[ops["team"].id])
+    assert "at least one owner" in olga.get(refused["Location"]).content.decode()
+    assert membership(ops, "olga").role == "owner"
+    assert post(as_user(ops["alice"]), url).status_code == 404  # not a member

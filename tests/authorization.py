@@ -1,0 +1,198 @@
+"""The world of the authorization matrix (tests/test_authorization_matrix.py): its people, the objects every
+URL argument points at, and how one cell (a role doing one request or sending one WebSocket frame) is observed.
+
+Kept apart from the table so that the table reads as data: `MATRIX_DUMP=FILE make test
+PYTEST_ARGS=tests/test_authorization_matrix.py` writes what every cell answers now, to review a new endpoint's
+row before adding it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.admin import site as admin_site
+from django.contrib.auth.models import AnonymousUser, Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from convonet_site.routing import websocket_urlpatterns
+from teams.models import Team, TeamInvitation, TeamMembership, Todo, UserPreferences
+from voice import sessions
+from voice.models import VoiceProfile
+
+#: The seven roles, in the order of every row's cells.
+ROLES = ("anonymous", "user", "member", "viewer", "owner", "staff", "staff+perm")
+SESSION_ID = "matrix-session-0001"
+
+
+@dataclass
+class World:
+    """The people and objects of one matrix run."""
+
+    users: dict[str, Any]
+    team: Team
+    todo: Todo
+    target: TeamMembership  # the membership the member pages act on (a fellow member, "peer")
+    invitation: TeamInvitation  # addressed to "user"
+
+
+def build_world(make_user) -> World:
+    users = {
+        "user": make_user("m-user"),
+        "member": make_user("m-member", teams={"Matrix": "member"}),
+        "viewer": make_user("m-viewer", teams={"Matrix": "viewer"}),
+        "owner": make_user("m-owner", teams={"Matrix": "owner"}),
+        "staff": make_user("m-staff", staff=True),
+        "staff+perm": make_user("m-staffperm", staff=True),
+        "peer": make_user("m-peer", teams={"Matrix": "member"}),
+    }
+    users["staff+perm"].user_permissions.set(Permission.objects.all())  # every permission, never superuser
+    Group.objects.create(name="Matrix group")
+    UserPreferences.objects.create(user=users["owner"])
+    VoiceProfile.objects.create(user=users["peer"], pin_hash="")
+    team = Team.objects.get(name="Matrix")
+    todo = Todo.objects.create(team=team, title="Matrix todo", creator=users["owner"])
+    target = TeamMembership.objects.get(team=team, user=users["peer"])
+    invitation = TeamInvitation.objects.create(team=team, invitee=users["user"], invited_by=users["owner"])
+    return World(users, team, todo, target, invitation)
+
+
+# -- HTTP -------------------------------------------------------------------------------------------
+
+
+def url_patterns(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "") -> Iterator[tuple]:
+    """(row name, pattern, route) of every URL: `namespace:name`, or the route for unnamed ones."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            inner = namespace + (f"{entry.namespace}:" if entry.namespace else "")
+            yield from url_patterns(entry, route, inner)
+        elif isinstance(entry, URLPattern):
+            yield (f"{namespace}{entry.name}" if entry.name else route), entry.pattern, route
+
+
+def _admin_object_id(route: str, world: World) -> str:
+    """An existing object of the model an admin URL is about (`admin/app/model/<object_id>/...`)."""
+    parts = route.split("/")
+    for model in admin_site._registry:
+        if parts[1:3] == [model._meta.app_label, model._meta.model_name]:
+            if model._meta.managed:
+                first = model._default_manager.order_by("pk").first()
+                if first is not None:
+                    return str(first.pk)
+            return "1"
+    return "1"
+
+
+def url_for(name: str, route: str, world: World) -> str:
+    """The route with every argument pointing at the world's objects."""
+    values = {
+        "team_id": world.team.pk,
+        "todo_id": world.todo.pk,
+        "membership_id": world.target.pk,
+        "invitation_id": world.invitation.pk,
+        "session_id": SESSION_ID,
+        "content_type_id": ContentType.objects.get_for_model(Team).pk,
+        "object_id": _admin_object_id(route, world),
+        "id": _admin_object_id(route, world),
+        "app_label": "teams",
+        "url": "no-such-page/",
+    }
+
+    def value(match: re.Match) -> str:
+        return str(values[match.group(1)])
+
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", value, route)  # the admin's regex routes: app_list, catch-all
+    path = re.sub(r"<(?:\w+:)?(\w+)>", value, path)  # path converters: <id:team_id>, <path:object_id>, <id>
+    return "/" + path.replace("^", "").replace("$", "")
+
+
+def ensure_session() -> None:
+    """The voice session the debug URLs point at, re-made when a cell cleared it."""
+    if sessions.find_session(SESSION_ID) is None:
+        sessions.create_session(SESSION_ID)
+
+
+class Browsers:
+    """One client per role, logged in once and reused across cells (a login per cell, with its signals and
+    activity tracking, made the run fifteen times slower); a cell that logged out gets a fresh login."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.clients: dict[str, Client] = {}
+
+    def client(self, role: str) -> Client:
+        if role not in self.clients:
+            self.clients[role] = Client(raise_request_exception=False)
+        client = self.clients[role]
+        cookie = client.cookies.get(settings.SESSION_COOKIE_NAME)
+        if role != "anonymous" and (cookie is None or not cookie.value):
+            client.force_login(self.world.users[role])
+        return client
+
+    def status(self, role: str, method: str, url: str) -> int:
+        """The status `role` gets for `method url` (POSTs carry no data); every change is rolled back."""
+        ensure_session()
+        client = self.client(role)
+        with transaction.atomic():
+            status = getattr(client, method.lower())(url).status_code
+            transaction.set_rollback(True)
+        return status
+
+
+# -- WebSocket --------------------------------------------------------------------------------------
+
+
+def websocket_types() -> Iterator[tuple[str, type, str]]:
+    """(route, consumer class, message type) for every message type of every WebSocket route."""
+    for route in websocket_urlpatterns:
+        consumer = route.callback.consumer_class
+        for kind in sorted(consumer.message_types):
+            yield str(route.pattern), consumer, kind
+
+
+def ws_message(kind: str, world: World) -> dict:
+    """A well-formed frame of each type, aimed at the world's objects (a teammate, a call id)."""
+    call_id = "0" * 32
+    return {
+        "authenticate": {"username": "m-peer", "pin": "000000"},
+        "call": {"to_user": world.users["peer"].pk},
+        "accept": {"call_id": call_id},
+        "reject": {"call_id": call_id},
+        "hangup": {"call_id": call_id},
+        "signal": {"call_id": call_id, "data": {"candidate": {"candidate": "x"}}},
+    }.get(kind, {}) | {"type": kind}
+
+
+#: Frames a connection sends on its own (greetings, catch-up, heartbeats): skipped when reading the answer.
+UNSOLICITED = {"session", "ready", "heartbeat", "resync", "notification"}
+
+
+async def observe_ws(world: World, role: str, route: str, consumer: type, kind: str) -> str:
+    """What `role` gets for one frame of `kind`: the reply's type, or its error code; `closed:CODE` when
+    the server closes the connection before answering."""
+    communicator = WebsocketCommunicator(consumer.as_asgi(), "/" + route)
+    communicator.scope["user"] = world.users[role] if role != "anonymous" else AnonymousUser()
+    communicator.scope["client"] = ("10.9.0.1", 50000)
+    connected, _ = await communicator.connect()
+    assert connected
+    try:
+        await communicator.send_to(text_data=json.dumps(ws_message(kind, world)))
+        while True:
+            event = await communicator.receive_output(timeout=5)
+            if event["type"] == "websocket.close":
+                return f"closed:{event.get('code')}"
+            frame = json.loads(event["text"])
+            if frame["type"] in UNSOLICITED or (frame["type"] == "presence" and kind != "presence"):
+                continue
+            return frame["code"] if frame["type"] == "error" else frame["type"]
+    finally:
+        await communicator.disconnect()
