@@ -27,6 +27,9 @@ HTTP: dict[tuple[str, str], str] = {
     ("home", "POST"): "405 405 405 405 405 405 405",
     ("healthz", "GET"): "200 200 200 200 200 200 200",
     ("healthz", "POST"): "405 405 405 405 405 405 405",
+    # METRICS_TOKEN is unset in the tests: the page does not exist for anyone (tests/test_metrics.py: the token).
+    ("metrics", "GET"): "404 404 404 404 404 404 404",
+    ("metrics", "POST"): "405 405 405 405 405 405 405",
     ("login", "GET"): "200 200 200 200 200 200 200",
     ("login", "POST"): "200 200 200 200 200 200 200",
     ("logout", "GET"): "405 405 405 405 405 405 405",

@@ -67,3 +67,13 @@ def test_metrics_show_the_health_reports_figures(db):
         figures[("convonet_redis_master", (("address", report["redis_topology"]["master"]), ("mode", "single")))] == 1
     )
     assert ("process_resident_memory_bytes", ()) in figures
+
+
+def test_healthz_shows_the_topology_counts_to_everyone_and_addresses_to_staff(client, make_user):
+    anonymous = client.get("/healthz").json()["redis_topology"]
+    assert anonymous == {"mode": "single", "master": "up", "replicas": 0}
+    client.force_login(make_user("ops", staff=True))
+    staff = client.get("/healthz").json()["redis_topology"]
+    assert staff["mode"] == "single"
+    assert staff["role"] == "master"
+    assert staff["master"] == get_health()["redis_topology"]["master"]
