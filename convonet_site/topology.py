@@ -38,6 +38,8 @@ FAILOVER_TIMEOUT_MS = 10000
 #: Where `deploy/systemd/daphne@.service` expects the checkout and the sockets; moved for a local run.
 UNIT_CHECKOUT = "/srv/convonet"
 UNIT_RUN_DIR = "/run/convonet"
+#: Seconds between `rollup_activity` runs under `make prod` (convonet-rollup.timer: hourly).
+ROLLUP_INTERVAL = 3600
 
 
 def render(template: Path, values: dict[str, str]) -> str:
@@ -60,11 +62,11 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def daphne_command(instance: int, run_dir: Path, python: str = sys.executable) -> list[str]:
-    """The `ExecStart` of `daphne@.service` for instance N, with the checkout and socket directory moved."""
-    unit = (DEPLOY_DIR / "systemd" / "daphne@.service").read_text()
-    line = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
-    command = line.removeprefix("ExecStart=").replace("%i", str(instance))
+def unit_command(unit: str, run_dir: Path, instance: str = "", python: str = sys.executable) -> list[str]:
+    """The `ExecStart` of `deploy/systemd/UNIT` (instance `%i`), with the checkout and socket directory moved."""
+    text = (DEPLOY_DIR / "systemd" / unit).read_text()
+    line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    command = line.removeprefix("ExecStart=").replace("%i", instance)
     command = command.replace(f"{UNIT_CHECKOUT}/.venv/bin/python", python).replace(UNIT_RUN_DIR, str(run_dir))
     return shlex.split(command)
 
@@ -261,7 +263,8 @@ class Topology:
         path = self.socket_path(instance)
         path.unlink(missing_ok=True)  # left by a process that was killed
         name = f"daphne-{instance}"
-        self._spawn(name, daphne_command(instance, self.run_dir), cwd=BASE_DIR, env=self.environment())
+        command = unit_command("daphne@.service", self.run_dir, str(instance))
+        self._spawn(name, command, cwd=BASE_DIR, env=self.environment())
         _wait(lambda: unix_http_status(path) in (200, 503), 30, name, self.processes[name], self.log_path(name))
 
     def stop_daphne(self, instance: int, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
@@ -323,6 +326,15 @@ class Topology:
             self.processes[name] = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+    def rollup(self) -> None:
+        """Start `convonet-rollup.service`'s command in the background (its output in the log directory)."""
+        if (previous := self.processes.get("rollup")) is not None and previous.poll() is None:
+            return
+        self.processes.pop("rollup", None)
+        self._spawn(
+            "rollup", unit_command("convonet-rollup.service", self.run_dir), cwd=BASE_DIR, env=self.environment()
+        )
 
     def kill(self, name: str) -> None:
         """SIGKILL one process (a crash), e.g. `redis-master`."""
@@ -398,10 +410,18 @@ def serve(daphne_count: int, port: int) -> None:
         from_env = topology.environment()
         topology.start_nginx(Path(from_env.get("STATIC_ROOT") or BASE_DIR / "var" / "static"))
         print(f"Serving on {topology.url}/ through nginx (DEBUG=0; logs in {topology.log_dir}; Ctrl-C stops it all)")
-        print(f"  metrics: curl -H 'Authorization: Bearer {local['METRICS_TOKEN']}' {topology.url}/metrics", flush=True)
+        print(
+            f"  metrics: curl -H 'Authorization: Bearer {local['METRICS_TOKEN']}' {topology.url}/metrics/1 (daphne 1)",
+            flush=True,
+        )
+        next_rollup = 0.0
         while not stop:
+            if time.monotonic() >= next_rollup:
+                # convonet-rollup.timer's job, hourly (its first run catches up with what is in Redis).
+                topology.rollup()
+                next_rollup = time.monotonic() + ROLLUP_INTERVAL
             for name, process in topology.processes.items():
-                if process.poll() is not None:
+                if name != "rollup" and process.poll() is not None:
                     print(f"{name} exited with {process.returncode}; see {topology.log_path(name)}", flush=True)
                     stop = True
                     break
