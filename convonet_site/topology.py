@@ -411,7 +411,7 @@ def serve(daphne_count: int, port: int) -> None:
         topology.start_nginx(Path(from_env.get("STATIC_ROOT") or BASE_DIR / "var" / "static"))
         print(f"Serving on {topology.url}/ through nginx (DEBUG=0; logs in {topology.log_dir}; Ctrl-C stops it all)")
         print(
-            f"  metrics: curl -H 'Authorization: Bearer {local['METRICS_TOKEN']}' {topology.url}/metrics/1 (daphne 1)",
+            f"  metrics of daphne N: curl -H 'Authorization: Bearer {local['METRICS_TOKEN']}' {topology.url}/metrics/N",
             flush=True,
         )
         next_rollup = 0.0
