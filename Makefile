@@ -37,12 +37,12 @@ run: demo
 DAPHNES ?= 2
 PROD_PORT ?= 8080
 prod: demo
-	@scripts/ensure-system-packages nginx sentinel
+	@scripts/ensure-system-packages redis nginx sentinel
 	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --port $(PROD_PORT)
 
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
 test: install-dev
-	@scripts/ensure-system-packages chromium nginx sentinel
+	@scripts/ensure-system-packages redis chromium nginx sentinel
 	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install-dev
