@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 pytest_plugins = ["tests.live", "tests.topology"]
 

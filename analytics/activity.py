@@ -10,8 +10,8 @@ and users with recent activity in `activity:users`, both maintained by the same 
 writes the event, so `get_user_activity` costs what one user's events cost, however many other keys
 Redis holds (no KEYS, no SCAN).
 
-Tracking never raises into the caller: while Redis is down events wait in a bounded in-process
-buffer, written when Redis comes back (`flush_buffer`, run by the manager's recovery callbacks);
+Tracking never raises into the caller: while Redis is down, read-only or out of memory, events wait
+in a bounded in-process buffer, written when Redis comes back (`flush_buffer`, run by the manager's recovery callbacks);
 what does not fit is dropped and counted in the health report.
 """
 
@@ -27,9 +27,9 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
-
-from .scripts import LuaScript
+from infra.policy import Fallback
+from infra.redis_core import OutageBuffer, redis_manager
+from infra.scripts import LuaScript
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class ActivityBuffer(OutageBuffer):
 
 
 buffer = ActivityBuffer("activity", settings.ACTIVITY_BUFFER_SIZE)
+_fallback = Fallback("activity", "outage buffer, written when Redis is back; reads show what it holds")
 
 
 def _script_call(event: Event, now: float) -> tuple[list[str], list[Any]] | None:
@@ -147,16 +148,12 @@ def _write_one(client: redis.Redis, event: Event) -> None:
 def write_events(events: list[Event], client: redis.Redis | None = None) -> int:
     """Write many events in pipelined round trips (the outage flush); returns how many were stored."""
     client = client or redis_manager.redis_client
-    _WRITE.load(client)
     pending, stored = list(events), 0
     while pending:
         now = time.time()
         calls = [(event, _script_call(event, now)) for event in pending]
         calls = [(event, call) for event, call in calls if call is not None]
-        with client.pipeline(transaction=False) as pipe:
-            for _, (keys, args) in calls:
-                pipe.evalsha(_WRITE.sha, len(keys), *keys, *args)
-            replies = pipe.execute()
+        replies = _WRITE.run_many(client, [call for _, call in calls])
         stored += sum(1 for reply in replies if reply == 1)
         pending = [event.later() for (event, _), reply in zip(calls, replies, strict=True) if not reply]
     return stored
@@ -164,15 +161,6 @@ def write_events(events: list[Event], client: redis.Redis | None = None) -> int:
 
 def _dropped(exc: BaseException) -> None:
     log.warning("activity event dropped (%s: %s)", type(exc).__name__, exc)
-
-
-def _wait_for_redis(exc: BaseException) -> bool:
-    """After a failed write: True when Redis is down (the event waits in the buffer), else it is dropped."""
-    if isinstance(exc, REDIS_DOWN_ERRORS):
-        redis_manager.mark_unavailable(exc)
-        return True
-    _dropped(exc)
-    return False
 
 
 def _valid_event(user_id: Any, action: str, metadata: dict | None) -> Event | None:
@@ -183,19 +171,20 @@ def _valid_event(user_id: Any, action: str, metadata: dict | None) -> Event | No
         return None
 
 
+def _hold(event: Event) -> None:
+    if not buffer.push(event):
+        log.warning("activity buffer full while Redis cannot take writes: one event dropped (counted)")
+
+
 def track_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
-    """The seed's tracker. Never raises: bad input is logged and dropped, an outage buffers the event."""
+    """The seed's tracker. Never raises: bad input is logged and dropped, an unusable Redis buffers the event."""
     event = _valid_event(user_id, action, metadata)
     if event is None:
         return
-    if redis_manager.is_available():
-        try:
-            _write_one(redis_manager.redis_client, event)
-            return
-        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
-            if not _wait_for_redis(exc):
-                return
-    buffer.push(event)
+    try:
+        _fallback.run(lambda: _write_one(redis_manager.redis_client, event), lambda: _hold(event))
+    except redis.RedisError as exc:  # a command Redis refused for another reason: a bug, logged, not raised
+        _dropped(exc)
 
 
 async def atrack_agent_activity(user_id: Any, action: str, metadata: dict | None = None) -> None:
@@ -203,18 +192,18 @@ async def atrack_agent_activity(user_id: Any, action: str, metadata: dict | None
     event = _valid_event(user_id, action, metadata)
     if event is None:
         return
-    if await redis_manager.ais_available():
-        client = redis_manager.async_client()
-        try:
-            while (call := _script_call(event, time.time())) is not None:
-                if await _WRITE.acall(client, *call):
-                    return
-                event = event.later()
-            return
-        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
-            if not _wait_for_redis(exc):
+
+    async def call() -> None:
+        client, current = redis_manager.async_client(), event
+        while (script := _script_call(current, time.time())) is not None:
+            if await _WRITE.acall(client, *script):
                 return
-    buffer.push(event)
+            current = current.later()
+
+    try:
+        await _fallback.arun(call, lambda: _hold(event))
+    except redis.RedisError as exc:
+        _dropped(exc)
 
 
 def flush_buffer() -> int:
@@ -239,13 +228,12 @@ def get_user_activity(user_id: Any, hours: int = 24) -> list[dict]:
     _check_hours(hours)
     uid = str(user_id)
     since = time.time() - hours * 3600
-    if redis_manager.is_available():
-        try:
-            return _read_events(redis_manager.redis_client, uid, since, float("inf"))
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    held = [e for e in buffer.snapshot() if e.user_id == uid and e.timestamp >= since]
-    return [e.as_dict() for e in sorted(held, key=lambda e: e.micros, reverse=True)]
+
+    def held() -> list[dict]:
+        events = [e for e in buffer.snapshot() if e.user_id == uid and e.timestamp >= since]
+        return [e.as_dict() for e in sorted(events, key=lambda e: e.micros, reverse=True)]
+
+    return _fallback.run(lambda: _read_events(redis_manager.redis_client, uid, since, float("inf")), held)
 
 
 def _read_events(client: redis.Redis, user_id: str, since: float, until: float) -> list[dict]:

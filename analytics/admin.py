@@ -21,9 +21,9 @@ from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from convonet_site.admin_pages import RedisPageAdmin
-from convonet_site.health import get_health
-from convonet_site.redis_core import redis_manager
+from infra.admin_pages import RedisPageAdmin
+from infra.health import get_health
+from infra.redis_core import redis_manager
 
 from . import ratelimit
 from .forms import ActivityFilterForm
@@ -36,9 +36,6 @@ class PageAdmin(RedisPageAdmin):
 
     template = ""
 
-    def url_name(self, suffix: str) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_{suffix}"
-
     def page_urls(self) -> list:
         """Extra URLs of the page (relative to its changelist); every page has a `json_view`."""
         return [path("json/", self.admin_site.admin_view(self.json_view), name=self.url_name("json"))]
@@ -46,15 +43,10 @@ class PageAdmin(RedisPageAdmin):
     def get_urls(self) -> list:
         return self.page_urls() + super().get_urls()
 
-    def render_page(self, request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": self.opts.verbose_name_plural,
-            "json_url": reverse(f"admin:{self.url_name('json')}"),
-            **context,
-        }
-        return render(request, self.template, context, status=status)
+    def render(self, request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
+        json_url = reverse(f"admin:{self.url_name('json')}")
+        page = self.page_context(request, self.opts.verbose_name_plural, json_url=json_url, **context)
+        return self.render_page(request, self.template, page, status=status)
 
 
 @admin.register(RateLimitPage)
@@ -76,7 +68,7 @@ class RateLimitAdmin(PageAdmin):
         self.require(request)
         filters = self._filters(request)
         counters = current_or_none(filters)
-        return self.render_page(
+        return self.render(
             request,
             {
                 "filters": filters,
@@ -140,7 +132,7 @@ class ActivityAdmin(PageAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         self.require(request)
         form, report = self._report(request)
-        return self.render_page(request, {"form": form, "report": report}, status=200 if report else 400)
+        return self.render(request, {"form": form, "report": report}, status=200 if report else 400)
 
     def json_view(self, request: HttpRequest) -> JsonResponse:
         self.require(request)
@@ -170,7 +162,7 @@ class RedisAdmin(PageAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         self.require(request)
-        return self.render_page(
+        return self.render(
             request,
             {**health_context(), "fragment_url": reverse(f"admin:{self.url_name('fragment')}"), "refresh_seconds": 5},
         )

@@ -6,8 +6,8 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from convonet_site.health import register_section
-        from convonet_site.redis_core import redis_manager
+        from infra.health import register_section
+        from infra.redis_core import redis_manager
 
         from . import activity, monitoring, ratelimit, signals
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 
 def keyspace_hit_rate() -> dict[str, Any]:

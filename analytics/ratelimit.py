@@ -15,8 +15,8 @@ the index forgets an entry a day after that expiry, and the listing drops entrie
 Touching the index only when a key starts (not on every request) keeps the script at five Redis
 calls per admitted request, which is what a check costs on the server.
 
-While Redis is down the same algorithm runs in process (`LocalLimiter`): the limits apply per process
-instead of globally, but they are never silently open.
+While Redis is down, read-only or out of memory, the same algorithm runs in process (`LocalLimiter`):
+the limits apply per process instead of globally, but they are never silently open.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any
 
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
-
-from .scripts import LuaScript
+from infra.policy import Fallback
+from infra.redis_core import redis_manager
+from infra.scripts import LuaScript
 
 PREFIX = "rate_limit"
 INDEX_KEY = f"{PREFIX}:index"
@@ -186,6 +186,7 @@ class LocalLimiter:
 
 
 local_limiter = LocalLimiter(settings.RATE_LIMIT_LOCAL_MAX_KEYS)
+_fallback = Fallback("rate_limits", "in-process sliding window (limits per process, never open)")
 #: Refusals by action in this process, for the health report.
 _refused: Counter = Counter()
 
@@ -202,25 +203,22 @@ def _result(reply: list[int], limit: int) -> RateLimitResult:
 def hit_key(key: str, limit: int, window: float) -> RateLimitResult:
     """Record one request against `key` if it fits in the limit; the core of every sync check."""
     _check_numbers(limit, window)
-    if redis_manager.is_available():
-        keys, args = _script_args(key, limit, window)
-        try:
-            return _result(_HIT(redis_manager.redis_client, keys, args), limit)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    return local_limiter.hit(key, limit, window)
+    keys, args = _script_args(key, limit, window)
+    return _fallback.run(
+        lambda: _result(_HIT(redis_manager.redis_client, keys, args), limit),
+        lambda: local_limiter.hit(key, limit, window),
+    )
 
 
 async def ahit_key(key: str, limit: int, window: float) -> RateLimitResult:
     """`hit_key` on the asyncio client: never blocks the event loop."""
     _check_numbers(limit, window)
-    if await redis_manager.ais_available():
-        keys, args = _script_args(key, limit, window)
-        try:
-            return _result(await _HIT.acall(redis_manager.async_client(), keys, args), limit)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    return local_limiter.hit(key, limit, window)
+    keys, args = _script_args(key, limit, window)
+
+    async def call() -> RateLimitResult:
+        return _result(await _HIT.acall(redis_manager.async_client(), keys, args), limit)
+
+    return await _fallback.arun(call, lambda: local_limiter.hit(key, limit, window))
 
 
 def check_rate_limit(key: str, limit: int = 10, window: int = 60) -> bool:
@@ -257,12 +255,11 @@ async def aexpires_in(identifier: str, action: str) -> float:
     """
     identifier = _validate(identifier, action)
     key = get_rate_limit_key(identifier, action)
-    if await redis_manager.ais_available():
-        try:
-            return max(0, await redis_manager.async_client().pttl(key)) / 1000
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    return local_limiter.expires_in(key)
+
+    async def call() -> float:
+        return max(0, await redis_manager.async_client().pttl(key)) / 1000
+
+    return await _fallback.arun(call, lambda: local_limiter.expires_in(key))
 
 
 def reset(identifier: str, action: str) -> None:
@@ -270,14 +267,14 @@ def reset(identifier: str, action: str) -> None:
     identifier = _validate(identifier, action)
     key = get_rate_limit_key(identifier, action)
     local_limiter.reset(key)
-    if redis_manager.is_available():
-        try:
-            with redis_manager.redis_client.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                pipe.zrem(INDEX_KEY, key)
-                pipe.execute()
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
+
+    def call() -> None:
+        with redis_manager.redis_client.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.zrem(INDEX_KEY, key)
+            pipe.execute()
+
+    _fallback.run(call, lambda: None)
 
 
 def release(identifier: str, action: str) -> None:
@@ -289,13 +286,7 @@ def release(identifier: str, action: str) -> None:
     """
     identifier = _validate(identifier, action)
     key = get_rate_limit_key(identifier, action)
-    if redis_manager.is_available():
-        try:
-            redis_manager.redis_client.zpopmax(key)
-            return
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    local_limiter.release(key)
+    _fallback.run(lambda: redis_manager.redis_client.zpopmax(key), lambda: local_limiter.release(key))
 
 
 def stats() -> dict[str, Any]:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.bench_signaling import SETUP, _daphne, _environment, _manage
-from convonet_site.redis_core import RedisManager
+from infra.redis_core import RedisManager
 from tests.redis_servers import throwaway_redis
 from voice.tests.live_ws import WsClient
 

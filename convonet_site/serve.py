@@ -2,7 +2,7 @@
 
 SIGTERM drains the process instead of dropping its connections (`DrainingServer`): it stops accepting (its socket
 closes, so nginx sends new requests and handshakes to the other processes), lets every WebSocket consumer finish
-what its client already sent and close with 1012 ("service restart", `convonet_site.drain`), waits up to
+what its client already sent and close with 1012 ("service restart", `infra.drain`), waits up to
 `DAPHNE_DRAIN_TIMEOUT` seconds for connections and requests in flight, then exits.
 
 daphne closes a connection (1009, then the browser sees 1006) on any WebSocket message over its own limit, 1 MiB by
@@ -84,7 +84,7 @@ class DrainingServer(Server):
         from django.conf import settings
         from twisted.internet import reactor
 
-        from .drain import DRAIN_MESSAGE
+        from infra.drain import DRAIN_MESSAGE
 
         if self.draining:
             return

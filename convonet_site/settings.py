@@ -8,8 +8,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_float, env_int, env_list, env_str, redis_url_from_env
-from .redis_target import RedisTarget, sentinel_from_env
+from infra.env import env_bool, env_float, env_int, env_list, env_str, redis_url_from_env
+from infra.redis_target import RedisTarget, sentinel_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -156,7 +156,7 @@ CHANNEL_LAYER_SOCKET_TIMEOUT = 15
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "infra.channel_layer.ResilientRedisChannelLayer",
         "CONFIG": {
             # channels-redis blocks in BRPOP for up to 5 s; redis-py 8's default 5 s socket timeout would
             # end every idle wait with TimeoutError and kill the consumer, so reads may wait longer.

@@ -14,9 +14,7 @@ layer, through its process's hub (the notifications control channel). Both are s
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -26,29 +24,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from infra.signout import EVENT, session_group, user_group
+
 log = logging.getLogger(__name__)
-
-CLOSE_CODE = 4401
-#: The channel-layer event a voice socket handles (`signout_close`).
-EVENT = "signout.close"
-
-
-def user_group(user_id: int | str) -> str:
-    return f"signout.user.{int(user_id)}"
-
-
-def session_group(session_key: str) -> str:
-    return "signout.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
-
-
-def socket_groups(user: Any, scope: dict[str, Any]) -> list[str]:
-    """The sign-out groups of a socket authenticated as `user`: the user's, and its login session's when the
-    handshake's session is that user's (a PIN-authenticated voice socket has only the user's)."""
-    groups = [user_group(user.pk)]
-    scope_user, session = scope.get("user"), scope.get("session")
-    if session is not None and session.session_key and getattr(scope_user, "pk", None) == user.pk:
-        groups.append(session_group(session.session_key))
-    return groups
 
 
 def close_sockets(group: str) -> None:

@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 
 from analytics.guards import too_many_requests
 from analytics.ratelimit import hit
-from convonet_site.admin_pages import RedisPageAdmin
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.admin_pages import RedisPageAdmin
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 
 from . import history, keys
 from .forms import PublishForm
@@ -65,16 +65,15 @@ class NotificationAdmin(RedisPageAdmin):
         channel_name = request.GET.get("channel")
         if channel_name is not None and keys.parse_channel(channel_name) is None:
             raise Http404("No such audience.")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Notifications",
-            "opts": self.model._meta,
-            "form": form,
-            "can_publish": can_publish,
-            "channel": channel_name,
-            "error": None,
+        context = self.page_context(
+            request,
+            "Notifications",
+            form=form,
+            can_publish=can_publish,
+            channel=channel_name,
+            error=None,
             **(extra_context or {}),
-        }
+        )
         try:
             if channel_name:
                 context["audiences"] = [(channel_name, None, _rows(history.recent(channel_name, AUDIENCE_ENTRIES)))]
@@ -82,7 +81,7 @@ class NotificationAdmin(RedisPageAdmin):
                 context["audiences"] = [
                     (name, last, _rows(history.recent(name, OVERVIEW_ENTRIES))) for name, last in history.audiences()
                 ]
-        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+        except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
             redis_manager.mark_unavailable(exc)
             context["audiences"] = []
             context["error"] = f"Redis is unavailable ({redis_manager.last_error}): the history cannot be shown."

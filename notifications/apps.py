@@ -6,8 +6,8 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from convonet_site.health import register_section
-        from convonet_site.redis_core import redis_manager
+        from infra.health import register_section
+        from infra.redis_core import redis_manager
 
         from . import publish, signals  # noqa: F401  (signals: membership changes reach open connections)
         from .stats import get_stats

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from convonet_site import signout
-from convonet_site.drain import DrainMixin
+from infra import signout
+from infra.drain import DrainMixin
 
 from . import history
 from .audiences import channels_for_user

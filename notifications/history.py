@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 from . import keys
 

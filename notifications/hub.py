@@ -33,7 +33,9 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.policy import Fallback
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from infra.scripts import LuaScript
 
 from . import keys
 from .audiences import audience_exists
@@ -47,14 +49,18 @@ TICK_SECONDS = 1.0
 #: Back-off between re-subscription attempts while Redis is down.
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
 
-_RENEW_LEASE = """
+_RENEW_LEASE = LuaScript("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
-"""
-_RELEASE_LEASE = """
+""")
+_RELEASE_LEASE = LuaScript("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
+""")
+#: Delivery itself has no fallback: while Redis is unusable nothing is published to deliver; the hub
+#: re-subscribes by itself and every connection catches up from the history. What falls back is the
+#: adoption lease: no process adopts external messages meanwhile.
+delivery_fallback = Fallback("notifications_delivery", "re-subscribe with back-off, then catch up from the history")
 
 
 class Listener(Protocol):
@@ -62,7 +68,7 @@ class Listener(Protocol):
 
     channels: set[str]
     user_id: str | None
-    #: The sign-out groups whose closing ends this connection (`convonet_site.signout`).
+    #: The sign-out groups whose closing ends this connection (`infra.signout`).
     signout_groups: frozenset[str]
 
     async def deliver(self, event_id: int, frame: str) -> None: ...
@@ -140,8 +146,8 @@ class Hub:
                 await task
         self.subscribed.clear()
         if self.is_adopter:
-            with contextlib.suppress(*REDIS_DOWN_ERRORS, redis.RedisError):
-                await redis_manager.async_client().eval(_RELEASE_LEASE, 1, keys.ADOPTER, self.token)
+            with contextlib.suppress(*REDIS_UNUSABLE_ERRORS, redis.RedisError):
+                await _RELEASE_LEASE.acall(redis_manager.async_client(), [keys.ADOPTER], [self.token])
             self.is_adopter = False
 
     async def _subscribe_forever(self) -> None:
@@ -172,11 +178,11 @@ class Hub:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
                     if message is not None:
                         await self._dispatch(message)
-            except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
                 if self.subscribed.is_set():
                     log.warning("Notifications: lost the subscription (%s); re-subscribing.", exc)
                 self.subscribed.clear()
-                redis_manager.mark_unavailable(exc)
+                delivery_fallback.used(exc)
                 attempt = max(attempt, 1)
                 failures += 1
             finally:
@@ -190,13 +196,13 @@ class Hub:
         last_heartbeat = time.monotonic()
         while True:
             try:
-                renewed = await redis_manager.async_client().eval(
-                    _RENEW_LEASE, 1, keys.ADOPTER, self.token, LEASE_SECONDS
+                renewed = await _RENEW_LEASE.acall(
+                    redis_manager.async_client(), [keys.ADOPTER], [self.token, LEASE_SECONDS]
                 )
                 self.is_adopter = bool(renewed)
-            except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
                 self.is_adopter = False
-                redis_manager.mark_unavailable(exc)
+                delivery_fallback.used(exc)
             if time.monotonic() - last_heartbeat >= settings.NOTIFICATIONS_HEARTBEAT_SECONDS:
                 last_heartbeat = time.monotonic()
                 for listener in list(self._listeners):
@@ -253,7 +259,7 @@ class Hub:
                 self.counts["adopted"] += 1
             else:
                 self.is_adopter = False  # the lease moved on: the new holder adopts
-        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+        except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
             log.warning("Could not adopt an external message on %s: %s", channel_name, exc)
 
     async def _control(self, raw: bytes) -> None:
@@ -271,7 +277,7 @@ class Hub:
         self._resume([listener for listener in self._listeners if listener.user_id == user_id])
 
     async def _sign_out(self, group: str) -> None:
-        """Close the local connections in a sign-out group (`convonet_site.signout`)."""
+        """Close the local connections in a sign-out group (`infra.signout`)."""
         for listener in [listener for listener in self._listeners if group in listener.signout_groups]:
             try:
                 await listener.sign_out()

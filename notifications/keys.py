@@ -17,6 +17,9 @@ AUDIENCES = "notifications:audiences"
 #: The lease of the one process that gives ids to messages other programs publish.
 ADOPTER = "notifications:adopter"
 
+#: The envelope published under an idempotency key (a retry finds it and publishes nothing again).
+ONCE_PREFIX = "notifications:once:"
+
 #: An audience id: the database's integer ids, or the seed's string ids such as "team123".
 #: Explicit ASCII classes with fullmatch: no trailing newline (`$` allows one), no other scripts' digits.
 _AUDIENCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.redis_core import REDIS_UNUSABLE_ERRORS
 
 from . import history
-from .hub import RETRY_DELAYS, get_hub, notification_frame
+from .hub import RETRY_DELAYS, delivery_fallback, get_hub, notification_frame
 
 #: How long a catch-up waits for its process to be subscribed before reporting `unavailable`.
 SUBSCRIBE_WAIT = 5.0
@@ -111,9 +111,9 @@ class Subscription:
                     await asyncio.wait_for(self.hub.subscribed.wait(), SUBSCRIBE_WAIT)
                     result = await history.aread_since(sorted(self.channels), after)
                     break
-                except (*REDIS_DOWN_ERRORS, TimeoutError) as exc:
+                except (*REDIS_UNUSABLE_ERRORS, TimeoutError) as exc:
                     # Still catching up (live frames are held): retry until Redis answers again.
-                    redis_manager.mark_unavailable(exc)
+                    delivery_fallback.used(exc)
                     if not failures:
                         await self.send_text(
                             error_frame(

@@ -5,35 +5,46 @@ counter within the millisecond), so they increase globally and say when they wer
 id, the history entry and the PUBLISH happen in one atomic script, every subscriber sees messages in id
 order and every published id is in the history: a client that remembers the last id it saw can catch
 up with no gap. While Redis is down, notifications wait in a bounded in-process buffer and are
-published (and get their ids) when it returns (DESIGN.md §5).
+published (and get their ids) when it returns (DESIGN.md §5); so do those refused by a read-only replica
+or a full Redis.
+
+Each publish carries an idempotency key: the script stores the envelope under it, and a second run with the
+same key (a call that timed out on the client but ran on Redis, then re-published from the outage
+buffer) returns that envelope and publishes nothing, so nobody receives one notification under two ids.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import secrets
 from collections import Counter
 from typing import Any
 
-import redis
 from django.conf import settings
 
 from analytics.activity import track_agent_activity
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
+from infra.policy import Fallback
+from infra.redis_core import OutageBuffer, redis_manager
+from infra.scripts import LuaScript
 
 from . import keys, signature
 from .envelope import build_body
 
 log = logging.getLogger(__name__)
 
-#: KEYS: sequence, history, trim mark, audience index[, adopter lease]
+#: KEYS: sequence, history, trim mark, audience index, idempotency record[, adopter lease]
 #: ARGV: channel, body (a JSON object without id), history length, history age (s), HMAC inner and outer
-#: pads (signature.py)[, lease token]
+#: pads (signature.py), idempotency key ('' for none)[, lease token]
 #: With the lease, nothing happens unless the caller still holds it: two adopters can never both adopt.
+#: With an idempotency key already used, the envelope published then is returned and nothing happens.
 #: The history keeps the envelope; what is PUBLISHed also carries the `sig` marker after the id.
-PUBLISH_SCRIPT = """
-if KEYS[5] and redis.call('GET', KEYS[5]) ~= ARGV[7] then return false end
+_PUBLISH = LuaScript("""
+if KEYS[6] and redis.call('GET', KEYS[6]) ~= ARGV[8] then return false end
+if ARGV[7] ~= '' then
+  local done = redis.call('GET', KEYS[5])
+  if done then return done end
+end
 local function hmac_sha1(message)
   local inner = redis.sha1hex(ARGV[5] .. message)
   local digest = string.gsub(inner, '..', function(hex) return string.char(tonumber(hex, 16)) end)
@@ -76,10 +87,12 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff)
 redis.call('EXPIRE', KEYS[4], max_age)
 local marker = hmac_sha1(sid .. ':' .. ARGV[1])
 redis.call('PUBLISH', ARGV[1], '{"id":"' .. sid .. '","sig":"' .. marker .. '",' .. string.sub(ARGV[2], 2))
+if ARGV[7] ~= '' then redis.call('SET', KEYS[5], envelope, 'EX', max_age) end
 return envelope
-"""
+""")
 
 _buffer: OutageBuffer | None = None
+_fallback = Fallback("notifications_publish", "outage buffer, published in order (once) when Redis is back")
 
 
 #: Notifications this process published (live or from its outage buffer), for the health report.
@@ -94,43 +107,17 @@ def outage_buffer() -> OutageBuffer:
     return _buffer
 
 
-def script_call(channel_name: str, body: str) -> tuple[list[str], list[Any]]:
+def script_call(channel_name: str, body: str, idempotency_key: str = "") -> tuple[list[str], list[Any]]:
     """The KEYS and ARGV of one publish: shared by the sync publishers and the async adopter."""
-    script_keys = [keys.SEQUENCE, keys.history(channel_name), keys.trimmed(channel_name), keys.AUDIENCES]
+    record = keys.ONCE_PREFIX + idempotency_key if idempotency_key else keys.SEQUENCE  # unused without a key
+    script_keys = [keys.SEQUENCE, keys.history(channel_name), keys.trimmed(channel_name), keys.AUDIENCES, record]
     limits = [settings.NOTIFICATIONS_HISTORY_MAX, settings.NOTIFICATIONS_HISTORY_MAX_AGE]
-    return script_keys, [channel_name, body, *limits, *signature.script_pads()]
+    return script_keys, [channel_name, body, *limits, *signature.script_pads(), idempotency_key]
 
 
-_SHA = hashlib.sha1(PUBLISH_SCRIPT.encode()).hexdigest()
-
-
-def _publish_many(items: list[tuple[str, str]]) -> list[str]:
-    """Run the script for (channel, body) pairs in one pipeline: one round trip for all of them.
-
-    EVALSHA, with the script loaded again only when Redis answers NOSCRIPT (after a restart or
-    SCRIPT FLUSH), so the usual publish is exactly one round trip.
-    """
-    client = redis_manager.redis_client
-    results: list[Any] = [None] * len(items)
-    pending = list(range(len(items)))
-    for attempt in range(2):
-        pipe = client.pipeline(transaction=False)
-        for index in pending:
-            script_keys, args = script_call(*items[index])
-            pipe.evalsha(_SHA, len(script_keys), *script_keys, *args)
-        replies = pipe.execute(raise_on_error=False)
-        missing = []
-        for index, reply in zip(pending, replies, strict=True):
-            if isinstance(reply, redis.exceptions.NoScriptError) and attempt == 0:
-                missing.append(index)
-            elif isinstance(reply, Exception):
-                raise reply
-            else:
-                results[index] = reply
-        if not missing:
-            break
-        client.script_load(PUBLISH_SCRIPT)
-        pending = missing
+def _publish_many(items: list[tuple[str, str, str]]) -> list[str]:
+    """Run the script for (channel, body, idempotency key) triples in one pipelined round trip."""
+    results = _PUBLISH.run_many(redis_manager.redis_client, [script_call(*item) for item in items])
     published_counts["published"] += len(items)
     return results
 
@@ -151,16 +138,14 @@ def publish(channel_name: str, notification: dict, *, actor_id: int | str | None
     user who caused it, gets a `notification_published` activity event.
     """
     body = build_body(notification)
-    envelope = None
-    if redis_manager.is_available():
-        try:
-            envelope = json.loads(_publish_many([(channel_name, body)])[0])
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    if envelope is None:
-        if not outage_buffer().push((channel_name, body)):
+    item = (channel_name, body, secrets.token_urlsafe(16))
+
+    def hold() -> dict:
+        if not outage_buffer().push(item):
             log.warning("Notification buffer full while Redis is down: one notification on %s dropped.", channel_name)
-        envelope = {"id": None, **json.loads(body)}
+        return {"id": None, **json.loads(body)}
+
+    envelope = _fallback.run(lambda: json.loads(_publish_many([item])[0]), hold)
     if actor_id is not None:
         track_agent_activity(
             actor_id,
@@ -183,29 +168,23 @@ def publish_user_notification(user_id: int | str, notification: dict, *, actor_i
 async def aadopt(channel_name: str, body: str, lease_token: str) -> str | None:
     """Give an external message an id, keep it and publish it again, if `lease_token` still holds the
     adopter lease: the envelope published, or None."""
-    client = redis_manager.async_client()
     script_keys, args = script_call(channel_name, body)
-    script_keys.append(keys.ADOPTER)
-    args.append(lease_token)
-    try:
-        return await client.evalsha(_SHA, len(script_keys), *script_keys, *args)
-    except redis.exceptions.NoScriptError:
-        return await client.eval(PUBLISH_SCRIPT, len(script_keys), *script_keys, *args)
+    return await _PUBLISH.acall(redis_manager.async_client(), [*script_keys, keys.ADOPTER], [*args, lease_token])
 
 
 def publish_membership_change(user_id: int) -> None:
     """Tell every process that a user's teams changed, so their open connections follow at once."""
-    try:
-        redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"memberships": str(user_id)}))
-    except REDIS_DOWN_ERRORS as exc:
-        # Connections refresh their teams whenever their process re-subscribes after an outage.
-        redis_manager.mark_unavailable(exc)
+    # Without Redis nothing is sent: connections refresh their teams whenever their process re-subscribes.
+    _fallback.run(
+        lambda: redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"memberships": str(user_id)})),
+        lambda: None,
+    )
 
 
 def publish_signout(group: str) -> None:
     """Tell every process to close the notification sockets in a sign-out group (`convonet_site.signout`)."""
-    try:
-        redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"signout": group}))
-    except REDIS_DOWN_ERRORS as exc:
-        # While Redis is down no process can be told: those sockets stay open until they close or reconnect.
-        redis_manager.mark_unavailable(exc)
+    # While Redis is down no process can be told: those sockets stay open until they close or reconnect.
+    _fallback.run(
+        lambda: redis_manager.redis_client.publish(keys.CONTROL_CHANNEL, json.dumps({"signout": group})),
+        lambda: None,
+    )

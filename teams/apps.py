@@ -6,9 +6,11 @@ class TeamsConfig(AppConfig):
     verbose_name = "Teams and todos"
 
     def ready(self) -> None:
-        from convonet_site.health import register_section
+        from infra.health import register_section
+        from infra.redis_core import redis_manager
 
         from . import signals  # noqa: F401  (connects the cache invalidation receivers)
-        from .cache import cache_stats
+        from .cache import cache_stats, replay_pending_invalidations
 
+        redis_manager.on_recover(replay_pending_invalidations)
         register_section("cache", cache_stats)

@@ -10,8 +10,9 @@ stores only if the key still holds what it saw when it missed (one Lua round tri
 raced an invalidation is dropped. Readers treat a tombstone as a miss. All four types of a user are
 invalidated in one round trip, without KEYS.
 
-While Redis is down reads go to the database and nothing is cached; invalidations made meanwhile are
-held in an outage buffer and replayed when Redis is back (before any read is served from Redis).
+While Redis is down, read-only or out of memory, reads go to the database and nothing is cached (a
+failed cache write never fails the read); invalidations made meanwhile are held in an outage buffer and
+replayed when Redis is back (before any read is served from Redis).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from typing import Any
 
 import redis
 from django.core.serializers.json import DjangoJSONEncoder
-from redis.commands.core import Script
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, OutageBuffer, redis_manager
+from infra.policy import Fallback
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, OutageBuffer, redis_manager
+from infra.scripts import LuaScript
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +47,24 @@ STATS_TTL = 7 * 86400
 STATS_FLUSH_SECONDS = 5.0
 
 #: Store `ARGV[1]` with TTL `ARGV[2]` only if the key still holds `ARGV[3]` ("" = absent).
-_FILL_SCRIPT = """
+_FILL = LuaScript("""
 local current = redis.call('GET', KEYS[1])
 if (current == false and ARGV[3] == '') or current == ARGV[3] then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
   return 1
 end
 return 0
-"""
+""")
 
 #: Tombstone every key in KEYS with token ARGV[1] for ARGV[2] seconds: one command, however many keys.
-_TOMBSTONE_SCRIPT = """
+_TOMBSTONE = LuaScript("""
 for _, key in ipairs(KEYS) do
   redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
 end
 return #KEYS
-"""
+""")
 
-_scripts: dict[str, Script] = {}
+_fallback = Fallback("user_cache", "read from the database, cache nothing; invalidations held and replayed")
 _pending_invalidations = OutageBuffer("user-cache-invalidations", maxlen=10_000)
 
 
@@ -116,16 +118,10 @@ def cache_key(user_id: int | str, data_type: str) -> str:
     return f"user:{int(text)}:{data_type}"
 
 
-def _client() -> redis.Redis | None:
-    """The Redis client, or None while Redis is down (after replaying invalidations held meanwhile)."""
-    if not redis_manager.is_available():
-        return None
+def _client() -> redis.Redis:
+    """The Redis client, once the invalidations held during an outage are replayed (raises when it cannot)."""
     if len(_pending_invalidations):
-        try:
-            replay_pending_invalidations()
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-            return None
+        replay_pending_invalidations()
     return redis_manager.redis_client
 
 
@@ -142,29 +138,32 @@ def _decode(raw: str | None) -> Any:
 
 def _read(key: str) -> tuple[Any, str | None]:
     """(data or None, what the key held: "" when absent, the tombstone, or None when Redis is down)."""
-    client = _client()
-    if client is None:
+
+    def call() -> tuple[Any, str]:
+        client = _client()
+        counts = _stats.take() if _stats.due() else None
+        try:
+            if counts is None:
+                raw = client.get(key)
+            else:
+                # MULTI/EXEC: still one round trip, and the stats hash never exists without its TTL.
+                pipe = client.pipeline(transaction=True)
+                pipe.get(key)
+                _queue_stats(pipe, counts)
+                raw = pipe.execute()[0]
+        except REDIS_UNUSABLE_ERRORS:
+            if counts:
+                _stats.give_back(counts)
+            raise
+        data = _decode(raw)
+        _stats.count("misses" if data is None else "hits")
+        return data, raw or ""
+
+    def unavailable() -> tuple[None, None]:
         _stats.count("unavailable")
         return None, None
-    counts = _stats.take() if _stats.due() else None
-    try:
-        if counts is None:
-            raw = client.get(key)
-        else:
-            # MULTI/EXEC: still one round trip, and the stats hash never exists without its TTL.
-            pipe = client.pipeline(transaction=True)
-            pipe.get(key)
-            _queue_stats(pipe, counts)
-            raw = pipe.execute()[0]
-    except REDIS_DOWN_ERRORS as exc:
-        if counts:
-            _stats.give_back(counts)
-        redis_manager.mark_unavailable(exc)
-        _stats.count("unavailable")
-        return None, None
-    data = _decode(raw)
-    _stats.count("misses" if data is None else "hits")
-    return data, raw or ""
+
+    return _fallback.run(call, unavailable)
 
 
 def cache_user_data(user_id: int | str, data_type: str, data: Any, ttl: int = DEFAULT_TTL) -> bool:
@@ -173,15 +172,7 @@ def cache_user_data(user_id: int | str, data_type: str, data: Any, ttl: int = DE
     if ttl <= 0:
         raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
     payload = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
-    client = _client()
-    if client is None:
-        return False
-    try:
-        client.set(key, payload, ex=ttl)
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        return False
-    return True
+    return _fallback.run(lambda: bool(_client().set(key, payload, ex=ttl)), lambda: False)
 
 
 def get_cached_user_data(user_id: int | str, data_type: str) -> Any:
@@ -205,16 +196,8 @@ def invalidate_users(user_ids: set[int], data_types: tuple[str, ...] = DATA_TYPE
 
 
 def _invalidate(keys: list[str]) -> None:
-    if not keys:
-        return
-    if not redis_manager.is_available():
-        _hold(keys)
-        return
-    try:
-        _write_tombstones(keys)
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        _hold(keys)
+    if keys:
+        _fallback.run(lambda: _write_tombstones(keys), lambda: _hold(keys))
 
 
 def _hold(keys: list[str]) -> None:
@@ -223,17 +206,8 @@ def _hold(keys: list[str]) -> None:
             log.error("User cache invalidation buffer is full; an entry may stay stale until its TTL.")
 
 
-def _script(source: str) -> Script:
-    """The script bound to the current client (the manager replaces its clients on `configure`)."""
-    client = redis_manager.redis_client
-    script = _scripts.get(source)
-    if script is None or script.registered_client is not client:
-        script = _scripts[source] = client.register_script(source)
-    return script
-
-
 def _write_tombstones(keys: list[str]) -> None:
-    _script(_TOMBSTONE_SCRIPT)(keys=keys, args=[TOMBSTONE_PREFIX + secrets.token_hex(8), TOMBSTONE_TTL])
+    _TOMBSTONE(redis_manager.redis_client, keys, [TOMBSTONE_PREFIX + secrets.token_hex(8), TOMBSTONE_TTL])
 
 
 def replay_pending_invalidations() -> int:
@@ -241,17 +215,10 @@ def replay_pending_invalidations() -> int:
     return _pending_invalidations.drain(_write_tombstones, batch=500)
 
 
-redis_manager.on_recover(replay_pending_invalidations)
-
-
 def _fill(key: str, data: Any, seen: str, ttl: int) -> bool:
     """Store a read-through result unless the key changed (an invalidation) since the miss."""
     payload = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
-    try:
-        return bool(_script(_FILL_SCRIPT)(keys=[key], args=[payload, ttl, seen]))
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        return False
+    return _fallback.run(lambda: bool(_FILL(redis_manager.redis_client, [key], [payload, ttl, seen])), lambda: False)
 
 
 def get_user_data(user_id: int | str, data_type: str, *, ttl: int | None = None) -> Any:
@@ -278,7 +245,7 @@ def flush_stats() -> None:
         pipe = redis_manager.redis_client.pipeline(transaction=True)
         _queue_stats(pipe, counts)
         pipe.execute()
-    except REDIS_DOWN_ERRORS:
+    except REDIS_UNUSABLE_ERRORS:
         _stats.give_back(counts)
         raise
 
@@ -290,7 +257,7 @@ def cache_stats() -> dict[str, Any]:
         try:
             flush_stats()
             totals = redis_manager.redis_client.hgetall(STATS_KEY)
-        except REDIS_DOWN_ERRORS as exc:
+        except REDIS_UNUSABLE_ERRORS as exc:
             redis_manager.mark_unavailable(exc)
             totals = None
     else:

@@ -15,6 +15,7 @@ from django.db import transaction
 from analytics.login import normalize_username
 
 from .models import Team, TeamInvitation, TeamMembership
+from .signals import team_invited
 
 Role = TeamMembership.Role
 
@@ -45,8 +46,6 @@ def invite(actor: TeamMembership, team: Team, username: str, role: str) -> TeamI
     the same either way, so the form never tells who has an account. Inviting again updates the role.
     The invitee is notified once the invitation is committed.
     """
-    from .events import publish_team_invitation
-
     require_manager(actor)
     _require_owner_for(actor, role)
     user = get_user_model().objects.filter(username=normalize_username(username), is_active=True).first()
@@ -55,7 +54,7 @@ def invite(actor: TeamMembership, team: Team, username: str, role: str) -> TeamI
     invitation, _ = TeamInvitation.objects.update_or_create(
         team=team, invitee=user, defaults={"role": role, "invited_by": actor.user}
     )
-    transaction.on_commit(lambda: publish_team_invitation(invitation.pk), robust=True)
+    transaction.on_commit(lambda: team_invited.send(sender=TeamInvitation, invitation_id=invitation.pk), robust=True)
     return invitation
 
 

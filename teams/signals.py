@@ -14,11 +14,20 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_init, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from .cache import DATA_TYPES, invalidate_users
-from .events import publish_todo_assigned
 from .models import Team, TeamMembership, Todo, UserPreferences
+
+#: Sent with `todo_id` once a todo's new assignment has committed; notifications tells the people concerned.
+todo_assigned = Signal()
+
+#: Sent with `invitation_id` once an invitation has committed; notifications tells the invitee.
+team_invited = Signal()
+
+
+def _announce_assignment(todo_id: int) -> None:
+    todo_assigned.send(sender=Todo, todo_id=todo_id)
 
 
 def _after_commit(func: Callable[..., Any], *args: Any) -> None:
@@ -48,7 +57,7 @@ def todo_saved(sender, instance: Todo, created: bool, **kwargs) -> None:
     previous = instance._saved_assignee_id
     _invalidate_after_commit({previous, instance.assignee_id}, "todos")
     if instance.assignee_id is not None and (created or instance.assignee_id != previous):
-        _after_commit(publish_todo_assigned, instance.pk)
+        _after_commit(_announce_assignment, instance.pk)
     instance._saved_assignee_id = instance.assignee_id
 
 

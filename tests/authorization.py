@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from convonet_site.routing import websocket_urlpatterns
 from teams.models import Team, TeamInvitation, TeamMembership, Todo, UserPreferences
-from voice import sessions
+from voice import session_listing, sessions
 from voice.models import VoiceProfile
 
 #: The seven roles, in the order of every row's cells.
@@ -117,7 +117,7 @@ def url_for(name: str, route: str, world: World) -> str:
 
 def ensure_session() -> None:
     """The voice session the debug URLs point at, re-made when a cell cleared it."""
-    if sessions.find_session(SESSION_ID) is None:
+    if session_listing.find_session(SESSION_ID) is None:
         sessions.create_session(SESSION_ID)
 
 

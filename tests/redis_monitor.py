@@ -8,6 +8,8 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 
+from infra.redis_core import MARKER_KEY
+
 
 def commands_sent(action) -> list[tuple[str, list[str]]]:
     """(client, command words) that Redis ran in the test database during `action`, seen with MONITOR.
@@ -32,11 +34,23 @@ def commands_sent(action) -> list[tuple[str, list[str]]]:
     return seen
 
 
+def _housekeeping(words: list[str]) -> bool:
+    """A new connection's set-up, or the manager's availability check (PING, ROLE and its marker key)."""
+    name = words[0].upper()
+    return name in {"SELECT", "PING", "CLIENT", "HELLO", "INFO"} or (
+        len(words) > 1 and words[1].strip('"') == MARKER_KEY
+    )
+
+
 def split_commands(action: Callable[[], object]) -> tuple[list[str], list[list[str]]]:
-    """(command names the code sent itself, command words run inside Lua), without connection housekeeping
-    (SELECT and PING are a new connection's set-up and the manager's cached availability check)."""
-    housekeeping = {"SELECT", "PING", "CLIENT", "HELLO"}
+    """(command names the code sent itself, command words run inside Lua), without connection housekeeping."""
     seen = commands_sent(action)
-    from_app = [words[0].upper() for client_type, words in seen if client_type != "lua"]
+    from_app = [words[0].upper() for client_type, words in seen if client_type != "lua" and not _housekeeping(words)]
     from_script = [words for client_type, words in seen if client_type == "lua"]
-    return [name for name in from_app if name not in housekeeping], from_script
+    return from_app, from_script
+
+
+def app_keys(client: redis.Redis) -> set[str]:
+    """The keys the application wrote: without the suite's marker and the manager's (SCAN, not KEYS)."""
+    names = {key.decode() if isinstance(key, bytes) else key for key in client.scan_iter(count=1000)}
+    return names - {"convonet-test:marker", MARKER_KEY}

@@ -11,11 +11,14 @@ from convonet_site.redis_server import free_port, start_redis_server, stop
 
 
 class ThrowawayRedis:
-    """A redis-server on a free port, bound to 127.0.0.1, keeping nothing on disk."""
+    """A redis-server on a free port, bound to 127.0.0.1, keeping nothing on disk unless `persist`
+    (AOF, `appendfsync always`: a restart keeps every acknowledged write). DEBUG is allowed from
+    127.0.0.1, so a test can make it slow (`DEBUG SLEEP`)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, persist: bool = False) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.persist = persist
         self.process: subprocess.Popen | None = None
 
     @property
@@ -23,7 +26,10 @@ class ThrowawayRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.process = start_redis_server(self.port, self.data_dir, persist=False)
+        extra = ("--enable-debug-command", "local")
+        if self.persist:
+            extra += ("--appendfsync", "always")
+        self.process = start_redis_server(self.port, self.data_dir, persist=self.persist, extra_args=extra)
 
     def stop(self) -> None:
         if self.process is not None:
@@ -33,8 +39,8 @@ class ThrowawayRedis:
 
 
 @contextlib.contextmanager
-def throwaway_redis(data_dir: Path) -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis(data_dir)
+def throwaway_redis(data_dir: Path, *, persist: bool = False) -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis(data_dir, persist=persist)
     server.start()
     try:
         yield server

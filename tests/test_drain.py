@@ -13,7 +13,7 @@ import time
 import pytest
 from django.conf import settings
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from notifications.publish import publish_team_notification
 from teams.models import Team
 from tests.topology import sentinel_target, session_cookie

@@ -7,7 +7,7 @@ from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from analytics import ratelimit
-from convonet_site.health import get_health
+from infra.health import get_health
 from notifications.publish import publish_user_notification
 
 TOKEN = "a-metrics-token-for-the-tests"

@@ -3,7 +3,7 @@ import time
 import pytest
 from django.conf import settings
 
-from convonet_site.redis_core import OutageBuffer, RedisManager, redis_manager
+from infra.redis_core import OutageBuffer, RedisManager, redis_manager
 from tests.redis_servers import throwaway_redis
 
 
@@ -49,7 +49,7 @@ def test_it_notices_a_dead_redis_and_recovers_without_restart(tmp_path):
 
 
 def test_it_reports_health_with_memory_percentage_and_namespaces(redis_db):
-    from convonet_site.health import get_health
+    from infra.health import get_health
 
     redis_db.set("session:a", "1", ex=60)
     redis_db.set("session:a:audio", "1", ex=60)

@@ -12,8 +12,8 @@ from django.test import override_settings
 from django.urls import path, re_path
 from sentry_sdk.transport import Transport
 
-from convonet_site.redis_core import redis_manager
 from convonet_site.sentry import init_sentry, wrap_websocket_app
+from infra.redis_core import redis_manager
 
 SECRET_VALUE = "pii-value-that-must-not-leave"
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from convonet_site import env
+from infra import env
 
 PRINT = (
     "import json, django; from django.conf import settings as s; "

@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from convonet_site.redis_target import RedisTarget, SentinelConfig
 from convonet_site.topology import MASTER_NAME, Topology
+from infra.redis_target import RedisTarget, SentinelConfig
 from tests.live import _database_url
 
 METRICS_TOKEN = "test-metrics-token-0123456789"

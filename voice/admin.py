@@ -14,10 +14,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from convonet_site.admin_pages import RedisPageAdmin
-from convonet_site.redis_core import redis_manager
+from infra.admin_pages import RedisPageAdmin
+from infra.redis_core import redis_manager
 
-from . import calls, sessions
+from . import calls, session_listing, sessions
 from .models import VoiceProfile, VoiceSession
 from .views import VOICE_SESSIONS_PERMISSION
 
@@ -57,25 +57,19 @@ class VoiceSessionAdmin(RedisPageAdmin):
         ]
 
     def _context(self, request: HttpRequest, title: str, **extra) -> dict:
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": title,
-            "storage": redis_manager.storage,
-            **extra,
-        }
+        return self.page_context(request, title, storage=redis_manager.storage, **extra)
 
-    def _info(self, request: HttpRequest, session_id: str) -> sessions.SessionInfo:
+    def _info(self, request: HttpRequest, session_id: str) -> session_listing.SessionInfo:
         self.require(request)
-        info = sessions.find_session(session_id)
+        info = session_listing.find_session(session_id)
         if info is None:
             raise Http404("No such voice session (it may have ended or expired).")
         return info
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         self.require(request)
-        found = sessions.list_sessions()
-        stats = sessions.session_stats(found)
+        found = session_listing.list_sessions()
+        stats = session_listing.session_stats(found)
         query = request.GET.get("q", "").strip()
         if query:
             needle = query.lower()
@@ -112,7 +106,7 @@ class VoiceSessionAdmin(RedisPageAdmin):
     def audio_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
         """The buffered audio, streamed in pieces from Redis (never loaded whole)."""
         info = self._info(request, session_id)
-        audio = sessions.iter_audio(session_id, limit=info.audio_bytes)  # as much as Content-Length says
+        audio = session_listing.iter_audio(session_id, limit=info.audio_bytes)  # as much as Content-Length says
         response = StreamingHttpResponse(audio, content_type="audio/webm")
         response["Content-Length"] = str(info.audio_bytes)
         response["Cache-Control"] = "no-store"

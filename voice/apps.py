@@ -6,11 +6,11 @@ class VoiceConfig(AppConfig):
     verbose_name = "Voice"
 
     def ready(self) -> None:
-        from convonet_site.health import register_section
-        from convonet_site.redis_core import redis_manager
+        from infra.health import register_section
+        from infra.redis_core import redis_manager
 
         from . import signals, traffic  # noqa: F401 - signals: presence follows membership changes
-        from .sessions import move_memory_sessions_to_redis
+        from .session_store import move_memory_sessions_to_redis
 
         redis_manager.on_recover(move_memory_sessions_to_redis)
         register_section("voice", traffic.stats)

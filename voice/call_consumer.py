@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from analytics.activity import atrack_agent_activity
 from analytics.guards import consumer_rate_limit
 from analytics.ratelimit import ahit, pair_identifier
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from notifications.publish import publish_user_notification
 
 from . import calls, presence

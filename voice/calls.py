@@ -20,7 +20,9 @@ from typing import Any
 
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.policy import Fallback
+from infra.redis_core import redis_manager
+from infra.scripts import LuaScript
 
 RINGING, ACTIVE, ENDED = "ringing", "active", "ended"
 INDEX_KEY = "call:active"
@@ -30,7 +32,7 @@ _CALL_ID = re.compile(r"[0-9a-f]{32}")
 
 # KEYS: call key, index key. ARGV: actor, role (callee | participant | system), allowed states (",a,b,"),
 # new state, ttl, now, end reason, channel. Returns {status, previous state, field, value, ...}.
-_TRANSITION = """
+_TRANSITION = LuaScript("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_call'} end
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'ended' then return {'call_ended'} end
@@ -55,7 +57,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 local reply = {'ok', state}
 for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do reply[#reply + 1] = v end
 return reply
-"""
+""")
 
 
 class CallError(Exception):
@@ -137,10 +139,11 @@ def ice_servers() -> list[dict[str, Any]]:
     return servers
 
 
-async def _client():
-    if not await redis_manager.ais_available():
-        raise CallError("unavailable")
-    return redis_manager.async_client()
+_fallback = Fallback("calls", "refused with the error `unavailable`; the staff listing shows none")
+
+
+def _refuse() -> Any:
+    raise CallError("unavailable")
 
 
 async def acreate_call(
@@ -160,9 +163,9 @@ async def acreate_call(
         "callee_channel": "",
         "created_at": repr(now),
     }
-    client = await _client()
-    try:
-        async with client.pipeline(transaction=True) as pipe:
+
+    async def write() -> None:
+        async with redis_manager.async_client().pipeline(transaction=True) as pipe:
             pipe.hset(call_key(call_id), mapping=fields)
             # The ring timeout is enforced by the caller's connection; the TTL only bounds a record
             # whose caller's process died, with margin so that the timeout always finds it.
@@ -170,9 +173,8 @@ async def acreate_call(
             pipe.zadd(INDEX_KEY, {call_id: now})
             pipe.expire(INDEX_KEY, settings.CALLS_MAX_DURATION)
             await pipe.execute()
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        raise CallError("unavailable") from exc
+
+    await _fallback.arun(write, _refuse)
     return _decode(fields)
 
 
@@ -192,15 +194,12 @@ async def _transition(
         raise CallError("unknown_call")
     role, allowed, new_state = _RULES[operation]
     ttl = settings.CALLS_MAX_DURATION if new_state == ACTIVE else settings.CALLS_ENDED_TTL
-    client = await _client()
     args = ["" if actor is None else str(actor), role, "," + ",".join(allowed) + ",", new_state, ttl]
-    try:
-        reply = await client.eval(
-            _TRANSITION, 2, call_key(call_id), INDEX_KEY, *args, repr(time.time()), reason, channel
-        )
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        raise CallError("unavailable") from exc
+    keys = [call_key(call_id), INDEX_KEY]
+    reply = await _fallback.arun(
+        lambda: _TRANSITION.acall(redis_manager.async_client(), keys, [*args, repr(time.time()), reason, channel]),
+        _refuse,
+    )
     if reply[0] != "ok":
         raise CallError(reply[0])
     flat = reply[2:]
@@ -232,12 +231,7 @@ async def aget_call(call_id: str) -> dict[str, Any] | None:
     """The call record, or None when the id is malformed, unknown or expired."""
     if not valid_call_id(call_id):
         return None
-    client = await _client()
-    try:
-        fields = await client.hgetall(call_key(call_id))
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        raise CallError("unavailable") from exc
+    fields = await _fallback.arun(lambda: redis_manager.async_client().hgetall(call_key(call_id)), _refuse)
     return _decode(fields) if fields else None
 
 
@@ -257,8 +251,9 @@ async def asignal_target(call_id: str, user_id: int) -> dict[str, Any]:
 
 def active_calls() -> list[dict[str, Any]]:
     """Ringing and active calls, oldest first, with their duration so far; channel names are left out."""
-    client = redis_manager.redis_client
-    try:
+
+    def read() -> list[dict[str, str]]:
+        client = redis_manager.redis_client
         call_ids = client.zrange(INDEX_KEY, 0, -1)
         with client.pipeline(transaction=False) as pipe:
             for call_id in call_ids:
@@ -267,9 +262,9 @@ def active_calls() -> list[dict[str, Any]]:
         gone = [call_id for call_id, fields in zip(call_ids, records, strict=True) if not fields]
         if gone:
             client.zrem(INDEX_KEY, *gone)
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        return []
+        return records
+
+    records = _fallback.run(read, list)
     calls = []
     for fields in records:
         if fields and fields.get("state") != ENDED:

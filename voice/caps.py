@@ -19,17 +19,15 @@ key gets its TTL in the same call). While Redis is down nothing is counted and n
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
-
-log = logging.getLogger(__name__)
+from infra.policy import Fallback
+from infra.redis_core import redis_manager
+from infra.scripts import LuaScript
 
 #: The close code of a socket refused by a cap (after its error frame).
 CLOSE_CODE = 4429
@@ -99,7 +97,9 @@ return 1
 """
 )
 
-_SCRIPTS: dict[str, str] = {"join": _JOIN, "reserve": _RESERVE, "set": _SET}
+_SCRIPTS: dict[str, LuaScript] = {"join": LuaScript(_JOIN), "reserve": LuaScript(_RESERVE), "set": LuaScript(_SET)}
+
+_fallback = Fallback("voice_caps", "not counted while Redis is unusable (sockets and audio allowed)")
 
 
 @dataclass(frozen=True)
@@ -112,26 +112,12 @@ class Refusal:
 
 
 async def _run(name: str, key: str, *args: object) -> list[int] | None:
-    """The script on Redis; None when Redis is down (the caller then allows)."""
-    if not await redis_manager.ais_available():
-        return None
-    client = redis_manager.async_client()
-    try:
-        return await client.eval(_SCRIPTS[name], 1, key, *args)
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-    except redis.RedisError:
-        log.exception("voice caps: the %s script failed; not counting this time", name)
-    return None
+    """The script on Redis; None when Redis is unusable (the caller then allows)."""
+    return await _fallback.arun(lambda: _SCRIPTS[name].acall(redis_manager.async_client(), [key], args), lambda: None)
 
 
 async def _release(key: str, token: str) -> None:
-    if not await redis_manager.ais_available():
-        return
-    try:
-        await redis_manager.async_client().hdel(key, token)
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
+    await _fallback.arun(lambda: redis_manager.async_client().hdel(key, token), lambda: None)
 
 
 class SocketSlot:

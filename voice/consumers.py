@@ -17,7 +17,7 @@ from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from convonet_site.drain import DrainMixin
+from infra.drain import DrainMixin
 
 from . import services, sessions, traffic
 
@@ -33,6 +33,9 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
     session_id: str | None = None
     user: Any = None
     recording_started: float | None = None
+    #: Bytes of the current recording stored so far, as this connection counts them: each chunk carries
+    #: it, so a chunk retried after a timeout that had in fact run is never stored twice.
+    audio_offset = 0
     connected_at = 0.0
     authenticated_at = 0.0
     #: True once the session was found cleared (staff) or expired: frames are ignored while the socket closes.
@@ -140,8 +143,25 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
             await self.send_error("not_recording", "Send start_recording before audio.")
             await sessions.aextend_session(self.session_id, revive=self.known_fields())
             return
-        result = await sessions.aappend_audio(self.session_id, chunk, revive=self.known_fields())
-        if result.status == "too_large":
+        result = await sessions.aappend_audio(
+            self.session_id, chunk, offset=self.audio_offset, revive=self.known_fields()
+        )
+        if result.status == "offset_mismatch":
+            # Redis lost audio it had stored (it came back empty, or without its last writes): say what
+            # is missing, then carry on from what is stored.
+            await self.send_error(
+                "audio_lost",
+                "Part of this recording was lost by the server; the recording continues.",
+                expected_bytes=self.audio_offset,
+                audio_bytes=result.size,
+            )
+            self.audio_offset = result.size
+            result = await sessions.aappend_audio(
+                self.session_id, chunk, offset=self.audio_offset, revive=self.known_fields()
+            )
+        if result.ok:
+            self.audio_offset = result.size
+        elif result.status == "too_large":
             await self.finish_recording()
             await self.send_error(
                 "audio_too_large",
@@ -235,7 +255,7 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
         if not await sessions.aupdate_session(self.session_id, started, revive=self.known_fields()):
             await self.session_gone()
             return
-        self.recording_started = time.monotonic()
+        self.recording_started, self.audio_offset = time.monotonic(), 0
         traffic.count("recordings_started")
         await self.send_json({"type": "recording_started"})
 

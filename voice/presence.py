@@ -28,12 +28,14 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
+from infra.policy import Fallback
+from infra.redis_core import redis_manager
+from infra.scripts import LuaScript
 
 log = logging.getLogger(__name__)
 
 # KEYS: user key, team keys...; ARGV: channel, user id, now, deadline, ttl. Returns 1 when the user was offline.
-_HEARTBEAT = """
+_HEARTBEAT = LuaScript("""
 local was = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
@@ -45,11 +47,11 @@ for i = 2, #KEYS do
 end
 if was == 0 then return 1 end
 return 0
-"""
+""")
 
 # KEYS: user key, team keys...; ARGV: channel, user id, now. Returns 1 when the user has no session left.
 # A team entry keeps the latest deadline of the user's remaining sessions (XX: never re-adds a removed user).
-_LEAVE = """
+_LEAVE = LuaScript("""
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -62,7 +64,7 @@ for i = 2, #KEYS do
 end
 if #top == 0 then return 1 end
 return 0
-"""
+""")
 
 
 def user_key(user_id: int) -> str:
@@ -82,14 +84,11 @@ def _keys(user_id: int, team_ids: Iterable[int]) -> list[str]:
     return [user_key(user_id), *(team_key(t) for t in sorted(set(team_ids)))]
 
 
-async def _run(script: str, keys: list[str], args: list, default):
-    if not await redis_manager.ais_available():
-        return default
-    try:
-        return await redis_manager.async_client().eval(script, len(keys), *keys, *args)
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        return default
+_fallback = Fallback("presence", "nobody is shown online; calls are refused as callee offline")
+
+
+async def _run(script: LuaScript, keys: list[str], args: list, default):
+    return await _fallback.arun(lambda: script.acall(redis_manager.async_client(), keys, args), lambda: default)
 
 
 async def aheartbeat(user_id: int, channel_name: str, team_ids: Iterable[int]) -> bool:
@@ -108,43 +107,40 @@ async def aleave(user_id: int, channel_name: str, team_ids: Iterable[int]) -> bo
 async def aonline_users(team_ids: Iterable[int], *, exclude: int | None = None) -> list[int]:
     """Users with a live connection in any of these teams, sorted; `exclude` (the asker) left out."""
     teams = sorted(set(team_ids))
-    if not teams or not await redis_manager.ais_available():
+    if not teams:
         return []
     now = repr(time.time())
-    try:
+
+    async def call() -> list:
         async with redis_manager.async_client().pipeline(transaction=False) as pipe:
             for team_id in teams:
                 pipe.zrangebyscore(team_key(team_id), f"({now}", "+inf")
-            replies = await pipe.execute()
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        return []
+            return await pipe.execute()
+
+    replies = await _fallback.arun(call, list)
     return sorted({int(uid) for reply in replies for uid in reply} - {exclude})
 
 
 async def auser_channels(user_id: int) -> list[str]:
     """The channel names of a user's live voice connections, on whatever process they are."""
-    if not await redis_manager.ais_available():
-        return []
-    try:
-        return await redis_manager.async_client().zrangebyscore(user_key(user_id), f"({time.time()!r}", "+inf")
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
-        return []
+    return await _fallback.arun(
+        lambda: redis_manager.async_client().zrangebyscore(user_key(user_id), f"({time.time()!r}", "+inf"), list
+    )
 
 
 async def aforget_teams(user_id: int, team_ids: Iterable[int]) -> None:
     """Drop the user from these teams' presence at once (they left them): no teammate sees them there."""
     keys = [team_key(t) for t in sorted(set(team_ids))]
-    if not keys or not await redis_manager.ais_available():
+    if not keys:
         return
-    try:
+
+    async def call() -> None:
         async with redis_manager.async_client().pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.zrem(key, user_id)
             await pipe.execute()
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
+
+    await _fallback.arun(call, lambda: None)  # presence is rebuilt by heartbeats once Redis is back
 
 
 def membership_changed(user_id: int, team_id: int) -> None:
@@ -157,15 +153,18 @@ def membership_changed(user_id: int, team_id: int) -> None:
     from teams.models import TeamMembership
 
     layer = get_channel_layer()
-    if not redis_manager.is_available() or layer is None:
-        return  # presence is empty while Redis is down; heartbeats rebuild it
-    try:
-        if not TeamMembership.objects.filter(user_id=user_id, team_id=team_id).exists():
-            redis_manager.redis_client.zrem(team_key(team_id), user_id)
-        channels = redis_manager.redis_client.zrangebyscore(user_key(user_id), f"({time.time()!r}", "+inf")
-    except REDIS_DOWN_ERRORS as exc:
-        redis_manager.mark_unavailable(exc)
+    if layer is None:
         return
+    left = not TeamMembership.objects.filter(user_id=user_id, team_id=team_id).exists()
+
+    def call() -> list[str]:
+        if left:
+            redis_manager.redis_client.zrem(team_key(team_id), user_id)
+        return redis_manager.redis_client.zrangebyscore(user_key(user_id), f"({time.time()!r}", "+inf")
+
+    channels = _fallback.run(call, lambda: None)
+    if channels is None:
+        return  # presence is empty while Redis is unusable; heartbeats rebuild it
 
     async def tell() -> None:
         for channel in channels:

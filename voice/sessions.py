@@ -1,483 +1,58 @@
-"""Voice sessions in Redis: the owner of `session:{id}` (a hash), `session:{id}:audio` (raw bytes) and
-`session:index` (the live ids, so staff pages list sessions without scanning the key space).
+"""The seed's voice-session API (`create_session`, `get_session`, `update_session`, ...), each with an async
+twin for consumers: both faces share the operation, its keys and arguments and the reading of its reply
+(`voice.session_store`); only the call differs.
 
 The seed's reference keeps the audio as base64 inside the hash and rewrites the whole buffer for every
 chunk, so each chunk costs as much as everything buffered so far. Here the bytes are stored once, raw,
 in their own key and grown with APPEND; `get_session()` still returns the seed's dict with
 `audio_buffer` (base64, computed on read) so the seed's examples keep working.
-
-Every operation is one Lua script (one round trip, atomic): the keys are created with their TTL, and
-every write extends both TTLs in the same call, so no crash between two calls can leave a key without
-one. While Redis is down (or refuses writes) the same operations run on the manager's in-process store
-(`storage: "memory"`), written in Python with the same rules; a live connection whose session stayed in
-the unreachable Redis re-creates it there from what it knows, and whatever memory holds moves to Redis
-(merged with what Redis kept) when it answers again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import datetime
-import hashlib
-import logging
-import re
-import secrets
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-import redis
-from django.conf import settings
-
-from convonet_site.fallback import MemoryStore
-from convonet_site.redis_core import REDIS_DOWN_ERRORS, redis_manager
-
-log = logging.getLogger(__name__)
-
-#: Session ids are `secrets.token_urlsafe` output; anything else is refused before a key is formed
-#: (always `fullmatch`: `$` would let a trailing newline through).
-SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{6,64}")
-#: Redis answers but refuses writes (a read-only replica, `maxmemory` reached): for sessions it is as
-#: good as down, so the operation runs on the in-process store instead of failing the connection.
-WRITE_REFUSED_ERRORS = (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
-#: At most one warning about refused writes per this many seconds (not one per audio chunk).
-WRITE_REFUSED_LOG_INTERVAL = 60.0
-_write_refused_logged_at = -WRITE_REFUSED_LOG_INTERVAL
-#: The hash fields, as the seed writes them (strings), in the order the seed lists them.
-FIELDS = ("authenticated", "user_id", "user_name", "is_recording", "connected_at", "authenticated_at")
-PREVIEW_BYTES = 75  # 100 base64 characters, the seed's preview length
-#: The owner's index of live session ids (sorted set, score: creation time), maintained by the same
-#: scripts that create, move and delete sessions, so listing them never scans the key space. An
-#: expired session's entry goes when a listing finds it gone, or after `INDEX_KEEP_SECONDS`.
-SESSION_INDEX_KEY = "session:index"
-INDEX_KEEP_SECONDS = 2 * 86400
-
-
-class InvalidSessionId(ValueError):
-    """A session id that is not one of ours: never turned into a key (no patterns, no `:`)."""
-
-
-def new_session_id() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def validate_session_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.fullmatch(session_id):
-        raise InvalidSessionId("not a valid session id")
-    return session_id
-
-
-def session_key(session_id: str) -> str:
-    return f"session:{validate_session_id(session_id)}"
-
-
-def audio_key(session_id: str) -> str:
-    return f"session:{validate_session_id(session_id)}:audio"
-
-
-def _keys(session_id: str) -> list[str]:
-    key = session_key(session_id)
-    return [key, f"{key}:audio"]
-
-
-def _indexed_keys(session_id: str) -> list[str]:
-    """The keys of the scripts that also list or unlist the session in `SESSION_INDEX_KEY` (KEYS[3])."""
-    return [*_keys(session_id), SESSION_INDEX_KEY]
-
-
-#: Lua: list the session of KEYS[1] in the index KEYS[3] (its id is the key after "session:").
-_INDEX_ADD = f"""
-    local now = tonumber(redis.call('TIME')[1])
-    redis.call('ZADD', KEYS[3], 'NX', now, string.sub(KEYS[1], 9))
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - {INDEX_KEEP_SECONDS})
-    redis.call('EXPIRE', KEYS[3], {INDEX_KEEP_SECONDS})
-"""
-
-
-def session_ttl() -> int:
-    return settings.VOICE_SESSION_TTL
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _fields(raw: Mapping) -> dict[str, str]:
-    if raw and isinstance(next(iter(raw)), bytes):
-        return {k.decode(): v.decode() for k, v in raw.items()}
-    return {_text(k): _text(v) for k, v in raw.items()}
-
-
-def _flatten(mapping: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
-    for name, value in mapping.items():
-        out += [name, value if isinstance(value, str) else str(value)]
-    return out
-
-
-# -- the operations: one Lua script each for Redis, the same in Python for the in-process store ---
-
-
-@dataclass(frozen=True)
-class _Op:
-    name: str
-    lua: str
-    memory: Callable[[MemoryStore, list[str], list[Any]], Any] | None
-    #: True for a reply that means "no such session" (operations a live connection can revive).
-    missed: Callable[[Any], bool] | None = None
-    sha: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha", hashlib.sha1(self.lua.encode()).hexdigest())
-
-
-def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    ttl, audio, pairs = int(args[0]), args[1], args[2:]
-    with m._lock:
-        if m.exists(keys[0]):
-            return 0
-        m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
-        m.expire(keys[0], ttl)
-        m.set(keys[1], audio, ex=ttl)
-        return 1
-
-
-_CREATE = _Op(
-    "create",
-    """
-    if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-    redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-    redis.call('EXPIRE', KEYS[1], ARGV[1])
-    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
-    """
-    + _INDEX_ADD
-    + "return 1",
-    _mem_create,
+from .session_store import (
+    APPEND,
+    CREATE,
+    DELETE,
+    EXTEND,
+    GET,
+    SIZE,
+    UPDATE,
+    AppendResult,
+    InvalidSessionId,
+    Known,
+    append_args,
+    append_result,
+    arun,
+    create_args,
+    indexed_keys,
+    keys_of,
+    run,
+    session_from,
+    session_ttl,
+    update_args,
 )
 
-
-def _mem_get(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
-    with m._lock:
-        return [m.hgetall(keys[0]), m.get(keys[1]) or b""]
-
-
-_GET = _Op(
-    "get",
-    """
-    local fields = redis.call('HGETALL', KEYS[1])
-    if #fields == 0 then return {fields, false} end
-    return {fields, redis.call('GET', KEYS[2])}
-    """,
-    _mem_get,
-)
-
-
-def _mem_update(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    ttl, audio_mode, audio, pairs = int(args[0]), args[1], args[2], args[3:]
-    with m._lock:
-        if not m.exists(keys[0]):
-            return 0
-        if audio_mode == "1":
-            m.set(keys[1], audio, ex=ttl)
-        if pairs:
-            m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
-        m.expire(keys[0], ttl)
-        m.expire(keys[1], ttl)
-        return 1
-
-
-_UPDATE = _Op(
-    "update",
-    """
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-    if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[1]) end
-    if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-    redis.call('EXPIRE', KEYS[1], ARGV[1])
-    redis.call('EXPIRE', KEYS[2], ARGV[1])
-    return 1
-    """,
-    _mem_update,
-    lambda reply: not reply,
-)
-
-
-def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
-    chunk, limit, ttl = args[0], int(args[1]), int(args[2])
-    with m._lock:
-        if not m.exists(keys[0]):
-            return [-1, 0]
-        m.expire(keys[0], ttl)
-        size = m.strlen(keys[1])
-        if m.hget(keys[0], "is_recording") != "True":
-            status = -2
-        elif size + len(chunk) > limit:
-            status = -3
-        else:
-            status, size = 1, m.append(keys[1], chunk)
-        if not m.exists(keys[1]):
-            m.set(keys[1], b"")
-        m.expire(keys[1], ttl)
-        return [status, size]
-
-
-_APPEND = _Op(
-    "append",
-    """
-    if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-    redis.call('EXPIRE', KEYS[1], ARGV[3])
-    local size = redis.call('STRLEN', KEYS[2])
-    local status = 1
-    if redis.call('HGET', KEYS[1], 'is_recording') ~= 'True' then
-      status = -2
-    elseif size + string.len(ARGV[1]) > tonumber(ARGV[2]) then
-      status = -3
-    else
-      size = redis.call('APPEND', KEYS[2], ARGV[1])
-    end
-    if status ~= 1 and redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], '') end
-    redis.call('EXPIRE', KEYS[2], ARGV[3])
-    return {status, size}
-    """,
-    _mem_append,
-    lambda reply: int(reply[0]) == -1,
-)
-
-
-def _mem_extend(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    with m._lock:
-        if not m.exists(keys[0]):
-            return 0
-        m.expire(keys[0], int(args[0]))
-        m.expire(keys[1], int(args[0]))
-        return 1
-
-
-_EXTEND = _Op(
-    "extend",
-    """
-    if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
-    redis.call('EXPIRE', KEYS[2], ARGV[1])
-    return 1
-    """,
-    _mem_extend,
-    lambda reply: not reply,
-)
-
-
-def _cleared_marker(keys: list[str]) -> str:
-    """In the in-process store only: "this session was deleted here", so no connection revives it."""
-    return f"{keys[0]}:cleared"
-
-
-def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    with m._lock:
-        m.set(_cleared_marker(keys), b"1", ex=session_ttl())
-        return m.delete(keys[0], keys[1])
-
-
-_DELETE = _Op(
-    "delete",
-    """
-    redis.call('ZREM', KEYS[3], string.sub(KEYS[1], 9))
-    return redis.call('DEL', KEYS[1], KEYS[2])
-    """,
-    _mem_delete,
-)
-
-
-def _mem_info(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
-    with m._lock:
-        return [m.hgetall(keys[0]), m.ttl(keys[0]), m.ttl(keys[1]), m.strlen(keys[1]), m.getrange(keys[1], 0, args[0])]
-
-
-_INFO = _Op(
-    "info",
-    """
-    return {redis.call('HGETALL', KEYS[1]), redis.call('TTL', KEYS[1]), redis.call('TTL', KEYS[2]),
-            redis.call('STRLEN', KEYS[2]), redis.call('GETRANGE', KEYS[2], 0, ARGV[1])}
-    """,
-    _mem_info,
-)
-
-
-def _pairs(reply: Any) -> dict:
-    """HGETALL inside Lua comes back as a flat list; the in-process store gives a dict."""
-    if isinstance(reply, dict):
-        return reply
-    it = iter(reply)
-    return dict(zip(it, it, strict=True))
-
-
-def _eval(op: _Op, keys: list[str], args: list[Any]) -> Any:
-    """The script in Redis: EVALSHA, and EVAL once when Redis does not know it yet (after a restart)."""
-    client = redis_manager.binary_client
-    try:
-        return client.evalsha(op.sha, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return client.eval(op.lua, len(keys), *keys, *args)
-
-
-_MERGE = _Op(
-    "merge",
-    """
-    local existed = redis.call('EXISTS', KEYS[1])
-    redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-    redis.call('APPEND', KEYS[2], ARGV[2])
-    redis.call('EXPIRE', KEYS[1], ARGV[1])
-    redis.call('EXPIRE', KEYS[2], ARGV[1])
-    """
-    + _INDEX_ADD
-    + "return existed + 1",
-    None,  # a merge always goes from the in-process store to Redis
-)
-
-
-def _move_to_redis(keys: list[str]) -> int:
-    """Move one session from the in-process store to Redis with its remaining TTL; 0 when it is not there.
-
-    A session kept alive in memory through an outage may also still be in Redis from before it: its
-    fields are brought up to date and the audio held in memory is appended, so the recording keeps
-    both parts in order. The store's lock is held meanwhile, so a chunk arriving for it waits.
-    Redis errors propagate to the caller, which falls back to the in-process store.
-    """
-    memory = redis_manager.memory
-    with memory._lock:
-        fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
-        if not fields or ttl <= 0:
-            return 0
-        moved = int(_eval(_MERGE, [keys[0], keys[1], SESSION_INDEX_KEY], [ttl, audio, *_flatten(fields)]))
-        memory.delete(keys[0], keys[1])
-        return moved
-
-
-def _write_refused(exc: BaseException) -> None:
-    global _write_refused_logged_at
-    now = time.monotonic()
-    if now - _write_refused_logged_at >= WRITE_REFUSED_LOG_INTERVAL:
-        _write_refused_logged_at = now
-        log.warning("Redis refuses voice session writes (%s); using the in-process store.", type(exc).__name__)
-
-
-def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
-    """The operation on the in-process store; a session it does not hold is re-created from `revive`.
-
-    While Redis is unreachable, a session that lives in Redis is not here: the connection that owns it
-    passes what it knows (`revive`: the user's fields, whether it records), so it carries on in memory
-    (its audio from that point) instead of being reported gone. A session deleted here (staff cleared
-    it during the outage) stays gone.
-    """
-    memory = redis_manager.memory
-    reply = op.memory(memory, keys, args)
-    if revive is not None and op.missed is not None and op.missed(reply) and not memory.exists(_cleared_marker(keys)):
-        _, _, create_args = _create_args(keys[0].removeprefix("session:"), revive, None)
-        _mem_create(memory, keys, create_args)
-        reply = op.memory(memory, keys, args)
-    return reply
-
-
-def _run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
-    """The operation in Redis when it answers, else in memory.
-
-    A session still held in memory (made during an outage, not yet moved by the recovery callback) is
-    moved first, so no call made just after Redis returns finds it missing.
-    """
-    if redis_manager.is_available():
-        try:
-            if redis_manager.memory.exists(keys[0]):
-                _move_to_redis(keys)
-            return _eval(op, keys, args)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except WRITE_REFUSED_ERRORS as exc:
-            _write_refused(exc)
-    return _on_memory(op, keys, args, revive)
-
-
-async def _arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
-    """`_run` on the asyncio client; a move from memory runs in a thread, as it holds the store's lock."""
-    if await redis_manager.ais_available():
-        client = redis_manager.async_client(binary=True)
-        try:
-            if redis_manager.memory.exists(keys[0]):
-                await asyncio.to_thread(_move_to_redis, keys)
-            try:
-                return await client.evalsha(op.sha, len(keys), *keys, *args)
-            except redis.exceptions.NoScriptError:
-                return await client.eval(op.lua, len(keys), *keys, *args)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-        except WRITE_REFUSED_ERRORS as exc:
-            _write_refused(exc)
-    return _on_memory(op, keys, args, revive)
-
-
-# -- plans: the keys and arguments of each public call, shared by its sync and async faces ---------
-
-
-def _create_args(session_id: str | None, fields: Mapping[str, Any] | None, ttl: int | None):
-    session_id = validate_session_id(session_id) if session_id is not None else new_session_id()
-    data = {
-        "authenticated": "False",
-        "user_id": "",
-        "user_name": "",
-        "is_recording": "False",
-        "connected_at": repr(time.time()),
-        "authenticated_at": "",
-        **(fields or {}),
-    }
-    data.pop("audio_buffer", None)
-    return session_id, _indexed_keys(session_id), [ttl or session_ttl(), b"", *_flatten(data)]
-
-
-def _session_from(reply: list) -> dict[str, str] | None:
-    fields = _pairs(reply[0])
-    if not fields:
-        return None
-    session = _fields(fields)
-    session["audio_buffer"] = base64.b64encode(reply[1] or b"").decode()
-    return session
-
-
-def _update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> tuple[list[str], list[Any]]:
-    data = dict(data)
-    audio_mode, audio = "0", b""
-    if "audio_buffer" in data:
-        encoded = data.pop("audio_buffer") or ""
-        try:
-            audio = base64.b64decode(encoded, validate=True)
-        except (ValueError, TypeError) as exc:
-            raise ValueError("audio_buffer must be base64") from exc
-        audio_mode = "1"
-    return _keys(session_id), [ttl or session_ttl(), audio_mode, audio, *_flatten(data)]
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """What became of one audio chunk: `status` is ok, missing, not_recording or too_large."""
-
-    status: str
-    size: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-_APPEND_STATUS = {1: "ok", -1: "missing", -2: "not_recording", -3: "too_large"}
-
-
-def _append_args(session_id: str, chunk: bytes, max_bytes: int | None) -> tuple[list[str], list[Any]]:
-    limit = settings.VOICE_MAX_AUDIO_BYTES if max_bytes is None else max_bytes
-    return _keys(session_id), [chunk, limit, session_ttl()]
-
-
-def _append_result(reply: list) -> AppendResult:
-    return AppendResult(_APPEND_STATUS[int(reply[0])], int(reply[1]))
-
-
-# -- public API (the seed's names), each with an async twin for consumers -------------------------
+__all__ = [
+    "AppendResult",
+    "InvalidSessionId",
+    "aappend_audio",
+    "aaudio_size",
+    "acreate_session",
+    "adelete_session",
+    "aextend_session",
+    "append_audio",
+    "audio_size",
+    "aupdate_session",
+    "create_session",
+    "delete_session",
+    "extend_session",
+    "get_session",
+    "update_session",
+]
 
 
 def create_session(
@@ -487,8 +62,8 @@ def create_session(
 
     A fresh unguessable id is made unless one is given; an existing session is never overwritten.
     """
-    session_id, keys, args = _create_args(session_id, fields, ttl)
-    if not _run(_CREATE, keys, args):
+    session_id, keys, args = create_args(session_id, fields, ttl)
+    if not run(CREATE, keys, args):
         raise ValueError("session already exists")
     return session_id
 
@@ -496,15 +71,15 @@ def create_session(
 async def acreate_session(
     session_id: str | None = None, fields: Mapping[str, Any] | None = None, *, ttl: int | None = None
 ) -> str:
-    session_id, keys, args = _create_args(session_id, fields, ttl)
-    if not await _arun(_CREATE, keys, args):
+    session_id, keys, args = create_args(session_id, fields, ttl)
+    if not await arun(CREATE, keys, args):
         raise ValueError("session already exists")
     return session_id
 
 
 def get_session(session_id: str) -> dict[str, str] | None:
     """The seed's dict (strings, `audio_buffer` as base64), or None when there is no such session."""
-    return _session_from(_run(_GET, _keys(session_id), []))
+    return session_from(run(GET, keys_of(session_id), []))
 
 
 def update_session(
@@ -516,15 +91,15 @@ def update_session(
     store a session missing there is re-created from `revive` (the fields its connection knows), since
     during an outage a live session that lives in Redis is not in memory (see `_on_memory`).
     """
-    keys, args = _update_args(session_id, data, ttl)
-    return bool(_run(_UPDATE, keys, args, revive))
+    keys, args = update_args(session_id, data, ttl)
+    return bool(run(UPDATE, keys, args, revive))
 
 
 async def aupdate_session(
     session_id: str, data: Mapping[str, Any], *, ttl: int | None = None, revive: Mapping[str, Any] | None = None
 ) -> bool:
-    keys, args = _update_args(session_id, data, ttl)
-    return bool(await _arun(_UPDATE, keys, args, revive))
+    keys, args = update_args(session_id, data, ttl)
+    return bool(await arun(UPDATE, keys, args, revive))
 
 
 def extend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[str, Any] | None = None) -> bool:
@@ -532,237 +107,44 @@ def extend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[s
 
     `revive` as for `update_session`.
     """
-    return bool(_run(_EXTEND, _keys(session_id), [ttl or session_ttl()], revive))
+    return bool(run(EXTEND, keys_of(session_id), [ttl or session_ttl()], revive))
 
 
 async def aextend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[str, Any] | None = None) -> bool:
-    return bool(await _arun(_EXTEND, _keys(session_id), [ttl or session_ttl()], revive))
+    return bool(await arun(EXTEND, keys_of(session_id), [ttl or session_ttl()], revive))
 
 
 def delete_session(session_id: str) -> bool:
     """Remove the session and its audio; True when something was there."""
-    return bool(_run(_DELETE, _indexed_keys(session_id), []))
+    return bool(run(DELETE, indexed_keys(session_id), []))
 
 
 async def adelete_session(session_id: str) -> bool:
-    return bool(await _arun(_DELETE, _indexed_keys(session_id), []))
+    return bool(await arun(DELETE, indexed_keys(session_id), []))
 
 
 def append_audio(
-    session_id: str, chunk: bytes, *, max_bytes: int | None = None, revive: Mapping[str, Any] | None = None
+    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
 ) -> AppendResult:
     """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs.
 
-    `revive` as for `update_session`.
+    With `offset` (the audio's length before this chunk, as the caller counts it) the chunk is appended
+    only at that length, and reported `ok` without a second copy when it is already there: a retried
+    call is never applied twice. `revive` as for `update_session`.
     """
-    return _append_result(_run(_APPEND, *_append_args(session_id, chunk, max_bytes), revive))
+    return append_result(run(APPEND, *append_args(session_id, chunk, max_bytes, offset), revive))
 
 
 async def aappend_audio(
-    session_id: str, chunk: bytes, *, max_bytes: int | None = None, revive: Mapping[str, Any] | None = None
+    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
 ) -> AppendResult:
-    return _append_result(await _arun(_APPEND, *_append_args(session_id, chunk, max_bytes), revive))
-
-
-def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    return m.strlen(keys[1])
-
-
-_SIZE = _Op("size", "return redis.call('STRLEN', KEYS[2])", _mem_size)
+    return append_result(await arun(APPEND, *append_args(session_id, chunk, max_bytes, offset), revive))
 
 
 def audio_size(session_id: str) -> int:
     """Bytes of audio buffered for the session (0 when it has none or is gone)."""
-    return int(_run(_SIZE, _keys(session_id), []))
+    return int(run(SIZE, keys_of(session_id), []))
 
 
 async def aaudio_size(session_id: str) -> int:
-    return int(await _arun(_SIZE, _keys(session_id), []))
-
-
-def move_memory_sessions_to_redis() -> int:
-    """Run when Redis is back (`redis_manager.on_recover`): sessions made during the outage move to Redis
-    with their audio and remaining TTL, so their connections carry on; returns how many moved.
-
-    Each moves as `_move_to_redis` moves it (a session also in Redis gets the audio held in memory
-    appended); a call for a session not moved yet moves it itself first.
-    """
-    moved = 0
-    for key in list(redis_manager.memory.scan_iter(match="session:*")):
-        session_id = key.removeprefix("session:")
-        if not SESSION_ID_PATTERN.fullmatch(session_id):
-            continue
-        try:
-            moved += bool(_move_to_redis(_keys(session_id)))
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-            return moved
-        except WRITE_REFUSED_ERRORS as exc:
-            _write_refused(exc)
-            return moved
-    return moved
-
-
-# -- inspection: admin, debug endpoint, command --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """A session as an operator sees it: its fields, both TTLs and the audio's size, never the audio."""
-
-    session_id: str
-    fields: dict[str, str]
-    ttl: int
-    audio_ttl: int
-    audio_bytes: int
-    audio_head: bytes
-
-    @property
-    def authenticated(self) -> bool:
-        return self.fields.get("authenticated") == "True"
-
-    @property
-    def recording(self) -> bool:
-        return self.fields.get("is_recording") == "True"
-
-    @property
-    def connected_at(self) -> float:
-        try:
-            return float(self.fields.get("connected_at") or 0)
-        except ValueError:
-            return 0.0
-
-    @property
-    def connected_datetime(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.connected_at, tz=datetime.UTC)
-
-    @property
-    def audio_preview(self) -> str:
-        """The first 100 base64 characters of the audio followed by "...", always, as the seed writes it."""
-        return base64.b64encode(self.audio_head).decode() + "..."
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            **{field: self.fields.get(field, "") for field in FIELDS},
-            **{k: v for k, v in self.fields.items() if k not in FIELDS},
-            "ttl": self.ttl,
-            "audio_ttl": self.audio_ttl,
-            "audio_bytes": self.audio_bytes,
-        }
-
-
-def session_info(session_id: str) -> SessionInfo | None:
-    """Fields, TTLs, audio size and the first bytes of the audio, in one call; None when missing."""
-    reply = _run(_INFO, _keys(session_id), [PREVIEW_BYTES - 1])
-    fields = _fields(_pairs(reply[0]))
-    if not fields:
-        return None
-    return SessionInfo(session_id, fields, int(reply[1]), int(reply[2]), int(reply[3]), reply[4] or b"")
-
-
-def find_session(session_id: str) -> SessionInfo | None:
-    """`session_info` for ids that come from outside (URLs, commands): None when malformed or missing."""
-    try:
-        return session_info(session_id)
-    except InvalidSessionId:
-        return None
-
-
-def debug_payload(info: SessionInfo) -> dict[str, Any]:
-    """The seed's debug-session JSON `data`: the fields, and the audio described, never returned.
-
-    `audio_buffer_length` is the length of the base64 text the seed would hold, `decoded_audio_length`
-    the bytes. `base64_valid` checks, as the seed does, that the session's `audio_buffer` (what
-    `get_session` returns) decodes strictly to as many bytes as are stored; it reads the whole audio,
-    which this staff-only, rate-limited endpoint can afford.
-    """
-    data = {field: info.fields.get(field, "") for field in FIELDS}
-    data.update({k: v for k, v in info.fields.items() if k not in FIELDS})
-    data.update(
-        audio_buffer_length=4 * ((info.audio_bytes + 2) // 3),
-        audio_buffer_preview=info.audio_preview,
-        decoded_audio_length=info.audio_bytes,
-        base64_valid=_base64_matches(info),
-    )
-    return data
-
-
-def _base64_matches(info: SessionInfo) -> bool:
-    session = get_session(info.session_id)
-    if session is None:
-        return False
-    try:
-        return len(base64.b64decode(session["audio_buffer"], validate=True)) == info.audio_bytes
-    except ValueError:
-        return False
-
-
-def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | None = None) -> Iterator[bytes]:
-    """The buffered audio in pieces (GETRANGE), so a long recording is streamed, not loaded whole.
-
-    `limit` stops after that many bytes: a response whose Content-Length came from a snapshot must not
-    send the chunks that arrived since.
-    """
-    key = audio_key(session_id)
-    offset = 0
-    while limit is None or offset < limit:
-        client = redis_manager.client(binary=True)
-        end = offset + chunk_size if limit is None else min(offset + chunk_size, limit)
-        try:
-            piece = client.getrange(key, offset, end - 1)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-            return
-        if not piece:
-            return
-        yield piece
-        if len(piece) < end - offset:
-            return
-        offset += len(piece)
-
-
-def iter_session_ids() -> Iterator[str]:
-    """Session ids listed in Redis's `SESSION_INDEX_KEY` (no scan of Redis's key space), then those held
-    in the in-process store (an outage, or not moved yet); some may have expired since."""
-    seen: set[str] = set()
-    if redis_manager.is_available():
-        try:
-            seen.update(redis_manager.redis_client.zrange(SESSION_INDEX_KEY, 0, -1))
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    yield from (sid for sid in seen if SESSION_ID_PATTERN.fullmatch(sid))
-    for key in list(redis_manager.memory.scan_iter(match="session:*")):
-        session_id = key.removeprefix("session:")
-        if session_id not in seen and SESSION_ID_PATTERN.fullmatch(session_id):
-            yield session_id
-
-
-def list_sessions() -> list[SessionInfo]:
-    """The live sessions; ids whose session has expired are dropped from the index on the way."""
-    found: list[SessionInfo] = []
-    gone: list[str] = []
-    for session_id in iter_session_ids():
-        info = session_info(session_id)
-        if info is None:
-            gone.append(session_id)
-        else:
-            found.append(info)
-    if gone and redis_manager.is_available():
-        try:
-            redis_manager.redis_client.zrem(SESSION_INDEX_KEY, *gone)
-        except REDIS_DOWN_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-    return found
-
-
-def session_stats(sessions: list[SessionInfo] | None = None) -> dict[str, Any]:
-    """Counts shown by the admin page, the JSON view and `voice_sessions list --json` alike."""
-    sessions = list_sessions() if sessions is None else sessions
-    return {
-        "storage": redis_manager.storage,
-        "sessions": len(sessions),
-        "authenticated": sum(1 for s in sessions if s.authenticated),
-        "recording": sum(1 for s in sessions if s.recording),
-        "audio_bytes": sum(s.audio_bytes for s in sessions),
-    }
+    return int(await arun(SIZE, keys_of(session_id), []))

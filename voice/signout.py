@@ -1,9 +1,9 @@
-"""The voice socket's part in `convonet_site.signout`: it joins its sign-out groups once authenticated and closes
+"""The voice socket's part in `infra.signout`: it joins its sign-out groups once authenticated and closes
 (4401, after a `signed_out` error; a recording in progress is kept as interrupted) when one of them is closed."""
 
 from __future__ import annotations
 
-from convonet_site import signout
+from infra import signout
 
 
 class SignOutMixin:

@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics.guards import rate_limit
 from analytics.login import account_identifier
-from convonet_site.admin_pages import may_open_page
-from convonet_site.redis_core import redis_manager
+from infra.admin_pages import may_open_page
+from infra.redis_core import redis_manager
 
-from . import sessions
+from . import session_listing, sessions
 from .forms import PinForm
 
 
@@ -79,14 +79,14 @@ def _not_found(session_id: str) -> JsonResponse:
 @require_GET
 def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
     """The seed's debug JSON: the session's fields and its audio described (length, preview), never returned."""
-    info = sessions.find_session(session_id)
+    info = session_listing.find_session(session_id)
     if info is None:
         return _not_found(session_id)
     return JsonResponse(
         {
             "success": True,
             "session_id": session_id,
-            "data": sessions.debug_payload(info),
+            "data": session_listing.debug_payload(info),
             "storage": redis_manager.storage,
         }
     )
@@ -96,7 +96,7 @@ def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
     """GET shows what would be cleared and a confirmation form; only a POST (with CSRF) deletes."""
-    info = sessions.find_session(session_id)
+    info = session_listing.find_session(session_id)
     if info is None:
         return _not_found(session_id)
     if request.method == "GET":
@@ -109,7 +109,7 @@ def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_GET
 def sessions_json(request: HttpRequest) -> JsonResponse:
     """The live sessions and their counts: the JSON face of the admin page and `voice_sessions list`."""
-    found = sessions.list_sessions()
+    found = session_listing.list_sessions()
     return JsonResponse(
-        {"success": True, "stats": sessions.session_stats(found), "sessions": [s.as_dict() for s in found]}
+        {"success": True, "stats": session_listing.session_stats(found), "sessions": [s.as_dict() for s in found]}
     )

@@ -6,7 +6,7 @@ import pytest
 
 from analytics import activity
 from analytics.activity import atrack_agent_activity, get_user_activity, track_agent_activity
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from tests.redis_servers import throwaway_redis
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from analytics.ratelimit import get_rate_limit_key, hit_key
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 LIMIT, WINDOW, SECONDS, PROCESSES = 20, 1.0, 3.5, 8
 fork = multiprocessing.get_context("fork")

@@ -11,7 +11,7 @@ from analytics import activity, ratelimit
 from analytics.activity import track_agent_activity
 from analytics.models import ActivityRollup
 from analytics.ratelimit import get_rate_limit_key, hit
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 RATE_LIMITS = reverse("admin:analytics_ratelimitpage_changelist")
 RATE_LIMITS_JSON = reverse("admin:analytics_ratelimitpage_json")

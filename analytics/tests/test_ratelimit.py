@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from analytics import ratelimit
 from analytics.conf import DEFAULT_RATE_LIMITS, parse_rate_limit, rate_limits_from_env
 from analytics.ratelimit import RateLimitResult, check_rate_limit, get_rate_limit_key, hit
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from tests.redis_monitor import split_commands
 
 

@@ -121,7 +121,7 @@ def test_it_limits_how_often_one_person_publishes(redis_db, settings):
 
 
 def test_it_says_so_when_redis_is_down(redis_db, settings):
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
 
     client = staff_client("view_notifications", "publish_notification")
     team = make_team("Outage")

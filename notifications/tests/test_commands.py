@@ -86,7 +86,7 @@ def test_it_rejects_bad_input_and_publishes_nothing(redis_db, args, error):
 
 @pytest.mark.django_db
 def test_it_refuses_to_publish_while_redis_is_down(redis_db, settings):
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
 
     team = make_team("Down")
     redis_manager.configure("redis://127.0.0.1:1/0")

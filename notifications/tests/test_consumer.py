@@ -294,7 +294,7 @@ async def test_a_client_that_starts_before_anything_was_published_misses_nothing
 
 
 async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
     from tests.redis_servers import throwaway_redis
 
     alice = await sync_to_async(make_member)("alice")

@@ -10,8 +10,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from convonet_site.redis_core import redis_manager
 from convonet_site.redis_manager import publish_team_notification, publish_user_notification
+from infra.redis_core import redis_manager
 from notifications import keys, signature
 from notifications.publish import outage_buffer
 from tests.redis_servers import throwaway_redis

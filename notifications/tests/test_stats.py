@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from convonet_site.health import get_health
+from infra.health import get_health
 from notifications.hub import get_hub
 from notifications.publish import publish_user_notification
 from notifications.tests.helpers import connect, make_member

@@ -7,8 +7,6 @@ import json
 import pytest
 from django.conf import settings
 
-from convonet_site.health import get_health
-from convonet_site.redis_core import redis_manager
 from convonet_site.redis_manager import (
     cache_user_data,
     get_cached_user_data,
@@ -16,6 +14,8 @@ from convonet_site.redis_manager import (
     invalidate_user_cache,
     track_agent_activity,
 )
+from infra.health import get_health
+from infra.redis_core import redis_manager
 from teams import cache
 from teams.models import Todo
 from tests.redis_monitor import split_commands

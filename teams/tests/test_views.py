@@ -384,7 +384,7 @@ def test_an_admin_who_leaves_goes_back_to_my_teams(ops):
 def test_the_pages_keep_working_while_redis_is_down(ops):
     from django.conf import settings
 
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
 
     mia = as_user(ops["mia"])
     detail = reverse("teams:detail", args=[ops["team"].id])

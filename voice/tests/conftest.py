@@ -11,8 +11,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from convonet_site.redis_core import redis_manager
 from convonet_site.redis_server import free_port
+from infra.redis_core import redis_manager
 from voice.consumers import VoiceConsumer
 
 

@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from analytics.activity import get_user_activity
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from notifications import keys as notification_keys
 from tests.redis_servers import throwaway_redis
 from voice import sessions

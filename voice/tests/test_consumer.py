@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from analytics.activity import get_user_activity
 from notifications.history import recent
 from notifications.keys import channel
+from tests.redis_monitor import app_keys
 from voice import sessions
 from voice.consumers import VoiceConsumer
 
@@ -279,7 +280,7 @@ async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_t
     assert (await client.communicator.receive_output(timeout=5))["type"] == "websocket.close"
     await client.close()
     assert hooks == [client.session_id]
-    assert redis_db.dbsize() == 1
+    assert app_keys(redis_db) == set()
 
 
 async def test_two_connections_have_separate_sessions(redis_db, alice):
@@ -297,7 +298,7 @@ async def test_two_connections_have_separate_sessions(redis_db, alice):
 
 
 async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis_down):
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
 
     client = VoiceClient(alice)
     await client.connect()
@@ -308,7 +309,7 @@ async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis
     assert redis_manager.memory.ttl(f"session:{client.session_id}") > 3500
     await client.close()
     assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
-    assert redis_db.dbsize() == 1
+    assert app_keys(redis_db) == set()
 
 
 class Extended(VoiceConsumer):
@@ -360,8 +361,8 @@ async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
 async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(redis_db, alice):
     from django.conf import settings
 
-    from convonet_site.redis_core import redis_manager
     from convonet_site.redis_server import free_port
+    from infra.redis_core import redis_manager
 
     client = await recording(alice)
     await client.send_bytes(b"before-")
@@ -476,7 +477,7 @@ async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, a
     import redis
     from django.conf import settings
 
-    from convonet_site.redis_core import redis_manager
+    from infra.redis_core import redis_manager
     from tests.redis_servers import throwaway_redis
 
     with throwaway_redis(tmp_path) as server:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from tests.redis_servers import throwaway_redis
 from voice import presence
 

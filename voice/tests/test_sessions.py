@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from convonet_site.redis_core import redis_manager
-from voice import sessions
+from infra.redis_core import redis_manager
+from tests.redis_monitor import app_keys
+from voice import session_listing, session_store, sessions
 
 
 def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
@@ -17,7 +18,7 @@ def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
     assert raw[b"authenticated"] == b"False"
     assert raw[b"is_recording"] == b"False"
     assert float(raw[b"connected_at"]) > 0
-    assert set(raw) == {f.encode() for f in sessions.FIELDS}
+    assert set(raw) == {f.encode() for f in session_store.FIELDS}
     assert redis_db.get(f"session:{sid}:audio") == b""
     assert 3590 <= redis_db.ttl(f"session:{sid}") <= 3600
     assert 3590 <= redis_db.ttl(f"session:{sid}:audio") <= 3600
@@ -34,12 +35,12 @@ def test_ids_are_unguessable_and_never_overwritten(redis_db):
 
 @pytest.mark.parametrize("bad", ["", "abc", "a*", "abc:def:ghi", "session:*", "x" * 65, None, 42, "abc def"])
 def test_a_malformed_id_is_refused_before_any_key_is_formed(redis_db, bad):
-    for call in (sessions.get_session, sessions.delete_session, sessions.extend_session, sessions.session_info):
+    for call in (sessions.get_session, sessions.delete_session, sessions.extend_session, session_listing.session_info):
         with pytest.raises(sessions.InvalidSessionId):
             call(bad)
     with pytest.raises(sessions.InvalidSessionId):
         sessions.update_session(bad, {"user_name": "x"})
-    assert redis_db.dbsize() == 1  # the suite's marker only
+    assert app_keys(redis_db) == set()
 
 
 def test_get_session_returns_the_seeds_dict_with_base64_audio(redis_db):
@@ -111,25 +112,25 @@ def test_info_listing_and_stats_see_only_sessions(redis_db):
     b = sessions.create_session(fields={"is_recording": "True"})
     sessions.append_audio(b, bytes(range(200)))
     redis_db.set("session:not valid", "x", ex=60)
-    info = sessions.session_info(b)
+    info = session_listing.session_info(b)
     assert info.audio_bytes == 200 and info.audio_head == bytes(range(75))
     assert info.audio_preview == base64.b64encode(bytes(range(75))).decode() + "..."
     assert 3590 <= info.ttl <= 3600 and 3590 <= info.audio_ttl <= 3600
-    assert {s.session_id for s in sessions.list_sessions()} == {a, b}
-    assert sessions.session_stats() == {
+    assert {s.session_id for s in session_listing.list_sessions()} == {a, b}
+    assert session_listing.session_stats() == {
         "storage": "redis",
         "sessions": 2,
         "authenticated": 1,
         "recording": 1,
         "audio_bytes": 200,
     }
-    assert b"".join(sessions.iter_audio(b, chunk_size=64)) == bytes(range(200))
+    assert b"".join(session_listing.iter_audio(b, chunk_size=64)) == bytes(range(200))
 
 
 def test_debug_payload_describes_the_audio_as_the_seed_does(redis_db):
     sid = sessions.create_session(fields={"is_recording": "True"})
     sessions.append_audio(sid, b"\x1a\x45\xdf\xa3" + b"\x00" * 200)
-    data = sessions.debug_payload(sessions.session_info(sid))
+    data = session_listing.debug_payload(session_listing.session_info(sid))
     assert data["decoded_audio_length"] == 204
     assert data["audio_buffer_length"] == len(base64.b64encode(b"\x00" * 204))
     assert data["audio_buffer_preview"].startswith("GkXfo") and len(data["audio_buffer_preview"]) == 103
@@ -147,11 +148,11 @@ def test_the_store_runs_in_memory_while_redis_is_down_with_the_same_rules(redis_
     assert session["user_name"] == "Alice" and base64.b64decode(session["audio_buffer"]) == b"abc"
     memory = redis_manager.memory
     assert 3590 <= memory.ttl(f"session:{sid}") <= 3600 and 3590 <= memory.ttl(f"session:{sid}:audio") <= 3600
-    assert [s.session_id for s in sessions.list_sessions()] == [sid]
-    assert sessions.session_stats()["storage"] == "memory"
+    assert [s.session_id for s in session_listing.list_sessions()] == [sid]
+    assert session_listing.session_stats()["storage"] == "memory"
     assert not sessions.update_session("nosuchsession", {"x": "1"})
     assert sessions.delete_session(sid) and sessions.get_session(sid) is None
-    assert redis_db.dbsize() == 1  # nothing reached the real Redis
+    assert app_keys(redis_db) == set()  # nothing reached the real Redis
 
 
 @pytest.mark.parametrize("store", ["redis", "memory"])
@@ -269,29 +270,29 @@ def test_revive_never_recreates_a_session_cleared_while_redis_is_up(redis_db):
 @pytest.mark.parametrize("bad", ["abcdef\n", "abcdefg\n", "\nabcdef"])
 def test_a_session_id_with_a_newline_is_refused(redis_db, bad):
     with pytest.raises(sessions.InvalidSessionId):
-        sessions.session_key(bad)
-    assert sessions.find_session(bad) is None
+        session_store.session_key(bad)
+    assert session_listing.find_session(bad) is None
 
 
 def test_the_preview_always_ends_with_dots_and_base64_valid_is_a_real_check(redis_db):
     sid = sessions.create_session(fields={"is_recording": "True"})
     sessions.append_audio(sid, b"abc")
-    info = sessions.session_info(sid)
-    data = sessions.debug_payload(info)
+    info = session_listing.session_info(sid)
+    data = session_listing.debug_payload(info)
     assert data["audio_buffer_preview"] == "YWJj..." and data["base64_valid"] is True
     sessions.append_audio(sid, b"def")  # the audio no longer matches what `info` saw
-    assert sessions.debug_payload(info)["base64_valid"] is False
+    assert session_listing.debug_payload(info)["base64_valid"] is False
     sessions.delete_session(sid)
-    assert sessions.debug_payload(info)["base64_valid"] is False
+    assert session_listing.debug_payload(info)["base64_valid"] is False
 
 
 def test_iter_audio_stops_at_its_limit(redis_db):
     sid = sessions.create_session(fields={"is_recording": "True"})
     sessions.append_audio(sid, bytes(range(200)))
-    assert b"".join(sessions.iter_audio(sid, chunk_size=64, limit=130)) == bytes(range(130))
-    assert b"".join(sessions.iter_audio(sid, chunk_size=64, limit=128)) == bytes(range(128))
-    assert b"".join(sessions.iter_audio(sid, chunk_size=64, limit=500)) == bytes(range(200))
-    assert b"".join(sessions.iter_audio(sid, limit=0)) == b""
+    assert b"".join(session_listing.iter_audio(sid, chunk_size=64, limit=130)) == bytes(range(130))
+    assert b"".join(session_listing.iter_audio(sid, chunk_size=64, limit=128)) == bytes(range(128))
+    assert b"".join(session_listing.iter_audio(sid, chunk_size=64, limit=500)) == bytes(range(200))
+    assert b"".join(session_listing.iter_audio(sid, limit=0)) == b""
 
 
 def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
@@ -309,7 +310,7 @@ def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
             sid = sessions.create_session(fields={"is_recording": "True"})
             assert sessions.append_audio(sid, b"abc").ok and sessions.get_session(sid)["is_recording"] == "True"
             assert not raw.exists(f"session:{sid}") and redis_manager.memory.exists(f"session:{sid}")
-            assert sessions.move_memory_sessions_to_redis() == 0 and redis_manager.memory.exists(f"session:{sid}")
+            assert session_store.move_memory_sessions_to_redis() == 0 and redis_manager.memory.exists(f"session:{sid}")
         finally:
             redis_manager.configure(settings.REDIS_URL)
             redis_manager.memory.delete(f"session:{sid}", f"session:{sid}:audio")
@@ -321,19 +322,50 @@ def test_the_owner_index_lists_sessions_without_scanning_the_key_space(redis_db)
     kept = sessions.create_session(fields={"user_id": "1"})
     deleted = sessions.create_session()
     expired = sessions.create_session()
-    index = sessions.SESSION_INDEX_KEY
+    index = session_store.SESSION_INDEX_KEY
     assert {m.decode() for m in redis_db.zrange(index, 0, -1)} == {kept, deleted, expired}
-    assert 0 < redis_db.ttl(index) <= sessions.INDEX_KEEP_SECONDS
+    assert 0 < redis_db.ttl(index) <= session_store.INDEX_KEEP_SECONDS
     assert sessions.delete_session(deleted)
     redis_db.delete(f"session:{expired}", f"session:{expired}:audio")  # as its TTL would
     redis_db.set("session:lookalike", "x", ex=60)
-    from_app, _ = split_commands(sessions.list_sessions)
+    from_app, _ = split_commands(session_listing.list_sessions)
     assert "ZRANGE" in from_app and "SCAN" not in from_app and "KEYS" not in from_app
-    assert [s.session_id for s in sessions.list_sessions()] == [kept]
+    assert [s.session_id for s in session_listing.list_sessions()] == [kept]
     assert [m.decode() for m in redis_db.zrange(index, 0, -1)] == [kept]
 
 
 def test_a_session_moved_from_memory_is_listed(redis_db):
     sid = _made_during_an_outage({"user_id": "4"})
-    assert sid in [s.session_id for s in sessions.list_sessions()]
-    assert redis_db.zscore(sessions.SESSION_INDEX_KEY, sid) is not None
+    assert sid in [s.session_id for s in session_listing.list_sessions()]
+    assert redis_db.zscore(session_store.SESSION_INDEX_KEY, sid) is not None
+
+
+def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path):
+    """A slow Redis during the move must not block in-memory operations (the event loop takes that lock)."""
+    import threading
+
+    import redis
+    from django.conf import settings
+
+    from convonet_site.redis_server import free_port
+    from tests.redis_servers import throwaway_redis
+
+    with throwaway_redis(tmp_path / "redis") as server:
+        redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
+        sid = sessions.create_session(fields={"user_id": "7", "is_recording": "True"})
+        assert sessions.append_audio(sid, b"held", offset=0).ok  # in memory: Redis is unreachable
+        redis_manager.configure(server.url)
+        raw = redis.Redis.from_url(server.url, socket_timeout=10)
+        sleeper = threading.Thread(target=raw.execute_command, args=("DEBUG", "SLEEP", 1.5))
+        sleeper.start()
+        try:
+            mover = threading.Thread(target=session_store.move_memory_sessions_to_redis)
+            mover.start()
+            time.sleep(0.2)  # the mover is waiting on the sleeping Redis now
+            assert mover.is_alive()
+            assert redis_manager.memory._lock.acquire(timeout=0.2)  # free while the mover waits on Redis
+            redis_manager.memory._lock.release()
+            mover.join()
+        finally:
+            sleeper.join()
+            redis_manager.configure(settings.REDIS_URL)

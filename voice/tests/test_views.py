@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 
-from voice import sessions
+from voice import session_listing, sessions
 from voice.models import VoiceProfile
 
 DEBUG_URL = "/convonet_todo/webrtc/debug-session/{}"
@@ -125,7 +125,7 @@ def test_sessions_json_has_the_same_counts_as_the_command(client, staff, recorde
     body = client.get("/convonet_todo/webrtc/sessions").json()
     call_command("voice_sessions", "list", "--json")
     from_command = json.loads(capsys.readouterr().out)
-    assert body["stats"] == from_command["stats"] == sessions.session_stats()
+    assert body["stats"] == from_command["stats"] == session_listing.session_stats()
     assert body["stats"]["sessions"] == 1 and body["sessions"][0]["audio_bytes"] == 1028
 
 

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.ratelimit import current_counters, reset
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from convonet_site.health import get_health
+from infra.health import get_health
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from convonet_site.redis_core import redis_manager
+from infra.redis_core import redis_manager
 from notifications.audience_args import add_audience_arguments, audience_channel
 from notifications.envelope import RESERVED
 from notifications.publish import publish

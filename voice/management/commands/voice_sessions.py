@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from voice import sessions
+from voice import session_listing, sessions
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             self.list(options["json"])
             return
         session_id = options["session_id"]
-        info = sessions.find_session(session_id)
+        info = session_listing.find_session(session_id)
         if info is None:
             raise CommandError(f"No voice session {session_id[:80]!r} (malformed, ended or expired).")
         if action == "show":
@@ -39,8 +39,8 @@ class Command(BaseCommand):
             self.write(options["json"], {"cleared": session_id}, f"Cleared voice session {session_id}.")
 
     def list(self, as_json: bool) -> None:
-        found = sorted(sessions.list_sessions(), key=lambda s: s.connected_at)
-        stats = sessions.session_stats(found)
+        found = sorted(session_listing.list_sessions(), key=lambda s: s.connected_at)
+        stats = session_listing.session_stats(found)
         lines = [
             f"{stats['sessions']} session(s) in {stats['storage']}: {stats['authenticated']} authenticated, "
             f"{stats['recording']} recording, {stats['audio_bytes']} audio bytes",
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         ]
         self.write(as_json, {"stats": stats, "sessions": [s.as_dict() for s in found]}, "\n".join(lines))
 
-    def describe(self, info: sessions.SessionInfo) -> str:
+    def describe(self, info: session_listing.SessionInfo) -> str:
         return "\n".join(f"{key:<17} {value}" for key, value in info.as_dict().items())
 
     def write(self, as_json: bool, payload: dict, text: str) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import redis
 
-from .redis_core import REDIS_DOWN_ERRORS, redis_manager
+from .policy import fallback_stats
+from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 
 #: The seed's namespaces, counted separately in key statistics; everything else is "other".
 NAMESPACES = ("session", "user", "activity", "rate_limit")
@@ -45,7 +46,7 @@ def redis_topology() -> dict[str, Any]:
     """The current master and its replicas (from the Sentinels when configured); an error entry when nobody answers."""
     try:
         return redis_manager.target.topology(socket_timeout=min(0.5, redis_manager.socket_timeout))
-    except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+    except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
         mode = "sentinel" if redis_manager.target.sentinel else "single"
         return {"mode": mode, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -58,6 +59,7 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         "storage": "redis",
         "checked_at": time.time(),
     }
+    usable = False
     try:
         client = redis_manager.redis_client
         started = time.perf_counter()
@@ -72,9 +74,10 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         report["db_keys"] = client.dbsize()
         if keys:
             report["keys"] = redis_manager.count_keys(NAMESPACES)
-        redis_manager.check()
-    except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+        usable = redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
+    except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
         redis_manager.mark_unavailable(exc)
+    if not usable:
         report.update(
             status="degraded",
             storage="memory",
@@ -82,6 +85,8 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
             down_since=redis_manager.down_since,
         )
     report["redis_topology"] = redis_topology()
+    report["fallbacks"] = fallback_stats()
+    report["data_lost"] = redis_manager.data_loss_stats()
     for name, provider in _sections.items():
         try:
             report[name] = provider()

@@ -10,7 +10,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 
 def may_open_page(user: Any, permission: str) -> bool:
@@ -20,6 +21,8 @@ def may_open_page(user: Any, permission: str) -> bool:
 
 
 class RedisPageAdmin(admin.ModelAdmin):
+    """The one base of the pages over Redis data: the permission that opens them, and how they render."""
+
     #: The permission that opens the page, as "app_label.codename".
     permission = ""
 
@@ -51,3 +54,16 @@ class RedisPageAdmin(admin.ModelAdmin):
         """Refuse (403) a user without the page's permission, or without `permission` for an action."""
         if not self.has_page_permission(request) or (permission and not request.user.has_perm(permission)):
             raise PermissionDenied
+
+    def url_name(self, suffix: str) -> str:
+        """The admin URL name of one of the page's views (`app_model_suffix`)."""
+        return f"{self.opts.app_label}_{self.opts.model_name}_{suffix}"
+
+    def page_context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
+        """What every page's template gets: the admin's own context, the model's options and a title."""
+        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **extra}
+
+    def render_page(
+        self, request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+    ) -> HttpResponse:
+        return TemplateResponse(request, template, context, status=status)

@@ -1,7 +1,7 @@
 """The in-process store that stands in for Redis while it is down.
 
-It speaks the subset of Redis commands that the key owners use, with the same reply types and
-the same TTL rules (a key's TTL is -1 without expiry, -2 when missing; writes that replace a
+It speaks the few Redis commands the voice session store uses on it (strings and hashes), with the same
+reply types and the same TTL rules (a key's TTL is -1 without expiry, -2 when missing; writes that replace a
 value drop its TTL as Redis does), so an owner can write one code path and hand it either client.
 It is per process and bounded: when full it evicts the keys closest to expiry first.
 """
@@ -13,8 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-
-_MISSING = object()
 
 
 class MemoryStore:
@@ -59,9 +57,6 @@ class MemoryStore:
 
     # -- generic -------------------------------------------------------------------------------
 
-    def ping(self) -> bool:
-        return True
-
     def flushdb(self) -> bool:
         with self._lock:
             self._data.clear()
@@ -101,10 +96,6 @@ class MemoryStore:
             keys = [k for k in list(self._data) if self._alive(k)]
         return iter(k for k in keys if match is None or fnmatch.fnmatchcase(k, match))
 
-    def dbsize(self) -> int:
-        with self._lock:
-            return sum(1 for k in list(self._data) if self._alive(k))
-
     # -- strings -------------------------------------------------------------------------------
 
     def get(self, key: str) -> Any:
@@ -135,15 +126,6 @@ class MemoryStore:
             value = self._get(key, b"")
             return value[start : (None if end == -1 else end + 1)]
 
-    def incrby(self, key: str, amount: int = 1) -> int:
-        with self._lock:
-            value = int(self._get(key, 0)) + amount
-            self._put(key, str(value), keep_ttl=True)
-            return value
-
-    def incr(self, key: str, amount: int = 1) -> int:
-        return self.incrby(key, amount)
-
     # -- hashes --------------------------------------------------------------------------------
 
     def hset(self, key: str, field: str | None = None, value: Any = None, mapping: Mapping | None = None) -> int:
@@ -164,81 +146,3 @@ class MemoryStore:
     def hgetall(self, key: str) -> dict:
         with self._lock:
             return dict(self._get(key, {}))
-
-    def hdel(self, key: str, *fields: str) -> int:
-        with self._lock:
-            current = dict(self._get(key, {}))
-            removed = sum(1 for f in fields if current.pop(f, _MISSING) is not _MISSING)
-            if current:
-                self._put(key, current, keep_ttl=True)
-            else:
-                self.delete(key)
-            return removed
-
-    def hincrby(self, key: str, field: str, amount: int = 1) -> int:
-        with self._lock:
-            current = dict(self._get(key, {}))
-            value = int(current.get(field, 0)) + amount
-            current[field] = str(value)
-            self._put(key, current, keep_ttl=True)
-            return value
-
-    # -- sorted sets ---------------------------------------------------------------------------
-
-    def zadd(self, key: str, mapping: Mapping[str, float]) -> int:
-        with self._lock:
-            current = dict(self._get(key, {}))
-            added = sum(1 for m in mapping if m not in current)
-            current.update({m: float(s) for m, s in mapping.items()})
-            self._put(key, current, keep_ttl=True)
-            return added
-
-    def zrem(self, key: str, *members: str) -> int:
-        with self._lock:
-            current = dict(self._get(key, {}))
-            removed = sum(1 for m in members if current.pop(m, _MISSING) is not _MISSING)
-            self._put(key, current, keep_ttl=True) if current else self.delete(key)
-            return removed
-
-    def zcard(self, key: str) -> int:
-        with self._lock:
-            return len(self._get(key, {}))
-
-    def zrangebyscore(self, key: str, min: float | str, max: float | str, withscores: bool = False) -> list:
-        return self._zrange(key, min, max, reverse=False, withscores=withscores)
-
-    def zrevrangebyscore(self, key: str, max: float | str, min: float | str, withscores: bool = False) -> list:
-        return self._zrange(key, min, max, reverse=True, withscores=withscores)
-
-    def zremrangebyscore(self, key: str, min: float | str, max: float | str) -> int:
-        with self._lock:
-            doomed = [m for m, _ in self._zrange(key, min, max, reverse=False, withscores=True)]
-            return self.zrem(key, *doomed) if doomed else 0
-
-    def _zrange(self, key: str, low: float | str, high: float | str, *, reverse: bool, withscores: bool) -> list:
-        lo, hi = float(low), float(high)  # float() reads "-inf"/"+inf" as Redis does
-        with self._lock:
-            items = sorted(self._get(key, {}).items(), key=lambda kv: (kv[1], kv[0]), reverse=reverse)
-        chosen = [(m, s) for m, s in items if lo <= s <= hi]
-        return chosen if withscores else [m for m, _ in chosen]
-
-    # -- lists ---------------------------------------------------------------------------------
-
-    def rpush(self, key: str, *values: Any) -> int:
-        with self._lock:
-            current = list(self._get(key, []))
-            current.extend(values)
-            self._put(key, current, keep_ttl=True)
-            return len(current)
-
-    def lrange(self, key: str, start: int, end: int) -> list:
-        with self._lock:
-            current = self._get(key, [])
-            return list(current[start : (None if end == -1 else end + 1)])
-
-    def ltrim(self, key: str, start: int, end: int) -> bool:
-        with self._lock:
-            current = self._get(key, [])
-            trimmed = list(current[start : (None if end == -1 else end + 1)])
-            self._put(key, trimmed, keep_ttl=True) if trimmed else self.delete(key)
-            return True

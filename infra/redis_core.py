@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
 import weakref
@@ -35,6 +36,21 @@ REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+#: Errors that mean "Redis cannot serve us now": down or slow as above, or refusing writes (a read-only
+#: replica after a failover, `maxmemory` reached under `noeviction`). Owners fall back on these (policy.py).
+REDIS_UNUSABLE_ERRORS: tuple[type[BaseException], ...] = (
+    *REDIS_DOWN_ERRORS,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+)
+#: The manager's own key: present while Redis keeps what we wrote. Its absence in a Redis that held it
+#: means the data is gone (a restart without persistence, FLUSHALL): detected, logged, counted.
+MARKER_KEY = "infra:marker"
+MARKER_TTL = 7 * 86400
+
+
+def _text(value: Any) -> str:  # replies of the decoding and the binary clients alike
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisManager:
@@ -58,6 +74,11 @@ class RedisManager:
         self._last_error = ""
         self._down_since: float | None = None
         self._recover_callbacks: list[Callable[[], Any]] = []
+        self._data_lost_callbacks: list[Callable[[], Any]] = []
+        self._marker_lock = threading.Lock()
+        self._marker_token: str | None = None
+        self.run_id = ""
+        self.data_losses: list[dict[str, Any]] = []
         self.memory = MemoryStore()
 
     # -- configuration -------------------------------------------------------------------------
@@ -88,6 +109,9 @@ class RedisManager:
             self._async_clients = weakref.WeakKeyDictionary()
             self._available = None
             self._checked_at = 0.0
+            self._marker_token = None
+            self.run_id = ""
+            self.data_losses = []
         for client in old:
             client.close()
 
@@ -146,16 +170,44 @@ class RedisManager:
             return self._available
         return self.check()
 
+    @staticmethod
+    def _queue_check(pipe: Any) -> None:
+        """One round trip: is it there (PING), would it take a write (a write that changes nothing:
+        refused by a read-only replica and by a full Redis under `noeviction`), does it still hold our
+        data (the marker)."""
+        pipe.ping()
+        pipe.setrange(MARKER_KEY, 0, "")
+        pipe.get(MARKER_KEY)
+        pipe.ttl(MARKER_KEY)
+
+    def _assess(self, replies: list[Any]) -> bool | None:
+        """Read the check's replies (shared by `check` and `ais_available`): False when Redis refuses
+        writes, None when the marker needs a look (missing, not the one we saw, or old), else True."""
+        pong, probe, token, marker_ttl = replies
+        if isinstance(pong, Exception):
+            raise pong
+        if isinstance(probe, (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)):
+            self.mark_unavailable(probe)
+            return False
+        if isinstance(token, Exception) or isinstance(marker_ttl, Exception):
+            return True  # e.g. no permission for the marker: availability is still known
+        if token is None or _text(token) != self._marker_token or marker_ttl < MARKER_TTL // 2:
+            return None
+        return True
+
     def check(self) -> bool:
-        """PING now, with a short timeout, and update the state."""
+        """PING, a write probe and the marker now, with a short timeout, and update the state."""
         ping_client = self._client("ping", decode_responses=True, socket_timeout=min(0.5, self.socket_timeout))
         try:
-            ping_client.ping()
+            with ping_client.pipeline(transaction=False) as pipe:
+                self._queue_check(pipe)
+                state = self._assess(pipe.execute(raise_on_error=False))
         except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             self.mark_unavailable(exc)
             return False
-        self._mark_available()
-        return True
+        if state is None:
+            self._renew_marker()
+        return self._conclude(state)
 
     async def ais_available(self) -> bool:
         """The async face of `is_available`, for consumers: never blocks the event loop."""
@@ -163,12 +215,81 @@ class RedisManager:
         if self._available is not None and now - self._checked_at < self.check_interval:
             return self._available
         try:
-            await asyncio.wait_for(self.async_client().ping(), timeout=min(0.5, self.socket_timeout))
+            async with self.async_client().pipeline(transaction=False) as pipe:
+                self._queue_check(pipe)
+                replies = await asyncio.wait_for(
+                    pipe.execute(raise_on_error=False), timeout=min(0.5, self.socket_timeout)
+                )
+            state = self._assess(replies)
         except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
             self.mark_unavailable(exc)
             return False
+        if state is None:
+            await asyncio.to_thread(self._renew_marker)
+        return self._conclude(state)
+
+    def _conclude(self, state: bool | None) -> bool:
+        """The check's outcome once the marker was looked at: usable unless writes were refused."""
+        if state is False:
+            return False
         self._mark_available()
         return True
+
+    def _renew_marker(self) -> None:
+        """Adopt the marker (writing one when missing) and renew its TTL; a marker other than the one we
+        saw last means Redis lost our data meanwhile (a restart without persistence, FLUSHALL), whichever
+        process noticed first. The data-lost callbacks then run in a thread: a check never waits for them.
+        """
+        if not self._marker_lock.acquire(blocking=False):
+            return  # another check is looking at it
+        lost = False
+        try:
+            client = self.redis_client
+            token = client.get(MARKER_KEY)
+            if token is None:
+                client.set(MARKER_KEY, secrets.token_hex(8), ex=MARKER_TTL, nx=True)
+                token = client.get(MARKER_KEY)
+            else:
+                client.expire(MARKER_KEY, MARKER_TTL)
+            run_id = _text(client.info("server").get("run_id", ""))
+            if self._marker_token and token != self._marker_token:
+                self._data_lost(previous=self.run_id, run_id=run_id)
+                lost = True
+            self._marker_token, self.run_id = token, run_id
+        except (*REDIS_DOWN_ERRORS, redis.RedisError) as exc:
+            log.debug("Could not renew the Redis marker (%s); the next check tries again.", exc)
+        finally:
+            self._marker_lock.release()
+        if lost:
+            threading.Thread(
+                target=self._run_callbacks, args=(self._data_lost_callbacks,), name="redis-data-lost", daemon=True
+            ).start()
+
+    def _data_lost(self, *, previous: str, run_id: str) -> None:
+        cause = "restarted without its data" if previous and previous != run_id else "flushed"
+        self.data_losses.append({"at": time.time(), "cause": cause, "run_id": run_id, "previous_run_id": previous})
+        log.error(
+            "Redis at %s came back empty (%s; run_id %s -> %s): what it held is lost; "
+            "live connections re-create their sessions from what they know.",
+            self.target.describe(),
+            cause,
+            previous or "?",
+            run_id,
+        )
+
+    def on_data_lost(self, callback: Callable[[], Any]) -> None:
+        """Register a callable run (in a thread) each time Redis is found to have lost our data."""
+        if callback not in self._data_lost_callbacks:
+            self._data_lost_callbacks.append(callback)
+
+    def data_loss_stats(self) -> dict[str, Any]:
+        """How often Redis came back empty, and the last time (the health report's `data_lost`)."""
+        last = self.data_losses[-1] if self.data_losses else None
+        return {
+            "count": len(self.data_losses),
+            "last": last,
+            "run_id": self.run_id,
+        }
 
     def mark_unavailable(self, exc: BaseException | str) -> None:
         """Owners call this when a command fails with a connection error, so others stop trying."""
@@ -192,15 +313,18 @@ class RedisManager:
         self._down_since = None
         if was is False:
             log.warning("Redis at %s is back; flushing what was held during the outage.", self.target.describe())
-            threading.Thread(target=self._run_recover_callbacks, name="redis-recover", daemon=True).start()
+            threading.Thread(
+                target=self._run_callbacks, args=(self._recover_callbacks,), name="redis-recover", daemon=True
+            ).start()
 
     def on_recover(self, callback: Callable[[], Any]) -> None:
         """Register a callable run (in a thread) each time Redis comes back after an outage."""
         if callback not in self._recover_callbacks:
             self._recover_callbacks.append(callback)
 
-    def _run_recover_callbacks(self) -> None:
-        for callback in list(self._recover_callbacks):
+    @staticmethod
+    def _run_callbacks(callbacks: list[Callable[[], Any]]) -> None:
+        for callback in list(callbacks):
             try:
                 callback()
             except Exception:  # one owner's failure must not stop the others' flush

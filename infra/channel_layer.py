@@ -1,0 +1,105 @@
+"""channels-redis, surviving a Redis that fails: a live consumer is never killed by its channel layer.
+
+channels runs each consumer as `await_many_dispatch([websocket receive, channel-layer receive])`; when the
+layer's receive raises (ConnectionError while Redis is down, ReadOnlyError from a replica, OOM), the
+consumer dies and daphne closes its socket with 1011, before any owner's fallback is used. Here the
+receive waits and tries again with back-off instead, so the consumer keeps serving its socket (on the
+owners' fallbacks) and its layer reconnects by itself when Redis is healthy again. Group changes and
+sends that fail are counted and dropped (what they carry is live signalling: presence, call offers,
+which the fallbacks refuse meanwhile); the groups this process's channels belong to are remembered and
+joined again after an outage, and after Redis came back empty (its groups were lost with its data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+import redis
+from channels_redis.core import RedisChannelLayer
+
+from .policy import Fallback
+from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+
+log = logging.getLogger(__name__)
+
+#: Back-off between receive attempts while Redis is unusable.
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: The reply to a BRPOP waiting when the server turned replica (a failover): "UNBLOCKED force unblock ...".
+_UNBLOCKED = "UNBLOCKED"
+
+
+def _receive_failed(exc: Exception) -> bool:
+    """True for the errors of a Redis that cannot serve the receive now (then it is retried)."""
+    return isinstance(exc, REDIS_UNUSABLE_ERRORS) or str(exc).startswith(_UNBLOCKED)
+
+
+_fallback = Fallback("channel_layer", "receive retried with back-off; group messages dropped meanwhile")
+
+
+class ResilientRedisChannelLayer(RedisChannelLayer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._memberships: defaultdict[str, set[str]] = defaultdict(set)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        redis_manager.on_data_lost(self._rejoin_all_soon)
+
+    async def receive(self, channel: str) -> dict:
+        self._loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            try:
+                if failures:
+                    await self._rejoin(channel)
+                return await super().receive(channel)
+            except (*REDIS_UNUSABLE_ERRORS, redis.ResponseError) as exc:
+                if not _receive_failed(exc):
+                    raise
+                if not failures:
+                    log.warning("Channel layer: receive failed (%s: %s); retrying.", type(exc).__name__, exc)
+                _fallback.used(exc)
+                failures += 1
+                await asyncio.sleep(RETRY_DELAYS[min(failures - 1, len(RETRY_DELAYS) - 1)])
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self._memberships[channel].add(group)
+        await self._guarded(super().group_add(group, channel))
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        groups = self._memberships.get(channel)
+        if groups is not None:
+            groups.discard(group)
+            if not groups:
+                del self._memberships[channel]
+        await self._guarded(super().group_discard(group, channel))
+
+    async def group_send(self, group: str, message: dict) -> None:
+        await self._guarded(super().group_send(group, message))
+
+    async def send(self, channel: str, message: dict) -> None:
+        await self._guarded(super().send(channel, message))
+
+    async def _guarded(self, operation: Any) -> None:
+        try:
+            await operation
+        except REDIS_UNUSABLE_ERRORS as exc:
+            _fallback.used(exc)
+
+    async def _rejoin(self, channel: str) -> None:
+        for group in list(self._memberships.get(channel, ())):
+            await super().group_add(group, channel)
+
+    async def _rejoin_all(self) -> None:
+        for channel in list(self._memberships):
+            try:
+                await self._rejoin(channel)
+            except REDIS_UNUSABLE_ERRORS as exc:
+                _fallback.used(exc)
+                return  # the receive loop rejoins each channel once Redis serves again
+
+    def _rejoin_all_soon(self) -> None:
+        """Run by the manager (in a thread) when Redis came back empty: rejoin on the layer's own loop."""
+        if self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._rejoin_all(), self._loop)

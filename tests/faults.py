@@ -1,0 +1,69 @@
+"""The five faults of the matrix, done to a throwaway redis-server and undone: what a failing Redis looks like.
+
+- down: SIGKILL, then a restart on the same port from its AOF (`appendfsync always`: nothing acknowledged lost);
+- read_only: `REPLICAOF 127.0.0.1 1`, what a Sentinel failover does to the old master's clients;
+- oom: `maxmemory 1mb` with `noeviction`, past it (a ballast key), so every write is refused;
+- slow: `DEBUG SLEEP` longer than the clients' socket timeout, so calls time out yet run afterwards;
+- data_lost: FLUSHALL, what a restart without persistence leaves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+
+from tests.redis_servers import ThrowawayRedis
+
+FAULTS = ("down", "read_only", "oom", "slow", "data_lost")
+#: Longer than the 1 s socket timeout of the settings: a call made meanwhile times out, then runs.
+SLOW_SECONDS = 2.5
+#: What keeps the data it had once healed (`data_lost` does not, by definition).
+KEEPS_DATA = frozenset({"down", "read_only", "oom", "slow"})
+#: Faults that make Redis unusable (owners on their fallback); after FLUSHALL Redis serves, empty.
+UNUSABLE = KEEPS_DATA
+
+
+class Fault:
+    def __init__(self, server: ThrowawayRedis, kind: str, db: int = 0) -> None:
+        assert kind in FAULTS
+        self.server, self.kind, self.db = server, kind, db
+        self._sleeper: threading.Thread | None = None
+
+    def _client(self, **options) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.server.port, db=self.db, **options)
+
+    def start(self) -> None:
+        client = self._client()
+        if self.kind == "down":
+            self.server.stop()  # SIGKILL: the AOF (appendfsync always) already holds every acknowledged write
+        elif self.kind == "read_only":
+            client.replicaof("127.0.0.1", 1)
+        elif self.kind == "oom":
+            client.config_set("maxmemory-policy", "noeviction")
+            client.set("fault:ballast", b"x" * 1_200_000, ex=600)
+            client.config_set("maxmemory", "1mb")
+        elif self.kind == "slow":
+            sleeper = self._client(socket_timeout=SLOW_SECONDS + 10)
+            self._sleeper = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", SLOW_SECONDS))
+            self._sleeper.start()
+            time.sleep(0.05)  # the server is asleep from here on
+        else:
+            client.flushall()
+        client.close()
+
+    def heal(self) -> None:
+        if self.kind == "down":
+            self.server.start()
+            return
+        if self.kind == "slow":
+            self._sleeper.join()
+            return
+        client = self._client()
+        if self.kind == "read_only":
+            client.replicaof("NO", "ONE")
+        elif self.kind == "oom":
+            client.config_set("maxmemory", "0")
+            client.delete("fault:ballast")
+        client.close()

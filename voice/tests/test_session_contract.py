@@ -1,0 +1,97 @@
+"""One contract, two stores: the session operations behave the same on Redis and on the in-process store.
+
+Each test runs twice: against the real Redis, and against the in-process store that stands in while
+Redis is unusable (the manager pointed at a port where nothing answers).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.conf import settings
+
+from convonet_site.redis_server import free_port
+from infra.redis_core import redis_manager
+from voice import session_listing, sessions
+
+
+@pytest.fixture(params=["redis", "memory"])
+def store(request, redis_db) -> str:
+    if request.param == "memory":
+        redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
+    assert redis_manager.storage == request.param
+    yield request.param
+    redis_manager.configure(settings.REDIS_URL)
+
+
+def _recording() -> str:
+    return sessions.create_session(fields={"user_id": "5", "is_recording": "True"})
+
+
+def test_create_get_update_delete(store):
+    sid = sessions.create_session(fields={"user_name": "Ann"})
+    session = sessions.get_session(sid)
+    assert (session["user_name"], session["authenticated"], session["audio_buffer"]) == ("Ann", "False", "")
+    with pytest.raises(ValueError, match="already exists"):
+        sessions.create_session(sid)
+    assert sessions.update_session(sid, {"is_recording": "True", "audio_buffer": base64.b64encode(b"ab").decode()})
+    assert sessions.get_session(sid)["audio_buffer"] == base64.b64encode(b"ab").decode()
+    assert sessions.extend_session(sid, 100)
+    assert sessions.delete_session(sid)
+    assert sessions.get_session(sid) is None
+    assert not sessions.update_session(sid, {"x": "1"})
+    assert not sessions.extend_session(sid)
+    assert not sessions.delete_session(sid)
+
+
+def test_ttls_are_set_with_the_keys_and_extended(store):
+    sid = sessions.create_session(ttl=50)
+    info = session_listing.session_info(sid)
+    assert 45 <= info.ttl <= 50 and 45 <= info.audio_ttl <= 50
+    sessions.extend_session(sid, 200)
+    info = session_listing.session_info(sid)
+    assert 195 <= info.ttl <= 200 and 195 <= info.audio_ttl <= 200
+
+
+def test_append_at_the_expected_offset_only(store):
+    sid = _recording()
+    assert sessions.append_audio(sid, b"one-", offset=0) == sessions.AppendResult("ok", 4)
+    assert sessions.append_audio(sid, b"two", offset=4) == sessions.AppendResult("ok", 7)
+    # The same chunk again at the same offset (a retry of a call that ran): ok, not stored twice.
+    assert sessions.append_audio(sid, b"two", offset=4) == sessions.AppendResult("ok", 7)
+    # Another chunk at an offset that is not the audio's length: refused, the length said.
+    assert sessions.append_audio(sid, b"three", offset=3) == sessions.AppendResult("offset_mismatch", 7)
+    assert sessions.audio_size(sid) == 7
+    assert b"".join(session_listing.iter_audio(sid)) == b"one-two"
+
+
+def test_append_refusals(store):
+    sid = sessions.create_session()
+    assert sessions.append_audio(sid, b"x").status == "not_recording"
+    sessions.update_session(sid, {"is_recording": "True"})
+    assert sessions.append_audio(sid, b"12345", max_bytes=4) == sessions.AppendResult("too_large", 0)
+    assert sessions.append_audio("nosuchsession", b"x").status == "missing"
+    with pytest.raises(sessions.InvalidSessionId):
+        sessions.append_audio("bad:id", b"x")
+
+
+async def test_the_async_twins_keep_the_same_contract(store):
+    sid = await sessions.acreate_session(fields={"is_recording": "True"})
+    assert (await sessions.aappend_audio(sid, b"abc", offset=0)).size == 3
+    assert (await sessions.aappend_audio(sid, b"abc", offset=0)).size == 3
+    assert await sessions.aaudio_size(sid) == 3
+    assert await sessions.aupdate_session(sid, {"is_recording": "False"})
+    assert await sessions.aextend_session(sid)
+    assert await sessions.adelete_session(sid)
+    assert not await sessions.aextend_session(sid)
+
+
+def test_a_live_connection_revives_its_session_where_it_went_missing(store):
+    known = {"user_id": "9", "authenticated": "True", "is_recording": "True"}
+    if store == "redis":
+        # In Redis a missing session stays gone (cleared by staff, or expired) unless Redis lost its data.
+        assert sessions.append_audio("abcdefgh", b"x", offset=0, revive=known).status == "missing"
+    else:
+        assert sessions.append_audio("abcdefgh", b"x", offset=0, revive=known).ok
+        assert sessions.get_session("abcdefgh")["user_id"] == "9"
