@@ -103,6 +103,15 @@ class HealthCollector:
             refused.add_metric([action], count)
         yield refused
         yield from self._buffers(report)
+        fallbacks = _metric(
+            "fallback_runs", "counter", "Calls that ran the owner's fallback (Redis unusable)", ("owner",)
+        )
+        for owner, stats in (report.get("fallbacks") or {}).items():
+            fallbacks.add_metric([owner], stats.get("count", 0))
+        yield fallbacks
+        lost = _metric("redis_data_lost", "counter", "Times Redis came back without our data (restart, FLUSHALL)")
+        lost.add_metric([], (report.get("data_lost") or {}).get("count", 0))
+        yield lost
 
     def _topology(self, topology: dict[str, Any]) -> Iterator[Metric]:
         replicas = _metric("redis_replicas", "gauge", "Replicas of the current master that are not down")

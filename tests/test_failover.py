@@ -25,7 +25,7 @@ from convonet_site.topology import MASTER_NAME
 from infra.redis_core import redis_manager
 from notifications.publish import publish_team_notification
 from teams.models import Team
-from tests.topology import sentinel_target, session_cookie, start_topology
+from tests.topology import scrape_metrics, sentinel_target, session_cookie, start_topology
 from tests.traffic import Bell, Every, Recorder, history_markers, wait_for
 
 pytestmark = pytest.mark.slow
@@ -151,6 +151,7 @@ def test_killing_the_master_under_traffic_loses_nothing_silently(limited_topolog
 
     try:
         asyncio.run(scenario())
+        scraped = [scrape_metrics(topology, n) for n in (1, 2)]
         kept = history_markers(topology, team_id)
         stored_activity = {
             e["metadata"]["n"] for e in get_user_activity(staff.pk, hours=1) if e["action"] == "failover_probe"
@@ -188,7 +189,15 @@ def test_killing_the_master_under_traffic_loses_nothing_silently(limited_topolog
         f" ({max(0, statuses.count(200) - PAGE_LIMIT)} over the limit), {statuses.count(429)} refused (429),"
         f" {len(server_errors)} errors; errors shown on sockets: {sorted(set(user_errors))}"
     )
+    fallback_runs = {
+        labels[0][1]: sum(s[(name, labels)] for s in scraped)
+        for name, labels in scraped[0]
+        if name == "convonet_fallback_runs_total"
+    }
+    print(f"  daphne fallbacks run during the failover: {fallback_runs}")
     assert figures["new_master_is_replica"]
+    # A failover is not a Redis that came back empty: the replica has our data (its marker included).
+    assert all(s[("convonet_redis_data_lost_total", ())] == 0 for s in scraped)
     assert short_silently == []
     assert sum(b.duplicates for b in bells) == 0
     assert server_errors == []

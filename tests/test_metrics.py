@@ -67,6 +67,9 @@ def test_metrics_show_the_health_reports_figures(db):
         figures[("convonet_redis_master", (("address", report["redis_topology"]["master"]), ("mode", "single")))] == 1
     )
     assert ("process_resident_memory_bytes", ()) in figures
+    assert figures[("convonet_redis_data_lost_total", ())] == report["data_lost"]["count"]
+    for owner, stats in report["fallbacks"].items():
+        assert figures[("convonet_fallback_runs_total", (("owner", owner),))] == stats["count"]
 
 
 def test_healthz_shows_the_topology_counts_to_everyone_and_addresses_to_staff(client, make_user):

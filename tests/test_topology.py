@@ -9,17 +9,15 @@ import urllib.request
 
 import pytest
 
-from tests.test_metrics import samples
-from tests.topology import METRICS_TOKEN, session_cookie
+from tests.topology import scrape_metrics, session_cookie
 from voice.tests.live_ws import WsClient
 
 pytestmark = pytest.mark.slow
 
 
-def get(url: str, token: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+def get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -68,7 +66,7 @@ def test_a_recording_and_its_notification_through_nginx(prod_topology, make_user
     assert master.zcount(history, notification["id"], notification["id"]) == 1
     # Each process's /metrics through nginx (/metrics/N): the audio went through one of them.
     assert get(f"{prod_topology.url}/metrics/1")[0] == 401
-    scraped = [samples(get(f"{prod_topology.url}/metrics/{n}", METRICS_TOKEN)[1]) for n in (1, 2)]
+    scraped = [scrape_metrics(prod_topology, n) for n in (1, 2)]
     assert sum(s[("convonet_voice_audio_bytes_in_total", ())] for s in scraped) == 5 * len(chunk)
     assert sum(s[("convonet_voice_recordings_total", (("outcome", "finished"),))] for s in scraped) == 1
     assert sum(s[("convonet_notifications_delivered_total", ())] for s in scraped) >= 1

@@ -7,6 +7,7 @@ the test process's SECRET_KEY so that its logins and notification signatures are
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +67,14 @@ def sentinel_target(topology: Topology) -> RedisTarget:
         f"redis://:{topology.redis_password}@127.0.0.1:1/0",
         SentinelConfig(sentinels, MASTER_NAME, topology.sentinel_password),
     )
+
+
+def scrape_metrics(topology: Topology, instance: int) -> dict[tuple[str, tuple], float]:
+    """daphne N's `/metrics` through nginx (`/metrics/N`), parsed."""
+    from tests.test_metrics import samples
+
+    request = urllib.request.Request(
+        f"{topology.url}/metrics/{instance}", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return samples(response.read())
