@@ -8,7 +8,9 @@ import json
 import urllib.request
 
 import pytest
+from django.urls import reverse
 
+from convonet_site.topology import MASTER_NAME
 from tests.topology import scrape_metrics, session_cookie
 from voice.tests.live_ws import WsClient
 
@@ -71,3 +73,22 @@ def test_a_recording_and_its_notification_through_nginx(prod_topology, make_user
     assert sum(s[("convonet_voice_recordings_total", (("outcome", "finished"),))] for s in scraped) == 1
     assert sum(s[("convonet_notifications_delivered_total", ())] for s in scraped) >= 1
     assert all(s[("convonet_redis_sentinels_ok", ())] == 3 for s in scraped)
+
+
+def test_healthz_and_the_admin_redis_page_show_the_current_master_and_replica(prod_topology, make_user):
+    staff = make_user("ops", staff=True, perms=("analytics.view_redis",))
+    request = urllib.request.Request(
+        prod_topology.url + reverse("admin:analytics_redispage_fragment"), headers={"Cookie": session_cookie(staff)}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        page = response.read().decode()
+    master, replica = prod_topology.redis_ports["master"], prod_topology.redis_ports["replica"]
+    assert f"Topology (sentinel, service {MASTER_NAME})" in page
+    assert f"<th>master</th><td>127.0.0.1:{master}" in page
+    assert f"<th>replica</th><td>127.0.0.1:{replica}" in page
+    assert page.count(": answers</td>") == 3
+    request = urllib.request.Request(f"{prod_topology.url}/healthz", headers={"Cookie": session_cookie(staff)})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        topology = json.loads(response.read())["redis_topology"]
+    assert topology["master"] == f"127.0.0.1:{master}"
+    assert [r["address"] for r in topology["replicas"]] == [f"127.0.0.1:{replica}"]
