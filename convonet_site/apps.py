@@ -8,6 +8,7 @@ class ConvonetSiteConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signout  # noqa: F401  (logout, password change and deactivation close open sockets)
-        from .converters import IdConverter
+        from .converters import IdConverter, IndexConverter
 
         register_converter(IdConverter, "id")
+        register_converter(IndexConverter, "index")

@@ -1,4 +1,5 @@
-"""The `id` path converter: a database id in the range every backend stores (1 to 2^63 - 1).
+"""The `id` path converter: a database id in the range every backend stores (1 to 2^63 - 1); `index`, a
+position counted from 0 (django-rq's queue numbers) with the same bound.
 
 Django's `int` converter takes any length of digits, and an id past 2^63 - 1 reaches the database
 driver, which raises `OverflowError` (a 500) instead of finding nothing. Out-of-range ids never match
@@ -22,3 +23,11 @@ class IdConverter:
 
     def to_url(self, value: int | str) -> str:
         return str(value)
+
+
+class IndexConverter(IdConverter):
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 0 <= number <= MAX_ID:
+            raise ValueError(f"index {value} is out of range")
+        return number

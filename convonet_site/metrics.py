@@ -109,6 +109,15 @@ class HealthCollector:
         for owner, stats in (report.get("fallbacks") or {}).items():
             fallbacks.add_metric([owner], stats.get("count", 0))
         yield fallbacks
+        jobs = _metric(
+            "assistant_jobs", "gauge", "Assistant jobs by state (the RQ queue and its registries)", ("state",)
+        )
+        workers = _metric("assistant_workers", "gauge", "Live assistant workers")
+        assistant = report.get("assistant_jobs") or {}
+        for state in ("queued", "started", "finished", "failed"):
+            jobs.add_metric([state], assistant.get(state, 0))
+        workers.add_metric([], assistant.get("workers", 0))
+        yield from (jobs, workers)
         lost = _metric("redis_data_lost", "counter", "Times Redis came back without our data (restart, FLUSHALL)")
         lost.add_metric([], (report.get("data_lost") or {}).get("count", 0))
         yield lost

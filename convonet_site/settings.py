@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "voice",
     "notifications",
     "analytics",
+    "django_rq",
+    "assistant",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +190,39 @@ VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_P
 # Seconds a socket's place in those counts outlives its last renewal (a crashed process's sockets drop out).
 VOICE_CAPS_LEASE = env_int("VOICE_CAPS_LEASE", 60, minimum=3, maximum=3600)
 
+# -- The voice assistant (assistant app): speech to text, jobs, history -------------------------
+
+#: `whisper` (faster-whisper in the worker) or `openai` (an OpenAI-compatible /v1/audio/transcriptions server).
+VOICE_STT_BACKEND = env_str("VOICE_STT_BACKEND", "whisper") or "whisper"
+if VOICE_STT_BACKEND not in {"whisper", "openai"}:
+    raise ImproperlyConfigured(f"VOICE_STT_BACKEND={VOICE_STT_BACKEND!r}: use whisper or openai.")
+#: faster-whisper model directory; `manage.py assistant_model` installs Whisper base here.
+VOICE_STT_MODEL = env_str("VOICE_STT_MODEL") or str(VAR_DIR / "models" / "whisper-base")
+VOICE_STT_BEAM_SIZE = env_int("VOICE_STT_BEAM_SIZE", 5, minimum=1, maximum=10)
+VOICE_STT_URL = env_str("VOICE_STT_URL")
+VOICE_STT_API_KEY = env_str("VOICE_STT_API_KEY")
+VOICE_STT_MODEL_NAME = env_str("VOICE_STT_MODEL_NAME", "whisper-1") or "whisper-1"
+VOICE_STT_TIMEOUT = env_float("VOICE_STT_TIMEOUT", 20.0, minimum=0.1, maximum=600)
+if VOICE_STT_BACKEND == "openai" and not VOICE_STT_URL:
+    raise ImproperlyConfigured("VOICE_STT_BACKEND=openai needs VOICE_STT_URL (the server's base URL).")
+#: Longest command the assistant transcribes, in seconds of decoded audio.
+VOICE_MAX_COMMAND_SECONDS = env_float("VOICE_MAX_COMMAND_SECONDS", 30.0, minimum=1, maximum=600)
+#: Keep each request's audio in its VoiceRequest (history, admin player); off by default.
+VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
+#: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
+VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
+VOICE_ASSISTANT_QUEUE = "assistant"
+#: The date commands are understood against ("due tomorrow"); empty = today. Fixed in tests and demos.
+try:
+    VOICE_ASSISTANT_TODAY = (
+        datetime.date.fromisoformat(env_str("VOICE_ASSISTANT_TODAY")) if env_str("VOICE_ASSISTANT_TODAY") else None
+    )
+except ValueError:
+    raise ImproperlyConfigured("VOICE_ASSISTANT_TODAY must be a date like 2026-12-01, or empty.") from None
+RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {**REDIS_TARGET.rq_connection(REDIS_SOCKET_TIMEOUT), "DEFAULT_TIMEOUT": 120}}
+#: A worker that loads the speech model once and runs jobs without forking (assistant/worker.py).
+RQ = {"WORKER_CLASS": "assistant.worker.AssistantWorker"}
+
 # -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
 
 # Notifications: history kept per audience (whichever limit is reached first), frame sizes, heartbeats.
@@ -195,6 +231,18 @@ NOTIFICATIONS_HISTORY_MAX_AGE = env_int("NOTIFICATIONS_HISTORY_MAX_AGE", 7 * 864
 NOTIFICATIONS_MAX_BYTES = env_int("NOTIFICATIONS_MAX_BYTES", 8192, minimum=256)
 NOTIFICATIONS_HEARTBEAT_SECONDS = env_float("NOTIFICATIONS_HEARTBEAT_SECONDS", 25.0, minimum=0.1, maximum=3600)
 NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minimum=0)
+
+# -- Voice assistant: understanding and actions (assistant.dialogue) ---------------------------
+
+#: `parser`: the rule parser only (offline, deterministic). `openai`: an OpenAI-compatible chat-completions
+#: model with tool calls first, the parser whenever it fails, times out or calls no tool.
+VOICE_AGENT_BACKEND = env_str("VOICE_AGENT_BACKEND", "parser").lower()
+if VOICE_AGENT_BACKEND not in ("parser", "openai"):
+    raise ImproperlyConfigured(f"VOICE_AGENT_BACKEND={VOICE_AGENT_BACKEND!r} must be 'parser' or 'openai'.")
+VOICE_AGENT_URL = env_str("VOICE_AGENT_URL", "https://api.openai.com/v1").rstrip("/")
+VOICE_AGENT_API_KEY = env_str("VOICE_AGENT_API_KEY")
+VOICE_AGENT_MODEL = env_str("VOICE_AGENT_MODEL", "gpt-4o-mini")
+VOICE_AGENT_TIMEOUT = env_float("VOICE_AGENT_TIMEOUT", 5.0, minimum=0.1, maximum=120.0)
 
 # -- Rate limits and activity (analytics app) ---------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 It starts what a deployment runs, from the same files in `deploy/` rendered with local paths and free ports:
 Redis as 1 master + 1 replica + 3 Sentinels (Debian's `redis-server` and `redis-sentinel`), N daphne processes
-on unix sockets (the `ExecStart` of `deploy/systemd/daphne@.service`), and nginx (`deploy/nginx/convonet.conf`)
+on unix sockets (the `ExecStart` of `deploy/systemd/daphne@.service`), the assistant's job workers
+(`convonet-worker@.service`), and nginx (`deploy/nginx/convonet.conf`)
 in front on 127.0.0.1. Everything binds to loopback or unix sockets; Ctrl-C stops it all.
 """
 
@@ -114,6 +115,8 @@ class Topology:
 
     root: Path
     daphne_count: int = 2
+    #: Assistant job workers (`convonet-worker@.service`).
+    worker_count: int = 1
     http_port: int = 0
     #: Environment of the app processes on top of `os.environ` and deploy/convonet.env's local overrides.
     app_env: dict[str, str] = field(default_factory=dict)
@@ -267,6 +270,14 @@ class Topology:
         self._spawn(name, command, cwd=BASE_DIR, env=self.environment())
         _wait(lambda: unix_http_status(path) in (200, 503), 30, name, self.processes[name], self.log_path(name))
 
+    def start_worker(self, instance: int) -> None:
+        """One assistant worker (`convonet-worker@.service`'s ExecStart); ready once RQ says it listens."""
+        name = f"worker-{instance}"
+        command = unit_command("convonet-worker@.service", self.run_dir, str(instance))
+        self._spawn(name, command, cwd=BASE_DIR, env=self.environment())
+        log = self.log_path(name)
+        _wait(lambda: "Listening on" in log.read_text(errors="replace"), 60, name, self.processes[name], log)
+
     def stop_daphne(self, instance: int, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         """Signal one daphne and wait for it to exit; its exit code."""
         process = self.processes.pop(f"daphne-{instance}")
@@ -318,6 +329,8 @@ class Topology:
         self.start_redis()
         for instance in range(1, self.daphne_count + 1):
             self.start_daphne(instance)
+        for instance in range(1, self.worker_count + 1):
+            self.start_worker(instance)
         self.start_nginx(static_root)
 
     def _spawn(self, name: str, argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
@@ -372,13 +385,14 @@ def _local_secrets(root: Path) -> dict[str, str]:
     return read_env_file(path)
 
 
-def serve(daphne_count: int, port: int) -> None:
+def serve(daphne_count: int, worker_count: int, port: int) -> None:
     """`make prod`: start the topology under var/prod and keep it up until Ctrl-C."""
     root = BASE_DIR / "var" / "prod"
     local = _local_secrets(root)
     topology = Topology(
         root,
         daphne_count=daphne_count,
+        worker_count=worker_count,
         http_port=free_port(port),
         redis_password=local["REDIS_PASSWORD"],
         sentinel_password=local["REDIS_SENTINEL_PASSWORD"],
@@ -407,6 +421,9 @@ def serve(daphne_count: int, port: int) -> None:
         for instance in range(1, daphne_count + 1):
             topology.start_daphne(instance)
             print(f"  daphne-{instance} on {topology.socket_path(instance)}", flush=True)
+        for instance in range(1, worker_count + 1):
+            topology.start_worker(instance)
+            print(f"  worker-{instance} listening on the assistant queue", flush=True)
         from_env = topology.environment()
         topology.start_nginx(Path(from_env.get("STATIC_ROOT") or BASE_DIR / "var" / "static"))
         print(f"Serving on {topology.url}/ through nginx (DEBUG=0; logs in {topology.log_dir}; Ctrl-C stops it all)")
@@ -427,18 +444,19 @@ def serve(daphne_count: int, port: int) -> None:
                     break
             time.sleep(0.5)
     finally:
-        print("Stopping nginx, daphne, Sentinels and Redis ...", flush=True)
+        print("Stopping nginx, daphne, workers, Sentinels and Redis ...", flush=True)
         topology.stop()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--daphne", type=int, default=2, help="daphne processes (default 2)")
+    parser.add_argument("--workers", type=int, default=1, help="assistant job workers (default 1)")
     parser.add_argument("--port", type=int, default=8080, help="nginx's port on 127.0.0.1 (a free one if taken)")
     args = parser.parse_args(argv)
-    if args.daphne < 1:
-        parser.error("--daphne must be at least 1")
-    serve(args.daphne, args.port)
+    if args.daphne < 1 or args.workers < 0:
+        parser.error("--daphne must be at least 1 and --workers at least 0")
+    serve(args.daphne, args.workers, args.port)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("assistant.urls")),
     path("", include("voice.urls")),
     path("", include("teams.urls")),
     path("", include("analytics.urls")),

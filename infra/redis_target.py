@@ -1,10 +1,10 @@
 """Where Redis is: one URL, or a master found through Sentinels. Every Redis client of the project is made here.
 
 With `REDIS_SENTINELS` set, the manager's sync and async clients, the notifications hub's subscription,
-django-redis and channels-redis all ask the Sentinels for the current master (service
-`REDIS_SENTINEL_MASTER`), and reconnect to the new one after a failover; the URL (`REDIS_URL`, or the seed's
-`REDIS_PASSWORD`/`REDIS_DB`) still gives the master's password and database. One place, so no client is left
-pointing at a dead or demoted master.
+django-redis, channels-redis and django-rq (the assistant's job queue) all ask the Sentinels for the current
+master (service `REDIS_SENTINEL_MASTER`), and reconnect to the new one after a failover; the URL (`REDIS_URL`,
+or the seed's `REDIS_PASSWORD`/`REDIS_DB`) still gives the master's password and database. One place, so no
+client is left pointing at a dead or demoted master.
 """
 
 from __future__ import annotations
@@ -158,6 +158,22 @@ class RedisTarget:
             "sentinel_kwargs": self.sentinel.sentinel_kwargs(min(socket_timeout, 2.0)),
             "socket_timeout": socket_timeout,
             **_master_kwargs(self.url),
+        }
+
+    def rq_connection(self, connect_timeout: float) -> dict[str, Any]:
+        """A django-rq queue's connection settings: `URL`, or its Sentinel form. No read timeout: a worker waits
+        in BLPOP for as long as RQ asks; `connect_timeout` bounds reaching a Sentinel or the master."""
+        if self.sentinel is None:
+            return {"URL": self.url}
+        kwargs = _master_kwargs(self.url)
+        return {
+            "SENTINELS": list(self.sentinel.sentinels),
+            "MASTER_NAME": self.sentinel.master,
+            "SENTINEL_KWARGS": self.sentinel.sentinel_kwargs(connect_timeout),
+            "DB": kwargs.get("db", 0),
+            "PASSWORD": kwargs.get("password"),
+            "USERNAME": kwargs.get("username"),
+            "CONNECTION_KWARGS": {"socket_connect_timeout": connect_timeout, "socket_keepalive": True},
         }
 
     # -- what the health report shows -----------------------------------------------------------

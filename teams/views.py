@@ -40,6 +40,7 @@ from .membership import (
     require_manager,
 )
 from .models import TeamInvitation, TeamMembership, Todo, UserPreferences
+from .todos import add_todo, change_todo, delete_todo, require_editor
 
 
 def _membership(request: HttpRequest, team_id: int) -> TeamMembership:
@@ -52,8 +53,7 @@ def _membership(request: HttpRequest, team_id: int) -> TeamMembership:
 
 def _editor(request: HttpRequest, team_id: int) -> TeamMembership:
     membership = _membership(request, team_id)
-    if not membership.can_edit_todos:
-        raise PermissionDenied("Viewers can read this team's todos but not change them.")
+    require_editor(membership)
     return membership
 
 
@@ -106,9 +106,7 @@ def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
         membership = _editor(request, team_id)
         form = TodoForm(request.POST, team=team)
         if form.is_valid():
-            todo = form.save(commit=False)
-            todo.creator = todo.activity_actor = request.user
-            todo.save()
+            todo = add_todo(membership, form.save(commit=False))
             messages.success(request, f"Todo “{todo}” added.")
             return redirect("teams:detail", team_id=team.id)
     elif membership.can_edit_todos:
@@ -156,9 +154,7 @@ def _update_todo(request: HttpRequest, team_id: int, todo_id: int, form, describ
     todo = _todo(membership, todo_id)
     bound = form(request.POST, membership.team)
     if bound.is_valid():
-        ((field, value),) = bound.cleaned_data.items()
-        setattr(todo, field, value)
-        todo.save(update_fields=[field, "updated_at"])
+        change_todo(membership, todo, **bound.cleaned_data)
         messages.success(request, describe(todo))
     else:
         messages.error(request, _form_errors(bound))
@@ -193,7 +189,7 @@ def todo_done(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
 def todo_delete(request: HttpRequest, team_id: int, todo_id: int) -> HttpResponse:
     membership = _editor(request, team_id)
     todo = _todo(membership, todo_id)
-    todo.delete()
+    delete_todo(membership, todo)
     messages.success(request, f"Todo “{todo}” deleted.")
     return redirect("teams:detail", team_id=team_id)
 

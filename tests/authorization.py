@@ -23,6 +23,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from assistant.models import VoiceRequest
 from convonet_site.routing import websocket_urlpatterns
 from teams.models import Team, TeamInvitation, TeamMembership, Todo, UserPreferences
 from voice import session_listing, sessions
@@ -42,6 +43,7 @@ class World:
     todo: Todo
     target: TeamMembership  # the membership the member pages act on (a fellow member, "peer")
     invitation: TeamInvitation  # addressed to "user"
+    voice_request: VoiceRequest  # the member's, with its audio kept
 
 
 def build_world(make_user) -> World:
@@ -62,7 +64,16 @@ def build_world(make_user) -> World:
     todo = Todo.objects.create(team=team, title="Matrix todo", creator=users["owner"])
     target = TeamMembership.objects.get(team=team, user=users["peer"])
     invitation = TeamInvitation.objects.create(team=team, invitee=users["user"], invited_by=users["owner"])
-    return World(users, team, todo, target, invitation)
+    voice_request = VoiceRequest.objects.create(
+        user=users["member"],
+        team=team,
+        session_id=SESSION_ID,
+        transcript="add a todo matrix",
+        status=VoiceRequest.Status.DONE,
+        audio=b"RIFF matrix audio",
+        audio_bytes=17,
+    )
+    return World(users, team, todo, target, invitation, voice_request)
 
 
 # -- HTTP -------------------------------------------------------------------------------------------
@@ -105,6 +116,17 @@ def url_for(name: str, route: str, world: World) -> str:
         "id": _admin_object_id(route, world),
         "app_label": "teams",
         "url": "no-such-page/",
+        "pk": world.voice_request.pk,
+        # django-rq's dashboard: the first queue, and names that match nothing
+        "queue_index": 0,
+        "scheduler_index": 0,
+        "connection_index": 0,
+        "job_id": "no-such-job",
+        "result_id": "no-such-result",
+        "key": "no-such-worker",
+        "scheduler_name": "no-such-scheduler",
+        "cron_job_name": "no-such-cron-job",
+        "token": "no-such-token",
     }
 
     def value(match: re.Match) -> str:

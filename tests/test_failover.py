@@ -195,7 +195,10 @@ def test_killing_the_master_under_traffic_loses_nothing_silently(limited_topolog
         if name == "convonet_fallback_runs_total"
     }
     print(f"  daphne fallbacks run during the failover: {fallback_runs}")
+    worker = topology.processes["worker-1"]
+    print(f"  assistant worker: {'still running' if worker.poll() is None else f'exited with {worker.returncode}'}")
     assert figures["new_master_is_replica"]
+    assert worker.poll() is None  # the RQ worker reconnects through the Sentinels instead of dying
     # A failover is not a Redis that came back empty: the replica has our data (its marker included).
     assert all(s[("convonet_redis_data_lost_total", ())] == 0 for s in scraped)
     assert short_silently == []

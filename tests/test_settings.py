@@ -133,7 +133,7 @@ def test_env_readers_directly(monkeypatch):
 SENTINEL_PRINT = (
     "import json, django; from django.conf import settings as s; "
     "print(json.dumps({'cache': s.CACHES['default'], 'layer': s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0], "
-    "'target': s.REDIS_TARGET.describe()}))"
+    "'target': s.REDIS_TARGET.describe(), 'rq': s.RQ_QUEUES['assistant']}))"
 )
 
 
@@ -165,6 +165,9 @@ def test_sentinels_configure_the_cache_and_the_channel_layer_the_same_way():
         3,
     )
     assert layer["sentinel_kwargs"]["password"] == "sentinel-pw"
+    rq = loaded["rq"]
+    assert (rq["SENTINELS"], rq["MASTER_NAME"], rq["PASSWORD"], rq["DB"]) == (sentinels, "main", "master-pw", 3)
+    assert rq["SENTINEL_KWARGS"]["password"] == "sentinel-pw"
 
 
 @pytest.mark.parametrize("entry", ["10.0.0.1", "10.0.0.1:port", ":26379", "10.0.0.1:70000"])

@@ -38,7 +38,7 @@ def test_pages_static_files_and_health_through_nginx(prod_topology):
     assert health["redis_topology"] == {"mode": "sentinel", "master": "up", "replicas": 1, "sentinels_ok": 3}
 
 
-def test_a_recording_and_its_notification_through_nginx(prod_topology, make_user):
+def test_a_recording_its_notification_and_the_assistants_answer_through_nginx(prod_topology, make_user):
     cookie = session_cookie(make_user("ann"))
     chunk = bytes(range(256)) * 8
 
@@ -54,11 +54,14 @@ def test_a_recording_and_its_notification_through_nginx(prod_topology, make_user
         await voice.send(type="stop_recording")
         stopped = await voice.expect("recording_stopped", timeout=10)
         notification = await bell.expect("notification", timeout=10)
+        # The assistant's job went through the queue (reached through the Sentinels) to the worker and back.
+        answer = await voice.expect("assistant_error", timeout=60)
         await voice.close()
         await bell.close()
-        return stopped, notification
+        return stopped, notification, answer
 
-    stopped, notification = asyncio.run(scenario())
+    stopped, notification, answer = asyncio.run(scenario())
+    assert answer["code"] == "undecodable_audio"  # the bytes sent are not audio: the worker says so
     assert stopped["audio_bytes"] == 5 * len(chunk)
     assert notification["notification"]["type"] == "voice_message"
     assert notification["notification"]["audio_bytes"] == 5 * len(chunk)
@@ -73,6 +76,8 @@ def test_a_recording_and_its_notification_through_nginx(prod_topology, make_user
     assert sum(s[("convonet_voice_recordings_total", (("outcome", "finished"),))] for s in scraped) == 1
     assert sum(s[("convonet_notifications_delivered_total", ())] for s in scraped) >= 1
     assert all(s[("convonet_redis_sentinels_ok", ())] == 3 for s in scraped)
+    assert all(s[("convonet_assistant_workers", ())] == 1 for s in scraped)
+    assert scraped[0][("convonet_assistant_jobs", (("state", "failed"),))] == 0
 
 
 def test_healthz_and_the_admin_redis_page_show_the_current_master_and_replica(prod_topology, make_user):

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from infra.drain import DrainMixin
 
-from . import services, sessions, traffic
+from . import handover, services, sessions, traffic
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
     authenticated_at = 0.0
     #: True once the session was found cleared (staff) or expired: frames are ignored while the socket closes.
     session_lost = False
+    #: What the assistant said of the last recording that ended (queued, or why it will not be heard).
+    assistant_frame: dict | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -162,12 +164,14 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
         if result.ok:
             self.audio_offset = result.size
         elif result.status == "too_large":
-            await self.finish_recording()
+            stored = await self.finish_recording()
             await self.send_error(
                 "audio_too_large",
                 f"A recording is limited to {settings.VOICE_MAX_AUDIO_BYTES} bytes; it was stopped and kept.",
                 audio_bytes=result.size,
             )
+            if stored is not None and self.assistant_frame is not None:
+                await self.send_json(self.assistant_frame)
         elif result.status == "not_recording":
             self.recording_started = None
             await self.send_error("not_recording", "The recording was stopped; send start_recording again.")
@@ -269,6 +273,8 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
             await self.session_gone()
             return
         await self.send_json({"type": "recording_stopped", "audio_bytes": audio_bytes})
+        if self.assistant_frame is not None:
+            await self.send_json(self.assistant_frame)
 
     async def before_drain(self) -> None:
         """The process is restarting: a recording in progress ends here, everything received stored and reported
@@ -282,15 +288,20 @@ class VoiceConsumer(DrainMixin, AsyncWebsocketConsumer):
             )
 
     async def finish_recording(self) -> int | None:
-        """Mark the session stopped and report the recording; the audio's size, None when the session is gone."""
+        """Mark the session stopped and hand the recording to the assistant; the audio's size, None when the
+        session is gone. The assistant's first frame (`assistant_frame`) is sent once the client heard of the stop."""
         duration = time.monotonic() - (self.recording_started or time.monotonic())
         self.recording_started = None
         traffic.count("recordings_finished")
         if not await sessions.aupdate_session(self.session_id, {"is_recording": "False"}, revive=self.known_fields()):
             return None
         audio_bytes = await sessions.aaudio_size(self.session_id)
-        await services.recording_received(self.user, self.session_id, duration, audio_bytes)
+        self.assistant_frame = await handover.hand_over(self, duration, audio_bytes)
         return audio_bytes
+
+    async def assistant_event(self, event: dict) -> None:
+        """A frame from the assistant's job (`assistant.jobs.deliver`), sent through the channel layer."""
+        await self.send_json(event["frame"])
 
     def client_address(self) -> str:
         client = self.scope.get("client") or ("unknown", 0)

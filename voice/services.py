@@ -158,20 +158,32 @@ async def recording_interrupted(user: Any, session_id: str, duration: float) -> 
     )
 
 
-async def recording_received(user: Any, session_id: str, duration: float, audio_bytes: int) -> None:
+async def recording_received(
+    user: Any,
+    session_id: str,
+    duration: float,
+    audio_bytes: int,
+    *,
+    details: dict[str, Any] | None = None,
+    transcript: str | None = None,
+) -> None:
     """A recording ended: the seed's `voice_request` activity, and a `voice_message` notification to its
-    author's open pages when audio arrived."""
+    author's open pages when audio arrived.
+
+    The assistant calls this once it has heard the recording, adding `details` (transcript_chars, stt_ms, intent)
+    to the activity and the `transcript` to the notification.
+    """
     await atrack_agent_activity(
-        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3)}
+        str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3), **(details or {})}
     )
     if audio_bytes and await sync_to_async(_wants_voice_messages)(user.pk):
-        await sync_to_async(publish_user_notification)(
-            str(user.pk),
-            {
-                "type": "voice_message",
-                "message": "Voice message received",
-                "timestamp": time.time(),
-                "session_id": session_id,
-                "audio_bytes": audio_bytes,
-            },
-        )
+        notification = {
+            "type": "voice_message",
+            "message": "Voice message received",
+            "timestamp": time.time(),
+            "session_id": session_id,
+            "audio_bytes": audio_bytes,
+        }
+        if transcript is not None:
+            notification["transcript"] = transcript
+        await sync_to_async(publish_user_notification)(str(user.pk), notification)

@@ -173,6 +173,7 @@ async def test_start_recording_resets_the_buffer(redis_db, alice):
         await client.ask({"type": "start_recording"})
         await client.send_bytes(payload)
         assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == len(payload)
+        assert (await client.receive())["code"] == "assistant_unavailable"  # no assistant worker here
         assert redis_db.get(f"session:{client.session_id}:audio") == payload
     await client.close()
 
@@ -244,6 +245,7 @@ async def test_the_audio_limit_ends_the_recording_and_keeps_what_was_buffered(re
     assert redis_db.get(f"session:{client.session_id}:audio") == b"a" * 2000
     assert hash_of(redis_db, client.session_id)["is_recording"] == "False"
     assert fresh(ttls(redis_db, client.session_id))
+    assert (await client.receive())["code"] == "assistant_unavailable"  # no assistant worker here
     await client.send_bytes(b"c")
     assert (await client.receive())["code"] == "not_recording"
     assert (await client.ask({"type": "stop_recording"}))["code"] == "not_recording"
@@ -257,6 +259,7 @@ async def test_voice_requests_are_limited_to_ten_a_minute(redis_db, alice):
     for _ in range(10):
         assert (await client.ask({"type": "start_recording"}))["type"] == "recording_started"
         await client.ask({"type": "stop_recording"})
+        assert (await client.receive())["code"] == "nothing_recorded"
     reply = await client.ask({"type": "start_recording"})
     assert reply["code"] == "rate_limited" and 0 < reply["retry_after"] <= 60
     assert hash_of(redis_db, client.session_id)["is_recording"] == "False"

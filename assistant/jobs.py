@@ -1,0 +1,236 @@
+"""The assistant's job, run by an RQ worker (`manage.py rqworker assistant`): the recording a voice session holds is
+decoded, transcribed, understood and acted on, and the answer goes back to the WebSocket connection that asked.
+
+Everything heavy happens here, never on daphne's event loop; the job carries only ids and sizes, and reads the
+audio from `session:{id}:audio` itself. Every outcome is answered: an `assistant_reply`, or an `assistant_error`
+with a code the page can explain, so a page never waits on a job that gave up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import close_old_connections, connection
+
+from voice import services, sessions
+
+from . import dialogue, stt
+from .audio import AudioError, decode
+from .models import VoiceRequest
+
+log = logging.getLogger(__name__)
+
+#: The voice session field that holds the dialogue's follow-up question (JSON; empty when none).
+PENDING_FIELD = "assistant_pending"
+NOT_HEARD_REPLY = "I didn't catch that. Please say it again, a little closer to the microphone."
+
+
+class Refusal(Exception):
+    """A command that cannot be heard or run; `code` is the `assistant_error` code sent to the page."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    """What one command became; the page's frame and the history row are both made from it."""
+
+    session_id: str
+    audio_bytes: int
+    timings: dict[str, int] = field(default_factory=dict)
+    transcript: str = ""
+    intent: str = ""
+    reply: str = ""
+    actions: list[dict] = field(default_factory=list)
+    status: str = VoiceRequest.Status.FAILED
+    error_code: str = ""
+    error_message: str = ""
+    audio: bytes = b""
+    audio_seconds: float | None = None
+
+    def frame(self) -> dict[str, Any]:
+        if self.error_code:
+            return {"type": "assistant_error", "code": self.error_code, "message": self.error_message}
+        return {
+            "type": "assistant_reply",
+            "transcript": self.transcript,
+            "reply": self.reply,
+            "intent": self.intent,
+            "ok": self.status == VoiceRequest.Status.DONE,
+            "actions": self.actions,
+            "timings_ms": {k: self.timings.get(k, 0) for k in ("decode", "stt", "understand", "act")},
+        }
+
+
+class FirstWrite:
+    """A database execute wrapper noting when the dialogue first writes: `respond` resolves what was meant, then
+    acts, so the time before its first INSERT/UPDATE/DELETE is understanding and the rest (the writes, the
+    notifications they send, storing the follow-up question) is acting."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE")
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.at is None and sql.lstrip()[:6].upper() in self.WRITES:
+            self.at = time.perf_counter()
+        return execute(sql, params, many, context)
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, int]) -> None:
+        self.timings = timings
+
+    def stage(self, name: str) -> _Stage:
+        return _Stage(self.timings, name)
+
+
+class _Stage:
+    def __init__(self, timings: dict[str, int], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.name] = round((time.perf_counter() - self.started) * 1000)
+
+
+def run_command(
+    session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, enqueued_at: float
+) -> dict[str, Any]:
+    """The RQ job: answer the connection, then record the request (activity, notification, history)."""
+    close_old_connections()
+    outcome = Outcome(session_id, audio_bytes, timings={"queued": round((time.time() - enqueued_at) * 1000)})
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    try:
+        if user is None:
+            raise Refusal("not_authenticated", "Your account is no longer active; log in again.")
+        if time.time() - enqueued_at > settings.VOICE_ASSISTANT_MAX_WAIT:
+            raise Refusal(
+                "assistant_timeout",
+                f"The assistant was too busy to hear you within {settings.VOICE_ASSISTANT_MAX_WAIT:g} s; say it again.",
+            )
+        hear_and_act(user, outcome)
+    except Refusal as refusal:
+        outcome.status, outcome.error_code, outcome.error_message = (
+            VoiceRequest.Status.FAILED,
+            refusal.code,
+            refusal.message,
+        )
+    except Exception:
+        log.exception("assistant job for session %s failed", session_id)
+        outcome.status, outcome.error_code = VoiceRequest.Status.FAILED, "assistant_failed"
+        outcome.error_message = "Something went wrong while handling your command; try again."
+    deliver(channel_name, outcome.frame())
+    if user is not None:
+        record(user, duration, outcome)
+    close_old_connections()
+    return outcome.frame()
+
+
+def hear_and_act(user: Any, outcome: Outcome) -> None:
+    """Decode, transcribe, understand and act, filling `outcome` (Refusal for what cannot be heard)."""
+    clock = _Clock(outcome.timings)
+    session = sessions.get_session(outcome.session_id)
+    if session is None:
+        raise Refusal("session_gone", "This voice session was cleared before your command was heard; reconnect.")
+    audio = base64.b64decode(session.get("audio_buffer", ""))[: outcome.audio_bytes]
+    if len(audio) < outcome.audio_bytes:
+        raise Refusal("recording_replaced", "A new recording replaced this one before it was heard; say it again.")
+    outcome.audio = audio
+    with clock.stage("decode"):
+        try:
+            decoded = decode(audio, max_seconds=settings.VOICE_MAX_COMMAND_SECONDS)
+        except AudioError as exc:
+            raise Refusal(exc.code, str(exc)) from exc
+    outcome.audio_seconds = round(decoded.seconds, 3)
+    if decoded.silent:
+        not_heard(outcome)
+        return
+    pending = load_pending(session)
+    with clock.stage("stt"):
+        try:
+            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending))
+        except stt.SttError as exc:
+            raise Refusal(exc.code, str(exc)) from exc
+    if not outcome.transcript:
+        not_heard(outcome)
+        return
+    watch = FirstWrite()
+    started = time.perf_counter()
+    with connection.execute_wrapper(watch):
+        turn = dialogue.respond(user, outcome.transcript, pending, today=settings.VOICE_ASSISTANT_TODAY)
+    sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
+    ended = time.perf_counter()
+    acting_from = watch.at if watch.at is not None else ended
+    outcome.timings["understand"] = round((acting_from - started) * 1000)
+    outcome.timings["act"] = round((ended - acting_from) * 1000)
+    outcome.intent, outcome.reply, outcome.actions = turn.intent, turn.reply, list(turn.actions)
+    outcome.status = VoiceRequest.Status.DONE if turn.ok else VoiceRequest.Status.REFUSED
+
+
+#: Put first in the prompt while a question waits: Whisper hears a short "yes" as a name from the vocabulary otherwise.
+ANSWER_WORDS = "Yes. No. Cancel. Yes, delete it."
+
+
+def prompt_for(user: Any, pending: dict | None) -> str:
+    """Whisper's initial prompt: the dialogue's vocabulary, led by the answers when a question waits."""
+    vocabulary = dialogue.vocabulary(user)
+    return f"{ANSWER_WORDS} {vocabulary}" if pending else vocabulary
+
+
+def not_heard(outcome: Outcome) -> None:
+    outcome.intent, outcome.reply, outcome.status = "empty", NOT_HEARD_REPLY, VoiceRequest.Status.NOT_HEARD
+
+
+def load_pending(session: dict[str, str]) -> dict | None:
+    raw = session.get(PENDING_FIELD) or ""
+    try:
+        pending = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return pending if isinstance(pending, dict) else None
+
+
+def deliver(channel_name: str, frame: dict[str, Any]) -> None:
+    """Send a frame to the connection through the channel layer, whichever daphne process holds it."""
+    async_to_sync(get_channel_layer().send)(channel_name, {"type": "assistant.event", "frame": frame})
+
+
+def record(user: Any, duration: float, outcome: Outcome) -> None:
+    """The seed's activity and notification (with what was heard), then the history row."""
+    details = {"transcript_chars": len(outcome.transcript), "stt_ms": outcome.timings.get("stt", 0)}
+    details["intent"] = outcome.intent or outcome.error_code
+    async_to_sync(services.recording_received)(
+        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
+    )
+    team_ids = [a.get("team_id") for a in outcome.actions if isinstance(a, dict) and a.get("team_id")]
+    VoiceRequest.objects.create(
+        user=user,
+        team_id=team_ids[0] if team_ids else None,
+        session_id=outcome.session_id,
+        transcript=outcome.transcript,
+        intent=outcome.intent,
+        reply=outcome.reply or outcome.error_message,
+        status=outcome.status,
+        error_code=outcome.error_code,
+        actions=outcome.actions,
+        timings=outcome.timings,
+        audio_seconds=outcome.audio_seconds,
+        audio_bytes=outcome.audio_bytes,
+        audio=outcome.audio if settings.VOICE_KEEP_AUDIO and outcome.audio else None,
+    )

@@ -1,0 +1,42 @@
+"""The history of assistant requests: what was heard, understood, done and answered, and how long each stage took."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class VoiceRequest(models.Model):
+    class Status(models.TextChoices):
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused or asked back"
+        NOT_HEARD = "not_heard", "Nothing heard"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voice_requests")
+    team = models.ForeignKey("teams.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    session_id = models.CharField(max_length=64, db_index=True)
+    transcript = models.TextField(blank=True)
+    intent = models.CharField(max_length=32, blank=True, db_index=True)
+    reply = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    #: `assistant_error` code when status is failed (undecodable_audio, stt_unavailable, ...).
+    error_code = models.CharField(max_length=40, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+    #: Milliseconds per stage: queued, decode, stt, understand, act.
+    timings = models.JSONField(default=dict, blank=True)
+    audio_seconds = models.FloatField(null=True, blank=True)
+    audio_bytes = models.PositiveIntegerField(default=0)
+    #: The recording itself, only when VOICE_KEEP_AUDIO is on.
+    audio = models.BinaryField(null=True, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created:%Y-%m-%d %H:%M}: {self.transcript[:60] or self.get_status_display()}"
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None and len(self.audio) > 0

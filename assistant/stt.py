@@ -1,0 +1,126 @@
+"""Speech to text, chosen by VOICE_STT_BACKEND: `whisper` runs faster-whisper in this process, `openai` posts to any
+OpenAI-compatible `/v1/audio/transcriptions` server (faster-whisper-server, whisper.cpp's server, LocalAI, the hosted
+API). Both take the decoded 16 kHz samples and the vocabulary prompt, and fail with `SttError` carrying the code the
+page is sent, so the job does not care which one ran.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import logging
+import socket
+import urllib.error
+import urllib.request
+import uuid
+import wave
+
+import numpy as np
+from django.conf import settings
+
+from .audio import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+
+class SttError(RuntimeError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@functools.cache
+def whisper_model(path: str):
+    """The faster-whisper model, loaded once per process (a worker keeps it for every job)."""
+    from faster_whisper import WhisperModel
+
+    log.info("loading faster-whisper model from %s (int8, CPU)", path)
+    try:
+        return WhisperModel(path, device="cpu", compute_type="int8")
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise SttError(
+            "stt_unavailable", f"The speech model at {path} could not be loaded; run `manage.py assistant_model`."
+        ) from exc
+
+
+def preload() -> None:
+    """Load the configured model now (worker start), so the first command does not pay for it."""
+    if settings.VOICE_STT_BACKEND == "whisper":
+        whisper_model(settings.VOICE_STT_MODEL)
+
+
+def transcribe(samples: np.ndarray, prompt: str = "") -> str:
+    if settings.VOICE_STT_BACKEND == "openai":
+        return transcribe_openai(samples, prompt)
+    return transcribe_whisper(samples, prompt)
+
+
+def transcribe_whisper(samples: np.ndarray, prompt: str = "") -> str:
+    model = whisper_model(settings.VOICE_STT_MODEL)
+    segments, _info = model.transcribe(
+        samples,
+        language="en",
+        beam_size=settings.VOICE_STT_BEAM_SIZE,
+        initial_prompt=prompt or None,
+        condition_on_previous_text=False,
+        vad_filter=False,
+    )
+    return " ".join(segment.text.strip() for segment in segments).strip()
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    """16-bit PCM WAV: what every transcription server accepts."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+def _multipart(fields: dict[str, str], audio: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="command.wav"\r\n'
+        f"Content-Type: audio/wav\r\n\r\n".encode()
+        + audio
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def transcribe_openai(samples: np.ndarray, prompt: str = "") -> str:
+    """POST to `{VOICE_STT_URL}/audio/transcriptions` (VOICE_STT_URL is the API base, e.g. ending in /v1)."""
+    fields = {"model": settings.VOICE_STT_MODEL_NAME, "language": "en", "response_format": "json"}
+    if prompt:
+        fields["prompt"] = prompt
+    body, content_type = _multipart(fields, wav_bytes(samples))
+    request = urllib.request.Request(
+        settings.VOICE_STT_URL.rstrip("/") + "/audio/transcriptions", data=body, method="POST"
+    )
+    request.add_header("Content-Type", content_type)
+    if settings.VOICE_STT_API_KEY:
+        request.add_header("Authorization", f"Bearer {settings.VOICE_STT_API_KEY}")
+    try:
+        with urllib.request.urlopen(request, timeout=settings.VOICE_STT_TIMEOUT) as response:
+            payload = json.loads(response.read())
+    except TimeoutError as exc:
+        raise SttError("stt_timeout", "The speech-to-text service did not answer in time; try again.") from exc
+    except urllib.error.HTTPError as exc:
+        raise SttError("stt_unavailable", f"The speech-to-text service answered HTTP {exc.code}; try again.") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        if isinstance(getattr(exc, "reason", None), TimeoutError | socket.timeout):
+            raise SttError("stt_timeout", "The speech-to-text service did not answer in time; try again.") from exc
+        raise SttError("stt_unavailable", "The speech-to-text service cannot be reached; try again later.") from exc
+    text = payload.get("text") if isinstance(payload, dict) else None
+    if not isinstance(text, str):
+        raise SttError("stt_unavailable", "The speech-to-text service sent an answer without text.")
+    return text.strip()

@@ -1,0 +1,91 @@
+"""Live pieces of the assistant's tests: an RQ worker process beside the live daphne, spoken commands, a client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.live import BASE_DIR, server_env
+
+#: The environment of both daphne and the worker in live assistant tests: the phrase set's date, room for
+#: many voice requests from one user.
+LIVE_ENV = {"VOICE_ASSISTANT_TODAY": "2026-12-01", "RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
+
+
+@dataclass
+class LiveWorker:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_worker(log_dir: Path, **env: str) -> LiveWorker:
+    """`manage.py rqworker assistant` as `make run` starts it; returns once it is registered (model loaded)."""
+    from assistant.queue import live_workers
+
+    log_path = log_dir / f"rqworker-{time.monotonic_ns()}.log"
+    before = {w.name for w in live_workers()}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "assistant"],
+            cwd=BASE_DIR,
+            env=server_env(**{**LIVE_ENV, **env}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    worker = LiveWorker(process, log_path)
+    deadline = time.monotonic() + 60
+    while not {w.name for w in live_workers()} - before:
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker exited with {process.returncode}:\n{worker.log()}")
+        if time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"the worker did not register within 60 s:\n{worker.log()}")
+        time.sleep(0.1)
+    return worker
+
+
+@pytest.fixture
+def worker_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveWorker]]:
+    workers: list[LiveWorker] = []
+
+    def start(**env: str) -> LiveWorker:
+        worker = start_worker(tmp_path, **env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def assistant_worker(worker_factory) -> LiveWorker:
+    return worker_factory()
+
+
+@pytest.fixture
+def assistant_daphne(daphne_factory):
+    return daphne_factory(**LIVE_ENV)
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech")

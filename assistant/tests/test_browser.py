@@ -1,0 +1,88 @@
+"""The voice page in Debian's Chromium, its microphone a WAV of a spoken command, against a live daphne and worker:
+the page shows what was heard and done, the todo is on the team page, and the teammate's bell rings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from django.db import connections
+from playwright.sync_api import expect
+
+from teams.models import Team, Todo
+from tests.live import CHROMIUM_ARGS, login
+
+from .speech import wav
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def command_wav(tmp_path):
+    """The command with silence around it, as a 48 kHz mono WAV that Chromium plays as the microphone, once."""
+    spoken = wav("add a todo water the plants for the demo team assign to bob", "en-gb-x-rp", tmp_path)
+    padded = tmp_path / "microphone.wav"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(spoken), "-af", "adelay=300,apad=pad_dur=1.5",
+         "-ar", "48000", "-ac", "1", str(padded)],
+        check=True,
+    )  # fmt: skip
+    return padded
+
+
+@pytest.fixture
+def speaking_browser(command_wav):
+    from playwright.sync_api import sync_playwright
+
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={command_wav}%noloop"]
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
+        yield browser
+        browser.close()
+        connections.close_all()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_a_spoken_command_in_the_browser_adds_the_todo(
+    assistant_daphne, assistant_worker, speaking_browser, make_user, command_wav
+):
+    make_user("alice", teams={"Demo team": "owner"})
+    make_user("bob", teams={"Demo team": "member"})
+    team = Team.objects.get(name="Demo team")
+    server = assistant_daphne
+
+    bob = speaking_browser.new_context().new_page()
+    login(bob, server, "bob", "bob-pw")
+    bob.goto(f"{server.url}/teams/{team.id}/")
+    expect(bob.locator("#notification-bell")).to_have_attribute("data-state", "live")
+
+    alice = speaking_browser.new_context(permissions=["microphone"]).new_page()
+    alice.set_default_timeout(30_000)
+    errors: list[str] = []
+    alice.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(alice, server, "alice", "alice-pw")
+    alice.goto(f"{server.url}/voice/")
+    alice.wait_for_selector("#assistant:not([hidden])")
+    alice.check("#assistant-mute")
+    alice.click("#record-button")
+    alice.wait_for_selector("#record-button.recording")
+    alice.wait_for_timeout(6000)  # the WAV: 0.3 s of silence, the command, 1.5 s of silence
+    alice.click("#record-button")
+
+    expect(alice.locator("#conversation li")).to_have_count(1)
+    said = alice.inner_text("#conversation li .said")
+    assert said.startswith("You said: “") and "plants" in said.lower(), said
+    expect(alice.locator("#conversation li.ok .reply")).to_contain_text("Added 'Water the plants' to Demo team")
+    assert alice.inner_text("#assistant-status") == alice.inner_text("#conversation li .reply")
+    todo = Todo.objects.get(title="Water the plants")
+    assert (todo.team, todo.creator.username, todo.assignee.username) == (team, "alice", "bob")
+
+    # the teammate's bell rang, as for an assignment made with the web form
+    expect(bob.locator(".toast", has_text="New todo assigned to you: “Water the plants”")).to_be_visible()
+    expect(bob.locator(".nb-count")).not_to_have_text("0")
+    bob.reload()
+    expect(bob.locator(f"tr[data-todo-id='{todo.id}']")).to_contain_text("Water the plants")
+    assert errors == []

@@ -1,0 +1,344 @@
+"""The dialogue beyond single phrases: side effects (bells, activity, cache), questions back, bad state."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from analytics.activity import get_user_activity
+from assistant.dialogue import MAX_TRANSCRIPT_CHARS, respond, vocabulary
+from assistant.phrases import TODAY, build_demo
+from teams.cache import get_user_data
+from teams.models import Team, TeamMembership, Todo
+
+
+@pytest.fixture
+def demo(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        yield build_demo()
+
+
+@pytest.fixture
+def say(demo, django_capture_on_commit_callbacks):
+    """say(text, pending=None, user=alice) -> Turn, with on-commit work (signals) run as after a real commit."""
+
+    def run(text: str, pending: dict | None = None, user=None):
+        with django_capture_on_commit_callbacks(execute=True):
+            turn = respond(user or demo.speaker, text, pending, today=TODAY)
+        assert json.loads(json.dumps(turn.pending)) == turn.pending  # the caller stores it as JSON
+        return turn
+
+    return run
+
+
+@pytest.fixture
+def channels():
+    """Subscribe to notification channels; `received()` returns (channel, message) pairs published since."""
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    pubsub = client.pubsub()
+
+    def subscribe(*names: str) -> None:
+        pubsub.subscribe(*names)
+        confirmed = 0
+        while confirmed < len(names):
+            message = pubsub.get_message(timeout=2)
+            assert message is not None, "no subscription confirmation"
+            confirmed += message["type"] == "subscribe"
+
+    def received(expected: int) -> list[tuple[str, dict]]:
+        messages, deadline = [], time.monotonic() + 2
+        while len(messages) < expected and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.05)
+            if message and message["type"] == "message":
+                messages.append((message["channel"], json.loads(message["data"])))
+        return messages
+
+    yield subscribe, received
+    pubsub.close()
+    client.close()
+
+
+# -- the same side effects as the web pages -----------------------------------------------------------
+
+
+def test_assigning_by_voice_rings_the_team_and_the_assignee(demo, say, channels):
+    subscribe, received = channels
+    team, bob = demo.teams["Demo team"], demo.users["bob"]
+    subscribe(f"team:{team.id}:notifications", f"user:{bob.id}:notifications")
+    turn = say("Assign buy milk to Bob.")
+    todo = demo.todo("Buy milk")
+    assert turn.actions == [{"type": "todo_updated", "todo_id": todo.id, "team_id": team.id}]
+    messages = dict(received(2))
+    assert messages[f"team:{team.id}:notifications"]["message"] == "“Buy milk” assigned to Bob Baker"
+    assert messages[f"user:{bob.id}:notifications"]["message"] == "New todo assigned to you: “Buy milk”"
+    assert {m["type"] for m in messages.values()} == {"todo_assigned"}
+
+
+def test_adding_with_an_assignee_rings_like_the_web_page(demo, say, channels):
+    subscribe, received = channels
+    team, carol = demo.teams["Demo team"], demo.users["carol"]
+    subscribe(f"user:{carol.id}:notifications")
+    say("Add a todo order the cake for Demo team, assign to Carol.")
+    ((_, message),) = received(1)
+    assert message["todo_id"] == demo.todo("Order the cake").id and message["team_id"] == team.id
+
+
+def test_changes_are_tracked_as_the_speakers_activity(demo, say):
+    say("Add a todo water the plants for Ops.")
+    say("Mark restart the staging server as done.")
+    turn = say("Delete order coffee beans.")
+    say("Yes", turn.pending)
+    actions = [event["action"] for event in get_user_activity(demo.speaker.id)]
+    assert actions[:3] == ["todo_deleted", "todo_updated", "todo_created"]
+    assert get_user_activity(demo.users["dave"].id) == []  # the assignee did not do it
+
+
+def test_the_assignees_cached_todos_follow_a_voice_change(demo, say):
+    bob = demo.users["bob"]
+    assert "Buy milk" not in [t["title"] for t in get_user_data(bob.id, "todos")]  # now cached
+    say("Give buy milk to Bob.")
+    assert "Buy milk" in [t["title"] for t in get_user_data(bob.id, "todos")]
+
+
+# -- questions back and their answers ----------------------------------------------------------------
+
+
+def test_two_todos_with_one_name_ask_which_one(demo, say):
+    Todo.objects.create(team=demo.teams["Ops"], title="Buy milk", creator=demo.users["bob"])
+    turn = say("Mark buy milk as done.")
+    assert turn.reply == "Which one: 'Buy milk' in Demo team or 'Buy milk' in Ops?"
+    assert (turn.ok, turn.pending["await"]) == (False, "todo")
+    turn = say("The Ops one.", turn.pending)
+    assert (turn.intent, turn.ok, turn.reply) == ("complete_todo", True, "Marked 'Buy milk' as done.")
+    assert demo.todo("Buy milk", "Ops").done and not demo.todo("Buy milk", "Demo team").done
+
+
+def test_a_question_is_answered_by_position(demo, say):
+    Todo.objects.create(team=demo.teams["Ops"], title="Buy milk", creator=demo.users["bob"])
+    turn = say("Delete buy milk")
+    turn = say("the second one", turn.pending)
+    assert turn.reply == "Say yes to delete 'Buy milk' from Ops, or no to keep it."
+    turn = say("Yes, delete it.", turn.pending)
+    assert turn.ok and demo.todo("Buy milk", "Ops") is None and demo.todo("Buy milk", "Demo team") is not None
+
+
+def test_two_teams_that_fit_ask_which_one(demo, say):
+    for name in ("Sales East", "Sales West"):
+        team = Team.objects.create(name=name)
+        TeamMembership.objects.create(team=team, user=demo.speaker, role="member")
+    turn = say("Add a todo call the distributor for sales.")
+    assert turn.reply == "Sales East or Sales West?"
+    turn = say("West.", turn.pending)
+    assert turn.reply == "Added 'Call the distributor' to Sales West."
+    assert demo.todo("Call the distributor", "Sales West") is not None
+
+
+def test_two_people_that_fit_ask_who(demo, say, make_user):
+    other = make_user("bobby", teams={"Demo team": "member"})
+    other.first_name, other.last_name = "Bob", "Brown"
+    other.save()
+    turn = say("Assign the release notes to Bob.")
+    assert turn.reply == "Bob Baker or Bob Brown?"
+    turn = say("Bob Brown", turn.pending)
+    assert turn.reply == "Assigned 'Write the release notes' to Bob Brown."
+    assert demo.todo("Write the release notes").assignee == other
+
+
+def test_a_new_command_instead_of_an_answer_drops_the_question(demo, say):
+    turn = say("Delete buy milk.")
+    turn = say("What's on my list?", turn.pending)
+    assert (turn.intent, turn.pending) == ("list_todos", None)
+    assert "Buy milk" in turn.reply and demo.todo("Buy milk") is not None
+
+
+def test_nonsense_instead_of_yes_or_no_repeats_the_question(demo, say):
+    first = say("Delete buy milk.")
+    turn = say("purple elephants", first.pending)
+    assert turn.pending == first.pending and turn.reply.startswith("Please say yes or no.")
+    assert demo.todo("Buy milk") is not None
+
+
+def test_silence_keeps_the_question(demo, say):
+    first = say("Delete buy milk.")
+    turn = say("", first.pending)
+    assert (turn.intent, turn.pending) == ("empty", first.pending)
+
+
+def test_a_todo_deleted_before_the_yes_is_reported_gone(demo, say):
+    turn = say("Delete buy milk.")
+    demo.todo("Buy milk").delete()
+    turn = say("yes", turn.pending)
+    assert (turn.ok, turn.reply) == (False, "That todo is gone: someone deleted it meanwhile.")
+
+
+def test_losing_the_editor_role_before_the_yes_refuses(demo, say):
+    turn = say("Delete buy milk.")
+    TeamMembership.objects.filter(team=demo.teams["Demo team"], user=demo.speaker).update(role="viewer")
+    turn = say("yes", turn.pending)
+    assert (turn.ok, turn.reply) == (False, "Viewers can't delete todos in Demo team.")
+    assert demo.todo("Buy milk") is not None
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        "not a dict",
+        {"intent": "drop_tables", "slots": {}},
+        {"intent": "delete_todo", "slots": {"todo_id": "1; DROP"}, "await": "confirm"},
+        {"intent": "add_todo", "slots": {}, "await": "team", "options": [{"id": True}]},
+        {"intent": "add_todo", "slots": [], "await": "team"},
+    ],
+)
+def test_pending_state_not_written_by_the_dialogue_is_ignored(demo, say, pending):
+    turn = say("yes", pending)
+    assert (turn.intent, turn.reply) == ("confirm", "There's nothing to confirm right now.")
+    assert demo.todo("Buy milk") is not None
+
+
+# -- refusals and bad input -------------------------------------------------------------------------------
+
+
+def test_a_team_the_user_is_not_in_is_not_found(demo, say):
+    Team.objects.create(name="Finance")
+    turn = say("What's open for finance?")
+    assert (turn.ok, turn.reply) == (False, "You're not in a team called finance.")
+    turn = say("Add a todo audit the books for the Finance team.")
+    assert (turn.ok, turn.reply) == (False, "You're not in a team called finance.")
+
+
+def test_other_teams_todos_are_out_of_reach(demo, say):
+    turn = say("Mark plan the launch party as done.", user=demo.users["dave"])
+    assert (turn.ok, turn.reply) == (False, "I couldn't find a todo called 'plan the launch party'.")
+    assert not demo.todo("Plan the launch party").done
+
+
+def test_a_user_without_teams_is_told_to_create_one(demo, say, make_user):
+    turn = say("Add a todo buy milk.", user=make_user("loner"))
+    assert (turn.ok, turn.reply) == (False, "You're not in any team yet. Create one on the Teams page first.")
+
+
+def test_an_overlong_title_is_refused_by_the_models_validation(demo, say):
+    turn = say("Add a todo " + "very " * 45 + "long for Ops")
+    assert (turn.ok, turn.reply) == (False, "That title is too long: todos have 200 characters at most.")
+    assert not Todo.objects.filter(title__startswith="Very").exists()
+
+
+def test_an_overlong_transcript_is_not_parsed(demo, say):
+    turn = say("add a todo " + "x" * MAX_TRANSCRIPT_CHARS)
+    assert (turn.intent, turn.ok) == ("unknown", False)
+    assert "too long" in turn.reply
+
+
+def test_an_unparseable_date_is_explained(demo, say):
+    turn = say("Move buy milk to someday.")
+    assert (turn.ok, turn.reply) == (
+        False,
+        "I didn't understand the date 'someday'. Try: tomorrow, Friday, or May 3rd.",
+    )
+
+
+def test_reopening_a_done_todo(demo, say):
+    say("Mark buy milk as done.")
+    turn = say("Reopen buy milk.")
+    assert (turn.intent, turn.reply) == ("update_todo", "Reopened 'Buy milk'.")
+    assert not demo.todo("Buy milk").done
+
+
+# -- the speech-to-text prompt -----------------------------------------------------------------------------
+
+
+def test_vocabulary_names_the_users_world_and_nobody_elses(demo):
+    outsider_team = Team.objects.create(name="Secret project")
+    Todo.objects.create(team=outsider_team, title="Hidden plan")
+    text = vocabulary(demo.speaker)
+    for word in ("Add a todo", "Demo team", "Ops", "Marketing", "Bob Baker", "Dave Diaz", "Buy milk", "Draft the"):
+        assert word in text, word
+    assert "Secret project" not in text and "Hidden plan" not in text
+    assert "Alice Archer" not in text  # the speaker is not their own teammate
+
+
+def test_vocabulary_stays_bounded(demo):
+    team = demo.teams["Ops"]
+    Todo.objects.bulk_create(Todo(team=team, title=f"Task number {i} " + "x" * 150) for i in range(100))
+    assert len(vocabulary(demo.speaker)) <= 900
+
+
+# -- what Whisper (base, int8) actually wrote for espeak-ng's voices saying the phrase set ----------------------
+
+
+@pytest.mark.parametrize(
+    ("heard", "title", "expected"),
+    [
+        ("Order to do, call the dentist, for Demo team.", "Call the dentist", {"team": "Demo team"}),
+        (
+            "Add a todo, send the invoice for Demo team, do tomorrow.",
+            "Send the invoice",
+            {"due_date": TODAY.replace(day=2)},
+        ),
+        (
+            "Order to do clean the fridge for the Demo team, new Friday.",
+            "Clean the fridge",
+            {"due_date": TODAY.replace(day=4)},
+        ),
+        (
+            "Add a todo, rotate the API keys for RAPs, urgent.",
+            "Rotate the API keys",
+            {"team": "Ops", "priority": "urgent"},
+        ),
+        ("Add a todo, order pizza for Carol and Demo team.", "Order pizza for Carol", {"team": "Demo team"}),
+        ("Add a todo, call the bank, Demo team, today.", "Call the bank", {"due_date": TODAY}),
+        ("Add a new, Water the plants, for the Ops team.", "Water the plants", {"team": "Ops"}),
+        ("Mark my milk as done.", "Buy milk", {"done": True}),
+        ("Sign Fix the login bug to Alice.", "Fix the login bug", {"assignee": "alice"}),
+        ("Change the new date on Buy milk to Thursday.", "Buy milk", {"due_date": TODAY.replace(day=3)}),
+        (
+            "Set the release notes, do on the 10th of December.",
+            "Write the release notes",
+            {"due_date": TODAY.replace(day=10)},
+        ),
+        ("Assign by milk, to nobody.", "Buy milk", {"assignee": None}),
+        ("Assign buy milk, to no bother.", "Buy milk", {"assignee": None}),
+        ("Change the priority of the meeting room, urgent.", "Book a meeting room", {"priority": "urgent"}),
+        ("Change the due date and buy milk to Thursday.", "Buy milk", {"due_date": TODAY.replace(day=3)}),
+        ("Remove the staging server to tomorrow.", "Restart the staging server", {"due_date": TODAY.replace(day=2)}),
+        ("Get order coffee beans to me.", "Order coffee beans", {"assignee": "alice"}),
+        ("Order to do prepare the demo for Demo team, unassign it to Bob.", "Prepare the demo", {"assignee": "bob"}),
+    ],
+)
+def test_whisper_hearings_still_do_what_was_meant(demo, say, heard, title, expected):
+    turn = say(heard)
+    assert turn.ok, turn.reply
+    todo = demo.todo(title)
+    assert todo is not None, turn.reply
+    actual = {
+        "team": todo.team.name,
+        "priority": todo.priority,
+        "due_date": todo.due_date,
+        "done": todo.done,
+        "assignee": todo.assignee.username if todo.assignee else None,
+    }
+    assert {key: actual[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("heard", "intent", "words"),
+    [
+        ("What's new today?", "list_todos", ["Fix the login bug", "Renew the SSL certificate"]),
+        ("Work's open for the Ops team.", "list_todos", ["Restart the staging server"]),
+    ],
+)
+def test_whisper_hearings_of_questions(say, heard, intent, words):
+    turn = say(heard)
+    assert turn.intent == intent and all(word in turn.reply for word in words), turn.reply
+
+
+@pytest.mark.parametrize(("heard", "intent"), [("Consul.", "cancel"), ("Yeah.", "delete_todo")])
+def test_a_sound_alike_answers_a_yes_no_question(demo, say, heard, intent):
+    turn = say("Delete buy milk.")
+    turn = say(heard, turn.pending)
+    assert turn.intent == intent
+    assert (demo.todo("Buy milk") is None) == (intent == "delete_todo")

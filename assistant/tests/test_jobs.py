@@ -1,0 +1,122 @@
+"""The job on its own (in this process, against the real Redis and channel layer): each way a command can fail
+gets its code on the connection's channel and in the history, and the follow-up question lives in the session."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from assistant.jobs import NOT_HEARD_REPLY, PENDING_FIELD, run_command
+from assistant.models import VoiceRequest
+from assistant.phrases import TODAY, build_demo
+from convonet_site.redis_server import free_port
+from teams.models import Todo
+from voice import services, sessions
+
+from .speech import encode, wav
+from .test_audio import tone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def channel():
+    layer = get_channel_layer()
+    name = async_to_sync(layer.new_channel)()
+
+    def received() -> dict:
+        return async_to_sync(layer.receive)(name)
+
+    return name, received
+
+
+@pytest.fixture
+def demo(settings):
+    settings.VOICE_ASSISTANT_TODAY = TODAY
+    return build_demo()
+
+
+def session_with(user, audio: bytes) -> str:
+    session_id = sessions.create_session(fields=services.auth_fields(user))
+    sessions.update_session(session_id, {"audio_buffer": base64.b64encode(audio).decode()})
+    return session_id
+
+
+def run(session_id: str, channel_name: str, user, audio: bytes, *, waited: float = 0.0) -> dict:
+    return run_command(session_id, channel_name, user.pk, len(audio), 2.0, time.time() - waited)
+
+
+def test_a_session_cleared_before_the_job_reads_it(demo, channel, tmp_path):
+    name, received = channel
+    audio = encode(wav("help", "en-us", tmp_path))
+    session_id = session_with(demo.speaker, audio)
+    sessions.delete_session(session_id)
+    frame = run(session_id, name, demo.speaker, audio)
+    assert frame["type"] == "assistant_error" and frame["code"] == "session_gone"
+    assert received() == {"type": "assistant.event", "frame": frame}
+    request = VoiceRequest.objects.get()
+    assert (request.status, request.error_code, request.transcript) == ("failed", "session_gone", "")
+
+
+def test_a_job_that_waited_too_long_is_answered_without_running(demo, channel, tmp_path, settings):
+    settings.VOICE_ASSISTANT_MAX_WAIT = 1.0
+    name, received = channel
+    audio = encode(wav("add a todo buy bread for the demo team", "en-us", tmp_path))
+    session_id = session_with(demo.speaker, audio)
+    frame = run(session_id, name, demo.speaker, audio, waited=5.0)
+    assert frame["code"] == "assistant_timeout" and "1 s" in frame["message"]
+    assert received()["frame"] == frame
+    assert not Todo.objects.filter(title__iexact="buy bread").exists()
+    assert base64.b64decode(sessions.get_session(session_id)["audio_buffer"]) == audio  # nothing lost
+    assert VoiceRequest.objects.get().timings["queued"] >= 5000
+
+
+def test_speech_to_text_down_is_an_error_and_keeps_the_question(demo, channel, tmp_path, settings):
+    settings.VOICE_STT_BACKEND, settings.VOICE_STT_URL = "openai", f"http://127.0.0.1:{free_port()}/v1"
+    name, received = channel
+    audio = encode(wav("yes", "en-us", tmp_path))
+    session_id = session_with(demo.speaker, audio)
+    sessions.update_session(session_id, {PENDING_FIELD: '{"kind": "confirm_delete"}'})
+    frame = run(session_id, name, demo.speaker, audio)
+    assert frame["code"] == "stt_unavailable" and received()["frame"] == frame
+    assert sessions.get_session(session_id)[PENDING_FIELD] == '{"kind": "confirm_delete"}'
+
+
+def test_silence_is_answered_with_i_did_not_catch_that(demo, channel, tmp_path):
+    name, received = channel
+    audio = tone(tmp_path, 1.0, ".webm", volume=0.0)
+    frame = run(session_with(demo.speaker, audio), name, demo.speaker, audio)
+    assert received()["frame"] == frame
+    assert frame["type"] == "assistant_reply" and frame["reply"] == NOT_HEARD_REPLY and frame["transcript"] == ""
+    assert frame["intent"] == "empty" and frame["ok"] is False
+    assert VoiceRequest.objects.get().status == "not_heard"
+
+
+def test_undecodable_audio_has_its_code(demo, channel):
+    name, received = channel
+    audio = b"\x1a\x45\xdf\xa3" + b"\x42" * 3000
+    frame = run(session_with(demo.speaker, audio), name, demo.speaker, audio)
+    assert frame["code"] == "undecodable_audio" and received()["frame"] == frame
+
+
+def test_the_delete_question_waits_in_the_session_for_yes(demo, channel, tmp_path, redis_db, settings):
+    name, _ = channel
+    ask = encode(wav("delete the todo buy milk", "en-gb+f3", tmp_path))
+    session_id = session_with(demo.speaker, ask)
+    first = run(session_id, name, demo.speaker, ask)
+    assert first["intent"] == "delete_todo" and first["ok"] is False and "yes" in first["reply"].lower(), first
+    assert sessions.get_session(session_id)[PENDING_FIELD]
+    assert settings.VOICE_SESSION_TTL - 5 <= redis_db.ttl(f"session:{session_id}") <= settings.VOICE_SESSION_TTL
+    assert Todo.objects.filter(title="Buy milk").exists()
+
+    yes = encode(wav("yes", "en-us", tmp_path))
+    sessions.update_session(session_id, {"audio_buffer": base64.b64encode(yes).decode()})
+    second = run(session_id, name, demo.speaker, yes)
+    assert second["ok"] is True and second["actions"][0]["type"] == "todo_deleted", second
+    assert set(second["timings_ms"]) == {"decode", "stt", "understand", "act"}
+    assert not Todo.objects.filter(title="Buy milk").exists()
+    assert sessions.get_session(session_id)[PENDING_FIELD] == ""

@@ -1,0 +1,113 @@
+"""Both speech-to-text backends: Whisper base in this process, and an OpenAI-compatible server (a small one started
+here on 127.0.0.1 that speaks `/v1/audio/transcriptions`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import wave
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from assistant import stt
+from assistant.audio import decode
+from convonet_site.redis_server import free_port
+
+from .speech import encode, wav
+
+
+class TranscriptionServer:
+    """Answers like an OpenAI-compatible server; `mode` makes it fail (500) or hang (slow)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.mode = "ok"
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+                message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+                form = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                        for part in message.iter_parts()}  # fmt: skip
+                audio = form["file"]
+                with wave.open(io.BytesIO(audio)) as clip:
+                    frames, rate = clip.getnframes(), clip.getframerate()
+                server.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization"), "model": form["model"].decode(),
+                     "prompt": form.get("prompt", b"").decode(), "seconds": frames / rate, "rate": rate}
+                )  # fmt: skip
+                if server.mode == "slow":
+                    time.sleep(2)
+                status, body = (500, {"error": "down"}) if server.mode == "fail" else (200, {"text": " Help. "})
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.port = free_port()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def transcription_server(settings):
+    server = TranscriptionServer()
+    settings.VOICE_STT_BACKEND = "openai"
+    settings.VOICE_STT_URL = f"http://127.0.0.1:{server.port}/v1"
+    settings.VOICE_STT_API_KEY = "test-key"
+    settings.VOICE_STT_MODEL_NAME = "whisper-1"
+    settings.VOICE_STT_TIMEOUT = 1.0
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def spoken_help(tmp_path):
+    return decode(encode(wav("help", "en-us", tmp_path)), max_seconds=30)
+
+
+def test_the_openai_backend_posts_a_wav_with_the_prompt(transcription_server, spoken_help):
+    assert stt.transcribe(spoken_help.samples, "Add a todo.") == "Help."
+    [request] = transcription_server.requests
+    assert request["path"] == "/v1/audio/transcriptions" and request["auth"] == "Bearer test-key"
+    assert request["model"] == "whisper-1" and request["prompt"] == "Add a todo." and request["rate"] == 16000
+    assert request["seconds"] == pytest.approx(spoken_help.seconds, abs=0.01)
+
+
+@pytest.mark.parametrize(("mode", "code"), [("fail", "stt_unavailable"), ("slow", "stt_timeout")])
+def test_a_failing_or_slow_server_gets_a_code(transcription_server, spoken_help, mode, code):
+    transcription_server.mode = mode
+    with pytest.raises(stt.SttError) as caught:
+        stt.transcribe(spoken_help.samples)
+    assert caught.value.code == code
+
+
+def test_a_server_that_is_not_there_is_unavailable(settings, spoken_help):
+    settings.VOICE_STT_BACKEND, settings.VOICE_STT_URL = "openai", f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(stt.SttError) as caught:
+        stt.transcribe(spoken_help.samples)
+    assert caught.value.code == "stt_unavailable"
+
+
+def test_the_whisper_backend_hears_espeak_and_loads_the_model_once(spoken_help):
+    assert "help" in stt.transcribe(spoken_help.samples, "Help. Add a todo.").lower()
+    assert stt.whisper_model.cache_info().currsize == 1
+    stt.transcribe(spoken_help.samples)
+    assert stt.whisper_model.cache_info().misses == 1

@@ -1,0 +1,29 @@
+"""Where a finished recording goes: voice does not know who listens, so it asks through a signal.
+
+The assistant (a higher floor: it reads voice sessions) connects to `recording_finished` and returns the frame the
+page gets after `recording_stopped` (`assistant_thinking`, or an `assistant_error` saying why it will not be heard).
+With nobody connected, the recording is recorded as a request and no frame follows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import Signal
+
+from . import services
+
+#: Sent (asynchronously) with `consumer`, `duration` and `audio_bytes`; a receiver returns a frame or None.
+recording_finished = Signal()
+
+
+async def hand_over(consumer: Any, duration: float, audio_bytes: int) -> dict | None:
+    """The first frame a receiver returned for this recording; None when no receiver took it."""
+    responses = await recording_finished.asend(
+        sender=type(consumer), consumer=consumer, duration=duration, audio_bytes=audio_bytes
+    )
+    frames = [frame for _receiver, frame in responses if frame is not None]
+    if frames:
+        return frames[0]
+    await services.recording_received(consumer.user, consumer.session_id, duration, audio_bytes)
+    return None
