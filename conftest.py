@@ -63,6 +63,8 @@ def redis_db() -> redis.Redis:
     client.flushdb()
     client.set(MARKER, "1", ex=86400)
     redis_manager.configure(settings.REDIS_URL)
-    redis_manager.memory.flushdb()
+    from voice.session_memory import memory
+
+    memory.clear()
     yield client
     client.close()

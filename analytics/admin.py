@@ -29,6 +29,7 @@ from . import ratelimit
 from .forms import ActivityFilterForm
 from .models import ActivityPage, ActivityRollup, RateLimitPage, RedisPage
 from .reports import recently_active, redis_timeline, rollup_summary
+from .statistics import ACTIVITY, RATE_LIMITS, REDIS
 
 
 class PageAdmin(RedisPageAdmin):
@@ -51,7 +52,7 @@ class PageAdmin(RedisPageAdmin):
 
 @admin.register(RateLimitPage)
 class RateLimitAdmin(PageAdmin):
-    permission = "analytics.view_rate_limits"
+    statistic = RATE_LIMITS
     template = "admin/analytics/rate_limits.html"
 
     def page_urls(self) -> list:
@@ -108,7 +109,7 @@ def current_or_none(filters: dict[str, str]) -> dict | None:
 
 @admin.register(ActivityPage)
 class ActivityAdmin(PageAdmin):
-    permission = "analytics.view_activity"
+    statistic = ACTIVITY
     template = "admin/analytics/activity.html"
 
     def _report(self, request: HttpRequest) -> tuple[ActivityFilterForm, dict | None]:
@@ -153,7 +154,7 @@ class ActivityAdmin(PageAdmin):
 
 @admin.register(RedisPage)
 class RedisAdmin(PageAdmin):
-    permission = "analytics.view_redis"
+    statistic = REDIS
     template = "admin/analytics/redis.html"
 
     def page_urls(self) -> list:

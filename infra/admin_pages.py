@@ -2,14 +2,23 @@
 
 Each such page is one entry in the admin guarded by one custom permission; there is nothing to add,
 change or delete through the ModelAdmin machinery, so those answers are fixed here once.
+
+A statistic has three faces (an admin page, a JSON view, a manage.py command); its `Statistic` names the
+one permission they all answer to: the page (`RedisPageAdmin.statistic`) and the JSON view
+(`Statistic.may_open`) check it for the user; the command (`StatisticCommand`), run by an operator with
+no user, refuses to run while no model declares the permission (a renamed permission would leave the page
+and the JSON open to nobody while the command still answered).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -20,14 +29,51 @@ def may_open_page(user: Any, permission: str) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm(permission))
 
 
-class RedisPageAdmin(admin.ModelAdmin):
-    """The one base of the pages over Redis data: the permission that opens them, and how they render."""
+@dataclass(frozen=True)
+class Statistic:
+    """One statistic and the one permission ("app_label.codename") that opens each of its faces."""
 
-    #: The permission that opens the page, as "app_label.codename".
-    permission = ""
+    name: str
+    permission: str
+
+    def may_open(self, user: Any) -> bool:
+        return may_open_page(user, self.permission)
+
+    def permission_declared(self) -> bool:
+        """True when a model of the permission's app declares it (read from the models: no database)."""
+        app_label, codename = self.permission.split(".", 1)
+        if app_label not in apps.app_configs:
+            return False
+        models = apps.get_app_config(app_label).get_models()
+        return any(codename == declared for model in models for declared, _ in model._meta.permissions)
+
+
+class StatisticCommand(BaseCommand):
+    """A manage.py face of a statistic: refused while the statistic's permission is not installed."""
+
+    statistic: Statistic
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        if not self.statistic.permission_declared():
+            raise CommandError(
+                f"The permission {self.statistic.permission!r} of the {self.statistic.name} statistic is declared by "
+                "no model, so its admin page and JSON view open to nobody: fix the statistic's permission."
+            )
+        return super().execute(*args, **options)
+
+
+class RedisPageAdmin(admin.ModelAdmin):
+    """The one base of the pages over Redis data: the statistic whose permission opens them, and how they render."""
+
+    #: The statistic the page shows; its permission opens the page.
+    statistic: Statistic
+
+    @property
+    def permission(self) -> str:
+        return self.statistic.permission
 
     def has_page_permission(self, request: HttpRequest) -> bool:
-        return may_open_page(request.user, self.permission)
+        return self.statistic.may_open(request.user)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_page_permission(request)

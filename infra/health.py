@@ -12,8 +12,10 @@ from typing import Any
 
 import redis
 
-from .policy import fallback_stats
-from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from .policy import Fallback, fallback_stats
+from .redis_core import redis_manager
+
+_fallback = Fallback("health", "reported degraded (`/healthz` 503, storage memory)", also=(redis.RedisError,))
 
 #: The seed's namespaces, counted separately in key statistics; everything else is "other".
 NAMESPACES = ("session", "user", "activity", "rate_limit")
@@ -46,7 +48,7 @@ def redis_topology() -> dict[str, Any]:
     """The current master and its replicas (from the Sentinels when configured); an error entry when nobody answers."""
     try:
         return redis_manager.target.topology(socket_timeout=min(0.5, redis_manager.socket_timeout))
-    except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
+    except (redis.RedisError, OSError) as exc:  # the Sentinels or the server do not answer: said, not raised
         mode = "sentinel" if redis_manager.target.sentinel else "single"
         return {"mode": mode, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -59,8 +61,8 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         "storage": "redis",
         "checked_at": time.time(),
     }
-    usable = False
-    try:
+
+    def probe() -> bool:
         client = redis_manager.redis_client
         started = time.perf_counter()
         client.ping()
@@ -74,10 +76,9 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         report["db_keys"] = client.dbsize()
         if keys:
             report["keys"] = redis_manager.count_keys(NAMESPACES)
-        usable = redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
-    except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
-        redis_manager.mark_unavailable(exc)
-    if not usable:
+        return redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
+
+    if not _fallback.run(probe, lambda: False, probe=True):
         report.update(
             status="degraded",
             storage="memory",

@@ -25,9 +25,12 @@ _registry: dict[str, Fallback] = {}
 class Fallback:
     """One owner's declared fallback, and its count."""
 
-    def __init__(self, owner: str, behaviour: str) -> None:
+    def __init__(self, owner: str, behaviour: str, *, also: tuple[type[BaseException], ...] = ()) -> None:
+        """`also`: further errors this owner answers with its fallback (a staff page or the health report
+        shows any Redis error as such rather than failing)."""
         self.owner = owner
         self.behaviour = behaviour
+        self.errors = (*REDIS_UNUSABLE_ERRORS, *also)
         self.count = 0
         self.last_error = ""
         self._lock = threading.Lock()
@@ -42,12 +45,16 @@ class Fallback:
             if exc is not None:
                 self.last_error = f"{type(exc).__name__}: {exc}"
 
-    def run(self, call: Callable[[], T], fallback: Callable[[], T]) -> T:
-        """`call()` on Redis when it is usable, else (or when it fails so) `fallback()`, counted."""
-        if redis_manager.is_available():
+    def run(self, call: Callable[[], T], fallback: Callable[[], T], *, probe: bool = False) -> T:
+        """`call()` on Redis when it is usable, else (or when it fails so) `fallback()`, counted.
+
+        With `probe` the call is tried even while the manager holds Redis unusable: the caller's call is
+        itself how Redis is checked (the health report).
+        """
+        if probe or redis_manager.is_available():
             try:
                 return call()
-            except REDIS_UNUSABLE_ERRORS as exc:
+            except self.errors as exc:
                 self.used(exc)
                 return fallback()
         self.used()
@@ -58,7 +65,7 @@ class Fallback:
         if await redis_manager.ais_available():
             try:
                 return await call()
-            except REDIS_UNUSABLE_ERRORS as exc:
+            except self.errors as exc:
                 self.used(exc)
                 return fallback()
         self.used()

@@ -22,7 +22,6 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from .fallback import MemoryStore
 from .redis_target import RedisTarget
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,6 @@ class RedisManager:
         self._marker_token: str | None = None
         self.run_id = ""
         self.data_losses: list[dict[str, Any]] = []
-        self.memory = MemoryStore()
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -334,12 +332,6 @@ class RedisManager:
     def storage(self) -> str:
         """`"redis"` or `"memory"`: where owners are storing right now."""
         return "redis" if self.is_available() else "memory"
-
-    def client(self, *, binary: bool = False) -> redis.Redis | MemoryStore:
-        """Redis when it answers, else the in-process store with the same command subset."""
-        if self.is_available():
-            return self.binary_client if binary else self.redis_client
-        return self.memory
 
     @property
     def last_error(self) -> str:

@@ -5,26 +5,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import redis
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 
 from analytics.guards import too_many_requests
 from analytics.ratelimit import hit
 from infra.admin_pages import RedisPageAdmin
-from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from infra.redis_core import redis_manager
 
 from . import history, keys
 from .forms import PublishForm
 from .models import Notification
 from .publish import publish
-
-#: Entries shown per audience on the overview, and for one audience.
-OVERVIEW_ENTRIES = 5
-AUDIENCE_ENTRIES = 200
+from .statistics import NOTIFICATIONS_HISTORY
 
 
 def _rows(entries: list[dict]) -> list[dict]:
@@ -39,7 +36,23 @@ def _rows(entries: list[dict]) -> list[dict]:
 
 @admin.register(Notification)
 class NotificationAdmin(RedisPageAdmin):
-    permission = "notifications.view_notifications"
+    statistic = NOTIFICATIONS_HISTORY
+
+    def get_urls(self) -> list:
+        json_view = self.admin_site.admin_view(self.json_view)
+        return [path("json/", json_view, name=self.url_name("json")), *super().get_urls()]
+
+    def json_view(self, request: HttpRequest) -> JsonResponse:
+        """The page's history as JSON (`?channel=` for one audience); 503 while Redis cannot serve it."""
+        self.require(request)
+        channel_name = request.GET.get("channel")
+        if channel_name is not None and keys.parse_channel(channel_name) is None:
+            return JsonResponse({"error": "No such audience."}, status=404)
+        report = history.fallback.run(lambda: history.history_report(channel_name), lambda: None)
+        if report is None:
+            error = f"Redis is unavailable ({redis_manager.last_error}): the history cannot be shown."
+            return JsonResponse({"available": False, "error": error}, status=503)
+        return JsonResponse({"available": True, "audiences": report})
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         self.require(request)
@@ -74,15 +87,13 @@ class NotificationAdmin(RedisPageAdmin):
             error=None,
             **(extra_context or {}),
         )
-        try:
-            if channel_name:
-                context["audiences"] = [(channel_name, None, _rows(history.recent(channel_name, AUDIENCE_ENTRIES)))]
-            else:
-                context["audiences"] = [
-                    (name, last, _rows(history.recent(name, OVERVIEW_ENTRIES))) for name, last in history.audiences()
-                ]
-        except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
-            redis_manager.mark_unavailable(exc)
-            context["audiences"] = []
+
+        def read() -> list:
+            return [(a["channel"], a["last"], _rows(a["entries"])) for a in history.history_report(channel_name)]
+
+        def unavailable() -> list:
             context["error"] = f"Redis is unavailable ({redis_manager.last_error}): the history cannot be shown."
+            return []
+
+        context["audiences"] = history.fallback.run(read, unavailable)
         return TemplateResponse(request, "admin/notifications/notifications.html", context)

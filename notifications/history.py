@@ -12,12 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+import redis
 from django.conf import settings
 
+from infra.policy import Fallback
 from infra.redis_core import redis_manager
 
 from . import keys
+
+#: Staff reads of the history (the Notifications page) while Redis cannot serve them.
+fallback = Fallback(
+    "notifications_history", "the staff page says the history cannot be shown", also=(redis.RedisError,)
+)
 
 MAX_EVENT_ID_LENGTH = 20
 
@@ -102,3 +110,16 @@ def audiences(limit: int = 100) -> list[tuple[str, float]]:
     """Audiences that received something within the age limit, most recent first: (channel, unix time)."""
     rows = redis_manager.redis_client.zrevrange(keys.AUDIENCES, 0, limit - 1, withscores=True)
     return [(name, score / 1e6) for name, score in rows]
+
+
+#: Entries per audience on the overview, and for one audience.
+OVERVIEW_ENTRIES = 5
+AUDIENCE_ENTRIES = 200
+
+
+def history_report(channel_name: str | None = None) -> list[dict[str, Any]]:
+    """The statistic behind the Notifications page, its JSON and `notification_history`: the newest entries of
+    each recent audience (`last`: when it last received one), or many entries of one audience."""
+    if channel_name:
+        return [{"channel": channel_name, "last": None, "entries": recent(channel_name, AUDIENCE_ENTRIES)}]
+    return [{"channel": name, "last": last, "entries": recent(name, OVERVIEW_ENTRIES)} for name, last in audiences()]

@@ -253,15 +253,12 @@ def flush_stats() -> None:
 def cache_stats() -> dict[str, Any]:
     """Hit rate over every process (the shared hash), this process's counts, and held invalidations."""
     report: dict[str, Any] = {"process": dict(_stats.local), "pending_invalidations": _pending_invalidations.stats()}
-    if redis_manager.is_available():
-        try:
-            flush_stats()
-            totals = redis_manager.redis_client.hgetall(STATS_KEY)
-        except REDIS_UNUSABLE_ERRORS as exc:
-            redis_manager.mark_unavailable(exc)
-            totals = None
-    else:
-        totals = None
+
+    def shared_totals() -> dict[str, str] | None:
+        flush_stats()
+        return redis_manager.redis_client.hgetall(STATS_KEY)
+
+    totals = _fallback.run(shared_totals, lambda: None)
     source = {k: int(v) for k, v in totals.items()} if totals is not None else _stats.local
     hits, misses = source.get("hits", 0), source.get("misses", 0)
     report.update(

@@ -158,6 +158,8 @@ HTTP: dict[tuple[str, str], str] = {
     ("admin:voice_voicesession_clear", "POST"): "302 302 302 302 302 403 302",
     ("admin:notifications_notification_changelist", "GET"): "302 302 302 302 302 403 200",
     ("admin:notifications_notification_changelist", "POST"): "302 302 302 302 302 403 200",
+    ("admin:notifications_notification_json", "GET"): "302 302 302 302 302 403 200",
+    ("admin:notifications_notification_json", "POST"): "302 302 302 302 302 403 200",
     ("admin:analytics_ratelimitpage_json", "GET"): "302 302 302 302 302 403 200",
     ("admin:analytics_ratelimitpage_json", "POST"): "302 302 302 302 302 403 200",
     ("admin:analytics_ratelimitpage_reset", "GET"): "302 302 302 302 302 405 405",

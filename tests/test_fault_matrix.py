@@ -50,6 +50,7 @@ def healthy() -> bool:
 
 def sessions_case(fault: str, user) -> None:
     from voice import sessions
+    from voice.session_memory import memory
 
     known = {"user_id": str(user.pk), "authenticated": "True", "connected_at": repr(time.time() - 1)}
     sid = sessions.create_session(fields=known)
@@ -58,7 +59,7 @@ def sessions_case(fault: str, user) -> None:
     assert sessions.get_session(sid)["step"] == "during"
     made_during = sessions.create_session()
     yield
-    wait_until(lambda: not redis_manager.memory.exists(f"session:{sid}"))  # moved back to Redis
+    wait_until(lambda: not memory.holds(sid))  # moved back to Redis
     assert sessions.get_session(sid)["step"] == "during"
     assert sessions.get_session(made_during) is not None
 

@@ -19,7 +19,7 @@ from infra.redis_core import redis_manager
 
 from . import calls, session_listing, sessions
 from .models import VoiceProfile, VoiceSession
-from .views import VOICE_SESSIONS_PERMISSION
+from .statistics import VOICE_SESSIONS
 
 SORTS = {
     "connected": lambda s: s.connected_at,
@@ -45,7 +45,7 @@ class VoiceProfileAdmin(admin.ModelAdmin):
 
 @admin.register(VoiceSession)
 class VoiceSessionAdmin(RedisPageAdmin):
-    permission = VOICE_SESSIONS_PERMISSION
+    statistic = VOICE_SESSIONS
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -6,10 +6,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from .calls import calls_summary
+from .statistics import CALLS
 from .views import staff_json
 
 
-@staff_json
+@staff_json(CALLS)
 @require_GET
 def calls_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"success": True, **calls_summary()})

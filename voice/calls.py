@@ -6,6 +6,9 @@ state and the actor and writes the new state with its TTL, so two processes raci
 accepting on one while the caller hangs up on another) cannot both win. Ended calls are kept for
 `CALLS_ENDED_TTL` seconds so that a late message gets `call_ended` rather than `unknown_call`.
 `call:active` indexes ringing and active calls for the admin, pruned of records that expired.
+
+What follows an operation (who is told what, which activity is recorded, whether a missed call is
+notified) is decided here by plain functions returning an `Outcome`; the consumer only relays it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
+from analytics.activity import atrack_agent_activity
+from analytics.ratelimit import ahit, pair_identifier
 from infra.policy import Fallback
 from infra.redis_core import redis_manager
 from infra.scripts import LuaScript
+from notifications.publish import publish_user_notification
+
+from . import presence
+from .services import display_name
 
 RINGING, ACTIVE, ENDED = "ringing", "active", "ended"
 INDEX_KEY = "call:active"
@@ -291,3 +302,117 @@ def share_a_team(user_a: int, user_b: int) -> bool:
 
     teams_of_a = TeamMembership.objects.filter(user_id=user_a).values("team_id")
     return TeamMembership.objects.filter(user_id=user_b, team_id__in=teams_of_a).exists()
+
+
+def teammate_name(caller_id: int, callee_id: int) -> str | None:
+    """The callee's display name when both share a team, else None (the call is refused)."""
+    if not share_a_team(caller_id, callee_id):
+        return None
+    user = get_user_model().objects.filter(pk=callee_id, is_active=True).first()
+    return display_name(user) if user else None
+
+
+# -- who is told what ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tell:
+    """One channel-layer event for each of `channels` (connections that may live in other processes)."""
+
+    channels: tuple[str, ...]
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What follows a call operation: events for other connections, activity to record as
+    (user id, event, metadata), and the call to notify its callee about as missed (None when not missed)."""
+
+    tell: tuple[Tell, ...] = ()
+    activity: tuple[tuple[int, str, dict[str, Any]], ...] = ()
+    missed: dict[str, Any] | None = None
+
+
+def _hangup(call_id: str, reason: str) -> dict[str, Any]:
+    return {"type": "call.hangup", "call_id": call_id, "reason": reason}
+
+
+def _others(channels: list[str], here: str) -> tuple[str, ...]:
+    return tuple(channel for channel in channels if channel != here)
+
+
+def after_create(call: dict[str, Any], callee_channels: list[str]) -> Outcome:
+    """A new call rings on every connection of the callee."""
+    event = {"type": "call.incoming", "call_id": call["call_id"], "from_user": call["caller_id"]}
+    return Outcome(tell=(Tell(tuple(callee_channels), {**event, "from_name": call["caller_name"]}),))
+
+
+def after_accept(call: dict[str, Any], here: str, callee_channels: list[str]) -> Outcome:
+    """Answered on `here`: the caller hears it, the callee's other connections stop ringing, both are in a call."""
+    call_id = call["call_id"]
+    started = {"call_id": call_id, "duration": 0}
+    return Outcome(
+        tell=(
+            Tell((call["caller_channel"],), {"type": "call.accepted", "call_id": call_id}),
+            Tell(_others(callee_channels, here), _hangup(call_id, "answered_elsewhere")),
+        ),
+        activity=tuple((user_id, "call_started", started) for user_id in (call["caller_id"], call["callee_id"])),
+    )
+
+
+def after_reject(call: dict[str, Any], here: str, callee_channels: list[str]) -> Outcome:
+    """Declined on `here`: the caller hears it, the callee's other connections stop ringing (not a missed call)."""
+    call_id = call["call_id"]
+    return Outcome(
+        tell=(
+            Tell((call["caller_channel"],), {"type": "call.rejected", "call_id": call_id}),
+            Tell(_others(callee_channels, here), _hangup(call_id, "rejected")),
+        )
+    )
+
+
+def after_end(ended: Transition, here: str, callee_channels: list[str]) -> Outcome:
+    """Ended from `here` (hangup, ring timeout, disconnect): while ringing, every connection of the callee and
+    the caller hear it; once answered, the other side. An answered call is recorded with its duration;
+    a missed one is notified. `callee_channels` matter only for a call that was ringing."""
+    call = ended.call
+    if ended.previous_state == RINGING:
+        targets = [*callee_channels, call["caller_channel"]]
+    else:
+        targets = [call["callee_channel"] if here == call["caller_channel"] else call["caller_channel"]]
+    activity: tuple[tuple[int, str, dict[str, Any]], ...] = ()
+    if ended.previous_state == ACTIVE:
+        metadata = {"call_id": call["call_id"], "duration": duration(call)}
+        activity = tuple((user_id, "call_ended", metadata) for user_id in (call["caller_id"], call["callee_id"]))
+    return Outcome(
+        tell=(Tell(_others(targets, here), _hangup(call["call_id"], call["end_reason"])),),
+        activity=activity,
+        missed=call if ended.missed else None,
+    )
+
+
+async def aafter_end(ended: Transition, here: str) -> Outcome:
+    """`after_end` with the callee's connections looked up when they matter."""
+    ringing = ended.previous_state == RINGING
+    return after_end(ended, here, await presence.auser_channels(ended.call["callee_id"]) if ringing else [])
+
+
+async def arecord(outcome: Outcome) -> None:
+    """The outcome's activity and missed-call notice (its events are the consumer's to send)."""
+    for user_id, event, metadata in outcome.activity:
+        await atrack_agent_activity(str(user_id), event, metadata)
+    call = outcome.missed
+    if call is None:
+        return
+    if not (await ahit(pair_identifier(call["caller_id"], call["callee_id"]), "missed_call_notifications")).allowed:
+        return  # the same caller ringing again and again: a few notices per window, not a flood of the history
+    await sync_to_async(publish_user_notification)(
+        str(call["callee_id"]),
+        {
+            "type": "missed_call",
+            "message": f"Missed call from {call['caller_name']}",
+            "call_id": call["call_id"],
+            "from_user": call["caller_id"],
+            "from_name": call["caller_name"],
+        },
+    )

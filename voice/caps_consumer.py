@@ -12,7 +12,6 @@ import contextlib
 
 from django.conf import settings
 
-from . import sessions
 from .caps import CLOSE_CODE, Refusal, SocketSlot
 
 
@@ -77,4 +76,4 @@ class SocketCapsMixin:
         await super().receive_audio(chunk)
         if counted and self.recording_started is None and self.session_id is not None:
             # The store refused the chunk (recording stopped, or past the per-recording cap): count what it holds.
-            await self.slot.set_audio(await sessions.aaudio_size(self.session_id))
+            await self.slot.set_audio(await self.session.audio_size())

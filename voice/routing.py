@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from .call_consumer import VoiceCallConsumer
+from .consumers import VoiceCallConsumer
 
 websocket_urlpatterns: list = [path("ws/voice/", VoiceCallConsumer.as_asgi())]

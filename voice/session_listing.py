@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from infra.redis_core import redis_manager
 
+from .session_memory import memory
 from .session_store import (
     FIELDS,
     INFO,
@@ -123,6 +124,13 @@ def _base64_matches(info: SessionInfo) -> bool:
         return False
 
 
+def _audio_piece(session_id: str, key: str, start: int, end: int) -> bytes:
+    return fallback.run(
+        lambda: redis_manager.binary_client.getrange(key, start, end - 1),
+        lambda: memory.audio_range(session_id, start, end),
+    )
+
+
 def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | None = None) -> Iterator[bytes]:
     """The buffered audio in pieces (GETRANGE), so a long recording is streamed, not loaded whole.
 
@@ -132,13 +140,8 @@ def iter_audio(session_id: str, *, chunk_size: int = 64 * 1024, limit: int | Non
     key = audio_key(session_id)
     offset = 0
     while limit is None or offset < limit:
-        client = redis_manager.client(binary=True)
         end = offset + chunk_size if limit is None else min(offset + chunk_size, limit)
-        try:
-            piece = client.getrange(key, offset, end - 1)
-        except REDIS_UNUSABLE_ERRORS as exc:
-            fallback.used(exc)
-            return
+        piece = _audio_piece(session_id, key, offset, end)
         if not piece:
             return
         yield piece
@@ -152,10 +155,7 @@ def iter_session_ids() -> Iterator[str]:
     in the in-process store (an outage, or not moved yet); some may have expired since."""
     seen: set[str] = set(fallback.run(lambda: redis_manager.redis_client.zrange(SESSION_INDEX_KEY, 0, -1), list))
     yield from (sid for sid in seen if SESSION_ID_PATTERN.fullmatch(sid))
-    for key in list(redis_manager.memory.scan_iter(match="session:*")):
-        session_id = key.removeprefix("session:")
-        if session_id not in seen and SESSION_ID_PATTERN.fullmatch(session_id):
-            yield session_id
+    yield from (session_id for session_id in memory.session_ids() if session_id not in seen)
 
 
 def list_sessions() -> list[SessionInfo]:

@@ -3,12 +3,13 @@
 
 Every operation is one Lua script (one round trip, atomic): the keys are created with their TTL, and
 every write extends both TTLs in the same call, so no crash between two calls can leave a key without
-one. While Redis is unusable the same operations run on the manager's in-process store (`storage:
-"memory"`), written in Python with the same rules (`voice/tests/test_session_contract.py` holds both to
+one. While Redis is unusable the same operations run on this process's session store (`voice.session_memory`,
+`storage: "memory"`), written in Python with the same rules (`voice/tests/test_session_contract.py` holds both to
 one contract); a live connection whose session stayed in the unreachable Redis re-creates it there from
 what it knows, and whatever memory holds moves to Redis (merged with what Redis kept) when it answers
-again. A Redis that came back empty (the manager detects it) has lost the sessions: a live connection
-re-creates its own in Redis at its next call.
+again. A Redis that came back empty (the manager detects it) has lost the sessions: the live connections' sessions
+are re-created at detection (`voice.session_handle.recreate_live_sessions`, the manager's data-lost callback);
+a connection whose own call is what detects it re-creates its session in that call.
 
 Audio chunks carry the offset they belong at (the bytes the connection has had stored before them): the
 script appends only at that length, and a chunk found already there (a call that timed out on the client
@@ -33,10 +34,11 @@ from typing import Any
 
 from django.conf import settings
 
-from infra.fallback import MemoryStore
 from infra.policy import Fallback
 from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 from infra.scripts import LuaScript
+
+from .session_memory import REPLACES, MemorySessions, memory
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,10 @@ def session_key(session_id: str) -> str:
 
 def audio_key(session_id: str) -> str:
     return f"session:{validate_session_id(session_id)}:audio"
+
+
+def _session_id(keys: list[str]) -> str:
+    return keys[0].removeprefix("session:")
 
 
 def keys_of(session_id: str) -> list[str]:
@@ -129,20 +135,14 @@ class _Op:
 
     name: str
     script: LuaScript
-    memory: Callable[[MemoryStore, list[str], list[Any]], Any] | None
+    memory: Callable[[MemorySessions, str, list[Any]], Any] | None
     #: True for a reply that means "no such session" (operations a live connection can revive).
     missed: Callable[[Any], bool] | None = None
 
 
-def _mem_create(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+def _mem_create(m: MemorySessions, session_id: str, args: list[Any]) -> int:
     ttl, audio, pairs = int(args[0]), args[1], args[2:]
-    with m._lock:
-        if m.exists(keys[0]):
-            return 0
-        m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
-        m.expire(keys[0], ttl)
-        m.set(keys[1], audio, ex=ttl)
-        return 1
+    return int(m.create(session_id, dict(zip(pairs[::2], pairs[1::2], strict=True)), audio, ttl))
 
 
 CREATE = _Op(
@@ -161,9 +161,10 @@ CREATE = _Op(
 )
 
 
-def _mem_get(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
+def _mem_get(m: MemorySessions, session_id: str, args: list[Any]) -> list:
     with m._lock:
-        return [m.hgetall(keys[0]), m.get(keys[1]) or b""]
+        held = m.find(session_id)
+        return [dict(held.fields), held.audio] if held else [{}, b""]
 
 
 GET = _Op(
@@ -177,33 +178,16 @@ GET = _Op(
 )
 
 
-#: The in-process audio replaces what Redis holds (the recording restarted here), rather than continuing it.
-REPLACES = "replace"
-
-
-def _audio_base(m: MemoryStore, keys: list[str]) -> str | None:
-    """Where the audio held here stands in the recording: an offset ("N": it continues Redis's audio from
-    byte N), `REPLACES`, or None (nothing appended here yet)."""
-    raw = m.get(_memory_only(keys, "audio_base"))
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def _base_offset(base: str | None) -> int:
-    return int(base) if base not in (None, REPLACES) else 0
-
-
-def _mem_update(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+def _mem_update(m: MemorySessions, session_id: str, args: list[Any]) -> int:
     ttl, audio_mode, audio, pairs = int(args[0]), args[1], args[2], args[3:]
     with m._lock:
-        if not m.exists(keys[0]):
+        held = m.find(session_id)
+        if held is None:
             return 0
         if audio_mode == "1":
-            m.set(keys[1], audio, ex=ttl)
-            m.set(_memory_only(keys, "audio_base"), REPLACES, ex=ttl)
-        if pairs:
-            m.hset(keys[0], mapping=dict(zip(pairs[::2], pairs[1::2], strict=True)))
-        m.expire(keys[0], ttl)
-        m.expire(keys[1], ttl)
+            held.audio, held.base = audio, REPLACES
+        held.fields.update(zip(pairs[::2], pairs[1::2], strict=True))
+        held.deadline = time.monotonic() + ttl
         return 1
 
 
@@ -222,29 +206,27 @@ UPDATE = _Op(
 )
 
 
-def _mem_append(m: MemoryStore, keys: list[str], args: list[Any]) -> list[int]:
+def _mem_append(m: MemorySessions, session_id: str, args: list[Any]) -> list[int]:
     chunk, limit, ttl, expected = args[0], int(args[1]), int(args[2]), args[3]
     with m._lock:
-        if not m.exists(keys[0]):
+        held = m.find(session_id)
+        if held is None:
             return [-1, 0]
-        m.expire(keys[0], ttl)
-        if _audio_base(m, keys) is None and expected != "" and not m.strlen(keys[1]):
+        held.deadline = time.monotonic() + ttl
+        if held.base is None and expected != "" and not held.audio:
             # The first chunk held here: the audio before it is in Redis (a live session revived here).
-            m.set(_memory_only(keys, "audio_base"), str(expected), ex=ttl)
-        base = _base_offset(_audio_base(m, keys))
-        size = base + m.strlen(keys[1])
-        if m.hget(keys[0], "is_recording") != "True":
+            held.base = str(expected)
+        size = held.size
+        if held.fields.get("is_recording") != "True":
             status = -2
         elif expected != "" and size != int(expected):
-            held = m.getrange(keys[1], size - base - len(chunk), -1) if size >= base + len(chunk) else b""
-            status = 1 if size == int(expected) + len(chunk) and held == chunk else -4
+            tail = held.audio[-len(chunk) :] if chunk and len(held.audio) >= len(chunk) else b""
+            status = 1 if size == int(expected) + len(chunk) and tail == chunk else -4
         elif size + len(chunk) > limit:
             status = -3
         else:
-            status, size = 1, base + m.append(keys[1], chunk)
-        if not m.exists(keys[1]):
-            m.set(keys[1], b"")
-        m.expire(keys[1], ttl)
+            held.audio += chunk
+            status, size = 1, held.size
         return [status, size]
 
 
@@ -277,12 +259,12 @@ APPEND = _Op(
 )
 
 
-def _mem_extend(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+def _mem_extend(m: MemorySessions, session_id: str, args: list[Any]) -> int:
     with m._lock:
-        if not m.exists(keys[0]):
+        held = m.find(session_id)
+        if held is None:
             return 0
-        m.expire(keys[0], int(args[0]))
-        m.expire(keys[1], int(args[0]))
+        held.deadline = time.monotonic() + int(args[0])
         return 1
 
 
@@ -298,18 +280,8 @@ EXTEND = _Op(
 )
 
 
-def _memory_only(keys: list[str], what: str) -> str:
-    """A key of the in-process store only: `cleared` (the session was deleted here, so no connection revives
-    it) or `audio_base` (the offset in the whole recording where the audio held here starts)."""
-    return f"{keys[0]}:{what}"
-
-
-def _mem_delete(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
-    with m._lock:
-        m.set(_memory_only(keys, "cleared"), b"1", ex=session_ttl())
-        removed = m.delete(keys[0], keys[1])
-        m.delete(_memory_only(keys, "audio_base"))
-        return removed
+def _mem_delete(m: MemorySessions, session_id: str, args: list[Any]) -> int:
+    return int(m.delete(session_id, clearing_ttl=session_ttl()))
 
 
 DELETE = _Op(
@@ -322,9 +294,13 @@ DELETE = _Op(
 )
 
 
-def _mem_info(m: MemoryStore, keys: list[str], args: list[Any]) -> list:
+def _mem_info(m: MemorySessions, session_id: str, args: list[Any]) -> list:
     with m._lock:
-        return [m.hgetall(keys[0]), m.ttl(keys[0]), m.ttl(keys[1]), m.strlen(keys[1]), m.getrange(keys[1], 0, args[0])]
+        held = m.find(session_id)
+        if held is None:
+            return [{}, -2, -2, 0, b""]
+        end = None if int(args[0]) == -1 else int(args[0]) + 1
+        return [dict(held.fields), held.ttl(), held.ttl(), len(held.audio), held.audio[:end]]
 
 
 INFO = _Op(
@@ -379,22 +355,15 @@ def _move_to_redis(keys: list[str]) -> int:
     next move. Two moves of one snapshot store it once. Redis errors propagate to the caller, which
     falls back to the in-process store.
     """
-    memory = redis_manager.memory
+    session_id = _session_id(keys)
     with memory._lock:
-        fields, ttl, audio = memory.hgetall(keys[0]), memory.ttl(keys[0]), memory.get(keys[1]) or b""
-        base = _audio_base(memory, keys)
-    if not fields or ttl <= 0:
-        return 0
+        held = memory.find(session_id)
+        if held is None or held.ttl() <= 0:
+            return 0
+        fields, ttl, audio, base = dict(held.fields), held.ttl(), held.audio, held.base
     args = [ttl, audio, base or "0", *_flatten(fields)]
     moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
-    with memory._lock:
-        held = memory.get(keys[1]) or b""
-        if memory.hgetall(keys[0]) == fields and held == audio:
-            memory.delete(keys[0], keys[1], _memory_only(keys, "audio_base"))
-        elif held.startswith(audio) and memory.exists(keys[0]):
-            memory.set(keys[1], held[len(audio) :], ex=max(1, memory.ttl(keys[0])))
-            offset = _base_offset(base) + len(audio)
-            memory.set(_memory_only(keys, "audio_base"), str(offset), ex=max(1, memory.ttl(keys[0])))
+    memory.forget_moved(session_id, fields, audio)
     return moved
 
 
@@ -406,17 +375,12 @@ def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
     (its audio from that point, remembered as starting at the chunk's offset) instead of being reported
     gone. A session deleted here (staff cleared it during the outage) stays gone.
     """
-    memory = redis_manager.memory
-    reply = op.memory(memory, keys, args)
-    if (
-        revive is not None
-        and op.missed is not None
-        and op.missed(reply)
-        and not memory.exists(_memory_only(keys, "cleared"))
-    ):
-        _, _, created = create_args(keys[0].removeprefix("session:"), revive, None)
-        _mem_create(memory, keys, created)
-        reply = op.memory(memory, keys, args)
+    session_id = _session_id(keys)
+    reply = op.memory(memory, session_id, args)
+    if revive is not None and op.missed is not None and op.missed(reply) and not memory.was_cleared(session_id):
+        _, _, created = create_args(session_id, revive, None)
+        _mem_create(memory, session_id, created)
+        reply = op.memory(memory, session_id, args)
     return reply
 
 
@@ -428,10 +392,13 @@ def _lost_with_redis(revive: Mapping[str, Any] | None) -> bool:
     return any(loss["at"] >= connected_at for loss in redis_manager.data_losses)
 
 
-def _recreate_in_redis(keys: list[str], revive: Mapping[str, Any]) -> None:
-    _, create_keys, created = create_args(keys[0].removeprefix("session:"), revive, None)
-    CREATE.script(redis_manager.binary_client, create_keys, created)
-    log.warning("Re-created voice session %s... in Redis from its connection after Redis lost it.", keys[0][:16])
+def recreate_in_redis(session_id: str, known: Mapping[str, Any]) -> bool:
+    """Create a live connection's session in Redis from what it knows, unless Redis has it; True when created."""
+    _, create_keys, created = create_args(session_id, known, None)
+    if not CREATE.script(redis_manager.binary_client, create_keys, created):
+        return False
+    log.warning("Re-created voice session %s... in Redis from its connection after Redis lost it.", session_id[:8])
+    return True
 
 
 def run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
@@ -443,11 +410,11 @@ def run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | N
     """
 
     def call() -> Any:
-        if redis_manager.memory.exists(keys[0]):
+        if memory.holds(_session_id(keys)):
             _move_to_redis(keys)
         reply = op.script(redis_manager.binary_client, keys, args)
         if op.missed is not None and op.missed(reply) and _lost_with_redis(revive):
-            _recreate_in_redis(keys, revive)
+            recreate_in_redis(_session_id(keys), revive)
             reply = op.script(redis_manager.binary_client, keys, args)
         return reply
 
@@ -459,11 +426,11 @@ async def arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
 
     async def call() -> Any:
         client = redis_manager.async_client(binary=True)
-        if redis_manager.memory.exists(keys[0]):
+        if memory.holds(_session_id(keys)):
             await asyncio.to_thread(_move_to_redis, keys)
         reply = await op.script.acall(client, keys, args)
         if op.missed is not None and op.missed(reply) and await asyncio.to_thread(_lost_with_redis, revive):
-            await asyncio.to_thread(_recreate_in_redis, keys, revive)
+            await asyncio.to_thread(recreate_in_redis, _session_id(keys), revive)
             reply = await op.script.acall(client, keys, args)
         return reply
 
@@ -537,10 +504,11 @@ def append_result(reply: list) -> AppendResult:
     return AppendResult(_APPEND_STATUS[int(reply[0])], int(reply[1]))
 
 
-def _mem_size(m: MemoryStore, keys: list[str], args: list[Any]) -> int:
+def _mem_size(m: MemorySessions, session_id: str, args: list[Any]) -> int:
     """The recording's length: where the audio held here starts, plus what it holds."""
     with m._lock:
-        return _base_offset(_audio_base(m, keys)) + m.strlen(keys[1])
+        held = m.find(session_id)
+        return held.size if held else 0
 
 
 SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size)
@@ -554,10 +522,7 @@ def move_memory_sessions_to_redis() -> int:
     appended); a call for a session not moved yet moves it itself first.
     """
     moved = 0
-    for key in list(redis_manager.memory.scan_iter(match="session:*")):
-        session_id = key.removeprefix("session:")
-        if not SESSION_ID_PATTERN.fullmatch(session_id):
-            continue
+    for session_id in memory.session_ids():
         try:
             moved += bool(_move_to_redis(keys_of(session_id)))
         except REDIS_UNUSABLE_ERRORS as exc:

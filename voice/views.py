@@ -14,11 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from analytics.guards import rate_limit
 from analytics.login import account_identifier
-from infra.admin_pages import may_open_page
+from infra.admin_pages import Statistic
 from infra.redis_core import redis_manager
 
 from . import session_listing, sessions
 from .forms import PinForm
+from .statistics import VOICE_SESSIONS
 
 
 @require_GET
@@ -48,34 +49,39 @@ def pin_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
-#: The permission of the admin's "Voice sessions" page, which these endpoints are the JSON faces of.
-VOICE_SESSIONS_PERMISSION = "voice.view_voice_sessions"
+REFUSED = "Staff with the permission to view and clear live voice sessions only."
 
 
-def staff_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The admin Voice sessions page's permission, refusals in JSON (401 anonymous, 403 without the
-    permission), `debug_endpoints` rate limit (429)."""
+def staff_json(statistic: Statistic) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """The JSON face of `statistic`: its permission (the admin page's), refusals in JSON (401 anonymous, 403
+    without the permission), `debug_endpoints` rate limit (429)."""
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return JsonResponse({"success": False, "error": "Log in as staff to use this endpoint."}, status=401)
-        if not may_open_page(request.user, VOICE_SESSIONS_PERMISSION):
-            return JsonResponse(
-                {"success": False, "error": "Staff with the permission to view and clear live voice sessions only."},
-                status=403,
-            )
-        return limited(request, *args, **kwargs)
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return JsonResponse({"success": False, "error": "Log in as staff to use this endpoint."}, status=401)
+            if not statistic.may_open(request.user):
+                return JsonResponse(
+                    {
+                        "success": False,
+                        "error": "Staff with the permission to view and clear live voice sessions only.",
+                    },
+                    status=403,
+                )
+            return limited(request, *args, **kwargs)
 
-    limited = rate_limit("debug_endpoints")(view)
-    return never_cache(wrapped)
+        limited = rate_limit("debug_endpoints")(view)
+        return never_cache(wrapped)
+
+    return decorate
 
 
 def _not_found(session_id: str) -> JsonResponse:
     return JsonResponse({"success": False, "session_id": session_id[:64], "error": "Session not found"}, status=404)
 
 
-@staff_json
+@staff_json(VOICE_SESSIONS)
 @require_GET
 def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
     """The seed's debug JSON: the session's fields and its audio described (length, preview), never returned."""
@@ -92,7 +98,7 @@ def debug_session(request: HttpRequest, session_id: str) -> JsonResponse:
     )
 
 
-@staff_json
+@staff_json(VOICE_SESSIONS)
 @require_http_methods(["GET", "POST"])
 def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
     """GET shows what would be cleared and a confirmation form; only a POST (with CSRF) deletes."""
@@ -105,7 +111,7 @@ def clear_session(request: HttpRequest, session_id: str) -> HttpResponse:
     return JsonResponse({"success": True, "session_id": session_id, "message": "Session cleared"})
 
 
-@staff_json
+@staff_json(VOICE_SESSIONS)
 @require_GET
 def sessions_json(request: HttpRequest) -> JsonResponse:
     """The live sessions and their counts: the JSON face of the admin page and `voice_sessions list`."""

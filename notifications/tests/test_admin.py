@@ -134,3 +134,43 @@ def test_it_says_so_when_redis_is_down(redis_db, settings):
         assert outage_buffer().drain(lambda items: None) == 1  # held, not lost (discarded here)
     finally:
         redis_manager.configure(settings.REDIS_URL)
+
+
+def test_a_redis_that_cannot_serve_the_history_is_said_and_counted(redis_db, settings):
+    from convonet_site.redis_server import free_port
+    from infra.policy import fallback_stats
+    from infra.redis_core import redis_manager
+
+    client = staff_client("view_notifications")
+    before = fallback_stats()["notifications_history"]["count"]
+    redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        response = client.get(URL)
+    finally:
+        redis_manager.configure(settings.REDIS_URL)
+    assert response.status_code == 200
+    assert "the history cannot be shown" in response.content.decode()
+    assert fallback_stats()["notifications_history"]["count"] == before + 1
+
+
+def test_the_json_and_the_command_show_what_the_page_shows(redis_db):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    publish_user_notification(44, {"type": "voice_message", "message": "For JSON"})
+    client = staff_client("view_notifications")
+    report = client.get(reverse("admin:notifications_notification_json")).json()
+    assert report["available"] is True
+    [audience] = [a for a in report["audiences"] if a["channel"] == "user:44:notifications"]
+    assert [e["message"] for e in audience["entries"]] == ["For JSON"] and audience["last"] > 0
+    one = client.get(reverse("admin:notifications_notification_json"), {"channel": "user:44:notifications"}).json()
+    assert [e["message"] for e in one["audiences"][0]["entries"]] == ["For JSON"]
+    assert client.get(reverse("admin:notifications_notification_json"), {"channel": "session:1"}).status_code == 404
+    out = io.StringIO()
+    call_command("notification_history", "--json", stdout=out)
+    assert json.loads(out.getvalue())["audiences"] == report["audiences"]
+    text = io.StringIO()
+    call_command("notification_history", "--channel", "user:44:notifications", stdout=text)
+    assert "user:44:notifications: 1 shown" in text.getvalue() and "For JSON" in text.getvalue()

@@ -11,7 +11,7 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
-from voice.call_consumer import VoiceCallConsumer
+from voice.consumers import VoiceCallConsumer
 
 from .conftest import VoiceClient
 

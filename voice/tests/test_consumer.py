@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -9,11 +10,13 @@ import pytest
 from channels.db import database_sync_to_async
 
 from analytics.activity import get_user_activity
+from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
 from voice import sessions
 from voice.consumers import VoiceConsumer
+from voice.session_memory import memory
 
 from .conftest import VoiceClient
 
@@ -301,17 +304,16 @@ async def test_two_connections_have_separate_sessions(redis_db, alice):
 
 
 async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis_down):
-    from infra.redis_core import redis_manager
 
     client = VoiceClient(alice)
     await client.connect()
     await client.ask({"type": "start_recording"})
     await client.send_bytes(b"held in memory")
     assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 14
-    assert redis_manager.memory.get(f"session:{client.session_id}:audio") == b"held in memory"
-    assert redis_manager.memory.ttl(f"session:{client.session_id}") > 3500
+    assert memory.find(client.session_id).audio == b"held in memory"
+    assert memory.find(client.session_id).ttl() > 3500
     await client.close()
-    assert redis_manager.memory.exists(f"session:{client.session_id}") == 0
+    assert not memory.holds(client.session_id)
     assert app_keys(redis_db) == set()
 
 
@@ -373,7 +375,7 @@ async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(red
     try:
         await client.send_bytes(b"during-")
         assert await client.ask({"type": "ping"}) == {"type": "pong"}
-        held = redis_manager.memory.hgetall(f"session:{client.session_id}")
+        held = memory.find(client.session_id).fields
         assert held["user_id"] == str(alice.pk) and held["is_recording"] == "True" and held["authenticated"] == "True"
     finally:
         redis_manager.configure(settings.REDIS_URL)  # back, before the recovery thread moved anything
@@ -381,7 +383,7 @@ async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(red
     assert await client.ask({"type": "stop_recording"}) == {"type": "recording_stopped", "audio_bytes": 19}
     assert redis_db.get(f"session:{client.session_id}:audio") == b"before-during-after"
     assert hash_of(redis_db, client.session_id)["user_id"] == str(alice.pk)
-    assert not redis_manager.memory.exists(f"session:{client.session_id}")
+    assert not memory.holds(client.session_id)
     await client.close()
 
 
@@ -472,7 +474,7 @@ async def test_a_text_frame_failing_before_its_type_is_known_is_logged_as_text(r
     client = VoiceClient(alice, consumer=Broken)
     await client.connect()
     assert (await client.ask({"type": "ping"}))["code"] == "server_error"
-    assert [r.getMessage() for r in caplog.records if r.name == "voice.consumers"] == ["voice text frame failed"]
+    assert [r.getMessage() for r in caplog.records if r.name == "voice.socket_consumer"] == ["voice text frame failed"]
     await client.close()
 
 
@@ -492,7 +494,7 @@ async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, a
             client = await recording(alice)
             await client.send_bytes(b"kept")
             assert await client.ask({"type": "ping"}) == {"type": "pong"}
-            assert redis_manager.memory.get(f"session:{client.session_id}:audio") == b"kept"
+            assert memory.find(client.session_id).audio == b"kept"
             assert not raw.exists(f"session:{client.session_id}")
             await client.close()
         finally:
@@ -531,3 +533,29 @@ async def test_a_pin_lockout_holds_for_unicode_lookalikes_of_the_username(redis_
     assert reply["code"] == "auth_locked"
     await client.close()
     await other.close()
+
+
+async def test_a_redis_that_came_back_empty_gets_the_live_sessions_back_at_detection(redis_db, alice):
+    """Without a frame from the connection: the manager's data-lost callback re-creates what it knows."""
+    client = VoiceClient(alice)
+    await client.connect()
+    anonymous = VoiceClient()
+    await anonymous.connect()
+    await database_sync_to_async(redis_manager.check)()  # the manager adopts Redis's marker
+    redis_db.flushdb()  # Redis came back empty
+    redis_db.set("convonet-test:marker", "1", ex=86400)
+    await database_sync_to_async(redis_manager.check)()  # detection; the callbacks run in a thread
+    deadline = time.monotonic() + 5
+    both = (f"session:{client.session_id}", f"session:{anonymous.session_id}")
+    while redis_db.exists(*both) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert redis_manager.data_loss_stats()["count"] == 1
+    stored = hash_of(redis_db, client.session_id)
+    assert stored["user_id"] == str(alice.pk) and stored["authenticated"] == "True"
+    assert hash_of(redis_db, anonymous.session_id)["authenticated"] == "False"
+    assert fresh(ttls(redis_db, client.session_id))
+    assert redis_db.zscore("session:index", client.session_id) is not None
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    await client.close()
+    await anonymous.close()
+    assert not redis_db.exists(*both)

@@ -10,6 +10,7 @@ import pytest
 from infra.redis_core import redis_manager
 from tests.redis_monitor import app_keys
 from voice import session_listing, session_store, sessions
+from voice.session_memory import memory
 
 
 def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
@@ -146,8 +147,7 @@ def test_the_store_runs_in_memory_while_redis_is_down_with_the_same_rules(redis_
     assert sessions.update_session(sid, {"user_name": "Alice"})
     session = sessions.get_session(sid)
     assert session["user_name"] == "Alice" and base64.b64decode(session["audio_buffer"]) == b"abc"
-    memory = redis_manager.memory
-    assert 3590 <= memory.ttl(f"session:{sid}") <= 3600 and 3590 <= memory.ttl(f"session:{sid}:audio") <= 3600
+    assert 3590 <= memory.find(sid).ttl() <= 3600  # one expiry for the session and its audio
     assert [s.session_id for s in session_listing.list_sessions()] == [sid]
     assert session_listing.session_stats()["storage"] == "memory"
     assert not sessions.update_session("nosuchsession", {"x": "1"})
@@ -183,13 +183,13 @@ def test_sessions_made_during_an_outage_move_to_redis_when_it_returns(tmp_path, 
             server.start()
             assert redis_manager.check()
             deadline = time.monotonic() + 5
-            while redis_manager.memory.exists(f"session:{sid}") and time.monotonic() < deadline:
+            while memory.holds(sid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             raw = redis_manager.binary_client
             assert raw.hget(f"session:{sid}", "user_name") == b"Alice"
             assert raw.get(f"session:{sid}:audio") == b"held"
             assert 490 <= raw.ttl(f"session:{sid}") <= 500 and 490 <= raw.ttl(f"session:{sid}:audio") <= 500
-            assert not redis_manager.memory.exists(f"session:{sid}", f"session:{sid}:audio")
+            assert not memory.holds(sid)
             assert sessions.append_audio(sid, b" on").size == 7
         finally:
             redis_manager.configure(live_settings.REDIS_URL)
@@ -221,7 +221,7 @@ def _made_during_an_outage(fields: dict) -> str:
             assert sessions.append_audio(sid, b"held").ok
     finally:
         redis_manager.configure(settings.REDIS_URL)  # available again, nothing moved yet
-    assert redis_manager.is_available() and redis_manager.memory.exists(f"session:{sid}")
+    assert redis_manager.is_available() and memory.holds(sid)
     return sid
 
 
@@ -229,7 +229,7 @@ def test_a_session_made_during_an_outage_is_found_right_after_redis_returns(redi
     sid = _made_during_an_outage({"user_id": "1", "is_recording": "True"})
     assert sessions.extend_session(sid, 400)
     assert redis_db.get(f"session:{sid}:audio") == b"held" and 390 <= redis_db.ttl(f"session:{sid}") <= 400
-    assert not redis_manager.memory.exists(f"session:{sid}", f"session:{sid}:audio")
+    assert not memory.holds(sid)
     other = _made_during_an_outage({"user_id": "2", "is_recording": "True"})
     assert sessions.append_audio(other, b"+more").size == 9
     assert redis_db.get(f"session:{other}:audio") == b"held+more" and redis_db.ttl(f"session:{other}:audio") > 3000
@@ -241,7 +241,7 @@ async def test_the_async_calls_also_find_a_session_made_during_an_outage(redis_d
     sid = _made_during_an_outage({"user_id": "1", "is_recording": "True"})
     assert (await sessions.aappend_audio(sid, b"!")).size == 5
     assert redis_db.get(f"session:{sid}:audio") == b"held!"
-    assert not redis_manager.memory.exists(f"session:{sid}")
+    assert not memory.holds(sid)
 
 
 def test_a_session_missing_in_memory_is_revived_only_when_asked(redis_db, redis_down):
@@ -309,11 +309,11 @@ def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
         try:
             sid = sessions.create_session(fields={"is_recording": "True"})
             assert sessions.append_audio(sid, b"abc").ok and sessions.get_session(sid)["is_recording"] == "True"
-            assert not raw.exists(f"session:{sid}") and redis_manager.memory.exists(f"session:{sid}")
-            assert session_store.move_memory_sessions_to_redis() == 0 and redis_manager.memory.exists(f"session:{sid}")
+            assert not raw.exists(f"session:{sid}") and memory.holds(sid)
+            assert session_store.move_memory_sessions_to_redis() == 0 and memory.holds(sid)
         finally:
             redis_manager.configure(settings.REDIS_URL)
-            redis_manager.memory.delete(f"session:{sid}", f"session:{sid}:audio")
+            memory.clear()
 
 
 def test_the_owner_index_lists_sessions_without_scanning_the_key_space(redis_db):
@@ -363,8 +363,8 @@ def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path)
             mover.start()
             time.sleep(0.2)  # the mover is waiting on the sleeping Redis now
             assert mover.is_alive()
-            assert redis_manager.memory._lock.acquire(timeout=0.2)  # free while the mover waits on Redis
-            redis_manager.memory._lock.release()
+            assert memory._lock.acquire(timeout=0.2)  # free while the mover waits on Redis
+            memory._lock.release()
             mover.join()
         finally:
             sleeper.join()

@@ -1,12 +1,16 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from analytics.ratelimit import current_counters, reset
+from analytics.statistics import RATE_LIMITS
+from infra.admin_pages import StatisticCommand
 from infra.redis_core import redis_manager
 
 
-class Command(BaseCommand):
+class Command(StatisticCommand):
+    statistic = RATE_LIMITS
+
     help = "Live rate-limit counters by action and identifier (from the limiter's index), or reset one."
 
     def add_arguments(self, parser):

@@ -3,9 +3,11 @@ import json
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from analytics.activity import get_user_activity
+from analytics.statistics import ACTIVITY
+from infra.admin_pages import StatisticCommand
 
 
 def find_user(ref: str):
@@ -19,7 +21,9 @@ def find_user(ref: str):
     return user
 
 
-class Command(BaseCommand):
+class Command(StatisticCommand):
+    statistic = ACTIVITY
+
     help = "A user's recent activity from Redis, newest first (the seed's get_user_activity)."
 
     def add_arguments(self, parser):

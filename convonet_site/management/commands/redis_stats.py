@@ -1,11 +1,15 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from analytics.statistics import REDIS
+from infra.admin_pages import StatisticCommand
 from infra.health import get_health
 
 
-class Command(BaseCommand):
+class Command(StatisticCommand):
+    statistic = REDIS
+
     help = "Redis memory and per-namespace key counts (counted with SCAN), as the seed's Monitoring section."
 
     def add_arguments(self, parser):

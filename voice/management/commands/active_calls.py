@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand
-
+from infra.admin_pages import StatisticCommand
 from voice.calls import calls_summary
+from voice.statistics import CALLS
 
 
-class Command(BaseCommand):
+class Command(StatisticCommand):
+    statistic = CALLS
+
     help = "List the calls that are ringing or active right now."
 
     def add_arguments(self, parser):

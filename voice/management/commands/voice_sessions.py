@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from infra.admin_pages import StatisticCommand
 from voice import session_listing, sessions
+from voice.statistics import VOICE_SESSIONS
 
 
-class Command(BaseCommand):
+class Command(StatisticCommand):
+    statistic = VOICE_SESSIONS
+
     help = "List, show or clear live voice sessions (found with SCAN, never KEYS)."
 
     def add_arguments(self, parser):

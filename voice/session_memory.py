@@ -1,0 +1,124 @@
+"""The in-process session store: voice sessions held by this process while Redis cannot serve them.
+
+Shaped around sessions, like the rate limiter's local limiter, not around Redis commands: each session is its
+fields, its audio, one expiry (a session's two Redis keys always share their TTL) and where its audio starts
+in the whole recording (`base`: an offset when it continues audio that Redis holds, `REPLACES` when a
+recording restarted here replaces it, None while nothing was appended here). A session deleted here is
+remembered for a session TTL (`was_cleared`), so a live connection does not revive it. Bounded: when full,
+the session closest to expiry goes first. `voice.session_store` runs the session operations on it, with
+the rules of its Lua scripts (`voice/tests/test_session_contract.py` holds both stores to one contract).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+#: The in-process audio replaces what Redis holds (the recording restarted here), rather than continuing it.
+REPLACES = "replace"
+
+
+@dataclass
+class HeldSession:
+    fields: dict[str, str]
+    audio: bytes
+    deadline: float  # time.monotonic()
+    base: str | None = None
+
+    def ttl(self) -> int:
+        return max(0, round(self.deadline - time.monotonic()))
+
+    @property
+    def base_offset(self) -> int:
+        """Where the audio held here starts in the whole recording."""
+        return int(self.base) if self.base not in (None, REPLACES) else 0
+
+    @property
+    def size(self) -> int:
+        return self.base_offset + len(self.audio)
+
+
+class MemorySessions:
+    """Sessions by id, thread-safe; the lock is held only around in-memory work, never across a network call."""
+
+    def __init__(self, max_sessions: int = 10_000) -> None:
+        self.max_sessions = max_sessions
+        self._sessions: dict[str, HeldSession] = {}
+        self._cleared: dict[str, float] = {}
+        self._lock = threading.RLock()
+
+    def find(self, session_id: str) -> HeldSession | None:
+        """The live session (expired ones are dropped on the way); callers hold `_lock` while using it."""
+        with self._lock:
+            held = self._sessions.get(session_id)
+            if held is not None and held.deadline <= time.monotonic():
+                del self._sessions[session_id]
+                held = None
+            return held
+
+    def holds(self, session_id: str) -> bool:
+        return self.find(session_id) is not None
+
+    def session_ids(self) -> list[str]:
+        with self._lock:
+            return [session_id for session_id in list(self._sessions) if self.find(session_id) is not None]
+
+    def audio_range(self, session_id: str, start: int, end: int) -> bytes:
+        """Bytes `start` to `end` (exclusive) of the audio held here; empty when the session is not held."""
+        with self._lock:
+            held = self.find(session_id)
+            return held.audio[start:end] if held else b""
+
+    def create(self, session_id: str, fields: dict[str, str], audio: bytes, ttl: int) -> bool:
+        """A new session; False (nothing changed) when one is already held under that id."""
+        with self._lock:
+            if self.find(session_id) is not None:
+                return False
+            if len(self._sessions) >= self.max_sessions:
+                self._evict()
+            self._sessions[session_id] = HeldSession(dict(fields), audio, time.monotonic() + ttl)
+            return True
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        for session_id in [s for s, held in self._sessions.items() if held.deadline <= now]:
+            del self._sessions[session_id]
+        if len(self._sessions) >= self.max_sessions:
+            del self._sessions[min(self._sessions, key=lambda s: self._sessions[s].deadline)]
+
+    def delete(self, session_id: str, *, clearing_ttl: int) -> bool:
+        """Remove a session and remember it was cleared (for `clearing_ttl` seconds); True when it was held."""
+        with self._lock:
+            self._cleared[session_id] = time.monotonic() + clearing_ttl
+            return self._sessions.pop(session_id, None) is not None
+
+    def was_cleared(self, session_id: str) -> bool:
+        with self._lock:
+            deadline = self._cleared.get(session_id)
+            if deadline is not None and deadline <= time.monotonic():
+                del self._cleared[session_id]
+                return False
+            return deadline is not None
+
+    def forget_moved(self, session_id: str, fields: dict[str, str], audio: bytes) -> None:
+        """After a snapshot (`fields`, `audio`) reached Redis: drop the session, or keep only what arrived here
+        since (from its new offset), so the next move takes it."""
+        with self._lock:
+            held = self.find(session_id)
+            if held is None:
+                return
+            if held.fields == fields and held.audio == audio:
+                del self._sessions[session_id]
+            elif held.audio.startswith(audio):
+                held.base = str(held.base_offset + len(audio))
+                held.audio = held.audio[len(audio) :]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+            self._cleared.clear()
+
+
+#: This process's in-process session store.
+memory = MemorySessions()
