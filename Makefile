@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH ?=
 
 .PHONY: run prod test lint format bench install install-dev migrate demo model check-deploy clean
 
@@ -64,8 +65,9 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 
 ## Benchmarks: ratios measured side by side in one run.
+## `make bench BENCH=ingest` runs only the named ones.
 bench: install-dev
-	DEBUG=1 $(PY) -m convonet_site.redis_server --no-persist --private -- $(PY) -m bench
+	DEBUG=1 $(PY) -m convonet_site.redis_server --no-persist --private -- $(PY) -m bench $(BENCH)
 
 ## `manage.py check --deploy` with production-like settings.
 check-deploy: install

@@ -7,13 +7,24 @@ The voice consumer stays thin: it sends the signal in place of recording the req
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+import redis
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
 
 from voice import services
 
-from .queue import enqueue_command
+from .queue import JOB_TIMEOUT, enqueue_command, fail_lost_job, job_state
+
+log = logging.getLogger(__name__)
+
+#: Watchers of queued jobs, referenced until they end (a bare task may be garbage-collected mid-await).
+_watchers: set[asyncio.Task] = set()
+WORKER_LOST_MESSAGE = "The assistant stopped while handling your command, so it was not done; say it again."
 
 
 def error_frame(code: str, message: str) -> dict[str, str]:
@@ -36,4 +47,28 @@ async def recording_finished(
             "assistant_unavailable",
             "The assistant is not running right now, so your recording was not heard; try again in a minute.",
         )
+    watcher = asyncio.create_task(watch_job(consumer.channel_name, job_id))
+    _watchers.add(watcher)
+    watcher.add_done_callback(_watchers.discard)
     return {"type": "assistant_thinking", "job_id": job_id}
+
+
+async def watch_job(channel_name: str, job_id: str) -> None:
+    """Until the job is over, check that the worker running it is alive; when its registration expired (killed
+    mid-job), fail the job and answer the connection with `assistant_worker_lost`, instead of leaving the page to its
+    own timer. A job that finishes answers the connection itself."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.VOICE_ASSISTANT_MAX_WAIT + JOB_TIMEOUT + settings.VOICE_ASSISTANT_WORKER_TTL
+    while loop.time() < deadline:
+        await asyncio.sleep(settings.VOICE_ASSISTANT_WATCH_INTERVAL)
+        try:
+            state = await sync_to_async(job_state, thread_sensitive=False)(job_id)
+            if state == "over":
+                return
+            if state == "lost":
+                await sync_to_async(fail_lost_job, thread_sensitive=False)(job_id)
+                frame = error_frame("assistant_worker_lost", WORKER_LOST_MESSAGE)
+                await get_channel_layer().send(channel_name, {"type": "assistant.event", "frame": frame})
+                return
+        except redis.exceptions.RedisError:
+            log.warning("could not check assistant job %s", job_id, exc_info=True)

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection
+from rq import get_current_job
 
 from voice import services, sessions
 
@@ -162,6 +163,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
         not_heard(outcome)
         return
     pending = load_pending(session)
+    mark_stage("stt")
     with clock.stage("stt"):
         try:
             outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending))
@@ -170,6 +172,8 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if not outcome.transcript:
         not_heard(outcome)
         return
+    if not sessions.extend_session(outcome.session_id):  # cleared (staff) while it was being transcribed
+        raise Refusal("session_gone", "This voice session was cleared before your command was done; reconnect.")
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
@@ -193,6 +197,14 @@ def prompt_for(user: Any, pending: dict | None) -> str:
     return f"{ANSWER_WORDS} {vocabulary}" if pending else vocabulary
 
 
+def mark_stage(stage: str) -> None:
+    """Note in the RQ job's meta what it is doing (the RQ admin shows it; tests act mid-job on it)."""
+    job = get_current_job()
+    if job is not None:
+        job.meta["stage"] = stage
+        job.save_meta()
+
+
 def not_heard(outcome: Outcome) -> None:
     outcome.intent, outcome.reply, outcome.status = "empty", NOT_HEARD_REPLY, VoiceRequest.Status.NOT_HEARD
 
@@ -211,13 +223,18 @@ def deliver(channel_name: str, frame: dict[str, Any]) -> None:
     async_to_sync(get_channel_layer().send)(channel_name, {"type": "assistant.event", "frame": frame})
 
 
+async def _recording_received(user: Any, duration: float, outcome: Outcome, details: dict) -> None:
+    await services.recording_received(
+        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
+    )
+    await services.notices_sent()  # published in the background: this job's loop ends when the call returns
+
+
 def record(user: Any, duration: float, outcome: Outcome) -> None:
     """The seed's activity and notification (with what was heard), then the history row."""
     details = {"transcript_chars": len(outcome.transcript), "stt_ms": outcome.timings.get("stt", 0)}
     details["intent"] = outcome.intent or outcome.error_code
-    async_to_sync(services.recording_received)(
-        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
-    )
+    async_to_sync(_recording_received)(user, duration, outcome, details)
     team_ids = [a.get("team_id") for a in outcome.actions if isinstance(a, dict) and a.get("team_id")]
     VoiceRequest.objects.create(
         user=user,

@@ -61,9 +61,15 @@ def _content(text: str) -> list[str]:
     return [word for word in plain(text).split() if word not in FILLER]
 
 
+#: Voiced consonants and their voiceless twins: at the end of a short word they differ only in voicing, which a
+#: recording (and Whisper) often loses ("Lobs" heard for "Ops", "cad" for "cat").
+_VOICING = str.maketrans("bdgvz", "ptkfs")
+
+
 def _rime(word: str) -> str:
-    """The word from its first vowel on, vowels alike: "drops", "raps" and "Ops" all give "aps"."""
-    return re.sub(r"[aeiou]", "a", re.sub(r"^[^aeiou]+", "", word))
+    """The word from its first vowel on, vowels alike and voicing folded: "drops", "raps", "lobs" and "Ops" all
+    give "aps"."""
+    return re.sub(r"[aeiou]", "a", re.sub(r"^[^aeiou]+", "", word)).translate(_VOICING)
 
 
 def similarity(spoken: str, name: str, *, rhyme: bool = False) -> float:

@@ -64,6 +64,8 @@ def normalize(transcript: str) -> str:
 
 def _strip_todo_words(text: str) -> str:
     text = re.sub(r"^(?:the |my |a |an )?(?:todo|task|item)(?: called| named| about)?\s+", "", text.strip())
+    # Whisper's hearing of a quick "the to-do" ("Delete, not a do by mail."): "a do" starts no title
+    text = re.sub(r"^(?:not |the )?a do\s+", "", text)
     text = re.sub(r"\s+(?:todo|task|item)$", "", text)
     return text.strip()
 
@@ -127,11 +129,13 @@ _PRIORITY_CHANGE = [
 _DUE = r"(?:due|do|new)"  # Whisper writes an unstressed "due" as "do" or "new"
 _DAY_WORDS = r"(?:today|tonight|tomorrow|next week|(?:next |this )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
 _DUE_CHANGE = [
-    r"remove (?P<todo>.+?) (?:to|until|till) (?P<due>" + _DAY_WORDS + ")",  # Whisper's "remove" for "move"
+    # Whisper's "remove" for "move": a deletion takes no date, so "remove X (to) tomorrow" reschedules
+    r"remove (?P<todo>.+?) (?:(?:to|until|till) )?(?P<due>" + _DAY_WORDS + ")",
     r"(?:change|set|move|update|push)(?: the)? " + _DUE + r" date (?:of|for|on|and) (?P<todo>.+?) to (?P<due>.+)",
     r"(?:change|set|move|update|push) (?P<todo>.+?)(?:'s)? " + _DUE + r" date to (?P<due>.+)",
     r"(?:set|make|mark) (?P<todo>.+?) (?:as )?" + _DUE + r" (?P<due>.+)",
     r"(?:move|push|postpone|reschedule|delay|push back) (?P<todo>.+?) (?:to|until|till) (?P<due>.+)",
+    r"(?:move|push|postpone|reschedule|delay|push back) (?P<todo>.+?) (?P<due>" + _DAY_WORDS + ")",  # "to" unheard
     r"(?P<todo>.+?) (?:is|should be) due (?P<due>.+)",
 ]
 _DELETE = [

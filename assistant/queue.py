@@ -1,4 +1,5 @@
-"""The `assistant` RQ queue: enqueueing a command, and whether any worker is there to run it."""
+"""The `assistant` RQ queue: enqueueing a command, whether any worker is there to run it, whether the worker running
+a job is still alive, and the TTLs of RQ's own keys (RQ creates them without one)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import django_rq
 import redis
 from django.conf import settings
 from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from .jobs import run_command
 
@@ -16,6 +19,12 @@ log = logging.getLogger(__name__)
 
 #: Longest a job may run before RQ stops it (a cold model load plus a 30 s command fit well within it).
 JOB_TIMEOUT = 120
+#: How long a finished job's result, and a failed job, are kept (the admin's RQ pages show them meanwhile).
+RESULT_TTL = 300
+FAILURE_TTL = 7 * 86400
+#: The TTL given to RQ's registries and the queue list: longer than any entry they hold lives (a failed job), so
+#: an expiry never drops a live entry; refreshed by every enqueue and by every live worker.
+REGISTRY_TTL = FAILURE_TTL + 86400
 
 
 def get_queue() -> Queue:
@@ -25,6 +34,11 @@ def get_queue() -> Queue:
 def live_workers(queue: Queue | None = None) -> list[Worker]:
     """Workers registered on the queue whose heartbeat key has not expired (RQ drops the dead ones)."""
     return Worker.all(queue=queue or get_queue())
+
+
+def job_ttl() -> int:
+    """Seconds RQ keeps a job that is still queued (the job itself answers sooner: VOICE_ASSISTANT_MAX_WAIT)."""
+    return int(settings.VOICE_ASSISTANT_MAX_WAIT) + 300
 
 
 def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float) -> str | None:
@@ -47,15 +61,71 @@ def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_byte
             # the worker logs the description: no session id (it lets a client act as the session) in the logs
             description=f"assistant command of user {user_id} ({audio_bytes} bytes)",
             job_timeout=JOB_TIMEOUT,
-            result_ttl=300,
-            failure_ttl=7 * 86400,
-            # RQ discards a job still queued this long after; the job itself answers sooner (VOICE_ASSISTANT_MAX_WAIT).
-            ttl=int(settings.VOICE_ASSISTANT_MAX_WAIT) + 300,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            ttl=job_ttl(),
         )
+        expire_rq_keys(queue)
     except redis.exceptions.RedisError:
         log.warning("could not enqueue an assistant command", exc_info=True)
         return None
     return job.id
+
+
+def rq_keys(queue: Queue) -> dict[str, int]:
+    """RQ's keys for this queue that live longer than one job, with the TTL each is given (see README)."""
+    registries = [
+        queue.started_job_registry,
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.deferred_job_registry,
+        queue.scheduled_job_registry,
+        queue.canceled_job_registry,
+    ]
+    keys = {queue.key: REGISTRY_TTL, Queue.redis_queues_keys: REGISTRY_TTL}
+    keys.update({registry.key: REGISTRY_TTL for registry in registries})
+    return keys
+
+
+def expire_rq_keys(queue: Queue, extra: dict[str, int] | None = None) -> None:
+    """Give RQ's long-lived keys their TTL (RQ creates them with none); EXPIRE skips a key that does not exist, so
+    nothing is created here."""
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for key, ttl in {**rq_keys(queue), **(extra or {})}.items():
+            pipe.expire(key, ttl)
+        pipe.execute()
+
+
+def job_state(job_id: str) -> str:
+    """`waiting` (queued), `running`, `lost` (started by a worker whose registration expired: it was killed or hung),
+    or `over` (finished, failed, stopped, or gone: the job answered or RQ discarded it)."""
+    queue = get_queue()
+    try:
+        job = Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        return "over"
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED:
+        worker_key = Worker.redis_worker_namespace_prefix + (job.worker_name or "")
+        return "running" if job.worker_name and queue.connection.exists(worker_key) else "lost"
+    if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        return "waiting"
+    return "over"
+
+
+def fail_lost_job(job_id: str) -> None:
+    """Move a job whose worker died to RQ's failed registry (kept FAILURE_TTL, its key expiring with it), as RQ's
+    own registry cleanup would much later."""
+    queue = get_queue()
+    try:
+        job = Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        return
+    with queue.connection.pipeline() as pipe:
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        queue.started_job_registry.remove_executions(job, pipeline=pipe)
+        queue.failed_job_registry.add(job, ttl=FAILURE_TTL, exc_string="The worker died mid-job.", pipeline=pipe)
+        pipe.execute()
 
 
 def stats() -> dict[str, int]:

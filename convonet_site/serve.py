@@ -23,6 +23,8 @@ import time
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 
+from .server_tuning import freeze_after_startup, with_backlog
+
 APPLICATION = "convonet_site.asgi:application"
 #: daphne's message and frame limits, as a multiple of the largest frame the app accepts.
 SERVER_LIMIT_FACTOR = 2
@@ -41,7 +43,8 @@ def websocket_limit() -> int:
 def daphne_argv(options: list[str]) -> list[str]:
     """daphne's arguments: the WebSocket limits, then the caller's options, then the application."""
     limit = str(websocket_limit())
-    return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, *options, APPLICATION]
+    tuned = with_backlog(options)
+    return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, *tuned, APPLICATION]
 
 
 log = logging.getLogger("convonet_site.serve")
@@ -119,9 +122,11 @@ class DrainingServer(Server):
 def main(options: list[str] | None = None) -> None:
     from daphne.cli import CommandLineInterface
 
+    argv = daphne_argv(sys.argv[1:] if options is None else options)
+    freeze_after_startup(APPLICATION)
     cli = CommandLineInterface()
     cli.server_class = DrainingServer
-    cli.run(daphne_argv(sys.argv[1:] if options is None else options))
+    cli.run(argv)
 
 
 if __name__ == "__main__":

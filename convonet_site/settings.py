@@ -183,6 +183,11 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
 VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
 VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# What one voice socket may send before it is closed (voice/receive_budget.py): frames and bytes per second,
+# with bursts of up to VOICE_RECEIVE_BURST_SECONDS' worth (a client catching up after a stall).
+VOICE_RECEIVE_FRAMES_PER_SECOND = env_int("VOICE_RECEIVE_FRAMES_PER_SECOND", 100, minimum=1)
+VOICE_RECEIVE_BYTES_PER_SECOND = env_int("VOICE_RECEIVE_BYTES_PER_SECOND", 1024 * 1024, minimum=1024)
+VOICE_RECEIVE_BURST_SECONDS = env_int("VOICE_RECEIVE_BURST_SECONDS", 2, minimum=1, maximum=60)
 # Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address (voice/caps.py).
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
 VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)
@@ -212,6 +217,12 @@ VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"
+#: Seconds an assistant worker's registration outlives its last beat (renewed every third of it, also mid-job): a
+#: worker killed mid-job is noticed within this (+ VOICE_ASSISTANT_WATCH_INTERVAL) and the page gets
+#: `assistant_worker_lost`.
+VOICE_ASSISTANT_WORKER_TTL = env_int("VOICE_ASSISTANT_WORKER_TTL", 10, minimum=3, maximum=3600)
+#: How often the daphne that queued a command checks its job's worker is alive.
+VOICE_ASSISTANT_WATCH_INTERVAL = env_float("VOICE_ASSISTANT_WATCH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 #: The date commands are understood against ("due tomorrow"); empty = today. Fixed in tests and demos.
 try:
     VOICE_ASSISTANT_TODAY = (

@@ -57,11 +57,23 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             except (*REDIS_UNUSABLE_ERRORS, redis.ResponseError) as exc:
                 if not _receive_failed(exc):
                     raise
+                if asyncio.current_task().cancelling():
+                    raise asyncio.CancelledError from exc  # a cancellation turned into a TimeoutError: see below
                 if not failures:
                     log.warning("Channel layer: receive failed (%s: %s); retrying.", type(exc).__name__, exc)
                 _fallback.used(exc)
                 failures += 1
                 await asyncio.sleep(RETRY_DELAYS[min(failures - 1, len(RETRY_DELAYS) - 1)])
+
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: int) -> Any:
+        # CPython 3.11's asyncio.timeout turns a cancellation that lands as redis-py's read times out into a
+        # TimeoutError, which redis-py retries: the cancelled receive would wait on BRPOP forever (a consumer
+        # daphne asked to stop, "took too long to shut down"). A popped message stays in channels-redis's
+        # backup queue and is restored by the next receive.
+        content = await super()._brpop_with_clean(index, channel, timeout)
+        if asyncio.current_task().cancelling():
+            raise asyncio.CancelledError
+        return content
 
     async def group_add(self, group: str, channel: str) -> None:
         self._memberships[channel].add(group)

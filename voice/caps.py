@@ -99,6 +99,9 @@ return 1
 
 _SCRIPTS: dict[str, LuaScript] = {"join": LuaScript(_JOIN), "reserve": LuaScript(_RESERVE), "set": LuaScript(_SET)}
 
+#: Audio bytes a socket reserves ahead of its frames (one Redis call per grant instead of per frame).
+AUDIO_GRANT = 64 * 1024
+
 _fallback = Fallback("voice_caps", "not counted while Redis is unusable (sockets and audio allowed)")
 
 
@@ -128,6 +131,8 @@ class SocketSlot:
         self.address = address
         self.key: str | None = None
         self.user_id: int | None = None
+        #: Bytes reserved in Redis ahead of this socket's audio, not yet spent (`reserve_audio`).
+        self.granted = 0
 
     @staticmethod
     def lease() -> int:
@@ -164,12 +169,25 @@ class SocketSlot:
         return None
 
     async def reserve_audio(self, size: int) -> Refusal | None:
-        """Count `size` more bytes of audio held by the user; a Refusal when it would pass the user's cap."""
+        """Count `size` more bytes of audio held by the user; a Refusal when it would pass the user's cap.
+
+        Bytes are reserved `AUDIO_GRANT` ahead and spent here, so a recording asks Redis about once per 64 KiB
+        instead of once per frame; near the cap the grant is dropped and exactly `size` is asked for, so this
+        socket is refused only when its own audio would not fit (others may be refused up to one grant early)."""
         if self.user_id is None:
             return None
+        if size <= self.granted:
+            self.granted -= size
+            return None
+        needed = size - self.granted
         limit = settings.VOICE_MAX_AUDIO_BYTES_PER_USER
-        reply = await _run("reserve", user_key(self.user_id), self.token, self.lease(), size, limit)
+        reply = await _run("reserve", user_key(self.user_id), self.token, self.lease(), needed + AUDIO_GRANT, limit)
+        if reply is not None and int(reply[0]):
+            self.granted = AUDIO_GRANT
+            return None
+        reply = await _run("reserve", user_key(self.user_id), self.token, self.lease(), needed, limit)
         if reply is None or int(reply[0]):
+            self.granted = 0
             return None
         return Refusal(
             "user_audio_limit",
@@ -181,6 +199,7 @@ class SocketSlot:
     async def set_audio(self, size: int) -> None:
         """The audio this socket holds is `size` bytes (a recording started over, or the store said so)."""
         if self.user_id is not None:
+            self.granted = 0
             await _run("set", user_key(self.user_id), self.token, self.lease(), size)
 
     async def renew(self) -> None:

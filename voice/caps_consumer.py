@@ -2,15 +2,14 @@
 address while anonymous), moved to the user on authentication, audio counted per chunk, released at close.
 
 A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonymous_sockets`) and is closed with
-4429; a chunk past the user's audio cap stops the recording, keeps it, and answers `user_audio_limit`.
+4429; a chunk past the user's audio cap stops the recording, keeps it, and answers `user_audio_limit`
+(further frames are dropped silently until the next `start_recording`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-
-from django.conf import settings
 
 from .caps import CLOSE_CODE, Refusal, SocketSlot
 
@@ -67,13 +66,17 @@ class SocketCapsMixin:
         if self.recording_started is not None:
             await self.slot.set_audio(0)  # a new recording replaces the session's audio
 
-    async def receive_audio(self, chunk: bytes) -> None:
-        counted = self.recording_started is not None and len(chunk) <= settings.VOICE_MAX_FRAME_BYTES
-        if counted and (refusal := await self.slot.reserve_audio(len(chunk))) is not None:
-            audio_bytes = await self.finish_recording()
-            await self.send_error(refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes)
-            return
-        await super().receive_audio(chunk)
-        if counted and self.recording_started is None and self.session_id is not None:
-            # The store refused the chunk (recording stopped, or past the per-recording cap): count what it holds.
+    async def _store(self, data: bytes, *, final: bool) -> bool:
+        """Reserve the batch's bytes under the user's audio cap, then store it (`RecordingMixin`'s write-behind);
+        a refused batch is retried frame by frame there, so only a single frame's refusal ends the recording."""
+        if (refusal := await self.slot.reserve_audio(len(data))) is not None:
+            if final:
+                self.audio_refused = True
+                audio_bytes = await self.finish_recording()
+                await self.send_error(refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes)
+            return False
+        stored = await super()._store(data, final=final)
+        if not stored and self.session_id is not None:
+            # The store refused what was reserved (stopped, past the per-recording cap): count what it holds.
             await self.slot.set_audio(await self.session.audio_size())
+        return stored

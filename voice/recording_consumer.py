@@ -6,6 +6,8 @@ after a timeout that had in fact run is never stored twice; a store that lost au
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from django.conf import settings
@@ -13,15 +15,30 @@ from django.conf import settings
 from . import handover, services, traffic
 
 RECORDING_MESSAGE_TYPES = frozenset({"start_recording", "stop_recording"})
+#: Queued audio past this waits for the writer before the connection reads on (bounded memory per socket).
+WRITE_BEHIND_MAX_BYTES = 256 * 1024
+log = logging.getLogger(__name__)
 
 
 class RecordingMixin:
-    """Combine before `VoiceSocket` (it uses the session handle, `user` and `send_error`)."""
+    """Combine before `VoiceSocket` (it uses the session handle, `user` and `send_error`).
+
+    Write-behind: a frame is queued and the consumer reads the next one at once; one writer task per
+    connection stores what is queued, in order, as one append (one Redis round trip for every frame that
+    arrived while the previous append was in flight). `stop_recording` waits for it before answering, so
+    `audio_bytes` is every byte sent; a batch a cap refuses is retried frame by frame, so exactly the frames
+    that fit are kept. A `pong` also waits for it, so it acknowledges every frame sent before the ping. What a
+    crash can lose: the frames queued but not yet stored, at most one round trip's worth or
+    `WRITE_BEHIND_MAX_BYTES`, never a byte a `pong` or `recording_stopped` acknowledged.
+    """
 
     #: Bytes of the current recording stored so far, as this connection counts them.
     audio_offset = 0
     #: What the assistant said of the last recording that ended (queued, or why it will not be heard).
     assistant_frame: dict | None = None
+    _pending: list[bytes] = []  # replaced by a list of its own at start_recording
+    _pending_bytes = 0
+    _writer: asyncio.Task | None = None
 
     async def receive_audio(self, chunk: bytes) -> None:
         traffic.count("audio_bytes_in", len(chunk))
@@ -34,7 +51,37 @@ class RecordingMixin:
             await self.send_error("not_recording", "Send start_recording before audio.")
             await self.session.extend()
             return
-        result = await self.session.append(chunk, self.audio_offset)
+        self._pending.append(chunk)
+        self._pending_bytes += len(chunk)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        elif self._pending_bytes >= WRITE_BEHIND_MAX_BYTES:
+            await self.flush_audio()  # the next frames wait in the (budgeted) receive queue meanwhile
+
+    async def flush_audio(self) -> None:
+        """Wait until every queued frame is stored (or refused)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _write_pending(self) -> None:
+        try:
+            while self._pending and self.recording_started is not None:
+                chunks, self._pending, self._pending_bytes = self._pending, [], 0
+                if await self._store(b"".join(chunks), final=len(chunks) == 1) or len(chunks) == 1:
+                    continue
+                for chunk in chunks:  # refused as a batch: keep exactly the frames that fit
+                    if self.recording_started is None or not await self._store(chunk, final=True):
+                        break
+            if self.recording_started is None:
+                self._pending, self._pending_bytes = [], 0
+        except Exception:
+            log.exception("storing voice audio failed")
+            await self.send_error("server_error", "Something went wrong on our side; try again.")
+
+    async def _store(self, data: bytes, *, final: bool) -> bool:
+        """Append `data` at this connection's offset; True when stored. A cap's refusal ends the recording
+        only when `final` (a single frame); other refusals (stopped, session gone) always do."""
+        result = await self.session.append(data, self.audio_offset)
         if result.status == "offset_mismatch":
             # Redis lost audio it had stored (it came back empty, or without its last writes): say what
             # is missing, then carry on from what is stored.
@@ -45,10 +92,12 @@ class RecordingMixin:
                 audio_bytes=result.size,
             )
             self.audio_offset = result.size
-            result = await self.session.append(chunk, self.audio_offset)
+            result = await self.session.append(data, self.audio_offset)
         if result.ok:
             self.audio_offset = result.size
-        elif result.status == "too_large":
+            return True
+        if result.status == "too_large" and final:
+            self.audio_refused = True
             stored = await self.finish_recording()
             await self.send_error(
                 "audio_too_large",
@@ -61,7 +110,9 @@ class RecordingMixin:
             self.recording_started = None
             await self.send_error("not_recording", "The recording was stopped; send start_recording again.")
         elif result.status == "missing":
+            self.recording_started = None
             await self.session_gone()
+        return False
 
     async def handle_start_recording(self, message: dict) -> None:
         await self.session.extend()
@@ -71,6 +122,7 @@ class RecordingMixin:
         if self.recording_started is not None:
             await self.send_error("already_recording", "A recording is already in progress.")
             return
+        await self.flush_audio()  # a writer still ending the last recording (it was stopped by a cap)
         limit = await services.voice_request_allowed(self.user.pk)
         if not limit.allowed:
             await self.send_error(
@@ -80,11 +132,13 @@ class RecordingMixin:
         if not await self.session.update({"is_recording": "True", "audio_buffer": ""}):
             await self.session_gone()
             return
-        self.recording_started, self.audio_offset = time.monotonic(), 0
+        self.recording_started, self.audio_offset, self.audio_refused = time.monotonic(), 0, False
+        self._pending, self._pending_bytes = [], 0
         traffic.count("recordings_started")
         await self.send_json({"type": "recording_started"})
 
     async def handle_stop_recording(self, message: dict) -> None:
+        await self.flush_audio()  # `audio_bytes` counts every frame sent before the stop
         if self.recording_started is None:
             await self.session.extend()
             await self.send_error("not_recording", "No recording is in progress.")
@@ -103,11 +157,20 @@ class RecordingMixin:
         pressed stop."""
         if self.recording_started is None or self.session_id is None:
             return
+        await self.flush_audio()  # `audio_bytes` counts every frame received before the drain
         audio_bytes = await self.finish_recording()
         if audio_bytes is not None:
             await self.send_json(
                 {"type": "recording_stopped", "audio_bytes": audio_bytes, "interrupted": "server_restart"}
             )
+
+    async def handle_ping(self, message: dict) -> None:
+        await self.flush_audio()  # a `pong` acknowledges every frame sent before the ping: it is stored
+        await super().handle_ping(message)
+
+    async def on_disconnect(self) -> None:
+        await self.flush_audio()  # a clean close stores what was sent before it
+        await super().on_disconnect()
 
     async def finish_recording(self) -> int | None:
         """Mark the session stopped and hand the recording over (`voice.handover`: the assistant); the audio's size,

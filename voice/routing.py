@@ -3,5 +3,6 @@
 from django.urls import path
 
 from .consumers import VoiceCallConsumer
+from .receive_budget import ReceiveBudget
 
-websocket_urlpatterns: list = [path("ws/voice/", VoiceCallConsumer.as_asgi())]
+websocket_urlpatterns: list = [path("ws/voice/", ReceiveBudget(VoiceCallConsumer.as_asgi()))]

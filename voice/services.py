@@ -6,6 +6,8 @@ Plain async functions, testable without ASGI; the consumer only parses frames an
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from teams.cache import get_user_data
 from .models import NEW_PIN_DIGITS, PIN_PATTERN, VoiceProfile
 
 PIN_SHAPE = PIN_PATTERN
+log = logging.getLogger(__name__)
 
 
 def display_name(user: Any) -> str:
@@ -146,8 +149,28 @@ async def voice_request_allowed(user_id: int) -> RateLimitResult:
     return await ahit(user_identifier(user_id), "voice_requests")
 
 
-def _wants_voice_messages(user_id: int) -> bool:
-    return get_user_data(user_id, "preferences")["notify_voice_message"]
+#: Voice-message notices in flight, kept until they end (a task nobody references may be collected mid-way).
+_notices: set[asyncio.Task] = set()
+
+
+def _tell_author(user_id: int, notification: dict) -> None:
+    if get_user_data(user_id, "preferences")["notify_voice_message"]:
+        publish_user_notification(str(user_id), notification)
+
+
+async def _tell_author_later(user_id: int, notification: dict) -> None:
+    try:
+        # Not thread-sensitive: the preference (cached in Redis) and the publish need no database
+        # connection of asgiref's one sync thread, so they never queue behind other users' hops.
+        await sync_to_async(_tell_author, thread_sensitive=False)(user_id, notification)
+    except Exception:
+        log.exception("the voice_message notice for user %s failed", user_id)
+
+
+async def notices_sent() -> None:
+    """Wait until the voice-message notices started so far are published (tests, a draining server)."""
+    while _notices:
+        await asyncio.gather(*_notices, return_exceptions=True)
 
 
 async def recording_interrupted(user: Any, session_id: str, duration: float) -> None:
@@ -168,7 +191,7 @@ async def recording_received(
     transcript: str | None = None,
 ) -> None:
     """A recording ended: the seed's `voice_request` activity, and a `voice_message` notification to its
-    author's open pages when audio arrived.
+    author's open pages when audio arrived (published in the background: see `notices_sent`).
 
     The assistant calls this once it has heard the recording, adding `details` (transcript_chars, stt_ms, intent)
     to the activity and the `transcript` to the notification.
@@ -176,8 +199,9 @@ async def recording_received(
     await atrack_agent_activity(
         str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3), **(details or {})}
     )
-    if audio_bytes and await sync_to_async(_wants_voice_messages)(user.pk):
-        notification = {
+    if audio_bytes:
+        # Off the reply's critical path: `recording_stopped` does not wait for the notice.
+        notice = {
             "type": "voice_message",
             "message": "Voice message received",
             "timestamp": time.time(),
@@ -185,5 +209,7 @@ async def recording_received(
             "audio_bytes": audio_bytes,
         }
         if transcript is not None:
-            notification["transcript"] = transcript
-        await sync_to_async(publish_user_notification)(str(user.pk), notification)
+            notice["transcript"] = transcript
+        task = asyncio.create_task(_tell_author_later(user.pk, notice))
+        _notices.add(task)
+        task.add_done_callback(_notices.discard)

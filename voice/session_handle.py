@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from infra.redis_core import REDIS_UNUSABLE_ERRORS
@@ -26,6 +26,29 @@ log = logging.getLogger(__name__)
 #: This process's live handles by session id; the lock is never held across a Redis call.
 _live: dict[str, SessionHandle] = {}
 _live_lock = threading.Lock()
+
+
+class _Known(Mapping):
+    """The connection's fields, computed only if the store reads them: they matter only when the session
+    went missing with an unusable Redis, so the hot path (every audio frame) never builds them."""
+
+    def __init__(self, known: Callable[[], dict[str, str]]) -> None:
+        self._known = known
+        self._fields: dict[str, str] | None = None
+
+    def _get(self) -> dict[str, str]:
+        if self._fields is None:
+            self._fields = self._known()
+        return self._fields
+
+    def __getitem__(self, name: str) -> str:
+        return self._get()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 class SessionHandle:
@@ -43,13 +66,13 @@ class SessionHandle:
 
     async def extend(self) -> bool:
         """Push the session's expiry (activity); False when it is gone (cleared by staff, or expired)."""
-        return await sessions.aextend_session(self.session_id, revive=self.known())
+        return await sessions.aextend_session(self.session_id, revive=_Known(self.known))
 
     async def update(self, fields: Mapping[str, Any]) -> bool:
-        return await sessions.aupdate_session(self.session_id, fields, revive=self.known())
+        return await sessions.aupdate_session(self.session_id, fields, revive=_Known(self.known))
 
     async def append(self, chunk: bytes, offset: int) -> sessions.AppendResult:
-        return await sessions.aappend_audio(self.session_id, chunk, offset=offset, revive=self.known())
+        return await sessions.aappend_audio(self.session_id, chunk, offset=offset, revive=_Known(self.known))
 
     async def audio_size(self) -> int:
         return await sessions.aaudio_size(self.session_id)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from autobahn.exception import Disconnected
+from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from infra.drain import DrainMixin
@@ -29,6 +30,10 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
 
     #: Message types this consumer accepts; subclasses extend it (`VoiceSocket.message_types | {...}`).
     message_types: frozenset[str] = frozenset({"ping"})
+    #: Message types whose handlers use Redis only (no database connection of this thread): dispatched without
+    #: Channels' per-message `aclose_old_connections()` hop. A mixin whose handler starts using the database
+    #: removes its type here.
+    database_free_types: frozenset[str] = frozenset({"ping", "start_recording", "stop_recording"})
     #: Text frames larger than this are refused with `bad_message` before they are parsed.
     max_text_bytes = 64 * 1024
 
@@ -39,6 +44,9 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
     authenticated_at = 0.0
     #: True once the session was found cleared (staff) or expired: frames are ignored while the socket closes.
     session_lost = False
+    #: True once a cap stopped the recording (its one error sent): audio frames are dropped silently, with no
+    #: store call, until the next `start_recording`.
+    audio_refused = False
 
     @property
     def session_id(self) -> str | None:
@@ -93,6 +101,20 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
     async def on_disconnect(self) -> None:
         """Called once per connection before the session is deleted (also after staff cleared it); mixins extend it."""
 
+    async def dispatch(self, message: dict) -> None:
+        """Frames go straight to `receive`: Channels' `dispatch` first closes old database connections on every
+        message, a hop into asgiref's one sync thread where every user's hops queue (300 simultaneous stops
+        waited ~200 ms in it). Audio never needs it; a text frame takes it in `receive` unless its type is in
+        `database_free_types`. Connect, disconnect and channel-layer events keep Channels' path."""
+        if message["type"] == "websocket.receive":
+            if message.get("bytes") is not None:
+                if not self.audio_refused:
+                    await self.receive(bytes_data=message["bytes"])
+                return
+            await self.receive(text_data=message.get("text"))
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session_lost:
             return
@@ -106,6 +128,8 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
             if message is None:
                 return
             kind = message["type"]
+            if kind not in self.database_free_types:
+                await aclose_old_connections()
             await getattr(self, f"handle_{kind}")(message)
         except Exception:
             log.exception("voice %s frame failed", kind)

@@ -305,6 +305,13 @@ def test_vocabulary_stays_bounded(demo):
         ("Change the priority of the meeting room, urgent.", "Book a meeting room", {"priority": "urgent"}),
         ("Change the due date and buy milk to Thursday.", "Buy milk", {"due_date": TODAY.replace(day=3)}),
         ("Remove the staging server to tomorrow.", "Restart the staging server", {"due_date": TODAY.replace(day=2)}),
+        ("Remove the staging server tomorrow.", "Restart the staging server", {"due_date": TODAY.replace(day=2)}),
+        ("Move the staging server Friday.", "Restart the staging server", {"due_date": TODAY.replace(day=4)}),
+        (
+            "Add a todo, Renew the domain for Lobs, New December 15th.",
+            "Renew the domain",
+            {"team": "Ops", "due_date": TODAY.replace(day=15)},
+        ),
         ("Get order coffee beans to me.", "Order coffee beans", {"assignee": "alice"}),
         ("Order to do prepare the demo for Demo team, unassign it to Bob.", "Prepare the demo", {"assignee": "bob"}),
     ],
@@ -334,6 +341,13 @@ def test_whisper_hearings_still_do_what_was_meant(demo, say, heard, title, expec
 def test_whisper_hearings_of_questions(say, heard, intent, words):
     turn = say(heard)
     assert turn.intent == intent and all(word in turn.reply for word in words), turn.reply
+
+
+def test_a_misheard_the_todo_still_names_the_todo(demo, say):
+    turn = say("Delete, not a do by mail.")
+    assert turn.intent == "delete_todo" and "Buy milk" in turn.reply and turn.pending, turn.reply
+    assert say("Yes, please.", turn.pending).intent == "delete_todo"
+    assert demo.todo("Buy milk") is None
 
 
 @pytest.mark.parametrize(("heard", "intent"), [("Consul.", "cancel"), ("Yeah.", "delete_todo")])

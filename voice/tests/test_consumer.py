@@ -14,7 +14,7 @@ from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
-from voice import sessions
+from voice import services, sessions
 from voice.consumers import VoiceConsumer
 from voice.session_memory import memory
 
@@ -162,6 +162,7 @@ async def test_record_chunks_and_stop_with_the_store_checked_after_each_step(red
     assert activity[0]["metadata"]["session_id"] == sid
     # The recording's duration lies between what this client saw from both sides of start and stop.
     assert asking_stop - started - 0.001 <= activity[0]["metadata"]["duration"] <= stopped - asked_start + 0.001
+    await services.notices_sent()
     [notification] = recent(channel("user", alice.pk))
     assert notification["type"] == "voice_message" and notification["message"] == "Voice message received"
     assert notification["session_id"] == sid and notification["audio_bytes"] == len(WEBM)
@@ -249,10 +250,25 @@ async def test_the_audio_limit_ends_the_recording_and_keeps_what_was_buffered(re
     assert hash_of(redis_db, client.session_id)["is_recording"] == "False"
     assert fresh(ttls(redis_db, client.session_id))
     assert (await client.receive())["code"] == "assistant_unavailable"  # no assistant worker here
-    await client.send_bytes(b"c")
-    assert (await client.receive())["code"] == "not_recording"
     assert (await client.ask({"type": "stop_recording"}))["code"] == "not_recording"
     assert len(get_user_activity(str(alice.pk))) == 1
+    await client.close()
+
+
+async def test_frames_after_the_audio_limit_are_dropped_silently_until_the_next_recording(redis_db, alice, settings):
+    settings.VOICE_MAX_AUDIO_BYTES = 3000
+    client = await recording(alice)
+    await client.send_bytes(b"a" * 2000)
+    await client.send_bytes(b"b" * 2000)
+    assert (await client.receive())["code"] == "audio_too_large"
+    assert (await client.receive())["code"] == "assistant_unavailable"  # the kept recording, handed over
+    for _ in range(50):
+        await client.send_bytes(b"c" * 100)
+    assert (await client.ask({"type": "ping"}))["type"] == "pong"  # no error frame came before it
+    assert redis_db.get(f"session:{client.session_id}:audio") == b"a" * 2000
+    assert (await client.ask({"type": "start_recording"}))["type"] == "recording_started"
+    await client.send_bytes(b"d" * 100)
+    assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 100
     await client.close()
 
 
@@ -358,6 +374,7 @@ async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
     await client.ask({"type": "start_recording"})
     await client.send_bytes(WEBM)
     assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == len(WEBM)
+    await services.notices_sent()
     assert recent(channel("user", alice.pk)) == []
     assert [a["action"] for a in get_user_activity(str(alice.pk))] == ["voice_request"]
     await client.close()
