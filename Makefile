@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH ?=
 
-.PHONY: run test lint format bench install install-dev migrate demo model check-deploy clean
+.PHONY: run prod test lint format bench install install-dev migrate demo model check-deploy clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,9 +42,18 @@ run: demo model
 	  $(PY) manage.py rqworker assistant & worker=$$!; trap "kill $$worker 2>/dev/null; wait $$worker" EXIT; \
 	  $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)'
 
+## The production topology on loopback: nginx -> $(DAPHNES) daphne on unix sockets, $(WORKERS) assistant worker(s),
+## Redis master + replica + 3 Sentinels.
+DAPHNES ?= 2
+WORKERS ?= 1
+PROD_PORT ?= 8080
+prod: demo model
+	@scripts/ensure-system-packages redis nginx sentinel
+	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --workers $(WORKERS) --port $(PROD_PORT)
+
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
 test: install-dev model
-	@scripts/ensure-system-packages chromium speech
+	@scripts/ensure-system-packages redis chromium speech nginx sentinel
 	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install-dev
@@ -66,4 +75,4 @@ check-deploy: install
 	  ALLOWED_HOSTS=convonet.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3 var/static
+	rm -rf $(VENV) var/db.sqlite3 var/static var/prod

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from infra.redis_core import redis_manager
 
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.live", "tests.topology"]
 
 MARKER = "convonet-test:marker"
 

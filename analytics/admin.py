@@ -180,7 +180,7 @@ class RedisAdmin(PageAdmin):
 def health_context() -> dict[str, Any]:
     """The health report split for display: the scalar figures, memory, keys and each owner's section."""
     report = get_health(keys=True)
-    known = {"memory", "keys"}
+    known = {"memory", "keys", "redis_topology"}
     summary = {k: v for k, v in report.items() if not isinstance(v, dict | list)}
     for name in ("checked_at", "down_since"):
         if isinstance(summary.get(name), int | float):
@@ -195,6 +195,7 @@ def health_context() -> dict[str, Any]:
         "summary": summary,
         "memory": report.get("memory"),
         "keys": report.get("keys"),
+        "topology": report.get("redis_topology"),
         "sections": sections,
     }
 

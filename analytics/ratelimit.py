@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,6 +187,8 @@ class LocalLimiter:
 
 local_limiter = LocalLimiter(settings.RATE_LIMIT_LOCAL_MAX_KEYS)
 _fallback = Fallback("rate_limits", "in-process sliding window (limits per process, never open)")
+#: Refusals by action in this process, for the health report.
+_refused: Counter = Counter()
 
 
 def _script_args(key: str, limit: int, window: float) -> tuple[list[str], list[Any]]:
@@ -228,14 +230,21 @@ def hit(identifier: str, action: str, *, limit: int | None = None, window: int |
     """Count one `action` by `identifier`; limits default to `settings.RATE_LIMITS[action]`."""
     identifier = _validate(identifier, action)
     limit, window = limits_for(action, limit, window)
-    return hit_key(get_rate_limit_key(identifier, action), limit, window)
+    return _counted(action, hit_key(get_rate_limit_key(identifier, action), limit, window))
 
 
 async def ahit(identifier: str, action: str, *, limit: int | None = None, window: int | None = None) -> RateLimitResult:
     """The async face of `hit`, for consumers."""
     identifier = _validate(identifier, action)
     limit, window = limits_for(action, limit, window)
-    return await ahit_key(get_rate_limit_key(identifier, action), limit, window)
+    return _counted(action, await ahit_key(get_rate_limit_key(identifier, action), limit, window))
+
+
+def _counted(action: str, result: RateLimitResult) -> RateLimitResult:
+    """Count a refusal by action, in this process (the health report's `rate_limits.refused`)."""
+    if not result.allowed:
+        _refused[action] += 1
+    return result
 
 
 async def aexpires_in(identifier: str, action: str) -> float:
@@ -285,6 +294,7 @@ def stats() -> dict[str, Any]:
     return {
         "limits": {action: f"{limit}/{window}s" for action, (limit, window) in settings.RATE_LIMITS.items()},
         "local_keys": len(local_limiter),
+        "refused": dict(_refused),
     }
 
 

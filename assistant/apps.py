@@ -7,8 +7,11 @@ class AssistantConfig(AppConfig):
     verbose_name = "Voice assistant"
 
     def ready(self) -> None:
+        from infra.health import register_section
         from voice.handover import recording_finished
 
+        from . import queue
         from .hooks import recording_finished as queue_recording
 
         recording_finished.connect(queue_recording, dispatch_uid="assistant-recording-finished")
+        register_section("assistant_jobs", queue.stats)

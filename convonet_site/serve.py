@@ -1,4 +1,9 @@
-"""Start daphne for Convonet: `python -m convonet_site.serve [daphne options]` (`make run`, the tests' live servers).
+"""Start daphne for Convonet: `python -m convonet_site.serve [daphne options]` (`make run`, `make prod`, the tests).
+
+SIGTERM drains the process instead of dropping its connections (`DrainingServer`): it stops accepting (its socket
+closes, so nginx sends new requests and handshakes to the other processes), lets every WebSocket consumer finish
+what its client already sent and close with 1012 ("service restart", `infra.drain`), waits up to
+`DAPHNE_DRAIN_TIMEOUT` seconds for connections and requests in flight, then exits.
 
 daphne closes a connection (1009, then the browser sees 1006) on any WebSocket message over its own limit, 1 MiB by
 default: a voice frame just over `VOICE_MAX_FRAME_BYTES` (also 1 MiB by default) would end the recording instead of
@@ -9,8 +14,14 @@ past the server's limit (which the app could not have accepted either) close the
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
+import time
+
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 
 from .server_tuning import freeze_after_startup, with_backlog
 
@@ -36,12 +47,86 @@ def daphne_argv(options: list[str]) -> list[str]:
     return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit, *tuned, APPLICATION]
 
 
+log = logging.getLogger("convonet_site.serve")
+
+
+class RestartCloseProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol, able to close with 1012: autobahn's `sendClose` only takes 1000 and 3000-4999,
+    though RFC 6455 registers 1012 ("service restart") for exactly this."""
+
+    def serverClose(self, code: int | None = None) -> None:
+        if code == 1012:
+            self.sendCloseFrame(code=code, reasonUtf8=b"service restart", isReply=False)
+        else:
+            super().serverClose(code=code)
+
+
+class DrainingServer(Server):
+    """daphne's server with a graceful SIGTERM (see the module's docstring)."""
+
+    def run(self) -> None:
+        from twisted.internet import reactor
+
+        self.ports: list = []
+        self.draining = False
+        reactor.callWhenRunning(self._when_running)
+        super().run()
+
+    def listen_success(self, port) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def _when_running(self) -> None:
+        from twisted.internet import reactor
+
+        self.ws_factory.protocol = RestartCloseProtocol
+        # After twisted's own handlers: ours replaces its SIGTERM (stop at once), SIGINT still stops at once.
+        signal.signal(signal.SIGTERM, lambda signum, frame: reactor.callFromThread(self.drain))
+
+    def drain(self) -> None:
+        from django.conf import settings
+        from twisted.internet import reactor
+
+        from infra.drain import DRAIN_MESSAGE
+
+        if self.draining:
+            return
+        self.draining = True
+        for port in self.ports:
+            port.stopListening()
+        sockets = [p for p in self.connections if isinstance(p, WebSocketProtocol) and hasattr(p, "application_queue")]
+        for protocol in sockets:
+            protocol.application_queue.put_nowait(dict(DRAIN_MESSAGE))
+        deadline = time.monotonic() + settings.DAPHNE_DRAIN_TIMEOUT
+        log.warning("SIGTERM: draining %d WebSocket(s), up to %s s.", len(sockets), settings.DAPHNE_DRAIN_TIMEOUT)
+
+        def check() -> None:
+            busy = sum(
+                1
+                for details in self.connections.values()
+                if "disconnected" not in details
+                or (details.get("application_instance") is not None and not details["application_instance"].done())
+            )
+            if busy and time.monotonic() < deadline:
+                reactor.callLater(0.05, check)
+                return
+            if busy:
+                log.warning("Drain timeout: %d connection(s) still open are closed now.", len(busy))
+            else:
+                log.warning("Drained; exiting.")
+            reactor.stop()
+
+        check()
+
+
 def main(options: list[str] | None = None) -> None:
     from daphne.cli import CommandLineInterface
 
     argv = daphne_argv(sys.argv[1:] if options is None else options)
     freeze_after_startup(APPLICATION)
-    CommandLineInterface().run(argv)
+    cli = CommandLineInterface()
+    cli.server_class = DrainingServer
+    cli.run(argv)
 
 
 if __name__ == "__main__":

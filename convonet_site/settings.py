@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from infra.env import env_bool, env_float, env_int, env_list, env_str, redis_url_from_env
+from infra.redis_target import RedisTarget, sentinel_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -131,6 +132,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # -- Redis: one configuration for the cache, the channel layer and the manager ------------------
 
 REDIS_URL = redis_url_from_env()
+#: With `REDIS_SENTINELS`, every client asks the Sentinels for the master; REDIS_URL gives its password and db.
+REDIS_TARGET = RedisTarget(REDIS_URL, sentinel_from_env())
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.05, maximum=30)
 REDIS_CHECK_INTERVAL = env_float("REDIS_CHECK_INTERVAL", 1.0, minimum=0.05, maximum=60)
 REDIS_ASYNC_MAX_CONNECTIONS = env_int("REDIS_ASYNC_MAX_CONNECTIONS", 200, minimum=2)
@@ -138,7 +141,7 @@ REDIS_ASYNC_MAX_CONNECTIONS = env_int("REDIS_ASYNC_MAX_CONNECTIONS", 200, minimu
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": REDIS_TARGET.cache_location(),
         "KEY_PREFIX": "django",
         "TIMEOUT": 300,
         "OPTIONS": {
@@ -146,6 +149,7 @@ CACHES = {
             "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             # The site keeps serving when Redis is down (DESIGN.md §5): a cache miss, not a 500.
             "IGNORE_EXCEPTIONS": True,
+            **REDIS_TARGET.cache_options(REDIS_SOCKET_TIMEOUT),
         },
     }
 }
@@ -159,7 +163,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # channels-redis blocks in BRPOP for up to 5 s; redis-py 8's default 5 s socket timeout would
             # end every idle wait with TimeoutError and kill the consumer, so reads may wait longer.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            "hosts": [REDIS_TARGET.channel_layer_host(CHANNEL_LAYER_SOCKET_TIMEOUT)],
             "prefix": "asgi",
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1500, minimum=100),
             "expiry": 60,
@@ -167,6 +171,12 @@ CHANNEL_LAYERS = {
         },
     }
 }
+
+# Seconds a SIGTERM'd daphne waits for its WebSockets to finish and close (1012) and requests to end (serve.py).
+DAPHNE_DRAIN_TIMEOUT = env_float("DAPHNE_DRAIN_TIMEOUT", 30.0, minimum=0, maximum=600)
+
+# Bearer token of /metrics (Prometheus); unset: /metrics is 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # -- Voice sessions (voice app) -----------------------------------------------------------------
 
@@ -220,7 +230,7 @@ try:
     )
 except ValueError:
     raise ImproperlyConfigured("VOICE_ASSISTANT_TODAY must be a date like 2026-12-01, or empty.") from None
-RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 120}}
+RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {**REDIS_TARGET.rq_connection(REDIS_SOCKET_TIMEOUT), "DEFAULT_TIMEOUT": 120}}
 #: A worker that loads the speech model once and runs jobs without forking (assistant/worker.py).
 RQ = {"WORKER_CLASS": "assistant.worker.AssistantWorker"}
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import redis
 
-from .env import redact_url
 from .policy import Fallback, fallback_stats
 from .redis_core import redis_manager
 
@@ -45,11 +44,20 @@ def _memory(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def redis_topology() -> dict[str, Any]:
+    """The current master and its replicas (from the Sentinels when configured); an error entry when nobody answers."""
+    try:
+        return redis_manager.target.topology(socket_timeout=min(0.5, redis_manager.socket_timeout))
+    except (redis.RedisError, OSError) as exc:  # the Sentinels or the server do not answer: said, not raised
+        mode = "sentinel" if redis_manager.target.sentinel else "single"
+        return {"mode": mode, "error": f"{type(exc).__name__}: {exc}"}
+
+
 def get_health(*, keys: bool = False) -> dict[str, Any]:
     """The state of Redis and of the fallback; with `keys`, per-namespace key counts (SCAN)."""
     report: dict[str, Any] = {
         "status": "ok",
-        "redis_url": redact_url(redis_manager.url),
+        "redis_url": redis_manager.target.describe(),
         "storage": "redis",
         "checked_at": time.time(),
     }
@@ -77,6 +85,7 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
             reason=f"Redis is unavailable ({redis_manager.last_error}); serving from the in-process fallback.",
             down_since=redis_manager.down_since,
         )
+    report["redis_topology"] = redis_topology()
     report["fallbacks"] = fallback_stats()
     report["data_lost"] = redis_manager.data_loss_stats()
     for name, provider in _sections.items():

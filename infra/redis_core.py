@@ -22,7 +22,7 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from .env import redact_url
+from .redis_target import RedisTarget
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,12 @@ class RedisManager:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | RedisTarget | None = None,
         *,
         check_interval: float | None = None,
         socket_timeout: float | None = None,
     ) -> None:
-        self._url = url
+        self._target = RedisTarget(url) if isinstance(url, str) else url
         self._check_interval = check_interval
         self._socket_timeout = socket_timeout
         self._lock = threading.Lock()
@@ -82,8 +82,13 @@ class RedisManager:
     # -- configuration -------------------------------------------------------------------------
 
     @property
+    def target(self) -> RedisTarget:
+        """Where Redis is: the configured one, else the settings' (`REDIS_URL`, or the master behind Sentinels)."""
+        return self._target or settings.REDIS_TARGET
+
+    @property
     def url(self) -> str:
-        return self._url or settings.REDIS_URL
+        return self.target.url
 
     @property
     def check_interval(self) -> float:
@@ -93,11 +98,11 @@ class RedisManager:
     def socket_timeout(self) -> float:
         return self._socket_timeout if self._socket_timeout is not None else settings.REDIS_SOCKET_TIMEOUT
 
-    def configure(self, url: str) -> None:
+    def configure(self, url: str | RedisTarget) -> None:
         """Point the manager at another Redis (tests, `serve`); drops every client it made."""
         with self._lock:
             old = list(self._clients.values())
-            self._url = url
+            self._target = RedisTarget(url) if isinstance(url, str) else url
             self._clients.clear()
             self._async_clients = weakref.WeakKeyDictionary()
             self._available = None
@@ -114,9 +119,7 @@ class RedisManager:
             with self._lock:
                 client = self._clients.get(name)
                 if client is None:
-                    client = redis.Redis.from_url(
-                        self.url,
-                        socket_connect_timeout=self.socket_timeout,
+                    client = self.target.sync_client(
                         socket_timeout=options.pop("socket_timeout", self.socket_timeout),
                         health_check_interval=30,
                         **options,
@@ -141,16 +144,20 @@ class RedisManager:
         name = "binary" if binary else "text"
         client = per_loop.get(name)
         if client is None:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=settings.REDIS_ASYNC_MAX_CONNECTIONS,
-                timeout=self.socket_timeout * 5,
-                socket_connect_timeout=self.socket_timeout,
+            client = per_loop[name] = self.target.async_client(
+                connect_timeout=self.socket_timeout,
                 socket_timeout=self.socket_timeout,
+                max_connections=settings.REDIS_ASYNC_MAX_CONNECTIONS,
+                pool_timeout=self.socket_timeout * 5,
                 decode_responses=not binary,
             )
-            client = per_loop[name] = aioredis.Redis(connection_pool=pool)
         return client
+
+    def subscription_client(self) -> aioredis.Redis:
+        """A new asyncio client of its own, for a long-lived subscription (the notifications hub)."""
+        return self.target.async_client(
+            connect_timeout=self.socket_timeout, socket_timeout=None, health_check_interval=10
+        )
 
     # -- availability --------------------------------------------------------------------------
 
@@ -262,7 +269,7 @@ class RedisManager:
         log.error(
             "Redis at %s came back empty (%s; run_id %s -> %s): what it held is lost; "
             "live connections re-create their sessions from what they know.",
-            redact_url(self.url),
+            self.target.describe(),
             cause,
             previous or "?",
             run_id,
@@ -292,7 +299,7 @@ class RedisManager:
             self._down_since = time.time()
             log.warning(
                 "Redis at %s is unavailable (%s); using the in-process fallback.",
-                redact_url(self.url),
+                self.target.describe(),
                 self._last_error,
             )
 
@@ -303,7 +310,7 @@ class RedisManager:
         self._last_error = ""
         self._down_since = None
         if was is False:
-            log.warning("Redis at %s is back; flushing what was held during the outage.", redact_url(self.url))
+            log.warning("Redis at %s is back; flushing what was held during the outage.", self.target.describe())
             threading.Thread(
                 target=self._run_callbacks, args=(self._recover_callbacks,), name="redis-recover", daemon=True
             ).start()

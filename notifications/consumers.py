@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from infra import signout
+from infra.drain import DrainMixin
 
 from . import history
 from .audiences import channels_for_user
@@ -28,7 +29,7 @@ from .listener import Subscription, error_frame
 MAX_CLIENT_FRAME = 1024
 
 
-class NotificationConsumer(AsyncWebsocketConsumer):
+class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
     #: No channel layer: delivery is the hub's. A layer would cost every connection a receive loop on
     #: Redis (at 1,000 connections those reads timed out and closed connections with 1011).
     channel_layer_alias = None

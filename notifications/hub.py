@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from typing import Protocol
 
 import redis
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -154,9 +153,7 @@ class Hub:
     async def _subscribe_forever(self) -> None:
         attempt = failures = 0
         while True:
-            client = aioredis.Redis.from_url(
-                redis_manager.url, socket_connect_timeout=redis_manager.socket_timeout, health_check_interval=10
-            )
+            client = redis_manager.subscription_client()
             pubsub = client.pubsub()
             try:
                 await pubsub.psubscribe(*keys.PATTERNS)

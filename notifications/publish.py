@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections import Counter
 from typing import Any
 
 from django.conf import settings
@@ -94,6 +95,10 @@ _buffer: OutageBuffer | None = None
 _fallback = Fallback("notifications_publish", "outage buffer, published in order (once) when Redis is back")
 
 
+#: Notifications this process published (live or from its outage buffer), for the health report.
+published_counts: Counter = Counter()
+
+
 def outage_buffer() -> OutageBuffer:
     """Notifications published while Redis was down, in order, waiting for it to come back."""
     global _buffer
@@ -112,7 +117,9 @@ def script_call(channel_name: str, body: str, idempotency_key: str = "") -> tupl
 
 def _publish_many(items: list[tuple[str, str, str]]) -> list[str]:
     """Run the script for (channel, body, idempotency key) triples in one pipelined round trip."""
-    return _PUBLISH.run_many(redis_manager.redis_client, [script_call(*item) for item in items])
+    results = _PUBLISH.run_many(redis_manager.redis_client, [script_call(*item) for item in items])
+    published_counts["published"] += len(items)
+    return results
 
 
 def flush_outage_buffer() -> int:

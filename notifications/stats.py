@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .hub import hubs
-from .publish import outage_buffer
+from .publish import outage_buffer, published_counts
 
 
 def get_stats() -> dict[str, Any]:
@@ -23,5 +23,6 @@ def get_stats() -> dict[str, Any]:
         "subscribed": any(hub.subscribed.is_set() for hub in hubs()),
         "adopter": any(hub.is_adopter for hub in hubs()),
         **counts,
+        "published": published_counts["published"],
         "outage_buffer": outage_buffer().stats(),
     }

@@ -27,6 +27,9 @@ HTTP: dict[tuple[str, str], str] = {
     ("home", "POST"): "405 405 405 405 405 405 405",
     ("healthz", "GET"): "200 200 200 200 200 200 200",
     ("healthz", "POST"): "405 405 405 405 405 405 405",
+    # METRICS_TOKEN is unset in the tests: the page does not exist for anyone (tests/test_metrics.py: the token).
+    ("metrics", "GET"): "404 404 404 404 404 404 404",
+    ("metrics", "POST"): "405 405 405 405 405 405 405",
     ("login", "GET"): "200 200 200 200 200 200 200",
     ("login", "POST"): "200 200 200 200 200 200 200",
     ("logout", "GET"): "405 405 405 405 405 405 405",
@@ -256,6 +259,10 @@ HTTP: dict[tuple[str, str], str] = {
     ("admin:django_rq_home_json", "POST"): "302 302 302 302 302 404 404",
     ("admin:django_rq_home", "GET"): "302 302 302 302 302 403 200",
     ("admin:django_rq_home", "POST"): "302 302 302 302 302 403 200",
+    # django-rq's own Prometheus page, enabled because prometheus-client is installed (for /metrics): basic auth
+    # (401) for non-staff, staff with its permission only.
+    ("admin:django_rq_metrics", "GET"): "401 401 401 401 401 403 200",
+    ("admin:django_rq_metrics", "POST"): "401 401 401 401 401 403 200",
     ("admin:django_rq_jobs", "GET"): "302 302 302 302 302 403 200",
     ("admin:django_rq_jobs", "POST"): "302 302 302 302 302 403 200",
     ("admin:django_rq_queue_details", "GET"): "302 302 302 302 302 403 200",

@@ -128,3 +128,50 @@ def test_env_readers_directly(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="X_INT=-1 is below the minimum of 0"):
         env.env_int("X_INT", 1, minimum=0)
     assert env.redact_url("redis://:secret@h:1/0") == "redis://:***@h:1/0"
+
+
+SENTINEL_PRINT = (
+    "import json, django; from django.conf import settings as s; "
+    "print(json.dumps({'cache': s.CACHES['default'], 'layer': s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0], "
+    "'target': s.REDIS_TARGET.describe(), 'rq': s.RQ_QUEUES['assistant']}))"
+)
+
+
+def test_sentinels_configure_the_cache_and_the_channel_layer_the_same_way():
+    environment = {
+        **BASE_ENV,
+        "REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26380",
+        "REDIS_SENTINEL_MASTER": "main",
+        "REDIS_SENTINEL_PASSWORD": "sentinel-pw",
+        "REDIS_PASSWORD": "master-pw",
+        "REDIS_DB": "3",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SENTINEL_PRINT], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    sentinels = [["10.0.0.1", 26379], ["10.0.0.2", 26380]]
+    assert loaded["target"] == "sentinel://10.0.0.1:26379,10.0.0.2:26380/main"
+    assert loaded["cache"]["LOCATION"] == "redis://:master-pw@main/3"
+    assert loaded["cache"]["OPTIONS"]["CLIENT_CLASS"] == "django_redis.client.SentinelClient"
+    assert loaded["cache"]["OPTIONS"]["SENTINELS"] == sentinels
+    assert loaded["cache"]["OPTIONS"]["SENTINEL_KWARGS"]["password"] == "sentinel-pw"
+    layer = loaded["layer"]
+    assert (layer["sentinels"], layer["master_name"], layer["password"], layer["db"]) == (
+        sentinels,
+        "main",
+        "master-pw",
+        3,
+    )
+    assert layer["sentinel_kwargs"]["password"] == "sentinel-pw"
+    rq = loaded["rq"]
+    assert (rq["SENTINELS"], rq["MASTER_NAME"], rq["PASSWORD"], rq["DB"]) == (sentinels, "main", "master-pw", 3)
+    assert rq["SENTINEL_KWARGS"]["password"] == "sentinel-pw"
+
+
+@pytest.mark.parametrize("entry", ["10.0.0.1", "10.0.0.1:port", ":26379", "10.0.0.1:70000"])
+def test_a_sentinel_that_is_not_host_port_stops_start_up(entry):
+    assert error_of(REDIS_SENTINELS=entry) == (
+        f"django.core.exceptions.ImproperlyConfigured: REDIS_SENTINELS entry {entry!r} is not host:port."
+    )

@@ -6,11 +6,13 @@ class VoiceConfig(AppConfig):
     verbose_name = "Voice"
 
     def ready(self) -> None:
+        from infra.health import register_section
         from infra.redis_core import redis_manager
 
-        from . import signals  # noqa: F401 - presence follows membership changes
+        from . import signals, traffic  # noqa: F401 - signals: presence follows membership changes
         from .session_handle import recreate_live_sessions
         from .session_store import move_memory_sessions_to_redis
 
         redis_manager.on_recover(move_memory_sessions_to_redis)
         redis_manager.on_data_lost(recreate_live_sessions)
+        register_section("voice", traffic.stats)

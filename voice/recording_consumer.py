@@ -12,7 +12,7 @@ import time
 
 from django.conf import settings
 
-from . import handover, services
+from . import handover, services, traffic
 
 RECORDING_MESSAGE_TYPES = frozenset({"start_recording", "stop_recording"})
 #: Queued audio past this waits for the writer before the connection reads on (bounded memory per socket).
@@ -41,6 +41,7 @@ class RecordingMixin:
     _writer: asyncio.Task | None = None
 
     async def receive_audio(self, chunk: bytes) -> None:
+        traffic.count("audio_bytes_in", len(chunk))
         if len(chunk) > settings.VOICE_MAX_FRAME_BYTES:
             await self.send_error(
                 "bad_message", f"Audio frames are limited to {settings.VOICE_MAX_FRAME_BYTES} bytes.", size=len(chunk)
@@ -133,6 +134,7 @@ class RecordingMixin:
             return
         self.recording_started, self.audio_offset, self.audio_refused = time.monotonic(), 0, False
         self._pending, self._pending_bytes = [], 0
+        traffic.count("recordings_started")
         await self.send_json({"type": "recording_started"})
 
     async def handle_stop_recording(self, message: dict) -> None:
@@ -149,6 +151,19 @@ class RecordingMixin:
         if self.assistant_frame is not None:
             await self.send_json(self.assistant_frame)
 
+    async def before_drain(self) -> None:
+        """The process is restarting (`infra.drain`): a recording in progress ends here, everything received stored,
+        handed over and reported (`recording_stopped` with `interrupted: "server_restart"`), as if the user had
+        pressed stop."""
+        if self.recording_started is None or self.session_id is None:
+            return
+        await self.flush_audio()  # `audio_bytes` counts every frame received before the drain
+        audio_bytes = await self.finish_recording()
+        if audio_bytes is not None:
+            await self.send_json(
+                {"type": "recording_stopped", "audio_bytes": audio_bytes, "interrupted": "server_restart"}
+            )
+
     async def handle_ping(self, message: dict) -> None:
         await self.flush_audio()  # a `pong` acknowledges every frame sent before the ping: it is stored
         await super().handle_ping(message)
@@ -163,6 +178,7 @@ class RecordingMixin:
         of the stop."""
         duration = time.monotonic() - (self.recording_started or time.monotonic())
         self.recording_started = None
+        traffic.count("recordings_finished")
         if not await self.session.update({"is_recording": "False"}):
             return None
         audio_bytes = await self.session.audio_size()

@@ -16,13 +16,15 @@ from autobahn.exception import Disconnected
 from channels.db import aclose_old_connections
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import services
+from infra.drain import DrainMixin
+
+from . import services, traffic
 from .session_handle import SessionHandle
 
 log = logging.getLogger(__name__)
 
 
-class VoiceSocket(AsyncWebsocketConsumer):
+class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
     """One voice session per connection: created at connect, deleted at close; frames parsed and dispatched
     (binary frames to `receive_audio`, which `RecordingMixin` defines)."""
 
@@ -51,6 +53,7 @@ class VoiceSocket(AsyncWebsocketConsumer):
         return self.session.session_id if self.session is not None else None
 
     async def connect(self) -> None:
+        traffic.count("sockets_opened")
         await self.accept()
         scope_user = self.scope.get("user")
         user = scope_user if scope_user is not None and scope_user.is_authenticated else None
@@ -70,11 +73,13 @@ class VoiceSocket(AsyncWebsocketConsumer):
             await self.on_authenticated()
 
     async def disconnect(self, code: int) -> None:
+        traffic.count("sockets_closed")
         if self.session_id is None:
             return  # the connection ended before its session was created
         try:
             if self.recording_started is not None and self.user is not None:
                 duration = time.monotonic() - self.recording_started
+                traffic.count("recordings_interrupted")
                 await services.recording_interrupted(self.user, self.session_id, duration)
             await self.on_disconnect()
         finally:
@@ -114,6 +119,7 @@ class VoiceSocket(AsyncWebsocketConsumer):
         if self.session_lost:
             return
         kind = "audio" if bytes_data is not None else "text"
+        traffic.count("frames_in")
         try:
             if bytes_data is not None:
                 await self.receive_audio(bytes_data)

@@ -170,8 +170,10 @@
       clearTimeout(watchdog);
       socket = null;
       if (event.code === 4401) { setStatus("offline", "signed out"); return; }
-      attempts += 1;
-      const delay = Math.min(30000, 500 * Math.pow(2, attempts - 1)) * (0.75 + Math.random() / 2);
+      // 1012: this server process is restarting (a deploy); reconnect at once, another one answers.
+      if (event.code !== 1012) attempts += 1;
+      const delay = event.code === 1012 ? 200 + Math.random() * 800
+        : Math.min(30000, 500 * Math.pow(2, attempts - 1)) * (0.75 + Math.random() / 2);
       setStatus("offline", "reconnecting…");
       setTimeout(connect, delay);
     };

@@ -73,13 +73,16 @@
       try { message = JSON.parse(event.data); } catch (e) { return; }
       emit(message.type, message);
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       if (state.recording) stopRecorder(false);
       state.sessionId = null;
       state.authenticated = false;
-      var delay = Math.min(30, Math.pow(2, retries)) + Math.random();
-      retries += 1;
-      setConnection("reconnecting", "Disconnected; reconnecting in " + Math.round(delay) + " s (attempt " + retries + ")…");
+      // 1012: this server process is restarting (a deploy); another one answers at once.
+      var restart = event.code === 1012;
+      var delay = restart ? 0.2 + Math.random() : Math.min(30, Math.pow(2, retries)) + Math.random();
+      if (!restart) retries += 1;
+      setConnection("reconnecting", (restart ? "Server restarting" : "Disconnected") + "; reconnecting in " +
+        Math.round(delay) + " s" + (restart ? "…" : " (attempt " + retries + ")…"));
       setTimeout(connect, delay * 1000);
     };
   }
@@ -208,6 +211,11 @@
 
   on("recording_stopped", function (m) {
     $("bytes-stored").textContent = m.audio_bytes + " bytes";
+    if (m.interrupted === "server_restart") {
+      if (state.recording) stopRecorder(false);
+      showError("The server restarted: your recording was stopped and kept (" + m.audio_bytes +
+        " bytes). Record again to continue.");
+    }
   });
 
   function toggleRecording() {

@@ -1,0 +1,190 @@
+"""Capacity: memory and CPU per socket, per audio chunk and per kept item, for deploy/SIZING.md.
+
+One daphne (started as `make run` does) and the bench's Redis database. Per open socket: daphne RSS and Redis memory
+(session, caps, presence, channel-layer membership: everything a connection creates). Streaming: 50 recorders send
+2 KB chunks, each waiting for the `pong` after its chunk (so the rate is what the server sustains, not a queue);
+daphne's CPU from /proc and Redis' from INFO cpu give CPU seconds per 1,000 chunks, hence chunks/s per core, and
+INFO commandstats the Redis calls per chunk. Kept items: Redis memory per audio byte, per kept notification and per
+rate-limit log. CPU figures are per core-second, so they hold whatever else the machine runs; SIZING.md multiplies
+them. A ping (the protocol's keep-alive and, here, the acknowledgement) is one Redis call of its own (it extends the
+session's TTL), so the calls per chunk are printed by command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import websockets
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+from analytics.ratelimit import check_rate_limit
+from bench.common import raw_client
+from notifications.publish import publish_team_notification
+from teams.models import Team, TeamMembership
+from tests.live import start_daphne
+
+SOCKETS = 200
+RECORDERS = 50
+STREAM_SECONDS = 5.0
+#: Connected, not recording: what heartbeats, lease renewals and channel-layer polls cost Redis.
+IDLE_SECONDS = 6.0
+CHUNK = b"\x42" * 2048
+TEAM_ID = 9_300_002
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cookie() -> str:
+    call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench-capacity")
+    team, _ = Team.objects.get_or_create(id=TEAM_ID, defaults={"name": "Bench capacity"})
+    TeamMembership.objects.get_or_create(team=team, user=user)
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _redis_cpu() -> float:
+    info = raw_client().info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+def _redis_calls() -> dict[str, int]:
+    return {name: int(stats["calls"]) for name, stats in raw_client().info("commandstats").items()}
+
+
+def _used_memory() -> int:
+    return int(raw_client().info("memory")["used_memory"])
+
+
+async def _open(url: str, path: str, cookie: str, first: str):
+    ws = await websockets.connect(
+        url.replace("http://", "ws://") + path, origin=url, additional_headers={"Cookie": cookie}, max_size=None
+    )
+    while json.loads(await ws.recv())["type"] != first:
+        pass
+    return ws
+
+
+async def _stream(ws, deadline: float) -> int:
+    await ws.send(json.dumps({"type": "start_recording"}))
+    while json.loads(await ws.recv())["type"] != "recording_started":
+        pass
+    chunks = 0
+    while time.monotonic() < deadline:
+        await ws.send(CHUNK)
+        await ws.send('{"type": "ping"}')
+        while json.loads(await ws.recv())["type"] != "pong":
+            pass
+        chunks += 1
+    await ws.send(json.dumps({"type": "stop_recording"}))
+    while json.loads(await ws.recv())["type"] != "recording_stopped":
+        pass
+    return chunks
+
+
+async def _scenario(url: str, pid: int, cookie: str) -> dict:
+    figures: dict = {}
+    rss, memory = _rss(pid), _used_memory()
+    voice = []
+    for _ in range(SOCKETS // 50):
+        voice += await asyncio.gather(*(_open(url, "/ws/voice/", cookie, "session") for _ in range(50)))
+    await asyncio.sleep(1)
+    figures["rss_per_voice_socket"] = (_rss(pid) - rss) / SOCKETS
+    figures["redis_per_voice_socket"] = (_used_memory() - memory) / SOCKETS
+    rss = _rss(pid)
+    bells = []
+    for _ in range(SOCKETS // 50):
+        bells += await asyncio.gather(*(_open(url, "/ws/notifications/", cookie, "ready") for _ in range(50)))
+    await asyncio.sleep(1)
+    figures["rss_per_notification_socket"] = (_rss(pid) - rss) / SOCKETS
+    calls, redis_cpu, started = _redis_calls(), _redis_cpu(), time.monotonic()
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = time.monotonic() - started
+    figures["idle_calls_per_socket_s"] = (sum(_redis_calls().values()) - sum(calls.values())) / idle / SOCKETS
+    figures["idle_redis_cpu_per_1k_sockets"] = (_redis_cpu() - redis_cpu) / idle / SOCKETS * 1000
+    memory, cpu, redis_cpu, calls = _used_memory(), _cpu_seconds(pid), _redis_cpu(), _redis_calls()
+    started = time.monotonic()
+    chunks = sum(await asyncio.gather(*(_stream(ws, started + STREAM_SECONDS) for ws in voice[:RECORDERS])))
+    elapsed = time.monotonic() - started
+    figures["chunks_per_s"] = chunks / elapsed
+    figures["daphne_cpu_per_1k_chunks"] = (_cpu_seconds(pid) - cpu) / chunks * 1000
+    figures["redis_cpu_per_1k_chunks"] = (_redis_cpu() - redis_cpu) / chunks * 1000
+    after = _redis_calls()
+    per_command = {name: (after[name] - calls.get(name, 0)) / chunks for name in after}
+    figures["redis_calls_per_chunk"] = sum(per_command.values())
+    figures["redis_calls_by_command"] = sorted(per_command.items(), key=lambda item: -item[1])[:6]
+    figures["redis_per_audio_byte"] = (_used_memory() - memory) / (chunks * len(CHUNK))
+    for ws in voice + bells:
+        await ws.close()
+    return figures
+
+
+def _kept_items() -> dict:
+    figures = {}
+    memory = _used_memory()
+    for n in range(200):
+        publish_team_notification(TEAM_ID + 1, {"type": "bench", "message": f"Notification number {n} of the bench"})
+    figures["redis_per_notification"] = (_used_memory() - memory) / 200
+    memory = _used_memory()
+    for n in range(1000):
+        check_rate_limit(f"rate_limit:bench-{n}:voice_requests", 10, 60)
+    figures["redis_per_rate_limit_key"] = (_used_memory() - memory) / 1000
+    return figures
+
+
+def run() -> None:
+    cookie = _cookie()
+    env = {"VOICE_MAX_SOCKETS_PER_USER": "10000", "RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
+    with tempfile.TemporaryDirectory() as logs:
+        server = start_daphne(Path(logs), **env)
+        try:
+            figures = asyncio.run(_scenario(server.url, server.process.pid, cookie))
+        finally:
+            server.stop()
+    figures.update(_kept_items())
+    chunks_per_core = 1000 / figures["daphne_cpu_per_1k_chunks"]
+    redis_chunks_per_core = 1000 / figures["redis_cpu_per_1k_chunks"]
+    print(f"   daphne RSS per open voice socket            {figures['rss_per_voice_socket'] / 1024:8.1f} KiB")
+    print(f"   daphne RSS per open notifications socket    {figures['rss_per_notification_socket'] / 1024:8.1f} KiB")
+    print(f"   Redis memory per open voice socket          {figures['redis_per_voice_socket'] / 1024:8.2f} KiB")
+    print(
+        f"   idle: Redis calls/s per voice+bell pair    {figures['idle_calls_per_socket_s']:8.3f}"
+        f"  (Redis CPU {figures['idle_redis_cpu_per_1k_sockets']:.4f} core per 1,000 pairs)"
+    )
+    print(
+        f"   {RECORDERS} recorders, 2 KB chunk + ping/pong:        {figures['chunks_per_s']:8.0f} chunks/s on 1 daphne"
+    )
+    print(
+        f"   daphne CPU per 1,000 chunks                 {figures['daphne_cpu_per_1k_chunks']:8.3f} s"
+        f"  -> {chunks_per_core:6.0f} chunks/s per daphne core"
+    )
+    print(
+        f"   Redis CPU per 1,000 chunks                  {figures['redis_cpu_per_1k_chunks']:8.3f} s"
+        f"  -> {redis_chunks_per_core:6.0f} chunks/s per Redis core"
+    )
+    print(f"   Redis calls per chunk + ping (all clients)  {figures['redis_calls_per_chunk']:8.2f}")
+    top = ", ".join(f"{name.removeprefix('cmdstat_')} {calls:.2f}" for name, calls in figures["redis_calls_by_command"])
+    print(f"     by command: {top}")
+    print(f"   Redis memory per audio byte                 {figures['redis_per_audio_byte']:8.3f}")
+    print(f"   Redis memory per kept notification          {figures['redis_per_notification']:8.0f} B")
+    print(f"   Redis memory per rate-limit log (1 entry)   {figures['redis_per_rate_limit_key']:8.0f} B")
