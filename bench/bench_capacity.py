@@ -20,15 +20,10 @@ import time
 from pathlib import Path
 
 import websockets
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.test import Client
 
 from analytics.ratelimit import check_rate_limit
-from bench.common import raw_client
+from bench.common import member_cookie, raw_client
 from notifications.publish import publish_team_notification
-from teams.models import Team, TeamMembership
 from tests.live import start_daphne
 
 SOCKETS = 200
@@ -39,16 +34,6 @@ IDLE_SECONDS = 6.0
 CHUNK = b"\x42" * 2048
 TEAM_ID = 9_300_002
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cookie() -> str:
-    call_command("migrate", verbosity=0)
-    user, _ = get_user_model().objects.get_or_create(username="bench-capacity")
-    team, _ = Team.objects.get_or_create(id=TEAM_ID, defaults={"name": "Bench capacity"})
-    TeamMembership.objects.get_or_create(team=team, user=user)
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 def _rss(pid: int) -> int:
@@ -153,7 +138,7 @@ def _kept_items() -> dict:
 
 
 def run() -> None:
-    cookie = _cookie()
+    cookie = member_cookie("bench-capacity", TEAM_ID, "Bench capacity")
     env = {"VOICE_MAX_SOCKETS_PER_USER": "10000", "RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
     with tempfile.TemporaryDirectory() as logs:
         server = start_daphne(Path(logs), **env)

@@ -22,13 +22,10 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import websockets
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.test import Client
 
+from bench.common import member_cookie
 from notifications import keys
 from notifications.publish import publish_team_notification
-from teams.models import Team, TeamMembership
 from tests.live import LiveDaphne, start_daphne
 
 CLIENT_COUNTS = (1, 100, 1000)
@@ -44,17 +41,6 @@ def _raise_file_limit(wanted: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-
-
-def _session_cookie() -> str:
-    """A logged-in member of the bench team (in the site's database, under unusual ids)."""
-    call_command("migrate", verbosity=0)
-    user, _ = get_user_model().objects.get_or_create(username="bench-notifications")
-    team, _ = Team.objects.get_or_create(id=TEAM_ID, defaults={"name": "Bench notifications"})
-    TeamMembership.objects.get_or_create(team=team, user=user)
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
 class Round:
@@ -206,7 +192,7 @@ async def _scenario(servers: list[LiveDaphne], cookie: str, floor_p50: float) ->
 
 def run() -> None:
     _raise_file_limit(8192)
-    cookie = _session_cookie()
+    cookie = member_cookie("bench-notifications", TEAM_ID, "Bench notifications")
     floor = asyncio.run(_baseline(50))
     floor_p50 = statistics.median(floor)
     print(f"   {'floor: redis-py subscriber':<34} p50 {floor_p50:7.2f} ms  p99 {_percentile(floor, 0.99):7.2f} ms")

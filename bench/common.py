@@ -53,3 +53,20 @@ def report(label: str, result: dict, *, goal: float | None = None) -> None:
         f"   {label:<48} ours {result['ours_us']:8.1f} us  baseline {result['baseline_us']:8.1f} us"
         f"  ratio {result['ratio']:5.2f}{verdict}"
     )
+
+
+def member_cookie(username: str, team_id: int, team_name: str) -> str:
+    """A session cookie of a member of a bench team (in the site's database, under unusual ids)."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from teams.models import Team, TeamMembership
+
+    call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    team, _ = Team.objects.get_or_create(id=team_id, defaults={"name": team_name})
+    TeamMembership.objects.get_or_create(team=team, user=user)
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"

@@ -4,7 +4,6 @@ teams and inviting are rate-limited; staff still add members directly in the Dja
 
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 
 from analytics import ratelimit
@@ -13,18 +12,6 @@ from notifications.keys import channel
 from teams.models import Team, TeamInvitation, TeamMembership
 
 from .test_views import as_user, membership, post
-
-
-@pytest.fixture
-def ops(make_user):
-    people = {
-        "olga": make_user("olga", teams={"Ops": "owner"}),
-        "adam": make_user("adam", teams={"Ops": "admin"}),
-        "mia": make_user("mia", teams={"Ops": "member"}),
-        "alice": make_user("alice"),
-    }
-    people["team"] = Team.objects.get(name="Ops")
-    return people
 
 
 def members_url(people) -> str:

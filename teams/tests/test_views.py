@@ -10,20 +10,6 @@ from teams.cache import get_cached_user_data, get_user_data
 from teams.models import Team, TeamInvitation, TeamMembership, Todo, UserPreferences
 
 
-@pytest.fixture
-def ops(make_user):
-    """Ops: olga owner, adam admin, mia member, vic viewer; nora in no team."""
-    people = {
-        "olga": make_user("olga", teams={"Ops": "owner"}),
-        "adam": make_user("adam", teams={"Ops": "admin"}),
-        "mia": make_user("mia", teams={"Ops": "member"}),
-        "vic": make_user("vic", teams={"Ops": "viewer"}),
-        "nora": make_user("nora"),
-    }
-    people["team"] = Team.objects.get(name="Ops")
-    return people
-
-
 def as_user(user) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
