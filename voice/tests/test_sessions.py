@@ -340,32 +340,36 @@ def test_a_session_moved_from_memory_is_listed(redis_db):
     assert redis_db.zscore(session_store.SESSION_INDEX_KEY, sid) is not None
 
 
-def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path):
-    """A slow Redis during the move must not block in-memory operations (the event loop takes that lock)."""
+def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path, settings):
+    """A slow Redis during the move must not block in-memory operations (the event loop takes that lock).
+
+    `CLIENT PAUSE` is in force when its reply arrives, so the mover is sure to find Redis stalled however
+    late its thread is scheduled (a `DEBUG SLEEP` sent from another thread could land after the move).
+    """
     import threading
 
     import redis
-    from django.conf import settings
 
     from convonet_site.redis_server import free_port
     from tests.redis_servers import throwaway_redis
 
+    settings.REDIS_SOCKET_TIMEOUT = 10  # the mover waits out the pause instead of timing out
     with throwaway_redis(tmp_path / "redis") as server:
         redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
         sid = sessions.create_session(fields={"user_id": "7", "is_recording": "True"})
         assert sessions.append_audio(sid, b"held", offset=0).ok  # in memory: Redis is unreachable
         redis_manager.configure(server.url)
         raw = redis.Redis.from_url(server.url, socket_timeout=10)
-        sleeper = threading.Thread(target=raw.execute_command, args=("DEBUG", "SLEEP", 1.5))
-        sleeper.start()
         try:
+            assert raw.execute_command("CLIENT", "PAUSE", 2000)
             mover = threading.Thread(target=session_store.move_memory_sessions_to_redis)
             mover.start()
-            time.sleep(0.2)  # the mover is waiting on the sleeping Redis now
-            assert mover.is_alive()
+            time.sleep(0.2)
+            assert mover.is_alive()  # waiting on the paused Redis
             assert memory._lock.acquire(timeout=0.2)  # free while the mover waits on Redis
             memory._lock.release()
             mover.join()
+            assert raw.get(f"session:{sid}:audio") == b"held"
         finally:
-            sleeper.join()
+            raw.execute_command("CLIENT", "UNPAUSE")
             redis_manager.configure(settings.REDIS_URL)
