@@ -112,9 +112,16 @@ def test_listen_prints_one_json_line_per_notification_until_interrupted(transact
     )
     try:
         assert json.loads(process.stdout.readline())["id"] == earlier["id"]
-        ready = threading.Event()
-        threading.Thread(target=lambda: "Listening" in process.stderr.readline() and ready.set(), daemon=True).start()
-        assert ready.wait(20)
+        ready, said = threading.Event(), []
+
+        def watch_stderr() -> None:  # a log line (a slow Redis under load) may come before the announcement
+            for line in process.stderr:
+                said.append(line)
+                if "Listening" in line:
+                    ready.set()
+
+        threading.Thread(target=watch_stderr, daemon=True).start()
+        assert ready.wait(20), said
         live = publish_team_notification(team.id, {"type": "t", "message": "live"})
         assert json.loads(process.stdout.readline()) == live
         process.send_signal(signal.SIGINT)
