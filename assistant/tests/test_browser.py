@@ -4,6 +4,7 @@ the page shows what was heard and done, the todo is on the team page, and the te
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -75,14 +76,18 @@ def test_a_spoken_command_in_the_browser_adds_the_todo(
     expect(alice.locator("#conversation li")).to_have_count(1)
     said = alice.inner_text("#conversation li .said")
     assert said.startswith("You said: “") and "plants" in said.lower(), said
-    expect(alice.locator("#conversation li.ok .reply")).to_contain_text("Added 'Water the plants' to Demo team")
-    assert alice.inner_text("#assistant-status") == alice.inner_text("#conversation li .reply")
-    todo = Todo.objects.get(title="Water the plants")
+    # Chromium's capture and Opus vary from run to run, and so does Whisper's wording by a word ("Water to the
+    # plants"); the phrase set (test_phrases) holds the model to its accuracy floor, this test the whole path.
+    reply = alice.locator("#conversation li.ok .reply")
+    expect(reply).to_have_text(re.compile(r"^Added '(Water\b[^']*\bplants)' to Demo team, assigned to Bob\.", re.I))
+    title = re.match(r"Added '([^']+)'", reply.inner_text()).group(1)
+    assert alice.inner_text("#assistant-status") == reply.inner_text()
+    todo = Todo.objects.get(title=title)
     assert (todo.team, todo.creator.username, todo.assignee.username) == (team, "alice", "bob")
 
     # the teammate's bell rang, as for an assignment made with the web form
-    expect(bob.locator(".toast", has_text="New todo assigned to you: “Water the plants”")).to_be_visible()
+    expect(bob.locator(".toast", has_text=f"New todo assigned to you: “{title}”")).to_be_visible()
     expect(bob.locator(".nb-count")).not_to_have_text("0")
     bob.reload()
-    expect(bob.locator(f"tr[data-todo-id='{todo.id}']")).to_contain_text("Water the plants")
+    expect(bob.locator(f"tr[data-todo-id='{todo.id}']")).to_contain_text(title)
     assert errors == []
