@@ -237,9 +237,13 @@ class RedisManager:
         """Adopt the marker (writing one when missing) and renew its TTL; a marker other than the one we
         saw last means Redis lost our data meanwhile (a restart without persistence, FLUSHALL), whichever
         process noticed first. The data-lost callbacks then run in a thread: a check never waits for them.
+
+        A check that finds another one looking at the marker waits for it rather than going on: its caller
+        may be asking whether a session that went missing was lost with Redis, and must not hear "no"
+        while the other check is still finding out (the second look then sees the adopted marker).
         """
-        if not self._marker_lock.acquire(blocking=False):
-            return  # another check is looking at it
+        if not self._marker_lock.acquire(timeout=4 * self.socket_timeout):
+            return  # the other look is stuck on a slow Redis; the next check tries again
         lost = False
         try:
             client = self.redis_client

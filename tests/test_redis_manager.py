@@ -127,3 +127,21 @@ def test_pages_say_degraded_while_redis_is_down(admin_client, client):
     finally:
         redis_manager.configure(settings.REDIS_URL)
     assert "Live features are degraded" not in client.get("/").content.decode()
+
+
+def test_a_check_waits_for_a_look_at_the_marker_already_under_way(redis_db):
+    """A session that went missing is re-created only if a check says Redis lost its data: a check racing
+    another one's look at the marker must give the answer, not "all is well" (a live socket was closed 4404)."""
+    import threading
+
+    assert redis_manager.check()  # the marker adopted
+    before = redis_manager.data_loss_stats()["count"]
+    redis_db.flushdb()  # Redis came back empty
+    redis_db.set("convonet-test:marker", "1", ex=86400)  # the suite's own
+    with redis_manager._marker_lock:  # another check is looking at the marker
+        checker = threading.Thread(target=redis_manager.check)
+        checker.start()
+        checker.join(0.3)
+        assert checker.is_alive()  # waits for the look under way instead of returning
+    checker.join(10)
+    assert redis_manager.data_loss_stats()["count"] == before + 1
