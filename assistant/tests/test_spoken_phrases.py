@@ -3,11 +3,12 @@ sent through `/ws/voice/` to a live daphne and a live worker with the default (w
 when every turn reports the expected intent and the database holds what was asked. Prints intent accuracy,
 right-case rate and word error rate per voice, and the cases that went wrong with what was heard.
 
-The issue's goal is 95% of cases right: measured 95.5% over both voices (en-us 98.2%, en-gb-x-rp 92.7%; Whisper on
-CPU hears the same clip the same way every run), which the test prints. It fails under FLOOR, a little below the
-goal: another processor's int8 kernels can hear a clip or two differently, and a regression in understanding costs
-far more than that. The misses left are Whisper's
-(a new todo's title misheard, a dropped "assign to"): see the printed table."""
+The issue's goal is 95% of cases right: measured 94.5% on 2026-12-01 and 95.5% the day before over both voices
+(en-us 96.4% and 98.2%, en-gb-x-rp 92.7%; Whisper on CPU hears the same clip the same way every run, but the prompt
+holds the open todos with their due dates, which move with the day), which the test prints. It fails under FLOOR, a
+little below the goal: another processor's int8 kernels can hear a clip or two differently, and a regression in
+understanding costs far more than that. The misses left are Whisper's (a new todo's title misheard, a dropped
+"assign to"): see the printed table."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .speech import VOICES, spoken_webm
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 GOAL = 0.95
-#: Right-case rate this test must not fall under (measured 95.5%, 105 of 110 cases; 3 cases of margin).
+#: Right-case rate this test must not fall under (measured 94.5% and 95.5%, 104 and 105 of 110 cases).
 FLOOR = 0.93
 PIN = "246802"
 
