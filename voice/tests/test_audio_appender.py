@@ -11,7 +11,7 @@ import redis
 
 from infra.redis_core import redis_manager
 from voice import sessions, traffic
-from voice.audio_appender import appender
+from voice.audio_appender import AudioAppender, appender
 from voice.session_memory import memory
 from voice.session_store import fallback
 
@@ -113,7 +113,8 @@ async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_l
         assert redis_db.get(f"session:{sid}:audio") == b"A" * 10 + b"B" * 5 + b"C" * 3
 
 
-async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db):
+async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db, settings):
+    settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 0  # the second flush is on its way to Redis when the caller goes
     left, stays = _recording(2)
     await sessions.aappend_audio(stays, b"", offset=0)
     never_sent = asyncio.create_task(sessions.aappend_audio(left, b"never", offset=0))
@@ -135,6 +136,23 @@ async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db):
     assert await asyncio.wait_for(sessions.aappend_audio(left, b"next", offset=size), 10) == sessions.AppendResult(
         "ok", size + 4
     )
+
+
+async def test_an_append_with_no_flush_in_the_interval_goes_at_once_later_ones_share_a_round_trip(redis_db, settings):
+    settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 60_000
+    own = AudioAppender()
+    first, *others = _recording(4)
+    keys_args = [sessions.append_args(sid, b"abc", None, 0) for sid in (first, *others)]
+    before = _flushes()
+    assert await asyncio.wait_for(own.append(*keys_args[0], None), 10) == [1, 3]  # idle: not held an interval
+    assert _flushes() == before + 1
+    settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 1000
+    waiting = []
+    for keys, args in keys_args[1:]:  # one after another, well within the interval of the first flush
+        waiting.append(asyncio.create_task(own.append(keys, args, None)))
+        await asyncio.sleep(0)
+    assert await asyncio.wait_for(asyncio.gather(*waiting), 30) == [[1, 3]] * 3
+    assert _flushes() == before + 2
 
 
 async def test_one_appender_per_event_loop(redis_db):
