@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,7 @@ PROJECT_ENV = {
     "VOICE_MAX_AUDIO_BYTES_PER_USER": str(1 << 40),
     "RATE_LIMIT_VOICE_REQUESTS": "100000000/60",
     "LOG_LEVEL": "WARNING",
+    "METRICS_TOKEN": "bench-ingest",  # the audio appender's round trips and appends (`/metrics`)
 }
 
 
@@ -102,6 +104,22 @@ def _start_floor(app: str, log_dir: Path) -> LiveDaphne:
     server = LiveDaphne(port, process, log_path)
     _wait_until_serving(server)
     return server
+
+
+def _appender_counts(server: Server) -> tuple[float, float]:
+    """The project's audio appender so far: (round trips, appends), from its `/metrics`; zeros for a floor."""
+    if server.name != "project":
+        return 0.0, 0.0
+    request = urllib.request.Request(
+        f"{server.live.url}/metrics", headers={"Authorization": f"Bearer {PROJECT_ENV['METRICS_TOKEN']}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    figures = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return (
+        float(figures.get("convonet_voice_audio_flushes_total", 0)),
+        float(figures.get("convonet_voice_audio_appends_total", 0)),
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -198,12 +216,18 @@ async def _recorders(server: Server, cookie: str, count: int) -> dict:
             await asyncio.sleep(max(0.0, slot - time.perf_counter()))
         return await _stop(ws)
 
+    appender: list[float] = []
+
     async def steady() -> float:
         """CPU share while every socket records (frames and pings; the wave of stops at the end excluded)."""
         await asyncio.sleep(FRAME_INTERVAL)  # every socket has started its slices
+        flushes, appends = await asyncio.to_thread(_appender_counts, server)
         cpu, started = server.cpu_seconds(), time.perf_counter()
         await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
-        return (server.cpu_seconds() - cpu) / (time.perf_counter() - started)
+        share = (server.cpu_seconds() - cpu) / (time.perf_counter() - started)
+        flushed, appended = await asyncio.to_thread(_appender_counts, server)
+        appender.append((appended - appends) / max(1.0, flushed - flushes))
+        return share
 
     cpu, started = server.cpu_seconds(), time.perf_counter()
     steady_share, *stops = await asyncio.gather(steady(), *(record(i, ws) for i, ws in enumerate(sockets)))
@@ -215,6 +239,7 @@ async def _recorders(server: Server, cookie: str, count: int) -> dict:
         "stop_p99": _percentile([s for s, _ in stops], 0.99),
         "cpu": cpu_share,
         "steady_cpu": steady_share,
+        "appends_per_flush": appender[0],
         "lost": sum(sent) - sum(b for _, b in stops),
     }
 
@@ -315,6 +340,7 @@ def _report(project: Server, append: Server, plain: Server) -> None:
         row(f"{count} recorders: stop p99, ms", [f"{t['stop_p99']:.1f}" for t in steps])
         row(f"{count} recorders: server CPU", [f"{t['cpu']:.0%}" for t in steps])
         row(f"{count} recorders: CPU while recording", [f"{t['steady_cpu']:.1%}" for t in steps])
+        row(f"{count} recorders: appends per round trip", [f"{t['appends_per_flush']:.2f}" for t in steps[:1]])
         row(f"{count} recorders: bytes lost", [str(t["lost"]) for t in steps])
     held = [max([t["n"] for t in s.results["steps"] if t["ping_p99"] < PING_LIMIT_MS], default=0) for s in servers]
     row(f"max N tried with ping p99 < {PING_LIMIT_MS:.0f} ms", [str(n) for n in held])
