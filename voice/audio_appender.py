@@ -111,7 +111,7 @@ class AudioAppender:
         direct = []
         for item in batch:
             if memory.holds(session_id_of(item.keys)):
-                item.reply.set_result(_VIA_STORE)
+                _settle(item, _VIA_STORE)
             else:
                 direct.append(item)
         if not direct:
