@@ -27,13 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
 from django.conf import settings
 
-from bench.bench_notifications import TEAM_ID, Receiver, _burst, _raise_file_limit, _rounds, _session_cookie
+from bench.bench_notifications import TEAM_ID, Receiver, _burst, _raise_file_limit, _rounds
+from bench.common import member_cookie
 from convonet_site.redis_server import free_port
 from convonet_site.serve import daphne_argv
 from notifications import keys
@@ -62,6 +64,7 @@ PROJECT_ENV = {
     "VOICE_MAX_AUDIO_BYTES_PER_USER": str(1 << 40),
     "RATE_LIMIT_VOICE_REQUESTS": "100000000/60",
     "LOG_LEVEL": "WARNING",
+    "METRICS_TOKEN": "bench-ingest",  # the audio appender's round trips and appends (`/metrics`)
 }
 
 
@@ -101,6 +104,22 @@ def _start_floor(app: str, log_dir: Path) -> LiveDaphne:
     server = LiveDaphne(port, process, log_path)
     _wait_until_serving(server)
     return server
+
+
+def _appender_counts(server: Server) -> tuple[float, float]:
+    """The project's audio appender so far: (round trips, appends), from its `/metrics`; zeros for a floor."""
+    if server.name != "project":
+        return 0.0, 0.0
+    request = urllib.request.Request(
+        f"{server.live.url}/metrics", headers={"Authorization": f"Bearer {PROJECT_ENV['METRICS_TOKEN']}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    figures = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    return (
+        float(figures.get("convonet_voice_audio_flushes_total", 0)),
+        float(figures.get("convonet_voice_audio_appends_total", 0)),
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -197,8 +216,21 @@ async def _recorders(server: Server, cookie: str, count: int) -> dict:
             await asyncio.sleep(max(0.0, slot - time.perf_counter()))
         return await _stop(ws)
 
+    appender: list[float] = []
+
+    async def steady() -> float:
+        """CPU share while every socket records (frames and pings; the wave of stops at the end excluded)."""
+        await asyncio.sleep(FRAME_INTERVAL)  # every socket has started its slices
+        flushes, appends = await asyncio.to_thread(_appender_counts, server)
+        cpu, started = server.cpu_seconds(), time.perf_counter()
+        await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+        share = (server.cpu_seconds() - cpu) / (time.perf_counter() - started)
+        flushed, appended = await asyncio.to_thread(_appender_counts, server)
+        appender.append((appended - appends) / max(1.0, flushed - flushes))
+        return share
+
     cpu, started = server.cpu_seconds(), time.perf_counter()
-    stops = await asyncio.gather(*(record(i, ws) for i, ws in enumerate(sockets)))
+    steady_share, *stops = await asyncio.gather(steady(), *(record(i, ws) for i, ws in enumerate(sockets)))
     cpu_share = (server.cpu_seconds() - cpu) / (time.perf_counter() - started)
     await _close_all(sockets)
     return {
@@ -206,6 +238,8 @@ async def _recorders(server: Server, cookie: str, count: int) -> dict:
         "ping_p99": _percentile(pings, 0.99),
         "stop_p99": _percentile([s for s, _ in stops], 0.99),
         "cpu": cpu_share,
+        "steady_cpu": steady_share,
+        "appends_per_flush": appender[0],
         "lost": sum(sent) - sum(b for _, b in stops),
     }
 
@@ -274,7 +308,8 @@ async def _measure(servers: list[Server], fanout: list[Server], cookie: str) -> 
             server.results.setdefault("steps", []).append(step)
             print(
                 f"   {server.name:<8} {count:>5} recorders: ping p99 {step['ping_p99']:8.1f} ms  stop p99"
-                f" {step['stop_p99']:8.1f} ms  CPU {step['cpu']:5.0%}  lost {step['lost']} B",
+                f" {step['stop_p99']:8.1f} ms  CPU {step['cpu']:5.0%} (while recording {step['steady_cpu']:5.1%})"
+                f"  lost {step['lost']} B",
                 flush=True,
             )
     for server in servers:
@@ -304,6 +339,8 @@ def _report(project: Server, append: Server, plain: Server) -> None:
         row(f"{count} recorders: ping p99, ms", [f"{t['ping_p99']:.1f}" for t in steps])
         row(f"{count} recorders: stop p99, ms", [f"{t['stop_p99']:.1f}" for t in steps])
         row(f"{count} recorders: server CPU", [f"{t['cpu']:.0%}" for t in steps])
+        row(f"{count} recorders: CPU while recording", [f"{t['steady_cpu']:.1%}" for t in steps])
+        row(f"{count} recorders: appends per round trip", [f"{t['appends_per_flush']:.2f}" for t in steps[:1]])
         row(f"{count} recorders: bytes lost", [str(t["lost"]) for t in steps])
     held = [max([t["n"] for t in s.results["steps"] if t["ping_p99"] < PING_LIMIT_MS], default=0) for s in servers]
     row(f"max N tried with ping p99 < {PING_LIMIT_MS:.0f} ms", [str(n) for n in held])
@@ -329,6 +366,10 @@ def _report(project: Server, append: Server, plain: Server) -> None:
     _ratio_line(
         "CPU per frame vs the APPEND floor", project.results["burst"]["cpu_us"], append.results["burst"]["cpu_us"], 1.5
     )
+    for index, count in enumerate(STEPS):  # recorder pace: both at the same frame rate, so CPU share = per frame
+        ours, floor = project.results["steps"][index], append.results["steps"][index]
+        _ratio_line(f"{count} recorders: CPU per frame vs the APPEND floor", ours["cpu"], floor["cpu"], 1.5)
+        _ratio_line(f"{count} recorders: same, while recording", ours["steady_cpu"], floor["steady_cpu"], 1.5)
     _ratio_line(
         "burst frames stored/s vs the APPEND floor",
         project.results["burst"]["rate"],
@@ -355,7 +396,7 @@ def _report(project: Server, append: Server, plain: Server) -> None:
 
 def run() -> None:
     _raise_file_limit(16384)
-    cookie = _session_cookie()
+    cookie = member_cookie("bench-notifications", TEAM_ID, "Bench notifications")  # a member of the fan-out team
     with tempfile.TemporaryDirectory() as logs:
         log_dir = Path(logs)
         project = Server("project", start_daphne(log_dir, **PROJECT_ENV))

@@ -27,6 +27,8 @@ from infra.health import get_health
 FIGURES = [
     ("voice_frames_in", "counter", "WebSocket frames received on /ws/voice/", "voice", "frames_in"),
     ("voice_audio_bytes_in", "counter", "Audio bytes received on /ws/voice/", "voice", "audio_bytes_in"),
+    ("voice_audio_flushes", "counter", "Round trips of the audio appender", "voice", "audio_flushes"),
+    ("voice_audio_appends", "counter", "Audio appends the appender's round trips carried", "voice", "audio_appends"),
     ("notifications_published", "counter", "Notifications this process published", "notifications", "published"),
     ("notifications_received", "counter", "Notifications received from Redis pub/sub", "notifications", "received"),
     ("notifications_delivered", "counter", "Notification frames sent to open sockets", "notifications", "delivered"),

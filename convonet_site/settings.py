@@ -188,6 +188,10 @@ VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=10
 VOICE_RECEIVE_FRAMES_PER_SECOND = env_int("VOICE_RECEIVE_FRAMES_PER_SECOND", 100, minimum=1)
 VOICE_RECEIVE_BYTES_PER_SECOND = env_int("VOICE_RECEIVE_BYTES_PER_SECOND", 1024 * 1024, minimum=1024)
 VOICE_RECEIVE_BURST_SECONDS = env_int("VOICE_RECEIVE_BURST_SECONDS", 2, minimum=1, maximum=60)
+# Under load, the process's audio appender (voice/audio_appender.py) sends at most one round trip per this many
+# milliseconds, carrying every connection's chunk that came meanwhile; an append that finds none sent in the last
+# interval goes at once. 0: each round trip as soon as the previous one returned.
+VOICE_AUDIO_FLUSH_INTERVAL_MS = env_float("VOICE_AUDIO_FLUSH_INTERVAL_MS", 5.0, minimum=0.0, maximum=100.0)
 # Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address (voice/caps.py).
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
 VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)

@@ -1,8 +1,8 @@
 """Lua scripts, run one way by every owner: EVALSHA, and EVAL once on NOSCRIPT (a restarted or flushed Redis).
 
 The usual call sends only the SHA-1, never the body. The same object runs from sync code, from asyncio
-code and in a pipeline (`run_many`: one round trip for many calls, the script loaded again only when
-Redis answers NOSCRIPT), so an owner writes its script, keys and arguments once and only the call
+code and in a pipeline (`run_many`, `arun_many`: one round trip for many calls, the script loaded again only
+when Redis answers NOSCRIPT), so an owner writes its script, keys and arguments once and only the call
 differs between its sync and async faces.
 """
 
@@ -55,19 +55,44 @@ class LuaScript:
                 for index in pending:
                     self.queue(pipe, *calls[index])
                 replies = pipe.execute(raise_on_error=False)
-            missing = []
-            for index, reply in zip(pending, replies, strict=True):
-                if isinstance(reply, redis.exceptions.NoScriptError) and attempt == 0:
-                    missing.append(index)
-                elif isinstance(reply, Exception):
-                    raise reply
-                else:
-                    results[index] = reply
-            if not missing:
+            pending = self._take_replies(pending, replies, results, attempt, raise_on_error=True)
+            if not pending:
                 break
             self.load(client)
-            pending = missing
         return results
+
+    async def arun_many(
+        self, client: aioredis.Redis, calls: Sequence[Call], *, raise_on_error: bool = True
+    ) -> list[Any]:
+        """`run_many` on the asyncio client. With `raise_on_error=False` an error reply is returned in its call's
+        place instead of raised, so one call's error leaves the others' replies usable (`voice.audio_appender`)."""
+        results: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for attempt in range(2):
+            async with client.pipeline(transaction=False) as pipe:
+                for index in pending:
+                    self.queue(pipe, *calls[index])
+                replies = await pipe.execute(raise_on_error=False)
+            pending = self._take_replies(pending, replies, results, attempt, raise_on_error=raise_on_error)
+            if not pending:
+                break
+            await client.script_load(self.source)
+        return results
+
+    @staticmethod
+    def _take_replies(
+        pending: list[int], replies: list[Any], results: list[Any], attempt: int, *, raise_on_error: bool
+    ) -> list[int]:
+        """Store a pipeline's replies in `results`; the calls that met NOSCRIPT on the first attempt, to rerun."""
+        missing = []
+        for index, reply in zip(pending, replies, strict=True):
+            if isinstance(reply, redis.exceptions.NoScriptError) and attempt == 0:
+                missing.append(index)
+            elif isinstance(reply, Exception) and raise_on_error:
+                raise reply
+            else:
+                results[index] = reply
+        return missing
 
     def load(self, client: redis.Redis) -> None:
         """Make sure Redis has the script (SCRIPT LOAD)."""

@@ -82,7 +82,7 @@ def audio_key(session_id: str) -> str:
     return f"session:{validate_session_id(session_id)}:audio"
 
 
-def _session_id(keys: list[str]) -> str:
+def session_id_of(keys: list[str]) -> str:
     return keys[0].removeprefix("session:")
 
 
@@ -355,7 +355,7 @@ def _move_to_redis(keys: list[str]) -> int:
     next move. Two moves of one snapshot store it once. Redis errors propagate to the caller, which
     falls back to the in-process store.
     """
-    session_id = _session_id(keys)
+    session_id = session_id_of(keys)
     with memory._lock:
         held = memory.find(session_id)
         if held is None or held.ttl() <= 0:
@@ -367,7 +367,7 @@ def _move_to_redis(keys: list[str]) -> int:
     return moved
 
 
-def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
+def on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
     """The operation on the in-process store; a session it does not hold is re-created from `revive`.
 
     While Redis is unusable, a session that lives in Redis is not here: the connection that owns it
@@ -375,7 +375,7 @@ def _on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
     (its audio from that point, remembered as starting at the chunk's offset) instead of being reported
     gone. A session deleted here (staff cleared it during the outage) stays gone.
     """
-    session_id = _session_id(keys)
+    session_id = session_id_of(keys)
     reply = op.memory(memory, session_id, args)
     if revive is not None and op.missed is not None and op.missed(reply) and not memory.was_cleared(session_id):
         _, _, created = create_args(session_id, revive, None)
@@ -410,15 +410,15 @@ def run(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | N
     """
 
     def call() -> Any:
-        if memory.holds(_session_id(keys)):
+        if memory.holds(session_id_of(keys)):
             _move_to_redis(keys)
         reply = op.script(redis_manager.binary_client, keys, args)
         if op.missed is not None and op.missed(reply) and _lost_with_redis(revive):
-            recreate_in_redis(_session_id(keys), revive)
+            recreate_in_redis(session_id_of(keys), revive)
             reply = op.script(redis_manager.binary_client, keys, args)
         return reply
 
-    return fallback.run(call, lambda: _on_memory(op, keys, args, revive))
+    return fallback.run(call, lambda: on_memory(op, keys, args, revive))
 
 
 async def arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None = None) -> Any:
@@ -426,15 +426,15 @@ async def arun(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, A
 
     async def call() -> Any:
         client = redis_manager.async_client(binary=True)
-        if memory.holds(_session_id(keys)):
+        if memory.holds(session_id_of(keys)):
             await asyncio.to_thread(_move_to_redis, keys)
         reply = await op.script.acall(client, keys, args)
         if op.missed is not None and op.missed(reply) and await asyncio.to_thread(_lost_with_redis, revive):
-            await asyncio.to_thread(recreate_in_redis, _session_id(keys), revive)
+            await asyncio.to_thread(recreate_in_redis, session_id_of(keys), revive)
             reply = await op.script.acall(client, keys, args)
         return reply
 
-    return await fallback.arun(call, lambda: _on_memory(op, keys, args, revive))
+    return await fallback.arun(call, lambda: on_memory(op, keys, args, revive))
 
 
 # -- plans: the keys and arguments of each public call, shared by its sync and async faces ---------

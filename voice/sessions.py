@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .audio_appender import appender
 from .session_store import (
     APPEND,
     CREATE,
@@ -89,7 +90,7 @@ def update_session(
 
     Returns False (and creates nothing) when the session does not exist, except that on the in-process
     store a session missing there is re-created from `revive` (the fields its connection knows), since
-    during an outage a live session that lives in Redis is not in memory (see `_on_memory`).
+    during an outage a live session that lives in Redis is not in memory (see `on_memory`).
     """
     keys, args = update_args(session_id, data, ttl)
     return bool(run(UPDATE, keys, args, revive))
@@ -138,7 +139,10 @@ def append_audio(
 async def aappend_audio(
     session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
 ) -> AppendResult:
-    return append_result(await arun(APPEND, *append_args(session_id, chunk, max_bytes, offset), revive))
+    """`append_audio` for consumers: sent with the other connections' chunks waiting in this process, one round
+    trip for all of them (`voice.audio_appender`)."""
+    keys, args = append_args(session_id, chunk, max_bytes, offset)
+    return append_result(await appender().append(keys, args, revive))
 
 
 def audio_size(session_id: str) -> int:

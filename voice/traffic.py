@@ -14,7 +14,8 @@ _counts: Counter = Counter()
 
 def count(name: str, amount: int = 1) -> None:
     """Add to one counter: `sockets_opened`, `sockets_closed`, `frames_in`, `audio_bytes_in`,
-    `recordings_started`, `recordings_finished`, `recordings_interrupted`."""
+    `recordings_started`, `recordings_finished`, `recordings_interrupted`, `audio_flushes` and `audio_appends` (the
+    audio appender's round trips and the chunks they carried: `voice.audio_appender`)."""
     _counts[name] += amount
 
 
@@ -27,4 +28,6 @@ def stats() -> dict[str, Any]:
         "recordings_started": _counts["recordings_started"],
         "recordings_finished": _counts["recordings_finished"],
         "recordings_interrupted": _counts["recordings_interrupted"],
+        "audio_flushes": _counts["audio_flushes"],
+        "audio_appends": _counts["audio_appends"],
     }
