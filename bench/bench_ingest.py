@@ -33,7 +33,8 @@ from pathlib import Path
 import websockets
 from django.conf import settings
 
-from bench.bench_notifications import TEAM_ID, Receiver, _burst, _raise_file_limit, _rounds, _session_cookie
+from bench.bench_notifications import TEAM_ID, Receiver, _burst, _raise_file_limit, _rounds
+from bench.common import member_cookie
 from convonet_site.redis_server import free_port
 from convonet_site.serve import daphne_argv
 from notifications import keys
@@ -355,7 +356,7 @@ def _report(project: Server, append: Server, plain: Server) -> None:
 
 def run() -> None:
     _raise_file_limit(16384)
-    cookie = _session_cookie()
+    cookie = member_cookie("bench-notifications", TEAM_ID, "Bench notifications")
     with tempfile.TemporaryDirectory() as logs:
         log_dir = Path(logs)
         project = Server("project", start_daphne(log_dir, **PROJECT_ENV))
