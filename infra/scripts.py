@@ -1,7 +1,7 @@
 """Lua scripts, run one way by every owner: EVALSHA, and EVAL once on NOSCRIPT (a restarted or flushed Redis).
 
 The usual call sends only the SHA-1, never the body. The same object runs from sync code, from asyncio
-code and in a pipeline (`run_many`: one round trip for many calls, the script loaded again only when
+code and in a pipeline (`run_many`, `arun_many`: one round trip for many calls, the script loaded again only when
 Redis answers NOSCRIPT), so an owner writes its script, keys and arguments once and only the call
 differs between its sync and async faces.
 """
@@ -17,6 +17,19 @@ import redis
 import redis.asyncio as aioredis
 
 Call = tuple[Sequence[Any], Sequence[Any]]
+
+
+def _sort_replies(pending: list[int], replies: list[Any], results: list[Any], *, retry: bool) -> list[int]:
+    """Put a pipeline's replies into `results`; the indexes that met NOSCRIPT (to run again when `retry`)."""
+    missing = []
+    for index, reply in zip(pending, replies, strict=True):
+        if isinstance(reply, redis.exceptions.NoScriptError) and retry:
+            missing.append(index)
+        elif isinstance(reply, Exception):
+            raise reply
+        else:
+            results[index] = reply
+    return missing
 
 
 @dataclass(frozen=True)
@@ -55,17 +68,26 @@ class LuaScript:
                 for index in pending:
                     self.queue(pipe, *calls[index])
                 replies = pipe.execute(raise_on_error=False)
-            missing = []
-            for index, reply in zip(pending, replies, strict=True):
-                if isinstance(reply, redis.exceptions.NoScriptError) and attempt == 0:
-                    missing.append(index)
-                elif isinstance(reply, Exception):
-                    raise reply
-                else:
-                    results[index] = reply
+            missing = _sort_replies(pending, replies, results, retry=attempt == 0)
             if not missing:
                 break
             self.load(client)
+            pending = missing
+        return results
+
+    async def arun_many(self, client: aioredis.Redis, calls: Sequence[Call]) -> list[Any]:
+        """`run_many` for asyncio callers: one pipelined round trip (two after a NOSCRIPT), replies in order."""
+        results: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for attempt in range(2):
+            async with client.pipeline(transaction=False) as pipe:
+                for index in pending:
+                    self.queue(pipe, *calls[index])
+                replies = await pipe.execute(raise_on_error=False)
+            missing = _sort_replies(pending, replies, results, retry=attempt == 0)
+            if not missing:
+                break
+            await client.script_load(self.source)
             pending = missing
         return results
 
