@@ -10,11 +10,12 @@ them held 16 MB) and anyone open hundreds of unauthenticated ones from one addre
   (`too_many_anonymous_sockets`). Authenticated sockets are not counted per address: people share addresses
   behind NATs.
 
-Each key is a hash, one field per socket (a random token): `"{deadline} {audio bytes}"`. A socket renews its
-deadline every `VOICE_CAPS_LEASE / 3` seconds and removes its field when it closes; a socket whose process died
-stops renewing, so its field is ignored (and dropped) once its deadline passes, and the whole key expires
-`VOICE_CAPS_LEASE` seconds after its last write. Every operation is one Lua script (atomic across processes; the
-key gets its TTL in the same call). While Redis is down nothing is counted and nothing is refused.
+Each key is a hash, one field per socket (a random token): `"{deadline} {audio bytes}"`. A process renews its
+sockets' deadlines every `VOICE_CAPS_LEASE / 3` seconds (`arenew_all`: one pipeline for all of them) and a socket
+removes its field when it closes; a socket whose process died stops being renewed, so its field is ignored (and
+dropped) once its deadline passes, and the whole key expires `VOICE_CAPS_LEASE` seconds after its last write.
+Every operation is one Lua script (atomic across processes; the key gets its TTL in the same call). While Redis
+is down nothing is counted and nothing is refused.
 """
 
 from __future__ import annotations
@@ -202,11 +203,14 @@ class SocketSlot:
             self.granted = 0
             await _run("set", user_key(self.user_id), self.token, self.lease(), size)
 
-    async def renew(self) -> None:
-        if self.key is not None:
-            await _run("set", self.key, self.token, self.lease(), -1)
-
     async def release(self) -> None:
         if self.key is not None:
             key, self.key = self.key, None
             await _release(key, self.token)
+
+
+async def arenew_all(slots: list[SocketSlot]) -> None:
+    """Renew the leases of these sockets' places, in one pipelined round trip (the process's ticker)."""
+    calls = [([slot.key], [slot.token, slot.lease(), -1]) for slot in slots if slot.key is not None]
+    if calls:
+        await _fallback.arun(lambda: _SCRIPTS["set"].arun_many(redis_manager.async_client(), calls), lambda: None)
