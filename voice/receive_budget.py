@@ -2,11 +2,15 @@
 
 daphne hands every frame it reads to the application through an unbounded queue: a client sending faster
 than the consumer stores (a script, a broken client) grows the process without limit (DESIGN.md §9). This
-ASGI middleware drains that queue as fast as frames arrive (one task per socket, no per-frame work but
-two counters), spends each frame against two token buckets (`VOICE_RECEIVE_FRAMES_PER_SECOND`,
-`VOICE_RECEIVE_BYTES_PER_SECOND`, each holding `VOICE_RECEIVE_BURST_SECONDS` worth), and hands the
-consumer only what fits. A socket over budget gets one `receive_budget_exceeded` error and is closed
-(4008); frames not yet handed over are dropped, the consumer sees the disconnect and cleans up as usual.
+ASGI middleware wraps the socket's `receive`: each time the consumer asks for the next event it also takes
+every frame already waiting in daphne's queue and spends them all against two token buckets
+(`VOICE_RECEIVE_FRAMES_PER_SECOND`, `VOICE_RECEIVE_BYTES_PER_SECOND`, each holding
+`VOICE_RECEIVE_BURST_SECONDS` worth), so a backlog is paid for as soon as the consumer looks, not one frame
+at a time. A socket over budget gets one `receive_budget_exceeded` error and is closed (4008); frames not yet
+handed over are dropped, the consumer sees the disconnect and cleans up as usual.
+
+No task and no queue per socket (an idle socket holds one small object; a task and a queue each cost every
+idle connection memory, issue 13): frames paid for ahead wait in a deque that exists only while a backlog does.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -71,40 +76,63 @@ class ReceiveBudget:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        inbox: asyncio.Queue[dict] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(receive, send, inbox, Budget.from_settings()))
-        try:
-            await self.app(scope, inbox.get, send)
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+        await self.app(scope, _Gate(receive, send), send)
 
 
-async def _pump(receive: Receive, send: Send, inbox: asyncio.Queue, budget: Budget) -> None:
-    """Move frames from daphne's queue to the consumer's while the budget holds; after that, drop them."""
-    over = False
-    while True:
-        event = await receive()
-        if event["type"] == "websocket.receive":
-            if over:
-                continue
-            payload = event.get("bytes") or event.get("text") or b""
-            if not budget.spend(len(payload)):
-                over = True
-                _drop_frames(inbox)
-                await _refuse(send, budget)
-                continue
-        inbox.put_nowait(event)
-        if event["type"] == "websocket.disconnect":
-            return
+class _Gate:
+    """The consumer's `receive`: hands over events while the budget holds; after that, drops frames until the
+    disconnect. When `receive` is an `asyncio.Queue`'s `get` (daphne's, and asgiref's test communicator's), the
+    frames already waiting there are paid for at once."""
 
+    __slots__ = ("budget", "held", "over", "receive", "send", "waiting")
 
-def _drop_frames(inbox: asyncio.Queue) -> None:
-    """Forget the frames the consumer has not taken yet (keep the connect event, if still there)."""
-    kept = [e for e in (inbox.get_nowait() for _ in range(inbox.qsize())) if e["type"] != "websocket.receive"]
-    for event in kept:
-        inbox.put_nowait(event)
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self.receive, self.send = receive, send
+        source = getattr(receive, "__self__", None)
+        self.waiting: asyncio.Queue | None = source if isinstance(source, asyncio.Queue) else None
+        self.budget: Budget | None = None
+        #: Events taken from daphne's queue and paid for, not yet handed over (None: none).
+        self.held: deque[dict] | None = None
+        self.over = False
+
+    async def __call__(self) -> dict:
+        while True:
+            if self.held:
+                return self.held.popleft()
+            event = await self.receive()
+            was_over = self.over
+            admitted = self._admit(event)
+            if admitted:
+                self._take_waiting()
+            if self.over and not was_over:
+                await _refuse(self.send, self.budget)
+            if admitted and (event["type"] != "websocket.receive" or not self.over):
+                return event
+
+    def _admit(self, event: dict) -> bool:
+        """Pay for `event` if it is a frame; False when it is to be dropped (the budget is spent)."""
+        if event["type"] != "websocket.receive":
+            return True
+        if self.over:
+            return False
+        if self.budget is None:
+            self.budget = Budget.from_settings()
+        payload = event.get("bytes") or event.get("text") or b""
+        if self.budget.spend(len(payload)):
+            return True
+        self.over = True
+        if self.held:  # frames paid for but not handed over are dropped with the rest
+            self.held = deque(e for e in self.held if e["type"] != "websocket.receive")
+        return False
+
+    def _take_waiting(self) -> None:
+        """Pay now for the events already waiting in daphne's queue (the backlog of a busy consumer)."""
+        while self.waiting is not None and not self.waiting.empty():
+            event = self.waiting.get_nowait()
+            if self._admit(event):
+                if self.held is None:
+                    self.held = deque()
+                self.held.append(event)
 
 
 async def _refuse(send: Send, budget: Budget) -> None:

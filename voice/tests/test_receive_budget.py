@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from voice.receive_budget import CLOSE_CODE, ERROR_CODE, Budget
+from voice.receive_budget import CLOSE_CODE, ERROR_CODE, Budget, _Gate
 
 from .live_ws import WsClient
 
@@ -26,6 +27,46 @@ def test_a_budget_refuses_a_frame_over_its_bytes():
     budget = Budget(frames_per_second=1000, bytes_per_second=4096, burst_seconds=2)
     assert budget.spend(8192)
     assert not budget.spend(1)
+
+
+def _server_queue(frames: int) -> asyncio.Queue:
+    """daphne's queue for one socket: the connect, `frames` one-byte frames, the disconnect."""
+    queue: asyncio.Queue = asyncio.Queue()
+    queue.put_nowait({"type": "websocket.connect"})
+    for index in range(frames):
+        queue.put_nowait({"type": "websocket.receive", "bytes": bytes([index])})
+    queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    return queue
+
+
+async def test_frames_waiting_within_the_budget_are_handed_over_in_order(settings):
+    settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
+    queue, sent = _server_queue(5), []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    gate = _Gate(queue.get, send)
+    events = [await gate() for _ in range(7)]
+    assert [e.get("bytes") for e in events[1:6]] == [bytes([i]) for i in range(5)]
+    assert (events[0]["type"], events[-1]["type"]) == ("websocket.connect", "websocket.disconnect")
+    assert sent == []
+
+
+async def test_a_backlog_over_the_budget_is_refused_at_once_and_dropped(settings):
+    settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
+    queue, sent = _server_queue(20), []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    gate = _Gate(queue.get, send)
+    assert (await gate())["type"] == "websocket.connect"
+    # The 20 frames waiting were paid for when the connect was taken: the socket is refused before the consumer
+    # sees any of them, and they are dropped up to the disconnect.
+    assert json.loads(sent[0]["text"])["code"] == ERROR_CODE
+    assert sent[1] == {"type": "websocket.close", "code": CLOSE_CODE}
+    assert (await gate())["type"] == "websocket.disconnect"
 
 
 async def _recording(url: str) -> WsClient:
