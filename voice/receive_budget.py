@@ -2,15 +2,15 @@
 
 daphne hands every frame it reads to the application through an unbounded queue: a client sending faster
 than the consumer stores (a script, a broken client) grows the process without limit (DESIGN.md §9). This
-ASGI middleware wraps the socket's `receive`: each time the consumer asks for the next event it also takes
-every frame already waiting in daphne's queue and spends them all against two token buckets
-(`VOICE_RECEIVE_FRAMES_PER_SECOND`, `VOICE_RECEIVE_BYTES_PER_SECOND`, each holding
-`VOICE_RECEIVE_BURST_SECONDS` worth), so a backlog is paid for as soon as the consumer looks, not one frame
-at a time. A socket over budget gets one `receive_budget_exceeded` error and is closed (4008); frames not yet
-handed over are dropped, the consumer sees the disconnect and cleans up as usual.
+ASGI middleware pays for each frame as daphne puts it into that queue (the queue's `put_nowait` is the
+socket's gate while the socket lives), against two token buckets (`VOICE_RECEIVE_FRAMES_PER_SECOND`,
+`VOICE_RECEIVE_BYTES_PER_SECOND`, each holding `VOICE_RECEIVE_BURST_SECONDS` worth): a frame over budget is
+never queued, however busy the consumer is. A socket over budget gets one `receive_budget_exceeded` error and
+is closed (4008); frames not yet handed over are dropped, the consumer sees the disconnect and cleans up as
+usual. When `receive` is not an `asyncio.Queue`'s `get`, frames are paid for as the consumer takes them.
 
-No task and no queue per socket (an idle socket holds one small object; a task and a queue each cost every
-idle connection memory, issue 13): frames paid for ahead wait in a deque that exists only while a backlog does.
+No task and no queue per socket (each cost every idle connection memory, issue 13); a task only to send the
+refusal.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -76,37 +75,48 @@ class ReceiveBudget:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        await self.app(scope, _Gate(receive, send), send)
+        gate = _Gate(receive, send)
+        try:
+            await self.app(scope, gate, send)
+        finally:
+            gate.detach()
 
 
 class _Gate:
-    """The consumer's `receive`: hands over events while the budget holds; after that, drops frames until the
-    disconnect. When `receive` is an `asyncio.Queue`'s `get` (daphne's, and asgiref's test communicator's), the
-    frames already waiting there are paid for at once."""
+    """The consumer's `receive`, and the put of daphne's queue (daphne's, and asgiref's test communicator's, is
+    an `asyncio.Queue` whose `get` is `receive`): frames are paid for as they are put; once the budget is spent,
+    further frames are not queued and those queued are not handed over, up to the disconnect."""
 
-    __slots__ = ("budget", "held", "over", "receive", "send", "waiting")
+    __slots__ = ("budget", "over", "put", "queue", "receive", "refusal", "send")
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self.receive, self.send = receive, send
-        source = getattr(receive, "__self__", None)
-        self.waiting: asyncio.Queue | None = source if isinstance(source, asyncio.Queue) else None
         self.budget: Budget | None = None
-        #: Events taken from daphne's queue and paid for, not yet handed over (None: none).
-        self.held: deque[dict] | None = None
         self.over = False
+        self.refusal: asyncio.Task | None = None
+        source = getattr(receive, "__self__", None)
+        self.queue: asyncio.Queue | None = source if isinstance(source, asyncio.Queue) else None
+        self.put: Callable[[dict], None] | None = None
+        if self.queue is not None:
+            self.put = self.queue.put_nowait
+            self.queue.put_nowait = self.arrive  # type: ignore[method-assign]
+
+    def detach(self) -> None:
+        """Give daphne's queue its own put back (and break the queue <-> gate cycle)."""
+        if self.queue is not None:
+            del self.queue.put_nowait
+            self.queue = None
+
+    def arrive(self, event: dict) -> None:
+        if self._admit(event):
+            self.put(event)
 
     async def __call__(self) -> dict:
         while True:
-            if self.held:
-                return self.held.popleft()
             event = await self.receive()
-            was_over = self.over
-            admitted = self._admit(event)
-            if admitted:
-                self._take_waiting()
-            if self.over and not was_over:
-                await _refuse(self.send, self.budget)
-            if admitted and (event["type"] != "websocket.receive" or not self.over):
+            if self.put is None and not self._admit(event):
+                continue
+            if event["type"] != "websocket.receive" or not self.over:
                 return event
 
     def _admit(self, event: dict) -> bool:
@@ -121,18 +131,8 @@ class _Gate:
         if self.budget.spend(len(payload)):
             return True
         self.over = True
-        if self.held:  # frames paid for but not handed over are dropped with the rest
-            self.held = deque(e for e in self.held if e["type"] != "websocket.receive")
+        self.refusal = asyncio.get_running_loop().create_task(_refuse(self.send, self.budget))
         return False
-
-    def _take_waiting(self) -> None:
-        """Pay now for the events already waiting in daphne's queue (the backlog of a busy consumer)."""
-        while self.waiting is not None and not self.waiting.empty():
-            event = self.waiting.get_nowait()
-            if self._admit(event):
-                if self.held is None:
-                    self.held = deque()
-                self.held.append(event)
 
 
 async def _refuse(send: Send, budget: Budget) -> None:

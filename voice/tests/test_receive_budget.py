@@ -29,44 +29,47 @@ def test_a_budget_refuses_a_frame_over_its_bytes():
     assert not budget.spend(1)
 
 
-def _server_queue(frames: int) -> asyncio.Queue:
-    """daphne's queue for one socket: the connect, `frames` one-byte frames, the disconnect."""
-    queue: asyncio.Queue = asyncio.Queue()
-    queue.put_nowait({"type": "websocket.connect"})
-    for index in range(frames):
-        queue.put_nowait({"type": "websocket.receive", "bytes": bytes([index])})
-    queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
-    return queue
+class Server:
+    """daphne's side of one socket: its queue (frames put as they arrive) and what the app sent."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.sent: list[dict] = []
+        self.gate = _Gate(self.queue.get, self.send)
+
+    async def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+    def arrive(self, frames: int) -> None:
+        self.queue.put_nowait({"type": "websocket.connect"})
+        for index in range(frames):
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": bytes([index])})
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
 
-async def test_frames_waiting_within_the_budget_are_handed_over_in_order(settings):
+async def test_frames_within_the_budget_are_handed_over_in_order(settings):
     settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
-    queue, sent = _server_queue(5), []
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    gate = _Gate(queue.get, send)
-    events = [await gate() for _ in range(7)]
+    server = Server()
+    server.arrive(5)
+    events = [await server.gate() for _ in range(7)]
     assert [e.get("bytes") for e in events[1:6]] == [bytes([i]) for i in range(5)]
     assert (events[0]["type"], events[-1]["type"]) == ("websocket.connect", "websocket.disconnect")
-    assert sent == []
+    assert server.sent == [] and server.gate.refusal is None
 
 
-async def test_a_backlog_over_the_budget_is_refused_at_once_and_dropped(settings):
+async def test_frames_over_the_budget_are_refused_as_they_arrive_before_the_consumer_takes_any(settings):
     settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
-    queue, sent = _server_queue(20), []
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    gate = _Gate(queue.get, send)
-    assert (await gate())["type"] == "websocket.connect"
-    # The 20 frames waiting were paid for when the connect was taken: the socket is refused before the consumer
-    # sees any of them, and they are dropped up to the disconnect.
-    assert json.loads(sent[0]["text"])["code"] == ERROR_CODE
-    assert sent[1] == {"type": "websocket.close", "code": CLOSE_CODE}
-    assert (await gate())["type"] == "websocket.disconnect"
+    server = Server()
+    server.arrive(20)
+    # Refused while the frames arrived, with the consumer busy elsewhere: only the 5 paid for were queued.
+    assert server.queue.qsize() == 1 + 5 + 1
+    await server.gate.refusal
+    assert json.loads(server.sent[0]["text"])["code"] == ERROR_CODE
+    assert server.sent[1] == {"type": "websocket.close", "code": CLOSE_CODE}
+    # The consumer is handed none of them: the connect, then the disconnect.
+    assert [(await server.gate())["type"] for _ in range(2)] == ["websocket.connect", "websocket.disconnect"]
+    server.gate.detach()
+    assert "put_nowait" not in vars(server.queue)
 
 
 async def _recording(url: str) -> WsClient:
