@@ -39,48 +39,56 @@ class Duty:
 class Ticker:
     """The duties of one event loop and their members; use `join` / `leave`, not this class."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
+        # No reference to the loop: `_tickers` is keyed weakly by it, and a value holding its key would keep
+        # every finished loop (one per test) alive.
         self.members: dict[Duty, weakref.WeakSet] = {}
         self.due: dict[Duty, float] = {}
-        self.wake = asyncio.Event()
+        #: Set to cut the task's wait short (a new duty, or nobody left); exists only while the task runs.
+        self.wake: asyncio.Event | None = None
         self.task: asyncio.Task | None = None
 
     def join(self, duty: Duty, member: Any) -> None:
         members = self.members.setdefault(duty, weakref.WeakSet())
         if not members:
-            self.due[duty] = self.loop.time() + duty.interval()
-            self.wake.set()
+            self.due[duty] = asyncio.get_running_loop().time() + duty.interval()
+            self._wake()
         members.add(member)
         if self.task is None:
-            self.task = self.loop.create_task(self._tick(), name="socket-ticker")
+            self.task = asyncio.get_running_loop().create_task(self._tick(), name="socket-ticker")
 
     def leave(self, duty: Duty, member: Any) -> None:
         members = self.members.get(duty)
         if members is not None:
             members.discard(member)
             if not self._busy():
-                self.wake.set()  # let the task end now rather than at its next tick
+                self._wake()  # let the task end now rather than at its next tick
+
+    def _wake(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
 
     def _busy(self) -> bool:
         return any(self.members.values())
 
     async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
         try:
             while self._busy():
                 active = [duty for duty, members in self.members.items() if members]
-                delay = min(self.due[duty] for duty in active) - self.loop.time()
+                delay = min(self.due[duty] for duty in active) - loop.time()
                 if delay > 0:
                     self.wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.wake.wait(), delay)
                     continue
                 for duty in active:
-                    if self.due[duty] <= self.loop.time():
-                        self.due[duty] = self.loop.time() + duty.interval()
+                    if self.due[duty] <= loop.time():
+                        self.due[duty] = loop.time() + duty.interval()
                         await self._run(duty)
         finally:
-            self.task = None
+            self.task = self.wake = None
 
     async def _run(self, duty: Duty) -> None:
         members = list(self.members.get(duty, ()))
@@ -98,7 +106,7 @@ def _ticker() -> Ticker:
     loop = asyncio.get_running_loop()
     ticker = _tickers.get(loop)
     if ticker is None:
-        ticker = _tickers[loop] = Ticker(loop)
+        ticker = _tickers[loop] = Ticker()
     return ticker
 
 
