@@ -237,14 +237,9 @@ class RedisManager:
         """Adopt the marker (writing one when missing) and renew its TTL; a marker other than the one we
         saw last means Redis lost our data meanwhile (a restart without persistence, FLUSHALL), whichever
         process noticed first. The data-lost callbacks then run in a thread: a check never waits for them.
-
-        A check that finds another one looking at the marker waits for its outcome (at most a few socket timeouts)
-        instead of returning early: a caller deciding whether Redis lost a live connection's session (`voice`'s
-        `_lost_with_redis`) must see the loss recorded, or the session is reported gone (4404) when ten sockets ask
-        at once just after a FLUSHALL. The waiter then finds the marker adopted and records nothing twice.
         """
-        if not self._marker_lock.acquire(timeout=4 * self.socket_timeout):
-            return  # the other check is stuck on a Redis that stopped answering: the next check tries again
+        if not self._marker_lock.acquire(blocking=False):
+            return  # another check is looking at it
         lost = False
         try:
             client = self.redis_client
