@@ -4,10 +4,13 @@ One daphne (started as `make run` does) and the bench's Redis database. Per open
 (session, caps, presence, channel-layer membership: everything a connection creates). Streaming: 50 recorders send
 2 KB chunks, each waiting for the `pong` after its chunk (so the rate is what the server sustains, not a queue);
 daphne's CPU from /proc and Redis' from INFO cpu give CPU seconds per 1,000 chunks, hence chunks/s per core, and
-INFO commandstats the Redis calls per chunk. Kept items: Redis memory per audio byte, per kept notification and per
-rate-limit log. CPU figures are per core-second, so they hold whatever else the machine runs; SIZING.md multiplies
-them. A ping (the protocol's keep-alive and, here, the acknowledgement) is one Redis call of its own (it extends the
-session's TTL), so the calls per chunk are printed by command.
+INFO commandstats the Redis calls per chunk. Then the same streaming through `make prod`'s nginx (deploy/'s site and
+main files, rendered by `convonet_site.topology`) in front of a daphne on a unix socket (`daphne@.service`'s command):
+nginx worker CPU per proxied WebSocket frame next to that daphne's, measured over the same frames. Kept items: Redis
+memory per audio byte, per kept notification and per rate-limit log. CPU figures are per core-second, so they hold
+whatever else the machine runs; SIZING.md multiplies them. A ping (the protocol's keep-alive and, here, the
+acknowledgement) is one Redis call of its own (it extends the session's TTL), so the calls per chunk are printed by
+command.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import websockets
 
 from analytics.ratelimit import check_rate_limit
 from bench.common import member_cookie, raw_client
+from convonet_site.topology import Topology
 from notifications.publish import publish_team_notification
-from tests.live import start_daphne
+from tests.live import server_env, start_daphne
 
 SOCKETS = 200
 RECORDERS = 50
@@ -34,6 +38,8 @@ IDLE_SECONDS = 6.0
 CHUNK = b"\x42" * 2048
 TEAM_ID = 9_300_002
 TICKS = os.sysconf("SC_CLK_TCK")
+#: WebSocket frames nginx proxies per chunk: the chunk and its ping in, the pong out.
+FRAMES_PER_CHUNK = 3
 
 
 def _rss(pid: int) -> int:
@@ -46,6 +52,10 @@ def _rss(pid: int) -> int:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _redis_cpu() -> float:
@@ -124,6 +134,37 @@ async def _scenario(url: str, pid: int, cookie: str) -> dict:
     return figures
 
 
+async def _through_nginx(url: str, daphne_pid: int, nginx_workers: list[int], cookie: str) -> dict:
+    """The streaming phase again, every frame through nginx: its workers' CPU and daphne's over the same frames."""
+    voice = await asyncio.gather(*(_open(url, "/ws/voice/", cookie, "session") for _ in range(RECORDERS)))
+    nginx_cpu, cpu, started = sum(_cpu_seconds(w) for w in nginx_workers), _cpu_seconds(daphne_pid), time.monotonic()
+    chunks = sum(await asyncio.gather(*(_stream(ws, started + STREAM_SECONDS) for ws in voice)))
+    elapsed = time.monotonic() - started
+    figures = {
+        "nginx_chunks_per_s": chunks / elapsed,
+        "nginx_cpu_per_1k_frames": (sum(_cpu_seconds(w) for w in nginx_workers) - nginx_cpu)
+        / chunks
+        / FRAMES_PER_CHUNK
+        * 1000,
+        "nginx_daphne_cpu_per_1k_chunks": (_cpu_seconds(daphne_pid) - cpu) / chunks * 1000,
+    }
+    for ws in voice:
+        await ws.close()
+    return figures
+
+
+def _nginx_phase(cookie: str, env: dict[str, str]) -> dict:
+    with tempfile.TemporaryDirectory() as root:
+        topology = Topology(Path(root), daphne_count=1, worker_count=0, app_env=server_env(**env))
+        try:
+            topology.start_daphne(1)
+            topology.start_nginx(static_root=Path(root) / "static")
+            workers = _children(topology.processes["nginx"].pid)
+            return asyncio.run(_through_nginx(topology.url, topology.processes["daphne-1"].pid, workers, cookie))
+        finally:
+            topology.stop()
+
+
 def _kept_items() -> dict:
     figures = {}
     memory = _used_memory()
@@ -146,6 +187,7 @@ def run() -> None:
             figures = asyncio.run(_scenario(server.url, server.process.pid, cookie))
         finally:
             server.stop()
+    figures.update(_nginx_phase(cookie, env))
     figures.update(_kept_items())
     chunks_per_core = 1000 / figures["daphne_cpu_per_1k_chunks"]
     redis_chunks_per_core = 1000 / figures["redis_cpu_per_1k_chunks"]
@@ -166,6 +208,16 @@ def run() -> None:
     print(
         f"   Redis CPU per 1,000 chunks                  {figures['redis_cpu_per_1k_chunks']:8.3f} s"
         f"  -> {redis_chunks_per_core:6.0f} chunks/s per Redis core"
+    )
+    nginx_per_chunk = figures["nginx_cpu_per_1k_frames"] * FRAMES_PER_CHUNK
+    print(
+        f"   through nginx (unix socket): {figures['nginx_chunks_per_s']:6.0f} chunks/s; nginx worker CPU per 1,000"
+        f" frames {figures['nginx_cpu_per_1k_frames']:.3f} s ({nginx_per_chunk:.3f} s per 1,000 chunks)"
+    )
+    daphne_behind = figures["nginx_daphne_cpu_per_1k_chunks"]
+    print(
+        f"   nginx CPU / daphne CPU over the same frames {nginx_per_chunk / daphne_behind:8.1%}"
+        f"  (daphne behind nginx: {daphne_behind:.3f} s per 1,000 chunks)"
     )
     print(f"   Redis calls per chunk + ping (all clients)  {figures['redis_calls_per_chunk']:8.2f}")
     top = ", ".join(f"{name.removeprefix('cmdstat_')} {calls:.2f}" for name, calls in figures["redis_calls_by_command"])

@@ -3,7 +3,9 @@
 SIGTERM drains the process instead of dropping its connections (`DrainingServer`): it stops accepting (its socket
 closes, so nginx sends new requests and handshakes to the other processes), lets every WebSocket consumer finish
 what its client already sent and close with 1012 ("service restart", `infra.drain`), waits up to
-`DAPHNE_DRAIN_TIMEOUT` seconds for connections and requests in flight, then exits.
+`DAPHNE_DRAIN_TIMEOUT` seconds for connections and requests in flight, then exits. A drain that cannot finish in time
+(a recording's flush held by a stalled Redis) is cut at the deadline: the sockets still open are closed with 1012 by
+the server itself, and the process exits (tests/test_drain_timeout.py).
 
 daphne closes a connection (1009, then the browser sees 1006) on any WebSocket message over its own limit, 1 MiB by
 default: a voice frame just over `VOICE_MAX_FRAME_BYTES` (also 1 MiB by default) would end the recording instead of
@@ -30,6 +32,8 @@ APPLICATION = "convonet_site.asgi:application"
 SERVER_LIMIT_FACTOR = 2
 #: The voice consumer's text-frame limit (`VoiceConsumer.max_text_bytes`), which the server must also exceed.
 TEXT_FRAME_BYTES = 64 * 1024
+#: After the drain's deadline, how long the 1012 close handshakes of the sockets still open may take.
+CLOSE_GRACE = 1.0
 
 
 def websocket_limit() -> int:
@@ -101,22 +105,45 @@ class DrainingServer(Server):
         log.warning("SIGTERM: draining %d WebSocket(s), up to %s s.", len(sockets), settings.DAPHNE_DRAIN_TIMEOUT)
 
         def check() -> None:
-            busy = sum(
-                1
-                for details in self.connections.values()
-                if "disconnected" not in details
-                or (details.get("application_instance") is not None and not details["application_instance"].done())
-            )
+            busy = self._busy()
             if busy and time.monotonic() < deadline:
                 reactor.callLater(0.05, check)
                 return
             if busy:
-                log.warning("Drain timeout: %d connection(s) still open are closed now.", len(busy))
+                log.warning("Drain timeout: %d connection(s) still open are closed now.", busy)
+                self._close_the_rest(reactor)
             else:
                 log.warning("Drained; exiting.")
-            reactor.stop()
+                reactor.stop()
 
         check()
+
+    def _busy(self) -> int:
+        """Connections still open or whose application has not finished."""
+        return sum(
+            1
+            for details in self.connections.values()
+            if "disconnected" not in details
+            or (details.get("application_instance") is not None and not details["application_instance"].done())
+        )
+
+    def _close_the_rest(self, reactor) -> None:
+        """At the drain's deadline: close the WebSockets still open with 1012 themselves (the page reconnects as after
+        a drain that finished), give the close handshakes `CLOSE_GRACE` seconds, then stop. Stopping at once would
+        drop the close frames still in the socket buffers: the pages would see 1006."""
+        for protocol in list(self.connections):
+            if isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN:
+                protocol.serverClose(code=1012)
+        grace = time.monotonic() + CLOSE_GRACE
+
+        def stop_when_closed() -> None:
+            sockets = [p for p, d in self.connections.items() if isinstance(p, WebSocketProtocol)]
+            if any("disconnected" not in self.connections[p] for p in sockets) and time.monotonic() < grace:
+                reactor.callLater(0.05, stop_when_closed)
+                return
+            reactor.stop()
+
+        stop_when_closed()
 
 
 def main(options: list[str] | None = None) -> None:

@@ -7,8 +7,9 @@ moved out of the collector's sight with `gc.freeze()`, and the young generation 
 (`GC_THRESHOLDS`), so full collections are rarer and walk only what the sockets hold.
 
 Backlog: Twisted listens with a backlog of 50, which a storm of reconnecting browsers (a deploy, a network
-blip: 1,000 at once) overflows into 1 s SYN retries. `-b HOST -p PORT` becomes the equivalent endpoint
-with `LISTEN_BACKLOG` (the kernel caps it at net.core.somaxconn).
+blip: 1,000 at once) overflows into 1 s SYN retries (behind nginx, into 502s: a full unix socket's backlog refuses
+at once). `-b HOST -p PORT` and `-u PATH` become the equivalent endpoints with `LISTEN_BACKLOG` (the kernel caps it
+at net.core.somaxconn).
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ def freeze_after_startup(application: str) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _escaped(value: str) -> str:
+    """`value` inside a Twisted endpoint description (`:`, `=` and `\\` are its syntax)."""
+    return value.replace("\\", "\\\\").replace(":", r"\:").replace("=", r"\=")
+
+
 def with_backlog(options: list[str]) -> list[str]:
-    """daphne's options with `-b/--bind HOST -p/--port PORT` replaced by a TCP endpoint with a larger backlog."""
-    names = {"-b": "host", "--bind": "host", "-p": "port", "--port": "port"}
+    """daphne's options with `-b/--bind HOST -p/--port PORT` and `-u/--unix-socket PATH` replaced by the same
+    endpoints (TCP, unix) with a larger backlog; daphne would build them with Twisted's 50."""
+    names = {"-b": "host", "--bind": "host", "-p": "port", "--port": "port", "-u": "unix", "--unix-socket": "unix"}
     found: dict[str, str] = {}
     rest: list[str] = []
     words = iter(options)
@@ -40,7 +47,12 @@ def with_backlog(options: list[str]) -> list[str]:
             found[names[word]] = next(words, "")
         else:
             rest.append(word)
-    if "port" not in found:
-        return options  # endpoints given another way (-e, -u, --fd): left as they are
-    host = found.get("host", "127.0.0.1").replace(":", r"\:")
-    return ["-e", f"tcp:port={found['port']}:interface={host}:backlog={LISTEN_BACKLOG}", *rest]
+    endpoints: list[str] = []
+    if "port" in found:
+        host = found.get("host", "127.0.0.1")
+        endpoints += ["-e", f"tcp:port={found['port']}:interface={_escaped(host)}:backlog={LISTEN_BACKLOG}"]
+    elif "host" in found:
+        rest = ["-b", found["host"], *rest]  # no port: daphne's default port, left to daphne
+    if "unix" in found:
+        endpoints += ["-e", f"unix:address={_escaped(found['unix'])}:backlog={LISTEN_BACKLOG}"]
+    return [*endpoints, *rest]

@@ -308,6 +308,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Seconds between the re-checks of every authenticated socket's account (infra/account_watch.py): one query per
+# process closes (4401) the sockets of users deactivated or re-passworded by a bulk update, which sends no signal.
+SOCKET_ACCOUNT_CHECK_SECONDS = env_float("SOCKET_ACCOUNT_CHECK_SECONDS", 30.0, minimum=0.1, maximum=3600)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -14,9 +14,12 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.retry as aioretry
 import redis.asyncio.sentinel as aiosentinel
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
 from redis.connection import parse_url
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from .env import env_list, env_str, redact_url
@@ -67,6 +70,17 @@ def _master_kwargs(url: str) -> dict[str, Any]:
     return kwargs
 
 
+def _stale_connection_retry(retry_class: type) -> Any:
+    """One immediate retry, on a new connection, of a call that failed with a connection error, never a timeout.
+
+    After Redis restarts, every pooled connection made before is dead; without this each one fails its first call
+    ("Connection closed by server"), and each failure marks Redis unavailable again (`infra.policy`): with a few
+    dozen pooled connections the manager's checks (one connection each) kept Redis unavailable for ~12 s after it
+    was back, and the live sockets' operations went to the in-process store meanwhile. A Redis that is really down
+    refuses the retry's connection at once. Timeouts are not retried (a slow Redis is met with its fallback)."""
+    return retry_class(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+
+
 class _BlockingSentinelPool(aiosentinel.SentinelConnectionPool, aioredis.BlockingConnectionPool):
     """A Sentinel-managed pool that waits for a free connection (redis-py's plain one raises when full)."""
 
@@ -85,6 +99,7 @@ class RedisTarget:
         return f"sentinel://{hosts}/{self.sentinel.master}"
 
     def sync_client(self, *, socket_timeout: float, **options: Any) -> redis.Redis:
+        options.setdefault("retry", _stale_connection_retry(Retry))
         if self.sentinel is None:
             return redis.Redis.from_url(
                 self.url, socket_connect_timeout=socket_timeout, socket_timeout=socket_timeout, **options
@@ -109,7 +124,12 @@ class RedisTarget:
     ) -> aioredis.Redis:
         """An asyncio client; with `max_connections`, on a pool that waits `pool_timeout` for a free connection.
         `socket_timeout` None: reads wait as long as the caller says (subscriptions)."""
-        common = {"socket_connect_timeout": connect_timeout, "socket_timeout": socket_timeout, **options}
+        common = {
+            "socket_connect_timeout": connect_timeout,
+            "socket_timeout": socket_timeout,
+            "retry": _stale_connection_retry(aioretry.Retry),
+            **options,
+        }
         pool_options = {"max_connections": max_connections, "timeout": pool_timeout} if max_connections else {}
         if self.sentinel is None:
             if pool_options:

@@ -3,8 +3,8 @@
 Thin: it authenticates and parses frames; `listener.Subscription` and the process's hub do the work.
 Server frames: `notification`, `resync`, `ready` (catch-up done: `last_event_id` is where the client
 stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, signed_out (then close 4401: logout, password
-change, deactivation), bad_last_event_id, bad_message, unavailable;
-`bad_message` says why in `reason`: malformed, too_large, unknown_type). The connection stays open
+change, deactivation, also by a bulk update, found by `infra.account_watch`), bad_last_event_id, bad_message,
+unavailable; `bad_message` says why in `reason`: malformed, too_large, unknown_type). The connection stays open
 after any error but `not_authenticated`.
 """
 
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from infra import signout
+from infra import account_watch, signout
 from infra.drain import DrainMixin
 
 from . import history
@@ -34,6 +34,8 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
     #: Redis (at 1,000 connections those reads timed out and closed connections with 1011).
     channel_layer_alias = None
     subscription: Subscription | None = None
+    watched_user_id = 0
+    watched_hash = ""
     #: The message types a client may send (the authorization matrix has a row for each).
     message_types: frozenset[str] = frozenset({"ping"})
 
@@ -62,8 +64,11 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
         # In the background, so that this connection answers frames (and notices a disconnect) even
         # while a catch-up waits for Redis.
         self.catch_up_task = asyncio.create_task(self.subscription.start(after))
+        self.watched_user_id, self.watched_hash = user.pk, account_watch.auth_hash(user, self.scope)
+        account_watch.watch(self)
 
     async def disconnect(self, code: int) -> None:
+        account_watch.unwatch(self)
         if self.subscription is not None:
             self.catch_up_task.cancel()
             self.subscription.close()
@@ -97,6 +102,9 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
     async def signed_out(self) -> None:
         await self.send_error("signed_out", "You were signed out; log in again.")
         await self.close(code=signout.CLOSE_CODE)
+
+    async def account_revoked(self) -> None:
+        await self.signed_out()
 
     async def send_text(self, frame: str) -> None:
         await self.send(text_data=frame)

@@ -4,7 +4,9 @@
 - read_only: `REPLICAOF 127.0.0.1 1`, what a Sentinel failover does to the old master's clients;
 - oom: `maxmemory 1mb` with `noeviction`, past it (a ballast key), so every write is refused;
 - slow: `DEBUG SLEEP` longer than the clients' socket timeout, so calls time out yet run afterwards;
-- data_lost: FLUSHALL, what a restart without persistence leaves.
+- data_lost: FLUSHALL, what a restart without persistence leaves, with the same server running on;
+- restart_empty: SIGKILL, then a real restart on the same port with persistence off and an empty data directory
+  (a new `run_id`): down while it lasts, empty after.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import redis
 
 from tests.redis_servers import ThrowawayRedis
 
-FAULTS = ("down", "read_only", "oom", "slow", "data_lost")
+FAULTS = ("down", "read_only", "oom", "slow", "data_lost", "restart_empty")
 #: Longer than the 1 s socket timeout of the settings: a call made meanwhile times out, then runs.
 SLOW_SECONDS = 2.5
-#: What keeps the data it had once healed (`data_lost` does not, by definition).
+#: What keeps the data it had once healed (`data_lost` and `restart_empty` do not, by definition).
 KEEPS_DATA = frozenset({"down", "read_only", "oom", "slow"})
 #: Faults that make Redis unusable (owners on their fallback); after FLUSHALL Redis serves, empty.
-UNUSABLE = KEEPS_DATA
+UNUSABLE = KEEPS_DATA | {"restart_empty"}
+#: How the manager names the loss it detects (`infra.redis_core`, health's `data_lost.last.cause`).
+LOSS_CAUSES = {"data_lost": "flushed", "restart_empty": "restarted without its data"}
 
 
 class Fault:
@@ -36,7 +40,7 @@ class Fault:
 
     def start(self) -> None:
         client = self._client()
-        if self.kind == "down":
+        if self.kind in ("down", "restart_empty"):
             self.server.stop()  # SIGKILL: the AOF (appendfsync always) already holds every acknowledged write
         elif self.kind == "read_only":
             client.replicaof("127.0.0.1", 1)
@@ -56,6 +60,9 @@ class Fault:
     def heal(self) -> None:
         if self.kind == "down":
             self.server.start()
+            return
+        if self.kind == "restart_empty":
+            self.server.restart_without_persistence()
             return
         if self.kind == "slow":
             self._sleeper.join()

@@ -31,6 +31,13 @@ class ThrowawayRedis:
             extra += ("--appendfsync", "always")
         self.process = start_redis_server(self.port, self.data_dir, persist=self.persist, extra_args=extra)
 
+    def restart_without_persistence(self) -> None:
+        """Start the stopped server again on its port as one that keeps nothing on disk would come back: empty
+        (a fresh data directory, persistence off), with a new `run_id`."""
+        self.persist = False
+        self.data_dir = self.data_dir / "restarted"
+        self.start()
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.kill()

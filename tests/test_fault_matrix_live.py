@@ -1,14 +1,14 @@
-"""The fault matrix under live WebSocket traffic: one daphne, two recordings and a notification listener.
+"""The fault matrix under live WebSocket traffic: one daphne, 20 recordings and 10 notification listeners per fault.
 
 For each fault (tests/faults.py) a real daphne runs against its own throwaway redis-server (AOF,
-`appendfsync always`) while two `/ws/voice/` connections stream 2 KB audio chunks and one
-`/ws/notifications/` connection listens. The fault starts mid-recording; one recording stops during it
-(its `voice_message` notification is published then), the other after Redis is healthy again. What
-must hold: no socket is closed (the channel layer's failure never kills a consumer, 1011), no error
-frame but the documented ones, `/healthz` says 503 while Redis is unusable and 200 after, each
-`voice_message` reaches the listener exactly once, and the audio stored equals the bytes sent when
-Redis kept its data (a chunk that timed out yet ran is stored once); when it lost them the loss is
-said (`audio_lost`).
+`appendfsync always`) while ten users each stream two `/ws/voice/` recordings (2 KB chunks, 4 a second, as the
+issue's live measurement did) and keep one `/ws/notifications/` listener open: 30 sockets. The fault starts
+mid-recording; each user's second recording stops during it (its `voice_message` notification is published then),
+the first after Redis is healthy again. What must hold: no socket is closed (the channel layer's failure never kills
+a consumer, 1011), no error frame but the documented ones, `/healthz` says 503 while Redis is unusable and 200 after,
+each `voice_message` reaches its user's listener exactly once, and the audio stored equals the bytes sent when
+Redis kept its data (a chunk that timed out yet ran is stored once); when it lost them the loss is said
+(`audio_lost`) and counted once (`convonet_redis_data_lost_total`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,15 @@ from django.test import Client
 
 from tests.faults import FAULTS, KEEPS_DATA, UNUSABLE, Fault
 from tests.redis_servers import throwaway_redis
+from tests.test_metrics import samples
 
 pytestmark = pytest.mark.slow
 
 CHUNK = b"\x00" * 2048
+CHUNK_INTERVAL = 0.25
+USERS = 10
+RECORDERS_PER_USER = 2
+METRICS_TOKEN = "fault-matrix-live"
 #: Documented error frames a fault may cause, per endpoint (README: failure policy).
 ALLOWED_VOICE_ERRORS = {"audio_lost"}
 ALLOWED_NOTIFICATION_ERRORS = {"unavailable"}
@@ -43,10 +48,16 @@ def _cookie(user) -> dict[str, str]:
 
 def _healthz(server) -> int:
     try:
-        with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as response:
+        with urllib.request.urlopen(f"{server.url}/healthz", timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def _data_lost_count(server) -> float:
+    request = urllib.request.Request(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return samples(response.read())[("convonet_redis_data_lost_total", ())]
 
 
 class Recorder:
@@ -58,7 +69,7 @@ class Recorder:
 
     async def next_frame(self, kind: str) -> dict:
         while True:
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), 15))
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
             self.frames.append(frame)
             if frame["type"] == kind:
                 return frame
@@ -72,7 +83,7 @@ class Recorder:
         while True:
             await self.ws.send(CHUNK)
             self.sent += len(CHUNK)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(CHUNK_INTERVAL)
 
     async def stop(self) -> dict:
         self._task.cancel()
@@ -84,102 +95,135 @@ class Recorder:
         return {frame["code"] for frame in self.frames if frame["type"] == "error"}
 
 
+class Listener:
+    """One `/ws/notifications/` connection: the `voice_message` notifications and error codes it received."""
+
+    def __init__(self, ws) -> None:
+        self.ws, self.voice_messages, self.errors = ws, [], set()
+
+    async def ready(self) -> None:
+        while json.loads(await asyncio.wait_for(self.ws.recv(), 30))["type"] != "ready":
+            pass
+
+    async def read(self, count: int, timeout: float) -> None:
+        """Read until `count` voice messages arrived or `timeout` seconds passed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.voice_messages) < count and (left := deadline - loop.time()) > 0:
+            try:
+                frame = json.loads(await asyncio.wait_for(self.ws.recv(), left))
+            except TimeoutError:
+                return
+            if frame["type"] == "notification" and frame["notification"]["type"] == "voice_message":
+                self.voice_messages.append(frame)
+            elif frame["type"] == "error":
+                self.errors.add(frame["code"])
+
+
 async def _stored_audio(raw: redis.Redis, recorder: Recorder, expected: int) -> int:
-    """The audio Redis holds for a recording, once the recovery moved back what memory held (or 5 s)."""
+    """The audio Redis holds for a recording, once the recovery moved back what memory held (or 10 s)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
+    deadline = loop.time() + 10
     while (size := raw.strlen(f"session:{recorder.session_id}:audio")) != expected and loop.time() < deadline:
         await asyncio.sleep(0.1)
     return size
 
 
-async def _scenario(server, fault: Fault, cookie: dict[str, str], raw: redis.Redis) -> dict:
-    listener = await websockets.connect(
-        f"{server.ws_url}/ws/notifications/", additional_headers=cookie, origin=server.url
+async def _user(server, cookie: dict[str, str]) -> tuple[Listener, list[Recorder]]:
+    """One user's page: a notification listener and `RECORDERS_PER_USER` recordings under way."""
+    listener = Listener(
+        await websockets.connect(f"{server.ws_url}/ws/notifications/", additional_headers=cookie, origin=server.url)
     )
-    while json.loads(await listener.recv())["type"] != "ready":
-        pass
+    await listener.ready()
     recorders = []
-    for _ in range(2):
+    for _ in range(RECORDERS_PER_USER):
         ws = await websockets.connect(f"{server.ws_url}/ws/voice/", additional_headers=cookie, origin=server.url)
-        hello = json.loads(await ws.recv())
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
         assert hello["authenticated"], hello
         recorders.append(Recorder(ws, hello["session_id"]))
         await recorders[-1].start()
-    first, second = recorders
-    await asyncio.sleep(0.6)
+    return listener, recorders
+
+
+async def _scenario(server, fault: Fault, cookies: list[dict[str, str]], raw: redis.Redis) -> dict:
+    users = await asyncio.gather(*(_user(server, cookie) for cookie in cookies))
+    listeners = [listener for listener, _ in users]
+    firsts = [recorders[0] for _, recorders in users]  # stopped after the fault
+    seconds = [recorders[1] for _, recorders in users]  # stopped during it
+    await asyncio.sleep(4 * CHUNK_INTERVAL)
 
     await asyncio.to_thread(fault.start)
     statuses = [await asyncio.to_thread(_healthz, server)]
-    await asyncio.sleep(0.8)
-    stopped_during = await second.stop()  # its voice_message is published while Redis cannot take it
+    await asyncio.sleep(4 * CHUNK_INTERVAL)
+    stopped_during = await asyncio.gather(*(r.stop() for r in seconds))  # published while Redis cannot take it
     statuses.append(await asyncio.to_thread(_healthz, server))
     await asyncio.to_thread(fault.heal)
 
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
+    deadline = loop.time() + 30
     while await asyncio.to_thread(_healthz, server) != 200:
         assert loop.time() < deadline, "/healthz never came back to 200"
         await asyncio.sleep(0.1)
-    await asyncio.sleep(0.8)
-    stopped_after = await first.stop()
+    await asyncio.sleep(4 * CHUNK_INTERVAL)
+    stopped_after = await asyncio.gather(*(r.stop() for r in firsts))
 
-    notifications, listener_errors = [], set()
-    deadline = loop.time() + 3
-    while (left := deadline - loop.time()) > 0 and len(notifications) < 2:
-        try:
-            frame = json.loads(await asyncio.wait_for(listener.recv(), left))
-        except TimeoutError:
-            break
-        if frame["type"] == "notification" and frame["notification"]["type"] == "voice_message":
-            notifications.append(frame)
-        elif frame["type"] == "error":
-            listener_errors.add(frame["code"])
-    await asyncio.sleep(0.3)  # a duplicate would have arrived by now
-    while True:
-        try:
-            frame = json.loads(await asyncio.wait_for(listener.recv(), 0.1))
-        except TimeoutError:
-            break
-        if frame["type"] == "notification" and frame["notification"]["type"] == "voice_message":
-            notifications.append(frame)
+    await asyncio.gather(*(listener.read(RECORDERS_PER_USER, 20) for listener in listeners))
+    await asyncio.sleep(0.5)  # a duplicate would have arrived by now
+    await asyncio.gather(*(listener.read(RECORDERS_PER_USER + 1, 0.2) for listener in listeners))
 
-    second_stored = await _stored_audio(raw, second, second.sent)
-    open_sockets = [ws.close_code is None for ws in (listener, first.ws, second.ws)]
-    for ws in (listener, first.ws, second.ws):
+    # Stopped during the fault: what memory held is moved back after it (only whole when Redis kept its data).
+    seconds_stored = [await _stored_audio(raw, r, r.sent) if fault.kind in KEEPS_DATA else None for r in seconds]
+    sockets = [listener.ws for listener in listeners] + [r.ws for r in firsts + seconds]
+    open_sockets = sum(ws.close_code is None for ws in sockets)
+    for ws in sockets:
         await ws.close()
     return {
         "statuses": statuses,
+        "sockets": len(sockets),
         "open": open_sockets,
-        "first": (first, stopped_after),
-        "second": (second, stopped_during),
-        "notifications": notifications,
-        "listener_errors": listener_errors,
-        "second_stored": second_stored,
+        "firsts": list(zip(firsts, stopped_after, strict=True)),
+        "seconds": list(zip(seconds, stopped_during, seconds_stored, strict=True)),
+        "listeners": listeners,
+        "data_lost": await asyncio.to_thread(_data_lost_count, server),
     }
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_live_connections_survive_the_fault(fault, daphne_factory, make_user, tmp_path):
-    alice = make_user("alice", teams={"Ops": "member"})
+    cookies = [_cookie(make_user(f"user{n}", teams={"Ops": "member"})) for n in range(USERS)]
     with throwaway_redis(tmp_path / "redis", persist=True) as redis_server:
-        server = daphne_factory(REDIS_URL=redis_server.url, TEST_REDIS_DB="0")
+        server = daphne_factory(REDIS_URL=redis_server.url, TEST_REDIS_DB="0", METRICS_TOKEN=METRICS_TOKEN)
         raw = redis.Redis.from_url(redis_server.url)
-        outcome = asyncio.run(_scenario(server, Fault(redis_server, fault), _cookie(alice), raw))
-        first, stopped_after = outcome["first"]
-        second, _ = outcome["second"]
+        outcome = asyncio.run(_scenario(server, Fault(redis_server, fault), cookies, raw))
 
-    assert outcome["open"] == [True, True, True]  # nobody was disconnected, 1011 or otherwise
+    firsts, seconds, listeners = outcome["firsts"], outcome["seconds"], outcome["listeners"]
+    print(
+        f"\n{fault}: {outcome['open']}/{outcome['sockets']} sockets open; /healthz {outcome['statuses']};"
+        f" audio_lost said on {sum('audio_lost' in r.errors() for r, _ in firsts)}/{len(firsts)} recordings;"
+        f" voice messages {sum(len(x.voice_messages) for x in listeners)}; data lost {outcome['data_lost']:.0f}"
+    )
+    assert outcome["open"] == outcome["sockets"] == USERS * (RECORDERS_PER_USER + 1)  # nobody was disconnected
     if fault in UNUSABLE:
         assert 503 in outcome["statuses"]
-    assert first.errors() <= ALLOWED_VOICE_ERRORS and second.errors() <= ALLOWED_VOICE_ERRORS
-    assert outcome["listener_errors"] <= ALLOWED_NOTIFICATION_ERRORS
+    for recorder, _ in firsts:
+        assert recorder.errors() <= ALLOWED_VOICE_ERRORS
+    for recorder, _, _ in seconds:
+        assert recorder.errors() <= ALLOWED_VOICE_ERRORS
+    for listener in listeners:
+        assert listener.errors <= ALLOWED_NOTIFICATION_ERRORS
     if fault in KEEPS_DATA:
-        assert stopped_after["audio_bytes"] == first.sent  # every chunk once, none twice
-        assert outcome["second_stored"] == second.sent  # stopped during the fault, moved back whole after
+        assert outcome["data_lost"] == 0
+        for recorder, stopped_after in firsts:
+            assert stopped_after["audio_bytes"] == recorder.sent  # every chunk once, none twice
+        for recorder, _, stored in seconds:
+            assert stored == recorder.sent  # stopped during the fault, moved back whole after
     else:
-        assert "audio_lost" in first.errors()  # what Redis lost is said
-        assert stopped_after["audio_bytes"] < first.sent
-    ids = [frame["id"] for frame in outcome["notifications"]]
-    sessions = [frame["notification"]["session_id"] for frame in outcome["notifications"]]
-    assert len(ids) == len(set(ids)) == len(set(sessions)) == 2  # each recording's message, once
+        assert outcome["data_lost"] == 1  # detected (`infra:marker`) and counted once
+        for recorder, stopped_after in firsts:
+            assert "audio_lost" in recorder.errors()  # what Redis lost is said
+            assert stopped_after["audio_bytes"] < recorder.sent
+    for listener, (first, _), (second, _, _) in zip(listeners, firsts, seconds, strict=True):
+        ids = [frame["id"] for frame in listener.voice_messages]
+        sessions = {frame["notification"]["session_id"] for frame in listener.voice_messages}
+        assert len(ids) == len(set(ids)) == RECORDERS_PER_USER  # each recording's message, once
+        assert sessions == {first.session_id, second.session_id}

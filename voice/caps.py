@@ -10,11 +10,12 @@ them held 16 MB) and anyone open hundreds of unauthenticated ones from one addre
   (`too_many_anonymous_sockets`). Authenticated sockets are not counted per address: people share addresses
   behind NATs.
 
-Each key is a hash, one field per socket (a random token): `"{deadline} {audio bytes}"`. A socket renews its
-deadline every `VOICE_CAPS_LEASE / 3` seconds and removes its field when it closes; a socket whose process died
-stops renewing, so its field is ignored (and dropped) once its deadline passes, and the whole key expires
-`VOICE_CAPS_LEASE` seconds after its last write. Every operation is one Lua script (atomic across processes; the
-key gets its TTL in the same call). While Redis is down nothing is counted and nothing is refused.
+Each key is a hash, one field per socket (a random token): `"{deadline} {audio bytes}"`. A process renews its
+sockets' deadlines every `VOICE_CAPS_LEASE / 3` seconds (`arenew_all`: one pipeline for all of them) and a socket
+removes its field when it closes; a socket whose process died stops being renewed, so its field is ignored (and
+dropped) once its deadline passes, and the whole key expires `VOICE_CAPS_LEASE` seconds after its last write.
+Every operation is one Lua script (atomic across processes; the key gets its TTL in the same call). While Redis
+is down nothing is counted and nothing is refused.
 """
 
 from __future__ import annotations
@@ -85,19 +86,47 @@ return {1, held + wanted}
 """
 )
 
-# ARGV: token, lease, bytes (-1: keep). Renews (or re-creates) the socket's field with its byte count.
+# ARGV: token, lease, bytes. Renews (or re-creates) the socket's field with this byte count.
 _SET = (
     _LIVE
     + """
-local bytes = tonumber(ARGV[3])
-if bytes < 0 then bytes = own or 0 end
-redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[2])) .. ' ' .. bytes)
+redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[2])) .. ' ' .. ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 )
 
-_SCRIPTS: dict[str, LuaScript] = {"join": LuaScript(_JOIN), "reserve": LuaScript(_RESERVE), "set": LuaScript(_SET)}
+# ARGV: lease, tokens... Renews (or re-creates) these sockets' fields, keeping their byte counts, in one pass over
+# the key (the process's renewal of all its sockets under one user: O(fields) once, not once per socket).
+_RENEW = """
+local now = tonumber(redis.call('TIME')[1])
+local deadline = now + tonumber(ARGV[1])
+local mine, renewed = {}, {}
+for i = 2, #ARGV do mine[ARGV[i]] = true end
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local at, bytes = string.match(entries[i + 1], '^(%d+) (%d+)$')
+  local live = at ~= nil and tonumber(at) >= now
+  if mine[entries[i]] then
+    redis.call('HSET', KEYS[1], entries[i], deadline .. ' ' .. (live and bytes or 0))
+    renewed[entries[i]] = true
+  elseif not live then
+    redis.call('HDEL', KEYS[1], entries[i])
+  end
+end
+for i = 2, #ARGV do
+  if not renewed[ARGV[i]] then redis.call('HSET', KEYS[1], ARGV[i], deadline .. ' 0') end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+_SCRIPTS: dict[str, LuaScript] = {
+    "join": LuaScript(_JOIN),
+    "reserve": LuaScript(_RESERVE),
+    "set": LuaScript(_SET),
+    "renew": LuaScript(_RENEW),
+}
 
 #: Audio bytes a socket reserves ahead of its frames (one Redis call per grant instead of per frame).
 AUDIO_GRANT = 64 * 1024
@@ -202,11 +231,19 @@ class SocketSlot:
             self.granted = 0
             await _run("set", user_key(self.user_id), self.token, self.lease(), size)
 
-    async def renew(self) -> None:
-        if self.key is not None:
-            await _run("set", self.key, self.token, self.lease(), -1)
-
     async def release(self) -> None:
         if self.key is not None:
             key, self.key = self.key, None
             await _release(key, self.token)
+
+
+async def arenew_all(slots: list[SocketSlot]) -> None:
+    """Renew the leases of these sockets' places: one script call per key (user or address), all in one pipelined
+    round trip (the process's ticker)."""
+    tokens: dict[str, list[str]] = {}
+    for slot in slots:
+        if slot.key is not None:
+            tokens.setdefault(slot.key, []).append(slot.token)
+    calls = [([key], [SocketSlot.lease(), *held]) for key, held in tokens.items()]
+    if calls:
+        await _fallback.arun(lambda: _SCRIPTS["renew"].arun_many(redis_manager.async_client(), calls), lambda: None)

@@ -8,17 +8,16 @@ A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonym
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from infra import ticker
 
 from .caps import CLOSE_CODE, Refusal, SocketSlot
+from .socket_ticker import CAPS_RENEWAL
 
 
 class SocketCapsMixin:
     """Combine first, before `VoiceConsumer` (it wraps `connect`, `on_authenticated` and the audio path)."""
 
     slot: SocketSlot | None = None
-    renewal: asyncio.Task | None = None
 
     async def connect(self) -> None:
         self.slot = SocketSlot(self.client_address())
@@ -31,7 +30,7 @@ class SocketCapsMixin:
             await self.accept()
             await self.refuse(refusal)
             return
-        self.renewal = asyncio.create_task(self._renew())
+        ticker.join(CAPS_RENEWAL, self.slot)  # the process renews every open socket's lease at once
         await super().connect()
 
     async def on_authenticated(self) -> None:
@@ -45,21 +44,14 @@ class SocketCapsMixin:
         try:
             await super().disconnect(code)
         finally:
-            if self.renewal is not None:
-                self.renewal.cancel()
             if self.slot is not None:
+                ticker.leave(CAPS_RENEWAL, self.slot)
                 await self.slot.release()
 
     async def refuse(self, refusal: Refusal) -> None:
         await self.send_error(refusal.code, refusal.message, limit=refusal.limit)
         self.session_lost = True
         await self.close(code=CLOSE_CODE)
-
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.slot.lease() / 3)
-            with contextlib.suppress(Exception):  # a failed renewal must not end the connection
-                await self.slot.renew()
 
     async def handle_start_recording(self, message: dict) -> None:
         await super().handle_start_recording(message)

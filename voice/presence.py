@@ -99,16 +99,32 @@ async def aheartbeat(user_id: int, channel_name: str, team_ids: Iterable[int]) -
     return bool(await _run(_HEARTBEAT, _keys(user_id, team_ids), args, 0))
 
 
+async def aheartbeat_many(entries: list[tuple[int, str, Iterable[int]]]) -> list[bool]:
+    """`aheartbeat` for many connections (user id, channel name, teams) in one pipelined round trip; for each,
+    True if its user just came online. All False while Redis is unusable."""
+    now = time.time()
+    ttl = settings.CALLS_PRESENCE_TTL
+    calls = [
+        (_keys(user_id, team_ids), [channel, user_id, repr(now), repr(now + ttl), ttl])
+        for user_id, channel, team_ids in entries
+    ]
+    replies = await _fallback.arun(
+        lambda: _HEARTBEAT.arun_many(redis_manager.async_client(), calls), lambda: [0] * len(calls)
+    )
+    return [bool(reply) for reply in replies]
+
+
 async def aleave(user_id: int, channel_name: str, team_ids: Iterable[int]) -> bool:
     """Remove this connection at once; True if the user has no other live connection (went offline)."""
     return bool(await _run(_LEAVE, _keys(user_id, team_ids), [channel_name, user_id, repr(time.time())], 0))
 
 
-async def aonline_users(team_ids: Iterable[int], *, exclude: int | None = None) -> list[int]:
-    """Users with a live connection in any of these teams, sorted; `exclude` (the asker) left out."""
+async def aonline_by_team(team_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The users with a live connection in each of these teams, in one pipelined round trip (empty while Redis
+    is unusable)."""
     teams = sorted(set(team_ids))
     if not teams:
-        return []
+        return {}
     now = repr(time.time())
 
     async def call() -> list:
@@ -118,7 +134,13 @@ async def aonline_users(team_ids: Iterable[int], *, exclude: int | None = None) 
             return await pipe.execute()
 
     replies = await _fallback.arun(call, list)
-    return sorted({int(uid) for reply in replies for uid in reply} - {exclude})
+    return {team_id: {int(uid) for uid in reply} for team_id, reply in zip(teams, replies, strict=False)}
+
+
+async def aonline_users(team_ids: Iterable[int], *, exclude: int | None = None) -> list[int]:
+    """Users with a live connection in any of these teams, sorted; `exclude` (the asker) left out."""
+    online = await aonline_by_team(team_ids)
+    return sorted(set().union(*online.values()) - {exclude})
 
 
 async def auser_channels(user_id: int) -> list[str]:

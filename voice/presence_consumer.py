@@ -1,20 +1,18 @@
 """Presence on the voice socket: an authenticated connection is online for its teams (`voice.presence`),
-heartbeats while open, and is pushed who else is online whenever that changes (`presence.changed`, a
-channel-layer event that may come from another daphne process) or when its teams change."""
+heartbeats while open (with all of the process's sockets at once: `voice.socket_ticker`), and is pushed who else
+is online whenever that changes (`presence.changed`, a channel-layer event that may come from another daphne
+process) or when its teams change."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.contrib.auth import get_user_model
+
+from infra import ticker
 
 from . import presence
 from .services import display_name
-
-log = logging.getLogger(__name__)
+from .socket_ticker import PRESENCE_HEARTBEAT
 
 
 def _display_names(user_ids: list[int]) -> dict[int, str]:
@@ -26,7 +24,8 @@ class PresenceMixin:
     """Combine before `VoiceSocket` (it uses the hooks `on_authenticated` / `on_disconnect`)."""
 
     call_teams: list[int] = []
-    heartbeat_task: asyncio.Task | None = None
+    #: True from authentication until the connection leaves: it heartbeats on the process's ticker.
+    heartbeating = False
 
     async def on_authenticated(self) -> None:
         await super().on_authenticated()
@@ -35,9 +34,10 @@ class PresenceMixin:
         for team_id in self.call_teams:
             await self.channel_layer.group_add(presence.team_group(team_id), self.channel_name)
         if await presence.aheartbeat(self.user.id, self.channel_name, self.call_teams):
-            await self._announce_presence()
+            await self.announce_presence()
         await self._push_presence(force=True)
-        self.heartbeat_task = asyncio.create_task(self._heartbeat())
+        self.heartbeating = True
+        ticker.join(PRESENCE_HEARTBEAT, self)
 
     async def on_disconnect(self) -> None:
         await self._leave()
@@ -45,34 +45,27 @@ class PresenceMixin:
 
     async def _leave(self) -> None:
         """Stop heartbeating and go offline (nothing to do if never authenticated)."""
-        task, self.heartbeat_task = self.heartbeat_task, None
-        if task is None:
+        if not self.heartbeating:
             return
-        task.cancel()
+        self.heartbeating = False
+        ticker.leave(PRESENCE_HEARTBEAT, self)
         if await presence.aleave(self.user.id, self.channel_name, self.call_teams):
-            await self._announce_presence()
+            await self.announce_presence()
         for team_id in self.call_teams:
             await self.channel_layer.group_discard(presence.team_group(team_id), self.channel_name)
 
-    async def _heartbeat(self) -> None:
-        """Keep this connection online and notice teammates whose process died (their entries expired)."""
-        while True:
-            await asyncio.sleep(settings.CALLS_HEARTBEAT_INTERVAL)
-            try:
-                if await presence.aheartbeat(self.user.id, self.channel_name, self.call_teams):
-                    await self._announce_presence()
-                await self._push_presence()
-            except Exception:  # the loop must outlive one failed beat (Redis restarting, a closed socket)
-                log.exception("presence heartbeat failed")
-
-    async def _announce_presence(self) -> None:
+    async def announce_presence(self) -> None:
+        """Tell the teams' connections that this user came or went."""
         for team_id in self.call_teams:
             await self.channel_layer.group_send(
                 presence.team_group(team_id), {"type": "presence.changed", "user_id": self.user.id}
             )
 
     async def _push_presence(self, *, force: bool = False) -> None:
-        online = await presence.aonline_users(self.call_teams, exclude=self.user.id)
+        await self.push_presence(await presence.aonline_users(self.call_teams, exclude=self.user.id), force=force)
+
+    async def push_presence(self, online: list[int], *, force: bool = False) -> None:
+        """Send who else is `online` (sorted user ids), unless this connection was last sent the same."""
         if force or online != self.presence_sent:
             self.presence_sent = online
             names = await database_sync_to_async(_display_names)(online) if online else {}
@@ -89,7 +82,7 @@ class PresenceMixin:
 
     async def presence_teams_changed(self, event: dict) -> None:
         """This user joined or left a team (presence.membership_changed): follow the new teams at once."""
-        if self.heartbeat_task is None:
+        if not self.heartbeating:
             return  # not authenticated, or leaving
         old, new = set(self.call_teams), set(await database_sync_to_async(presence.team_ids_of)(self.user.id))
         self.call_teams = sorted(new)

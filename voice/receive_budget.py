@@ -2,11 +2,15 @@
 
 daphne hands every frame it reads to the application through an unbounded queue: a client sending faster
 than the consumer stores (a script, a broken client) grows the process without limit (DESIGN.md §9). This
-ASGI middleware drains that queue as fast as frames arrive (one task per socket, no per-frame work but
-two counters), spends each frame against two token buckets (`VOICE_RECEIVE_FRAMES_PER_SECOND`,
-`VOICE_RECEIVE_BYTES_PER_SECOND`, each holding `VOICE_RECEIVE_BURST_SECONDS` worth), and hands the
-consumer only what fits. A socket over budget gets one `receive_budget_exceeded` error and is closed
-(4008); frames not yet handed over are dropped, the consumer sees the disconnect and cleans up as usual.
+ASGI middleware pays for each frame as daphne puts it into that queue (the queue's `put_nowait` is the
+socket's gate while the socket lives), against two token buckets (`VOICE_RECEIVE_FRAMES_PER_SECOND`,
+`VOICE_RECEIVE_BYTES_PER_SECOND`, each holding `VOICE_RECEIVE_BURST_SECONDS` worth): a frame over budget is
+never queued, however busy the consumer is. A socket over budget gets one `receive_budget_exceeded` error and
+is closed (4008); frames not yet handed over are dropped, the consumer sees the disconnect and cleans up as
+usual. When `receive` is not an `asyncio.Queue`'s `get`, frames are paid for as the consumer takes them.
+
+No task and no queue per socket (each cost every idle connection memory, issue 13); a task only to send the
+refusal.
 """
 
 from __future__ import annotations
@@ -71,40 +75,64 @@ class ReceiveBudget:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        inbox: asyncio.Queue[dict] = asyncio.Queue()
-        pump = asyncio.create_task(_pump(receive, send, inbox, Budget.from_settings()))
+        gate = _Gate(receive, send)
         try:
-            await self.app(scope, inbox.get, send)
+            await self.app(scope, gate, send)
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            gate.detach()
 
 
-async def _pump(receive: Receive, send: Send, inbox: asyncio.Queue, budget: Budget) -> None:
-    """Move frames from daphne's queue to the consumer's while the budget holds; after that, drop them."""
-    over = False
-    while True:
-        event = await receive()
-        if event["type"] == "websocket.receive":
-            if over:
+class _Gate:
+    """The consumer's `receive`, and the put of daphne's queue (daphne's, and asgiref's test communicator's, is
+    an `asyncio.Queue` whose `get` is `receive`): frames are paid for as they are put; once the budget is spent,
+    further frames are not queued and those queued are not handed over, up to the disconnect."""
+
+    __slots__ = ("budget", "over", "put", "queue", "receive", "refusal", "send")
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self.receive, self.send = receive, send
+        self.budget: Budget | None = None
+        self.over = False
+        self.refusal: asyncio.Task | None = None
+        source = getattr(receive, "__self__", None)
+        self.queue: asyncio.Queue | None = source if isinstance(source, asyncio.Queue) else None
+        self.put: Callable[[dict], None] | None = None
+        if self.queue is not None:
+            self.put = self.queue.put_nowait
+            self.queue.put_nowait = self.arrive  # type: ignore[method-assign]
+
+    def detach(self) -> None:
+        """Give daphne's queue its own put back (and break the queue <-> gate cycle)."""
+        if self.queue is not None:
+            del self.queue.put_nowait
+            self.queue = None
+
+    def arrive(self, event: dict) -> None:
+        if self._admit(event):
+            self.put(event)
+
+    async def __call__(self) -> dict:
+        while True:
+            event = await self.receive()
+            if self.put is None and not self._admit(event):
                 continue
-            payload = event.get("bytes") or event.get("text") or b""
-            if not budget.spend(len(payload)):
-                over = True
-                _drop_frames(inbox)
-                await _refuse(send, budget)
-                continue
-        inbox.put_nowait(event)
-        if event["type"] == "websocket.disconnect":
-            return
+            if event["type"] != "websocket.receive" or not self.over:
+                return event
 
-
-def _drop_frames(inbox: asyncio.Queue) -> None:
-    """Forget the frames the consumer has not taken yet (keep the connect event, if still there)."""
-    kept = [e for e in (inbox.get_nowait() for _ in range(inbox.qsize())) if e["type"] != "websocket.receive"]
-    for event in kept:
-        inbox.put_nowait(event)
+    def _admit(self, event: dict) -> bool:
+        """Pay for `event` if it is a frame; False when it is to be dropped (the budget is spent)."""
+        if event["type"] != "websocket.receive":
+            return True
+        if self.over:
+            return False
+        if self.budget is None:
+            self.budget = Budget.from_settings()
+        payload = event.get("bytes") or event.get("text") or b""
+        if self.budget.spend(len(payload)):
+            return True
+        self.over = True
+        self.refusal = asyncio.get_running_loop().create_task(_refuse(self.send, self.budget))
+        return False
 
 
 async def _refuse(send: Send, budget: Budget) -> None:

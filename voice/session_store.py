@@ -27,6 +27,7 @@ import base64
 import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -343,6 +344,13 @@ _MERGE = _Op(
 )
 
 
+#: One move at a time in this process, held across the Redis call (unlike the store's lock, nothing on the event
+#: loop takes it): the recovery thread and a caller that found its session still held may move the same snapshot,
+#: and a Redis that came back empty holds less audio than the snapshot's base, so the merge's offset check could
+#: not tell the second copy from new audio. The second move waits, then finds only what arrived since.
+_moving = threading.Lock()
+
+
 def _move_to_redis(keys: list[str]) -> int:
     """Move one session from the in-process store to Redis with its remaining TTL; 0 when it is not there.
 
@@ -352,18 +360,19 @@ def _move_to_redis(keys: list[str]) -> int:
     and a chunk that reached both is kept once. The store's lock is never held across the Redis call (a
     slow Redis must not block the event loop, which takes it for in-memory operations): what was taken
     is a snapshot, and whatever arrived in memory meanwhile stays there, from its new offset, for the
-    next move. Two moves of one snapshot store it once. Redis errors propagate to the caller, which
+    next move. Two moves of one snapshot store it once (`_moving`). Redis errors propagate to the caller, which
     falls back to the in-process store.
     """
     session_id = session_id_of(keys)
-    with memory._lock:
-        held = memory.find(session_id)
-        if held is None or held.ttl() <= 0:
-            return 0
-        fields, ttl, audio, base = dict(held.fields), held.ttl(), held.audio, held.base
-    args = [ttl, audio, base or "0", *_flatten(fields)]
-    moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
-    memory.forget_moved(session_id, fields, audio)
+    with _moving:
+        with memory._lock:
+            held = memory.find(session_id)
+            if held is None or held.ttl() <= 0:
+                return 0
+            fields, ttl, audio, base = dict(held.fields), held.ttl(), held.audio, held.base
+        args = [ttl, audio, base or "0", *_flatten(fields)]
+        moved = int(_MERGE.script(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
+        memory.forget_moved(session_id, fields, audio)
     return moved
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from voice.receive_budget import CLOSE_CODE, ERROR_CODE, Budget
+from voice.receive_budget import CLOSE_CODE, ERROR_CODE, Budget, _Gate
 
 from .live_ws import WsClient
 
@@ -26,6 +27,49 @@ def test_a_budget_refuses_a_frame_over_its_bytes():
     budget = Budget(frames_per_second=1000, bytes_per_second=4096, burst_seconds=2)
     assert budget.spend(8192)
     assert not budget.spend(1)
+
+
+class Server:
+    """daphne's side of one socket: its queue (frames put as they arrive) and what the app sent."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.sent: list[dict] = []
+        self.gate = _Gate(self.queue.get, self.send)
+
+    async def send(self, message: dict) -> None:
+        self.sent.append(message)
+
+    def arrive(self, frames: int) -> None:
+        self.queue.put_nowait({"type": "websocket.connect"})
+        for index in range(frames):
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": bytes([index])})
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+
+async def test_frames_within_the_budget_are_handed_over_in_order(settings):
+    settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
+    server = Server()
+    server.arrive(5)
+    events = [await server.gate() for _ in range(7)]
+    assert [e.get("bytes") for e in events[1:6]] == [bytes([i]) for i in range(5)]
+    assert (events[0]["type"], events[-1]["type"]) == ("websocket.connect", "websocket.disconnect")
+    assert server.sent == [] and server.gate.refusal is None
+
+
+async def test_frames_over_the_budget_are_refused_as_they_arrive_before_the_consumer_takes_any(settings):
+    settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
+    server = Server()
+    server.arrive(20)
+    # Refused while the frames arrived, with the consumer busy elsewhere: only the 5 paid for were queued.
+    assert server.queue.qsize() == 1 + 5 + 1
+    await server.gate.refusal
+    assert json.loads(server.sent[0]["text"])["code"] == ERROR_CODE
+    assert server.sent[1] == {"type": "websocket.close", "code": CLOSE_CODE}
+    # The consumer is handed none of them: the connect, then the disconnect.
+    assert [(await server.gate())["type"] for _ in range(2)] == ["websocket.connect", "websocket.disconnect"]
+    server.gate.detach()
+    assert "put_nowait" not in vars(server.queue)
 
 
 async def _recording(url: str) -> WsClient:

@@ -373,3 +373,38 @@ def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path,
         finally:
             raw.execute_command("CLIENT", "UNPAUSE")
             redis_manager.configure(settings.REDIS_URL)
+
+
+def test_two_moves_of_one_snapshot_into_a_redis_that_came_back_empty_store_it_once(tmp_path, settings):
+    """The recovery thread and a caller may move the same session at once; Redis, emptied meanwhile, holds less
+    than the snapshot's base, so only the moves taking turns keeps the second copy out ("during" twice)."""
+    import threading
+
+    import redis
+
+    from convonet_site.redis_server import free_port
+    from tests.redis_servers import throwaway_redis
+
+    settings.REDIS_SOCKET_TIMEOUT = 10  # the movers wait out the pause instead of timing out
+    with throwaway_redis(tmp_path / "redis") as server:
+        redis_manager.configure(server.url)
+        sid = sessions.create_session(fields={"user_id": "7", "is_recording": "True"})
+        assert sessions.append_audio(sid, b"before", offset=0).ok
+        known = sessions.get_session(sid)
+        redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")  # Redis unreachable
+        assert sessions.append_audio(sid, b"during", offset=6, revive=known).ok  # held in memory from offset 6
+        raw = redis.Redis.from_url(server.url, socket_timeout=10)
+        raw.flushall()  # ... and Redis comes back empty
+        redis_manager.configure(server.url)
+        try:
+            assert raw.execute_command("CLIENT", "PAUSE", 1500)
+            movers = [threading.Thread(target=session_store.move_memory_sessions_to_redis) for _ in range(2)]
+            for mover in movers:
+                mover.start()
+            for mover in movers:
+                mover.join(20)
+            assert raw.get(f"session:{sid}:audio") == b"during"  # the lost start cannot come back; no second copy
+            assert not memory.holds(sid)
+        finally:
+            raw.execute_command("CLIENT", "UNPAUSE")
+            redis_manager.configure(settings.REDIS_URL)

@@ -1,0 +1,47 @@
+"""The voice socket's periodic work, done once per process for all its sockets on the event loop's ticker
+(`infra.ticker`): caps lease renewal and presence heartbeats.
+
+Each was a task per socket (a coroutine, its frame and a timer on every idle connection) and one Redis round
+trip per socket per period. Now a period costs one pipeline of lease renewals, one pipeline of heartbeats and
+one pipeline reading who is online in every team concerned, whatever the number of sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from infra.ticker import Duty
+
+from . import caps, presence
+
+log = logging.getLogger(__name__)
+
+
+async def _renew_caps(slots: list[caps.SocketSlot]) -> None:
+    await caps.arenew_all(slots)
+
+
+async def _heartbeat(sockets: list[Any]) -> None:
+    """Keep these connections online, notice teammates whose process died, push each its teammates if changed."""
+    came_online = await presence.aheartbeat_many([(s.user.id, s.channel_name, s.call_teams) for s in sockets])
+    online = await presence.aonline_by_team({team for s in sockets for team in s.call_teams})
+    for socket, came in zip(sockets, came_online, strict=True):
+        try:
+            if not socket.heartbeating:  # it left while the beat was on its way: take back what the beat wrote
+                await presence.aleave(socket.user.id, socket.channel_name, socket.call_teams)
+                continue
+            if came:
+                await socket.announce_presence()
+            users = {user for team in socket.call_teams for user in online.get(team, ())} - {socket.user.id}
+            await socket.push_presence(sorted(users))
+        except Exception:  # one closed socket must not keep the others from their presence
+            log.exception("presence push failed")
+
+
+#: Members: `SocketSlot`s of open voice sockets (`voice.caps_consumer`).
+CAPS_RENEWAL = Duty("voice caps renewal", lambda: caps.SocketSlot.lease() / 3, _renew_caps)
+#: Members: authenticated voice consumers (`voice.presence_consumer.PresenceMixin`).
+PRESENCE_HEARTBEAT = Duty("presence heartbeat", lambda: settings.CALLS_HEARTBEAT_INTERVAL, _heartbeat)
