@@ -40,7 +40,10 @@ async def recording_finished(
     if not audio_bytes:
         await services.recording_received(user, session_id, duration, 0)
         return error_frame("nothing_recorded", "Nothing was recorded: allow the microphone, speak, then stop.")
-    job_id = await sync_to_async(enqueue_command)(session_id, consumer.channel_name, user.pk, audio_bytes, duration)
+    # Redis only, no database: off asgiref's one sync thread, so a wave of stops does not queue behind each other.
+    job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
+        session_id, consumer.channel_name, user.pk, audio_bytes, duration
+    )
     if job_id is None:
         await services.recording_received(user, session_id, duration, audio_bytes)
         return error_frame(
