@@ -198,7 +198,7 @@ async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_fai
         seen = []
         while not done.is_set():
             seen.append(await redis_manager.ais_available())
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # checks while the pool is busy: each must see Redis usable
         return seen
 
     checking = asyncio.create_task(checks())
