@@ -18,7 +18,9 @@ from collections import defaultdict
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 from .policy import Fallback
 from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
@@ -45,6 +47,22 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         self._memberships: defaultdict[str, set[str]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         redis_manager.on_data_lost(self._rejoin_all_soon)
+
+    def create_pool(self, index: int) -> Any:
+        """channels-redis's pool raises `MaxConnectionsError` at once past redis-py 8's default 100 connections (a
+        wave of 1,000 stops, each sending through the layer); this one, sized like the owners'
+        (`REDIS_ASYNC_MAX_CONNECTIONS`), makes such a burst wait for a free connection. Sentinel hosts keep
+        channels-redis's pool."""
+        host = dict(self.hosts[index])
+        address = host.pop("address", None)
+        if address is None:
+            return super().create_pool(index)
+        return aioredis.BlockingConnectionPool.from_url(
+            address,
+            max_connections=settings.REDIS_ASYNC_MAX_CONNECTIONS,
+            timeout=settings.REDIS_SOCKET_TIMEOUT * 5,
+            **host,
+        )
 
     async def receive(self, channel: str) -> dict:
         self._loop = asyncio.get_running_loop()

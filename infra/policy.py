@@ -5,7 +5,8 @@ read-only replica after a failover, `maxmemory` reached with `noeviction`): `RED
 Each owner declares its fallback once (`Fallback("sessions", "in-process store")`) and runs every
 Redis call through it: on one of those errors the manager is marked unavailable (so the other owners
 stop trying until a check finds Redis healthy), the owner's fallback runs, and the fallback is counted
-per owner in the health report (`fallbacks`). Any other error is a bug and is raised. The table of
+per owner in the health report (`fallbacks`). Any other error is a bug and is raised, and so is our own
+connection pool running dry (`pool_exhausted`: this process is busy, Redis is not unusable). The table of
 owner x fault -> behaviour is in README.md ("Failure policy").
 """
 
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from .redis_core import REDIS_UNUSABLE_ERRORS, pool_exhausted, redis_manager
 
 T = TypeVar("T")
 
@@ -37,8 +38,9 @@ class Fallback:
         _registry[owner] = self
 
     def used(self, exc: BaseException | None = None) -> None:
-        """Count one fallback; with the error that caused it, mark the manager unavailable too."""
-        if exc is not None:
+        """Count one fallback; with the error that caused it, mark the manager unavailable too (never for our
+        own pool running dry)."""
+        if exc is not None and not pool_exhausted(exc):
             redis_manager.mark_unavailable(exc)
         with self._lock:
             self.count += 1
@@ -55,6 +57,8 @@ class Fallback:
             try:
                 return call()
             except self.errors as exc:
+                if pool_exhausted(exc):
+                    raise
                 self.used(exc)
                 return fallback()
         self.used()
@@ -66,6 +70,8 @@ class Fallback:
             try:
                 return await call()
             except self.errors as exc:
+                if pool_exhausted(exc):
+                    raise
                 self.used(exc)
                 return fallback()
         self.used()

@@ -44,8 +44,19 @@ REDIS_UNUSABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 #: The manager's own key: present while Redis keeps what we wrote. Its absence in a Redis that held it
 #: means the data is gone (a restart without persistence, FLUSHALL): detected, logged, counted.
+#: What redis-py's blocking pool raises when no connection was freed within its wait (its plain pool raises
+#: `MaxConnectionsError` at once).
+_POOL_WAIT_EXPIRED = "No connection available."
 MARKER_KEY = "infra:marker"
 MARKER_TTL = 7 * 86400
+
+
+def pool_exhausted(exc: BaseException) -> bool:
+    """True when our own connection pool ran dry (every connection busy, none freed in time): this process is
+    busy, Redis is not unusable, so nobody marks it unavailable or falls back for it (infra.policy)."""
+    return isinstance(exc, redis.exceptions.MaxConnectionsError) or (
+        isinstance(exc, redis.ConnectionError) and str(exc) == _POOL_WAIT_EXPIRED
+    )
 
 
 def _text(value: Any) -> str:  # replies of the decoding and the binary clients alike
@@ -70,6 +81,7 @@ class RedisManager:
         self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._available: bool | None = None
         self._checked_at = 0.0
+        self._async_checking = False
         self._last_error = ""
         self._down_since: float | None = None
         self._recover_callbacks: list[Callable[[], Any]] = []
@@ -138,18 +150,20 @@ class RedisManager:
         return self._client("binary", decode_responses=False)
 
     def async_client(self, *, binary: bool = False) -> aioredis.Redis:
-        """An asyncio client bound to the running event loop (clients cannot cross loops)."""
-        loop = asyncio.get_running_loop()
-        per_loop = self._async_clients.setdefault(loop, {})
-        name = "binary" if binary else "text"
+        """An asyncio client bound to the running event loop (clients cannot cross loops). Its pool
+        (`REDIS_ASYNC_MAX_CONNECTIONS`) makes a burst wait for a free connection rather than fail."""
+        return self._async_client("binary" if binary else "text", settings.REDIS_ASYNC_MAX_CONNECTIONS, not binary)
+
+    def _async_client(self, name: str, max_connections: int, decode: bool) -> aioredis.Redis:
+        per_loop = self._async_clients.setdefault(asyncio.get_running_loop(), {})
         client = per_loop.get(name)
         if client is None:
             client = per_loop[name] = self.target.async_client(
                 connect_timeout=self.socket_timeout,
                 socket_timeout=self.socket_timeout,
-                max_connections=settings.REDIS_ASYNC_MAX_CONNECTIONS,
+                max_connections=max_connections,
                 pool_timeout=self.socket_timeout * 5,
-                decode_responses=not binary,
+                decode_responses=decode,
             )
         return client
 
@@ -208,12 +222,24 @@ class RedisManager:
         return self._conclude(state)
 
     async def ais_available(self) -> bool:
-        """The async face of `is_available`, for consumers: never blocks the event loop."""
+        """The async face of `is_available`, for consumers: never blocks the event loop.
+
+        The check has connections of its own, and one check at a time answers for every caller (the others
+        take the last state meanwhile): a burst that keeps the owners' pool busy must not time the check out
+        and make Redis look unusable.
+        """
         now = time.monotonic()
-        if self._available is not None and now - self._checked_at < self.check_interval:
+        if self._available is not None and (now - self._checked_at < self.check_interval or self._async_checking):
             return self._available
+        self._async_checking = True
         try:
-            async with self.async_client().pipeline(transaction=False) as pipe:
+            return await self._acheck()
+        finally:
+            self._async_checking = False
+
+    async def _acheck(self) -> bool:
+        try:
+            async with self._async_client("ping", 4, True).pipeline(transaction=False) as pipe:
                 self._queue_check(pipe)
                 replies = await asyncio.wait_for(
                     pipe.execute(raise_on_error=False), timeout=min(0.5, self.socket_timeout)

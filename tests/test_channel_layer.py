@@ -23,3 +23,20 @@ async def test_an_idle_receive_waits_past_redis_pys_default_timeout():
     await layer.send(channel, {"type": "still.alive"})
     assert (await asyncio.wait_for(layer.receive(channel), timeout=5))["type"] == "still.alive"
     await layer.flush()
+
+
+async def test_a_burst_of_sends_larger_than_the_pool_waits_for_connections(settings, caplog):
+    """300 sends at once on a 20-connection pool all arrive: channels-redis's own pool raised MaxConnectionsError
+    past 100, and the layer reported it as Redis being unusable (issue 13: 1,000 stops on one daphne)."""
+    from infra.channel_layer import ResilientRedisChannelLayer, _fallback
+
+    settings.REDIS_ASYNC_MAX_CONNECTIONS = 20
+    layer = ResilientRedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+    channels = [f"{await layer.new_channel()}{i}" for i in range(300)]
+    before = _fallback.count
+    await asyncio.gather(*(layer.send(channel, {"type": "burst", "n": i}) for i, channel in enumerate(channels)))
+    assert _fallback.count == before
+    assert not [r for r in caplog.records if "is unavailable" in r.getMessage()]
+    received = [await asyncio.wait_for(layer.receive(channel), timeout=10) for channel in channels[:5]]
+    assert [message["n"] for message in received] == [0, 1, 2, 3, 4]
+    await layer.flush()

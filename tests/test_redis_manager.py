@@ -2,6 +2,7 @@ import asyncio
 import time
 
 import pytest
+import redis
 from django.conf import settings
 
 from infra.redis_core import OutageBuffer, RedisManager, redis_manager
@@ -162,3 +163,66 @@ def test_a_check_waits_for_a_look_at_the_marker_already_under_way(redis_db):
         assert checker.is_alive()  # waits for the look under way instead of returning
     checker.join(10)
     assert redis_manager.data_loss_stats()["count"] == before + 1
+
+
+@pytest.fixture
+def pool_owner():
+    """An owner of its own for the pool tests, dropped from the health report's list afterwards."""
+    from infra import policy
+
+    owner = policy.Fallback("pool_test", "answered None")
+    yield owner
+    policy._registry.pop("pool_test", None)
+
+
+async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_failing(settings, pool_owner, caplog):
+    """Our own pool running dry is not Redis being unusable: 50 concurrent calls on 2 connections, each holding
+    its connection ~0.1 s on the server (BLPOP), all succeed against the real Redis while the manager's check
+    runs meanwhile (as the other connections' calls run it at 1,000 recorders); nobody marks the manager
+    unavailable, no fallback is counted (issue 13's stop wave)."""
+    settings.REDIS_ASYNC_MAX_CONNECTIONS = 2
+    settings.REDIS_CHECK_INTERVAL = 0.05
+    settings.REDIS_SOCKET_TIMEOUT = 4  # the pool waits 5x this for a free connection: ample on a loaded machine
+    redis_manager.configure(settings.REDIS_URL)
+    assert await redis_manager.ais_available()
+    done = asyncio.Event()
+
+    async def call(index: int) -> str:
+        async def hold() -> str:
+            await redis_manager.async_client().blpop([f"pool_test:{index}"], timeout=0.02)
+            return "redis"
+
+        return await pool_owner.arun(hold, lambda: "fallback")
+
+    async def checks() -> list[bool]:
+        seen = []
+        while not done.is_set():
+            seen.append(await redis_manager.ais_available())
+            await asyncio.sleep(0.2)  # checks while the pool is busy: each must see Redis usable
+        return seen
+
+    checking = asyncio.create_task(checks())
+    results = await asyncio.gather(*(call(i) for i in range(50)))
+    done.set()
+    assert results == ["redis"] * 50
+    assert all(await checking)
+    assert pool_owner.count == 0
+    assert not [r for r in caplog.records if "is unavailable" in r.getMessage()]
+
+
+async def test_a_pool_that_ran_dry_is_raised_never_marked_nor_fallen_back(redis_db, pool_owner, caplog):
+    """A pool whose wait expired (or redis-py's plain pool, full) raises to the caller: Redis stays available."""
+    assert await redis_manager.ais_available()
+    for exc in (
+        redis.exceptions.MaxConnectionsError("Too many connections"),
+        redis.ConnectionError("No connection available."),
+    ):
+
+        async def dry(error: Exception = exc) -> str:
+            raise error
+
+        with pytest.raises(type(exc)):
+            await pool_owner.arun(dry, lambda: "fallback")
+        pool_owner.used(exc)  # what the channel layer does with a group send that could not get a connection
+    assert redis_manager.is_available() and redis_manager.last_error == ""
+    assert not [r for r in caplog.records if "is unavailable" in r.getMessage()]

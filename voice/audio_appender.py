@@ -33,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 
-from infra.redis_core import redis_manager
+from infra.redis_core import pool_exhausted, redis_manager
 
 from . import traffic
 from .session_memory import memory
@@ -125,6 +125,10 @@ class AudioAppender:
                     client, [(item.keys, item.args) for item in direct], raise_on_error=False
                 )
             except fallback.errors as exc:
+                if pool_exhausted(exc):  # this process is busy, Redis is fine: the writers say so, nothing in memory
+                    for item in direct:
+                        _settle(item, exc)
+                    return
                 fallback.used(exc)
                 _on_memory_all(direct, counted=1)
                 return

@@ -11,6 +11,7 @@ not at its next frame (`recreate_live_sessions`).
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -30,11 +31,14 @@ _live_lock = threading.Lock()
 
 class _Known(Mapping):
     """The connection's fields, computed only if the store reads them: they matter only when the session
-    went missing with an unusable Redis, so the hot path (every audio frame) never builds them."""
+    went missing with an unusable Redis, so the hot path (every audio frame) never builds them. Also where
+    the audio the store acknowledged to this connection ends (`audio_offset`): a session revived in memory
+    continues the audio Redis holds from there (`voice.session_store.on_memory`)."""
 
-    def __init__(self, known: Callable[[], dict[str, str]]) -> None:
+    def __init__(self, known: Callable[[], dict[str, str]], audio_offset: int) -> None:
         self._known = known
         self._fields: dict[str, str] | None = None
+        self.audio_offset = audio_offset
 
     def _get(self) -> dict[str, str]:
         if self._fields is None:
@@ -57,6 +61,11 @@ class SessionHandle:
     def __init__(self, known: Callable[[], dict[str, str]]) -> None:
         self.known = known
         self.session_id: str | None = None
+        #: The audio's length as the store last acknowledged it to this connection.
+        self.audio_offset = 0
+
+    def _revive(self) -> _Known:
+        return _Known(self.known, self.audio_offset)
 
     async def create(self) -> str:
         self.session_id = await sessions.acreate_session(fields=self.known())
@@ -66,16 +75,23 @@ class SessionHandle:
 
     async def extend(self) -> bool:
         """Push the session's expiry (activity); False when it is gone (cleared by staff, or expired)."""
-        return await sessions.aextend_session(self.session_id, revive=_Known(self.known))
+        return await sessions.aextend_session(self.session_id, revive=self._revive())
 
     async def update(self, fields: Mapping[str, Any]) -> bool:
-        return await sessions.aupdate_session(self.session_id, fields, revive=_Known(self.known))
+        updated = await sessions.aupdate_session(self.session_id, fields, revive=self._revive())
+        if updated and "audio_buffer" in fields:
+            self.audio_offset = len(base64.b64decode(fields["audio_buffer"] or ""))
+        return updated
 
     async def append(self, chunk: bytes, offset: int) -> sessions.AppendResult:
-        return await sessions.aappend_audio(self.session_id, chunk, offset=offset, revive=_Known(self.known))
+        result = await sessions.aappend_audio(self.session_id, chunk, offset=offset, revive=self._revive())
+        if result.ok or result.status == "offset_mismatch":  # both say how long the stored audio is
+            self.audio_offset = result.size
+        return result
 
     async def audio_size(self) -> int:
-        return await sessions.aaudio_size(self.session_id)
+        """The stored audio's length; while Redis is unusable, never less than what was acknowledged here."""
+        return await sessions.aaudio_size(self.session_id, revive=self._revive())
 
     async def delete(self) -> None:
         with _live_lock:

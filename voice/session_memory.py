@@ -70,14 +70,16 @@ class MemorySessions:
             held = self.find(session_id)
             return held.audio[start:end] if held else b""
 
-    def create(self, session_id: str, fields: dict[str, str], audio: bytes, ttl: int) -> bool:
-        """A new session; False (nothing changed) when one is already held under that id."""
+    def create(self, session_id: str, fields: dict[str, str], audio: bytes, ttl: int, *, base: int = 0) -> bool:
+        """A new session (`base`: its audio continues that many bytes Redis holds); False (nothing changed)
+        when one is already held under that id."""
         with self._lock:
             if self.find(session_id) is not None:
                 return False
             if len(self._sessions) >= self.max_sessions:
                 self._evict()
-            self._sessions[session_id] = HeldSession(dict(fields), audio, time.monotonic() + ttl)
+            deadline = time.monotonic() + ttl
+            self._sessions[session_id] = HeldSession(dict(fields), audio, deadline, str(base) if base else None)
             return True
 
     def _evict(self) -> None:

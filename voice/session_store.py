@@ -141,9 +141,9 @@ class _Op:
     missed: Callable[[Any], bool] | None = None
 
 
-def _mem_create(m: MemorySessions, session_id: str, args: list[Any]) -> int:
+def _mem_create(m: MemorySessions, session_id: str, args: list[Any], base: int = 0) -> int:
     ttl, audio, pairs = int(args[0]), args[1], args[2:]
-    return int(m.create(session_id, dict(zip(pairs[::2], pairs[1::2], strict=True)), audio, ttl))
+    return int(m.create(session_id, dict(zip(pairs[::2], pairs[1::2], strict=True)), audio, ttl, base=base))
 
 
 CREATE = _Op(
@@ -376,19 +376,26 @@ def _move_to_redis(keys: list[str]) -> int:
     return moved
 
 
+def acknowledged_audio(revive: Known) -> int:
+    """Where the connection's acknowledged audio ends (`revive.audio_offset`; 0 when it does not say)."""
+    return int(getattr(revive, "audio_offset", 0) or 0)
+
+
 def on_memory(op: _Op, keys: list[str], args: list[Any], revive: Mapping[str, Any] | None) -> Any:
     """The operation on the in-process store; a session it does not hold is re-created from `revive`.
 
     While Redis is unusable, a session that lives in Redis is not here: the connection that owns it
-    passes what it knows (`revive`: the user's fields, whether it records), so it carries on in memory
-    (its audio from that point, remembered as starting at the chunk's offset) instead of being reported
-    gone. A session deleted here (staff cleared it during the outage) stays gone.
+    passes what it knows (`revive`: the user's fields, whether it records, where its acknowledged audio
+    ends), so it carries on in memory instead of being reported gone; its audio held here continues from
+    the acknowledged offset, so a size read here (a stop during an outage, or during a flip of the manager)
+    counts the audio Redis holds and never answers a smaller, wrong `audio_bytes`. A session deleted here
+    (staff cleared it during the outage) stays gone.
     """
     session_id = session_id_of(keys)
     reply = op.memory(memory, session_id, args)
     if revive is not None and op.missed is not None and op.missed(reply) and not memory.was_cleared(session_id):
         _, _, created = create_args(session_id, revive, None)
-        _mem_create(memory, session_id, created)
+        _mem_create(memory, session_id, created, acknowledged_audio(revive))
         reply = op.memory(memory, session_id, args)
     return reply
 
@@ -514,13 +521,14 @@ def append_result(reply: list) -> AppendResult:
 
 
 def _mem_size(m: MemorySessions, session_id: str, args: list[Any]) -> int:
-    """The recording's length: where the audio held here starts, plus what it holds."""
+    """The recording's length: where the audio held here starts, plus what it holds; -1 when not held here
+    (a live connection's session then is revived from what it knows)."""
     with m._lock:
         held = m.find(session_id)
-        return held.size if held else 0
+        return held.size if held else -1
 
 
-SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size)
+SIZE = _Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), _mem_size, lambda reply: int(reply) == -1)
 
 
 def move_memory_sessions_to_redis() -> int:

@@ -145,10 +145,11 @@ async def aappend_audio(
     return append_result(await appender().append(keys, args, revive))
 
 
-def audio_size(session_id: str) -> int:
-    """Bytes of audio buffered for the session (0 when it has none or is gone)."""
-    return int(run(SIZE, keys_of(session_id), []))
+def audio_size(session_id: str, *, revive: Known = None) -> int:
+    """Bytes of audio buffered for the session (0 when it has none or is gone). `revive` as for `update_session`:
+    while Redis is unusable, a live connection's size counts the audio it had acknowledged."""
+    return max(0, int(run(SIZE, keys_of(session_id), [], revive)))
 
 
-async def aaudio_size(session_id: str) -> int:
-    return int(await arun(SIZE, keys_of(session_id), []))
+async def aaudio_size(session_id: str, *, revive: Known = None) -> int:
+    return max(0, int(await arun(SIZE, keys_of(session_id), [], revive)))

@@ -14,7 +14,7 @@ from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
-from voice import services, sessions
+from voice import services, session_handle, sessions
 from voice.consumers import VoiceConsumer
 from voice.session_memory import memory
 
@@ -331,6 +331,39 @@ async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis
     await client.close()
     assert not memory.holds(client.session_id)
     assert app_keys(redis_db) == set()
+
+
+async def test_a_stop_while_redis_is_unusable_reports_the_audio_redis_holds(redis_db, alice, request):
+    """A recording stored in Redis, stopped while the manager holds Redis unusable (an outage, or a flip of
+    the manager during a wave of stops): the session is revived in memory for the stop, and `audio_bytes` is
+    every acknowledged byte, not the 0 that memory held (issue 13: 97 stops answered 0)."""
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "start_recording"})
+    for _ in range(3):
+        await client.send_bytes(b"x" * 2048)
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}  # acknowledged: stored in Redis
+    assert redis_db.strlen(f"session:{client.session_id}:audio") == 3 * 2048
+    request.getfixturevalue("redis_down")
+    assert (await client.ask({"type": "stop_recording"}))["audio_bytes"] == 3 * 2048
+    assert memory.find(client.session_id).size == 3 * 2048  # continues the audio Redis holds
+    await client.close()
+
+
+async def test_a_size_read_while_redis_is_unusable_counts_the_acknowledged_audio(redis_db, alice, request):
+    """The stop's size read alone hits the unusable Redis (its update went through): the size is still the
+    audio acknowledged to the connection, never 0 from a store that does not hold the session."""
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "start_recording"})
+    await client.send_bytes(b"y" * 4096)
+    assert await client.ask({"type": "ping"}) == {"type": "pong"}
+    handle = session_handle._live[client.session_id]
+    request.getfixturevalue("redis_down")
+    assert not memory.holds(client.session_id)
+    assert await handle.audio_size() == 4096
+    assert await sessions.aaudio_size("nosuchsession") == 0  # without a connection's knowledge: none
+    await client.close()
 
 
 class Extended(VoiceConsumer):
