@@ -18,6 +18,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .loop_local import PerLoop
+
 log = logging.getLogger(__name__)
 
 #: Members handed to one `Duty.run` call (one pipeline or one query each).
@@ -99,15 +101,7 @@ class Ticker:
                 log.exception("%r failed for %d sockets", duty, len(members[start : start + BATCH]))
 
 
-_tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker] = weakref.WeakKeyDictionary()
-
-
-def _ticker() -> Ticker:
-    loop = asyncio.get_running_loop()
-    ticker = _tickers.get(loop)
-    if ticker is None:
-        ticker = _tickers[loop] = Ticker()
-    return ticker
+_ticker = PerLoop(Ticker)
 
 
 def join(duty: Duty, member: Any) -> None:

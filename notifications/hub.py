@@ -24,7 +24,6 @@ import json
 import logging
 import secrets
 import time
-import weakref
 from collections import Counter
 from collections.abc import Iterable
 from typing import Protocol
@@ -33,6 +32,7 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from infra.loop_local import PerLoop
 from infra.policy import Fallback
 from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
 from infra.scripts import LuaScript
@@ -302,18 +302,10 @@ class Hub:
             log.error("A connection failed to catch up", exc_info=task.exception())
 
 
-_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def get_hub() -> Hub:
-    """The hub of the running event loop (daphne has one; each test has its own)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = Hub()
-    return hub
+#: The hub of the running event loop (daphne has one; each test has its own).
+get_hub = PerLoop(Hub)
 
 
 def hubs() -> list[Hub]:
     """The hubs of this process's open event loops."""
-    return [hub for loop, hub in list(_hubs.items()) if not loop.is_closed()]
+    return get_hub.of_open_loops()

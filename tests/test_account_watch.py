@@ -5,17 +5,15 @@ through the real ASGI stack here, and on a live daphne process."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
-from tests.test_signout import Socket, logged_in, open_both
+from tests.test_signout import Socket, live_ends, logged_in, open_both
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,27 +85,5 @@ def test_a_live_server_closes_the_sockets_of_a_user_deactivated_in_bulk(daphne_f
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     server = daphne_factory(SOCKET_ACCOUNT_CHECK_SECONDS="0.5")
 
-    async def open_socket(path: str, until: str):
-        ws = await websockets.connect(
-            f"{server.ws_url}{path}", origin=server.url, additional_headers={"Cookie": cookie}
-        )
-        while json.loads(await ws.recv())["type"] != until:
-            pass
-        return ws
-
-    async def scenario() -> list[tuple[str, int]]:
-        sockets = [await open_socket("/ws/voice/", "presence"), await open_socket("/ws/notifications/", "ready")]
-        await asyncio.to_thread(bulk_update, alice, is_active=False)
-        ends = []
-        for ws in sockets:
-            last = None
-            try:
-                async with asyncio.timeout(CLOSE_TIMEOUT):
-                    async for frame in ws:
-                        last = json.loads(frame)
-            except websockets.ConnectionClosed:
-                pass
-            ends.append((last["code"], ws.close_code))
-        return ends
-
-    assert asyncio.run(scenario()) == [("signed_out", 4401), ("signed_out", 4401)]
+    ends = live_ends(server, cookie, lambda: bulk_update(alice, is_active=False), CLOSE_TIMEOUT)
+    assert ends == [("signed_out", 4401), ("signed_out", 4401)]

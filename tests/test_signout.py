@@ -139,15 +139,13 @@ async def test_deactivating_or_deleting_a_user_closes_their_sockets(make_user, h
     await assert_signed_out(sockets)
 
 
-@pytest.mark.slow
-def test_a_logout_here_closes_both_sockets_on_another_process(daphne_server, make_user):
-    alice = make_user("alice")
-    client = logged_in(alice)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+def live_ends(server, cookie: str, action, timeout: float = 10.0) -> list[tuple[str, int]]:
+    """Open a voice and a notification socket on a live daphne with the login `cookie`, run `action` (in a
+    thread), and return each socket's last frame code and close code."""
 
     async def open_socket(path: str, until: str):
         ws = await websockets.connect(
-            f"{daphne_server.ws_url}{path}", origin=daphne_server.url, additional_headers={"Cookie": cookie}
+            f"{server.ws_url}{path}", origin=server.url, additional_headers={"Cookie": cookie}
         )
         while json.loads(await ws.recv())["type"] != until:
             pass
@@ -155,12 +153,12 @@ def test_a_logout_here_closes_both_sockets_on_another_process(daphne_server, mak
 
     async def scenario() -> list[tuple[str, int]]:
         sockets = [await open_socket("/ws/voice/", "presence"), await open_socket("/ws/notifications/", "ready")]
-        await asyncio.to_thread(client.logout)
+        await asyncio.to_thread(action)
         ends = []
         for ws in sockets:
             last = None
             try:
-                async with asyncio.timeout(10):
+                async with asyncio.timeout(timeout):
                     async for frame in ws:
                         last = json.loads(frame)
             except websockets.ConnectionClosed:
@@ -168,4 +166,12 @@ def test_a_logout_here_closes_both_sockets_on_another_process(daphne_server, mak
             ends.append((last["code"], ws.close_code))
         return ends
 
-    assert asyncio.run(scenario()) == [("signed_out", 4401), ("signed_out", 4401)]
+    return asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_a_logout_here_closes_both_sockets_on_another_process(daphne_server, make_user):
+    alice = make_user("alice")
+    client = logged_in(alice)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    assert live_ends(daphne_server, cookie, client.logout) == [("signed_out", 4401), ("signed_out", 4401)]

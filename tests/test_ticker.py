@@ -37,7 +37,7 @@ class Recorder:
 
 
 def current() -> ticker.Ticker:
-    return ticker._tickers[asyncio.get_running_loop()]
+    return ticker._ticker()
 
 
 async def test_one_task_runs_a_duty_for_all_members_in_batches():

@@ -26,13 +26,13 @@ answers `pong` and `recording_stopped` only once its own appends returned.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from infra.loop_local import PerLoop
 from infra.redis_core import pool_exhausted, redis_manager
 
 from . import traffic
@@ -169,13 +169,5 @@ def _on_memory_all(items: list[_Append], *, counted: int) -> None:
         _settle_on_memory(item)
 
 
-_appenders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AudioAppender] = weakref.WeakKeyDictionary()
-
-
-def appender() -> AudioAppender:
-    """The running event loop's appender (its futures and Redis client belong to that loop)."""
-    loop = asyncio.get_running_loop()
-    found = _appenders.get(loop)
-    if found is None:
-        found = _appenders[loop] = AudioAppender()
-    return found
+#: The running event loop's appender (its futures and Redis client belong to that loop).
+appender = PerLoop(AudioAppender)
