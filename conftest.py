@@ -6,6 +6,8 @@ below proves the database is ours (it carries a TTL, like every key).
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis
 from django.conf import settings
@@ -63,8 +65,14 @@ def redis_db() -> redis.Redis:
     client.flushdb()
     client.set(MARKER, "1", ex=86400)
     redis_manager.configure(settings.REDIS_URL)
+    from voice import session_handle
     from voice.session_memory import memory
 
     memory.clear()
+    with session_handle._live_lock:
+        session_handle._live.clear()  # a test's connections that never closed are not the next test's
     yield client
+    for thread in threading.enumerate():
+        if thread.name == "redis-data-lost":
+            thread.join(10)  # a data-lost detection's callbacks end in its test, not in the next one
     client.close()
