@@ -10,6 +10,8 @@ import calendar
 import datetime
 import re
 
+from django.utils import timezone
+
 WEEKDAYS = [name.lower() for name in calendar.day_name]
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
@@ -56,6 +58,16 @@ def _next_month_day(today: datetime.date, month: int, day: int) -> datetime.date
     if found is not None and found < today:
         found = _day_of(today.year + 1, month, day)
     return found
+
+
+def today() -> datetime.date:
+    """The date a command is understood against: the one place the assistant reads the calendar.
+
+    A command reads it once and hands it to everything that depends on a date (the speech prompt, the parser, the
+    replies), so one turn never mixes two days across midnight, and a test fixes the date by passing it, or, for a
+    worker process, by replacing this function (`assistant.tests.on_date`).
+    """
+    return timezone.localdate()
 
 
 def parse_date(text: str, today: datetime.date) -> datetime.date | None:

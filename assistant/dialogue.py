@@ -24,12 +24,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
 
 from teams.cache import get_user_data
 from teams.models import TeamMembership, Todo
 from teams.todos import add_todo, change_todo, delete_todo, require_editor
 
+from . import dates
 from .dates import parse_date, speak_date
 from .matching import best_match, phonetic, plain, similarity
 from .parse import PRIORITIES, Command, normalize, parse
@@ -698,8 +698,9 @@ def _capitalized(text: str) -> str:
 
 
 def respond(user, transcript: str, pending: dict | None = None, *, today: datetime.date | None = None) -> Turn:
-    """Answer one utterance of `user`; `pending` is the previous turn's question state, if any."""
-    context = Context(user, today or timezone.localdate())
+    """Answer one utterance of `user`; `pending` is the previous turn's question state, if any; `today` is the date
+    the command is understood against (the calendar's when not given)."""
+    context = Context(user, today or dates.today())
     if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
 
@@ -713,9 +714,10 @@ def respond(user, transcript: str, pending: dict | None = None, *, today: dateti
     return Dialogue(context).turn(transcript, pending)
 
 
-def vocabulary(user) -> str:
-    """Words Whisper should expect from this user (its `initial_prompt`): commands, teams, people, todos."""
-    context = Context(user, timezone.localdate())
+def vocabulary(user, today: datetime.date) -> str:
+    """Words Whisper should expect from this user (its `initial_prompt`): commands, teams, people, todos; `today` is
+    the command's date, the same the parser gets."""
+    context = Context(user, today)
     teams = [team["name"] for team in context.teams][:10]
     people = [person_name(u) for u in context.people if u.id != user.id][:15]
     todos = []

@@ -9,6 +9,7 @@ with a code the page can explain, so a page never waits on a job that gave up.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
 import time
@@ -24,7 +25,7 @@ from rq import get_current_job
 
 from voice import services, sessions
 
-from . import dialogue, stt
+from . import dates, dialogue, stt
 from .audio import AudioError, decode
 from .models import VoiceRequest
 
@@ -146,6 +147,7 @@ def run_command(
 def hear_and_act(user: Any, outcome: Outcome) -> None:
     """Decode, transcribe, understand and act, filling `outcome` (Refusal for what cannot be heard)."""
     clock = _Clock(outcome.timings)
+    today = dates.today()
     session = sessions.get_session(outcome.session_id)
     if session is None:
         raise Refusal("session_gone", "This voice session was cleared before your command was heard; reconnect.")
@@ -166,7 +168,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     mark_stage("stt")
     with clock.stage("stt"):
         try:
-            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending))
+            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending, today))
         except stt.SttError as exc:
             raise Refusal(exc.code, str(exc)) from exc
     if not outcome.transcript:
@@ -177,7 +179,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(user, outcome.transcript, pending, today=settings.VOICE_ASSISTANT_TODAY)
+        turn = dialogue.respond(user, outcome.transcript, pending, today=today)
     sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
     ended = time.perf_counter()
     acting_from = watch.at if watch.at is not None else ended
@@ -191,9 +193,9 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
 ANSWER_WORDS = "Yes. No. Cancel. Yes, delete it."
 
 
-def prompt_for(user: Any, pending: dict | None) -> str:
+def prompt_for(user: Any, pending: dict | None, today: datetime.date) -> str:
     """Whisper's initial prompt: the dialogue's vocabulary, led by the answers when a question waits."""
-    vocabulary = dialogue.vocabulary(user)
+    vocabulary = dialogue.vocabulary(user, today)
     return f"{ANSWER_WORDS} {vocabulary}" if pending else vocabulary
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import secrets
 from pathlib import Path
 
@@ -227,13 +226,6 @@ VOICE_ASSISTANT_QUEUE = "assistant"
 VOICE_ASSISTANT_WORKER_TTL = env_int("VOICE_ASSISTANT_WORKER_TTL", 10, minimum=3, maximum=3600)
 #: How often the daphne that queued a command checks its job's worker is alive.
 VOICE_ASSISTANT_WATCH_INTERVAL = env_float("VOICE_ASSISTANT_WATCH_INTERVAL", 1.0, minimum=0.1, maximum=60)
-#: The date commands are understood against ("due tomorrow"); empty = today. Fixed in tests and demos.
-try:
-    VOICE_ASSISTANT_TODAY = (
-        datetime.date.fromisoformat(env_str("VOICE_ASSISTANT_TODAY")) if env_str("VOICE_ASSISTANT_TODAY") else None
-    )
-except ValueError:
-    raise ImproperlyConfigured("VOICE_ASSISTANT_TODAY must be a date like 2026-12-01, or empty.") from None
 RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {**REDIS_TARGET.rq_connection(REDIS_SOCKET_TIMEOUT), "DEFAULT_TIMEOUT": 120}}
 #: A worker that loads the speech model once and runs jobs without forking (assistant/worker.py).
 RQ = {"WORKER_CLASS": "assistant.worker.AssistantWorker"}

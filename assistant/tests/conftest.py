@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.phrases import TODAY
 from tests.live import BASE_DIR, server_env, stop_process
 
-#: The environment of both daphne and the worker in live assistant tests: the phrase set's date, room for
-#: many voice requests from one user.
-LIVE_ENV = {"VOICE_ASSISTANT_TODAY": "2026-12-01", "RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
+#: The environment of both daphne and the worker in live assistant tests: room for many voice requests from one user.
+LIVE_ENV = {"RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
 
 
 @dataclass
@@ -31,14 +31,15 @@ class LiveWorker:
 
 
 def start_worker(log_dir: Path, **env: str) -> LiveWorker:
-    """`manage.py rqworker assistant` as `make run` starts it; returns once it is registered (model loaded)."""
+    """`manage.py rqworker assistant` as `make run` starts it, understanding commands against the phrase set's date
+    (`on_date`); returns once it is registered (model loaded)."""
     from assistant.queue import live_workers
 
     log_path = log_dir / f"rqworker-{time.monotonic_ns()}.log"
     before = {w.name for w in live_workers()}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "assistant"],
+            [sys.executable, "-m", "assistant.tests.on_date", TODAY.isoformat(), "rqworker", "assistant"],
             cwd=BASE_DIR,
             env=server_env(**{**LIVE_ENV, **env}),
             stdout=log,

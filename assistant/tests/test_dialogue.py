@@ -254,7 +254,7 @@ def test_reopening_a_done_todo(demo, say):
 def test_vocabulary_names_the_users_world_and_nobody_elses(demo):
     outsider_team = Team.objects.create(name="Secret project")
     Todo.objects.create(team=outsider_team, title="Hidden plan")
-    text = vocabulary(demo.speaker)
+    text = vocabulary(demo.speaker, TODAY)
     for word in ("Add a todo", "Demo team", "Ops", "Marketing", "Bob Baker", "Dave Diaz", "Buy milk", "Draft the"):
         assert word in text, word
     assert "Secret project" not in text and "Hidden plan" not in text
@@ -264,7 +264,7 @@ def test_vocabulary_names_the_users_world_and_nobody_elses(demo):
 def test_vocabulary_stays_bounded(demo):
     team = demo.teams["Ops"]
     Todo.objects.bulk_create(Todo(team=team, title=f"Task number {i} " + "x" * 150) for i in range(100))
-    assert len(vocabulary(demo.speaker)) <= 900
+    assert len(vocabulary(demo.speaker, TODAY)) <= 900
 
 
 # -- what Whisper (base, int8) actually wrote for espeak-ng's voices saying the phrase set ----------------------

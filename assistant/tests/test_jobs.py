@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 
 from assistant.jobs import NOT_HEARD_REPLY, PENDING_FIELD, run_command
 from assistant.models import VoiceRequest
-from assistant.phrases import TODAY, build_demo
+from assistant.phrases import build_demo
 from convonet_site.redis_server import free_port
 from teams.models import Todo
 from voice import services, sessions
@@ -35,8 +35,7 @@ def channel():
 
 
 @pytest.fixture
-def demo(settings):
-    settings.VOICE_ASSISTANT_TODAY = TODAY
+def demo():
     return build_demo()
 
 
