@@ -194,7 +194,10 @@ ANSWER_WORDS = "Yes. No. Cancel. Yes, delete it."
 
 
 def prompt_for(user: Any, pending: dict | None, today: datetime.date) -> str:
-    """Whisper's initial prompt: the dialogue's vocabulary, led by the answers when a question waits."""
+    """Whisper's initial prompt: the dialogue's vocabulary, led by the answers when a question waits, and only the
+    answers when it waits for a yes or no (with the vocabulary behind them, base heard "yes" as "Diaz", a teammate)."""
+    if pending and pending.get("await") == "confirm":
+        return ANSWER_WORDS
     vocabulary = dialogue.vocabulary(user, today)
     return f"{ANSWER_WORDS} {vocabulary}" if pending else vocabulary
 

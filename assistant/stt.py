@@ -10,6 +10,7 @@ import functools
 import io
 import json
 import logging
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -52,8 +53,27 @@ def preload() -> None:
 
 def transcribe(samples: np.ndarray, prompt: str = "") -> str:
     if settings.VOICE_STT_BACKEND == "openai":
-        return transcribe_openai(samples, prompt)
-    return transcribe_whisper(samples, prompt)
+        return without_repeats(transcribe_openai(samples, prompt))
+    return without_repeats(transcribe_whisper(samples, prompt))
+
+
+def without_repeats(text: str) -> str:
+    """`text` without a sentence that only repeats the one before it.
+
+    Whisper loops on a short clip: a single "No." comes back as "No. No. No. No. No." (en-gb voices, with or without
+    the vocabulary in the prompt), which reads as no answer at all. A person who says the same sentence twice in a
+    row means it once, so nothing said is lost.
+    """
+    sentences = re.findall(r"[^.!?]+[.!?]*\s*", text)
+    kept: list[str] = []
+    for sentence in sentences:
+        if not kept or _sentence_key(sentence) != _sentence_key(kept[-1]):
+            kept.append(sentence)
+    return "".join(kept).strip()
+
+
+def _sentence_key(sentence: str) -> str:
+    return re.sub(r"[^a-z0-9']+", " ", sentence.lower()).strip()
 
 
 def transcribe_whisper(samples: np.ndarray, prompt: str = "") -> str:
