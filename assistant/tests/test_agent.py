@@ -72,6 +72,10 @@ def completion(*calls: tuple[str, dict], content: str | None = None) -> bytes:
     return json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "choices": [choice]}).encode()
 
 
+#: Long enough for a loaded machine to answer in time on the paths that must succeed; the timeout case waits twice it.
+AGENT_TIMEOUT = 3.0
+
+
 @pytest.fixture
 def agent(settings):
     server = ChatCompletions()
@@ -81,7 +85,7 @@ def agent(settings):
     settings.VOICE_AGENT_URL = server.url
     settings.VOICE_AGENT_API_KEY = "sk-test-key"
     settings.VOICE_AGENT_MODEL = "tiny-model"
-    settings.VOICE_AGENT_TIMEOUT = 0.5
+    settings.VOICE_AGENT_TIMEOUT = AGENT_TIMEOUT
     yield server
     server.shutdown()
     server.server_close()
@@ -172,7 +176,7 @@ def test_agent_failures_fall_back_to_the_parser(agent, demo, settings, failure):
         "timeout": (200, completion(("help", {}))),
     }
     if failure == "timeout":
-        agent.delay = 1.5  # past VOICE_AGENT_TIMEOUT (0.5 s)
+        agent.delay = 2 * AGENT_TIMEOUT
     if failure == "refused":
         settings.VOICE_AGENT_URL = "http://127.0.0.1:9/v1"  # discard port: nothing listens
     else:
