@@ -10,14 +10,6 @@ from infra.redis_core import redis_manager
 from tests.redis_servers import throwaway_redis
 
 
-@pytest.fixture(autouse=True)
-def _empty_buffer():
-    activity.buffer.drain(lambda chunk: None)
-    activity.buffer.dropped = 0
-    yield
-    activity.buffer.drain(lambda chunk: None)
-
-
 def test_it_stores_the_seeds_shape(redis_db):
     track_agent_activity("123", "voice_request", {"session_id": "abc123", "duration": 5.2})
     keys = [k.decode() for k in redis_db.scan_iter("activity:123:*")]
@@ -39,17 +31,13 @@ def test_same_second_events_are_all_kept(redis_db):
 
 
 def test_same_microsecond_events_move_on_by_a_microsecond(redis_db):
-    events = [activity.make_event(9, "login", {"n": n}, at=1_900_000_000.5) for n in range(4)]
+    second = int(time.time())  # events live ACTIVITY_TTL from their time: a fixed date would expire them one day
+    events = [activity.make_event(9, "login", {"n": n}, at=second + 0.5) for n in range(4)]
     activity._write_one(redis_manager.redis_client, events[0])
     activity._write_one(redis_manager.redis_client, events[1])
     assert activity.write_events(events[2:]) == 2
     keys = sorted(k.decode() for k in redis_db.scan_iter("activity:9:*"))
-    assert [k.rsplit(":", 1)[1] for k in keys] == [
-        "1900000000.500000",
-        "1900000000.500001",
-        "1900000000.500002",
-        "1900000000.500003",
-    ]
+    assert [k.rsplit(":", 1)[1] for k in keys] == [f"{second}.50000{n}" for n in range(4)]
     assert all(0 < redis_db.ttl(k) <= 86400 for k in keys)
 
 

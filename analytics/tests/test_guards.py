@@ -6,7 +6,6 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
 
-from analytics import ratelimit
 from analytics.activity import get_user_activity
 from analytics.guards import consumer_rate_limit, rate_limit
 from analytics.ratelimit import get_rate_limit_key
@@ -15,7 +14,6 @@ from analytics.ratelimit import get_rate_limit_key
 @pytest.fixture(autouse=True)
 def _limits(settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "debug_endpoints": (2, 60), "login": (3, 300), "login_ip": (5, 300)}
-    ratelimit.local_limiter.clear()
 
 
 def _request(method="get", user=None, ip="10.1.2.3"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from analytics import ratelimit
 from analytics.login import account_identifier
 
 LOOKALIKES = ["\uff44\uff41\uff56\uff45", "\U0001d41d\U0001d41a\U0001d42f\U0001d41e", "\u217eave", " DAVE "]
@@ -19,7 +18,6 @@ LOOKALIKES = ["\uff44\uff41\uff56\uff45", "\U0001d41d\U0001d41a\U0001d42f\U0001d
 @pytest.fixture(autouse=True)
 def _limits(settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": (3, 300), "login_ip": (100, 300)}
-    ratelimit.local_limiter.clear()
 
 
 def test_every_lookalike_resolves_to_the_same_counter():

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from analytics import activity, ratelimit
+from analytics import activity
 from analytics.activity import track_agent_activity
 from analytics.models import ActivityRollup
 from analytics.ratelimit import get_rate_limit_key, hit
@@ -31,12 +31,6 @@ def admin(client, make_user):
     user.save()
     client.force_login(user)
     return user
-
-
-@pytest.fixture(autouse=True)
-def _clean():
-    ratelimit.local_limiter.clear()
-    activity.buffer.drain(lambda chunk: None)
 
 
 @pytest.mark.parametrize("url", PAGES)

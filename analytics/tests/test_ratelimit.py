@@ -11,13 +11,6 @@ from infra.redis_core import redis_manager
 from tests.redis_monitor import split_commands
 
 
-@pytest.fixture(autouse=True)
-def _fresh_local_limiter():
-    ratelimit.local_limiter.clear()
-    yield
-    ratelimit.local_limiter.clear()
-
-
 def test_it_formats_the_seeds_key():
     assert get_rate_limit_key("user123", "voice_requests") == "rate_limit:user123:voice_requests"
     assert ratelimit.parse_rate_limit_key("rate_limit:ip:10.0.0.1:login") == ("ip:10.0.0.1", "login")
