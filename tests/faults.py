@@ -21,6 +21,9 @@ from tests.redis_servers import ThrowawayRedis
 FAULTS = ("down", "read_only", "oom", "slow", "data_lost", "restart_empty")
 #: Longer than the 1 s socket timeout of the settings: a call made meanwhile times out, then runs.
 SLOW_SECONDS = 2.5
+#: A PING unanswered this long means the server is asleep (loopback answers in well under a millisecond); the sleep
+#: has most of its SLOW_SECONDS left when the case's calls begin.
+ASLEEP_AFTER = 0.25
 #: What keeps the data it had once healed (`data_lost` and `restart_empty` do not, by definition).
 KEEPS_DATA = frozenset({"down", "read_only", "oom", "slow"})
 #: Faults that make Redis unusable (owners on their fallback); after FLUSHALL Redis serves, empty.
@@ -52,10 +55,25 @@ class Fault:
             sleeper = self._client(socket_timeout=SLOW_SECONDS + 10)
             self._sleeper = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", SLOW_SECONDS))
             self._sleeper.start()
-            time.sleep(0.05)  # the server is asleep from here on
+            self._wait_until_asleep()
         else:
             client.flushall()
         client.close()
+
+    def _wait_until_asleep(self) -> None:
+        """Returns once a PING goes unanswered: the sleep is in force (a fixed pause raced a loaded machine, and the
+        case's first call then found Redis awake)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            probe = self._client(socket_timeout=ASLEEP_AFTER)
+            try:
+                probe.ping()
+            except redis.TimeoutError:
+                return
+            finally:
+                probe.close()
+            time.sleep(0.01)
+        raise RuntimeError(f"DEBUG SLEEP {SLOW_SECONDS} did not take effect within 10 s")
 
     def heal(self) -> None:
         if self.kind == "down":

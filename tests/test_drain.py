@@ -16,26 +16,39 @@ from django.conf import settings
 from infra.redis_core import redis_manager
 from notifications.publish import publish_team_notification
 from teams.models import Team
-from tests.topology import sentinel_target, session_cookie
+from tests.topology import scrape_metrics, sentinel_target, session_cookie
 from tests.traffic import Bell, Every, Recorder, history_markers, wait_for
 
 pytestmark = pytest.mark.slow
+
+#: Recorders added, one at a time, while none is on the process to be drained.
+SPARE_RECORDERS = 8
+
+
+def voice_sockets(topology, instance: int) -> float:
+    return scrape_metrics(topology, instance)[("convonet_websockets_open", (("kind", "voice"),))]
 
 
 def test_restarting_one_daphne_with_clients_connected_loses_no_notification(prod_topology, make_user):
     topology = prod_topology
     bell_cookies = [session_cookie(make_user(f"bell{n}", teams={"drain": "member"})) for n in range(6)]
-    recorder_cookies = [session_cookie(make_user(f"rec{n}")) for n in range(4)]
+    recorder_cookies = [session_cookie(make_user(f"rec{n}")) for n in range(4 + SPARE_RECORDERS)]
     team_id = Team.objects.get(name="drain").pk
     redis_manager.configure(sentinel_target(topology))
     publisher = Every(0.1, lambda n: publish_team_notification(team_id, {"type": "probe", "n": n}))
     bells = [Bell(topology.url, cookie) for cookie in bell_cookies]
-    recorders = [Recorder(topology.url, cookie) for cookie in recorder_cookies]
+    recorders = [Recorder(topology.url, cookie) for cookie in recorder_cookies[:4]]
     figures: dict = {}
 
     async def scenario() -> None:
         tasks = [asyncio.create_task(c.run()) for c in [*bells, *recorders]]
         await wait_for(lambda: all(b.ready.is_set() for b in bells) and all(r.acked for r in recorders), 20)
+        for cookie in recorder_cookies[4:]:  # nginx's round robin put all 4 on daphne 2 about 1 run in 40
+            if await asyncio.to_thread(voice_sockets, topology, 1):
+                break
+            recorders.append(Recorder(topology.url, cookie))
+            tasks.append(asyncio.create_task(recorders[-1].run()))
+            await wait_for(lambda: recorders[-1].acked, 20)
         publisher.start()
         await asyncio.sleep(1.5)
         started = time.monotonic()

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.slow
 DRAIN_TIMEOUT = 2.0
 #: How long Redis holds every call, and the clients' socket timeout: far past the drain timeout.
 HOLD_SECONDS = 25
-#: The close handshakes' grace (`serve.CLOSE_GRACE`, 1 s), interpreter exit, and a loaded machine's scheduling.
-MARGIN = 3.0
+#: The close handshakes' grace (`serve.CLOSE_GRACE`, 1 s), interpreter exit, and a loaded machine's scheduling; the
+#: bug this guards against held the process for the whole HOLD_SECONDS.
+MARGIN = 8.0
 
 
 def _exit_time(process: subprocess.Popen) -> tuple[float, int | None]:
