@@ -15,6 +15,8 @@ import threading
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.redis_servers import ThrowawayRedis
 
@@ -52,27 +54,30 @@ class Fault:
             client.set("fault:ballast", b"x" * 1_200_000, ex=600)
             client.config_set("maxmemory", "1mb")
         elif self.kind == "slow":
+            probe = self._client(socket_timeout=ASLEEP_AFTER, retry=Retry(NoBackoff(), 0))
+            probe.ping()  # connected before the sleep: the PINGs below measure the sleep, not a handshake
             sleeper = self._client(socket_timeout=SLOW_SECONDS + 10)
             self._sleeper = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", SLOW_SECONDS))
             self._sleeper.start()
-            self._wait_until_asleep()
+            self._wait_until_asleep(probe)
         else:
             client.flushall()
         client.close()
 
-    def _wait_until_asleep(self) -> None:
+    def _wait_until_asleep(self, probe: redis.Redis) -> None:
         """Returns once a PING goes unanswered: the sleep is in force (a fixed pause raced a loaded machine, and the
-        case's first call then found Redis awake)."""
+        case's first call then found Redis awake). `probe` retries nothing: redis-py's default retry would wait
+        the sleep out."""
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            probe = self._client(socket_timeout=ASLEEP_AFTER)
-            try:
-                probe.ping()
-            except redis.TimeoutError:
-                return
-            finally:
-                probe.close()
-            time.sleep(0.01)
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    probe.ping()
+                except redis.TimeoutError:
+                    return
+                time.sleep(0.01)
+        finally:
+            probe.close()
         raise RuntimeError(f"DEBUG SLEEP {SLOW_SECONDS} did not take effect within 10 s")
 
     def heal(self) -> None:
