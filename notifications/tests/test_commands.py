@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 
 from notifications import keys
 from notifications.publish import publish_team_notification
-from notifications.tests.helpers import make_member, make_team
+from notifications.tests.helpers import make_member, make_team, next_message, wait_subscribed
 from tests.live import BASE_DIR, server_env
 
 
@@ -31,7 +31,7 @@ def test_it_publishes_from_the_command_line_and_prints_the_envelope(redis_db):
     team = make_team("Cli")
     pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub()
     pubsub.subscribe(f"team:{team.id}:notifications")
-    pubsub.get_message(timeout=1)
+    wait_subscribed(pubsub)
 
     envelope = json.loads(
         publish_command(
@@ -41,7 +41,7 @@ def test_it_publishes_from_the_command_line_and_prints_the_envelope(redis_db):
 
     assert envelope["type"] == "todo_assigned"
     assert envelope["todo_id"] == "9"
-    published = json.loads(pubsub.get_message(timeout=2)["data"])
+    published = json.loads(next_message(pubsub)["data"])
     assert {k: v for k, v in published.items() if k != "sig"} == envelope
     assert redis_db.zcard(keys.history(f"team:{team.id}:notifications")) == 1
     pubsub.close()
