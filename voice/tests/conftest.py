@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,20 @@ from django.conf import settings
 from convonet_site.redis_server import free_port
 from infra.redis_core import redis_manager
 from voice.consumers import VoiceConsumer
+
+#: How long a test waits for something that must happen (a frame, a consumer's clean-up, Redis answering again):
+#: a deadline, not a measurement, so generous for a loaded machine. A wait ends as soon as the thing happens; only
+#: a test that is failing anyway waits this long. (channels' own defaults are 1 s, and a `disconnect()` that times
+#: out cancels the consumer's clean-up, leaving its session, presence and caps for the next test.)
+WAIT = 30.0
+
+
+def wait_until(predicate, what: str, timeout: float = WAIT) -> None:
+    """Poll `predicate` until it is true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
 
 
 class VoiceClient:
@@ -27,7 +42,7 @@ class VoiceClient:
         self.session_id = ""
 
     async def connect(self) -> dict:
-        connected, _ = await self.communicator.connect()
+        connected, _ = await self.communicator.connect(timeout=WAIT)
         assert connected
         hello = await self.receive()
         assert hello["type"] == "session"
@@ -41,14 +56,14 @@ class VoiceClient:
         await self.communicator.send_to(bytes_data=data)
 
     async def receive(self) -> dict:
-        return json.loads(await self.communicator.receive_from(timeout=5))
+        return json.loads(await self.communicator.receive_from(timeout=WAIT))
 
     async def ask(self, payload: Any) -> dict:
         await self.send(payload)
         return await self.receive()
 
     async def close(self) -> None:
-        await self.communicator.disconnect()
+        await self.communicator.disconnect(timeout=WAIT)
 
 
 @pytest.fixture
@@ -74,7 +89,7 @@ def redis_down() -> Iterator[None]:
     finally:
         redis_manager.configure(settings.REDIS_URL)
         redis_manager.mark_unavailable("the Redis-down test ended")
-        assert redis_manager.check()
+        wait_until(redis_manager.check, "Redis did not answer again")  # one check may time out on a busy machine
         for thread in threading.enumerate():
             if thread.name == "redis-recover":
                 thread.join(timeout=10)

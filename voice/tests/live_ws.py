@@ -11,6 +11,10 @@ import json
 
 from websockets.asyncio.client import ClientConnection, connect
 
+#: How long `connect` and `expect` wait by default: a deadline for something that must happen, generous for a
+#: loaded machine (a wait ends as soon as the message arrives).
+WAIT = 30.0
+
 
 class WsClient:
     def __init__(self, connection: ClientConnection) -> None:
@@ -23,6 +27,7 @@ class WsClient:
         connection = await connect(
             base_url.replace("http://", "ws://", 1) + path,
             origin=base_url,
+            open_timeout=WAIT,
             additional_headers={"Cookie": cookie} if cookie else None,
         )
         return cls(connection)
@@ -30,7 +35,7 @@ class WsClient:
     async def send(self, **message) -> None:
         await self.connection.send(json.dumps(message))
 
-    async def expect(self, kind: str, timeout: float = 5.0, **fields) -> dict:
+    async def expect(self, kind: str, timeout: float = WAIT, **fields) -> dict:
         def matches(message: dict) -> bool:
             return message["type"] == kind and all(message.get(k) == v for k, v in fields.items())
 

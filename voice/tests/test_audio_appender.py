@@ -10,10 +10,12 @@ import pytest
 import redis
 
 from infra.redis_core import redis_manager
-from voice import sessions, traffic
+from voice import audio_appender, sessions, traffic
 from voice.audio_appender import AudioAppender, appender
 from voice.session_memory import memory
 from voice.session_store import fallback
+
+from .conftest import WAIT
 
 #: What a live connection knows of its session (`SessionHandle.known`): enough to carry on in memory.
 KNOWN = {"user_id": "5", "is_recording": "True"}
@@ -80,13 +82,19 @@ async def test_a_flushed_script_cache_is_reloaded_and_every_chunk_stored(redis_d
 
 async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_lost(redis_db, settings):
     """`CLIENT PAUSE WRITE` holds the flush's EVALSHAs (in force when its reply arrives): the flush times out,
-    each chunk is stored in memory from its offset, and moves to Redis, after what Redis had, once it is back."""
-    settings.REDIS_SOCKET_TIMEOUT = 0.2
+    each chunk is stored in memory from its offset, and moves to Redis, after what Redis had, once it is back.
+
+    The short socket timeout is for the stall alone: the set-up, the recovery and the checks run with the suite's,
+    as a loaded machine may take longer than 0.2 s over a healthy Redis."""
+    normal_timeout = settings.REDIS_SOCKET_TIMEOUT
     settings.REDIS_CHECK_INTERVAL = 600  # the flush finds Redis usable (checked just before) and sends
     ids = _recording(3)
     known = [{**KNOWN, "connected_at": repr(time.time())} for _ in ids]
     stored = await asyncio.gather(*(sessions.aappend_audio(sid, b"A" * 10, offset=0) for sid in ids))
     assert all(result.ok for result in stored)
+    settings.REDIS_SOCKET_TIMEOUT = 0.2
+    redis_manager.configure(settings.REDIS_URL)  # its clients are made again, with the short timeout
+    await _until_redis_answers()
     raw = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
     flushes, fallbacks = _flushes(), fallback.count
     try:
@@ -101,16 +109,23 @@ async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_l
     finally:
         raw.execute_command("CLIENT", "UNPAUSE")
         raw.close()
-    deadline = time.monotonic() + 30
-    while not await asyncio.to_thread(redis_manager.check):
-        assert time.monotonic() < deadline, "Redis did not come back"
-        await asyncio.sleep(0.1)
+        settings.REDIS_SOCKET_TIMEOUT = normal_timeout
+        redis_manager.configure(settings.REDIS_URL)  # no client keeps the short timeout
+        redis_manager.mark_unavailable("the stall")  # as the failed flush left it: the check below is a recovery
+    await _until_redis_answers()
     after = await asyncio.gather(
         *(sessions.aappend_audio(sid, b"C" * 3, offset=15, revive=k) for sid, k in zip(ids, known, strict=True))
     )
     assert after == [sessions.AppendResult("ok", 18)] * len(ids)
     for sid in ids:
         assert redis_db.get(f"session:{sid}:audio") == b"A" * 10 + b"B" * 5 + b"C" * 3
+
+
+async def _until_redis_answers() -> None:
+    deadline = time.monotonic() + WAIT
+    while not await asyncio.to_thread(redis_manager.check):
+        assert time.monotonic() < deadline, "Redis did not come back"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db, settings):
@@ -138,19 +153,45 @@ async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db, sett
     )
 
 
-async def test_an_append_with_no_flush_in_the_interval_goes_at_once_later_ones_share_a_round_trip(redis_db, settings):
+class _HeldWaits:
+    """`asyncio` as voice.audio_appender sees it, but for `sleep` (the flusher waiting for the interval since the
+    last flush to pass), which returns only once the test says the interval is over: how long the machine took
+    between two appends then decides nothing."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self._over = asyncio.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float) -> None:
+        self.asked.append(delay)
+        await self._over.wait()
+
+    def end_interval(self) -> None:
+        self._over.set()
+
+
+async def test_an_append_with_no_flush_in_the_interval_goes_at_once_later_ones_share_a_round_trip(
+    redis_db, settings, monkeypatch
+):
     settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 60_000
+    waits = _HeldWaits()
+    monkeypatch.setattr(audio_appender, "asyncio", waits)
     own = AudioAppender()
     first, *others = _recording(4)
     keys_args = [sessions.append_args(sid, b"abc", None, 0) for sid in (first, *others)]
     before = _flushes()
     assert await asyncio.wait_for(own.append(*keys_args[0], None), 10) == [1, 3]  # idle: not held an interval
-    assert _flushes() == before + 1
-    settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 1000
+    assert _flushes() == before + 1 and waits.asked == []
     waiting = []
-    for keys, args in keys_args[1:]:  # one after another, well within the interval of the first flush
+    for keys, args in keys_args[1:]:  # one after another, within the interval of the first flush
         waiting.append(asyncio.create_task(own.append(keys, args, None)))
         await asyncio.sleep(0)
+    assert len(waits.asked) == 1 and 0 < waits.asked[0] <= 60  # the next flush waits out the rest of the interval
+    assert not any(task.done() for task in waiting) and _flushes() == before + 1
+    waits.end_interval()
     assert await asyncio.wait_for(asyncio.gather(*waiting), 30) == [[1, 3]] * 3
     assert _flushes() == before + 2
 

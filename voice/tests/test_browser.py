@@ -9,6 +9,8 @@ import pytest
 
 from tests.live import login
 
+from .conftest import WAIT
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
@@ -51,7 +53,7 @@ def test_it_records_two_seconds_of_webm_into_redis(daphne_server, browser_contex
     assert errors == []
 
     page.close()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT
     while redis_db.exists(f"session:{session_id}", f"session:{session_id}:audio"):  # closed: the session goes
         assert time.monotonic() < deadline, "the session outlived its page"
         staff_page.wait_for_timeout(50)

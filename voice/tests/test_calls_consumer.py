@@ -21,6 +21,8 @@ from tests.redis_servers import throwaway_redis
 from voice import sessions
 from voice.consumers import VoiceCallConsumer
 
+from .conftest import WAIT
+
 OFFER = {"sdp": {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}}
 ANSWER = {"sdp": {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"}}
 CANDIDATE = {"candidate": {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "sdpMid": "0"}}
@@ -60,7 +62,7 @@ class Client:
     async def send(self, **message) -> None:
         await self.ws.send_json_to(message)
 
-    async def expect(self, kind: str, timeout: float = 3.0, **fields) -> dict:
+    async def expect(self, kind: str, timeout: float = WAIT, **fields) -> dict:
         """The next message of this type (and these field values); others seen meanwhile are kept."""
         for index, message in enumerate(self.backlog):
             if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
@@ -81,7 +83,7 @@ class Client:
         if any(message["type"] == kind for message in self.backlog):
             return False
         while not await self.ws.receive_nothing(timeout=wait):
-            message = await self.ws.receive_json_from()
+            message = await self.ws.receive_json_from(timeout=WAIT)  # already there: returns at once
             if message["type"] == kind:
                 return False
             self.backlog.append(message)
@@ -90,13 +92,13 @@ class Client:
     async def close(self) -> None:
         if not self.closed:
             self.closed = True
-            await self.ws.disconnect()
+            await self.ws.disconnect(timeout=WAIT)
 
 
 async def connect(user=None) -> Client:
     communicator = WebsocketCommunicator(VoiceCallConsumer.as_asgi(), "/ws/voice/")
     communicator.scope["user"] = user or AnonymousUser()
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=WAIT)
     assert connected
     client = Client(communicator)
     OPEN.append(client)
@@ -381,7 +383,7 @@ async def test_it_takes_a_connection_offline_when_staff_clear_its_session(people
     await sessions.adelete_session(ann.session_id)
     await ann.send(type="ping")
     await ann.error("session_gone")
-    assert (await ann.ws.receive_output(timeout=3))["type"] == "websocket.close"
+    assert (await ann.ws.receive_output(timeout=WAIT))["type"] == "websocket.close"
     await ann.close()  # what daphne does once the socket is closed
     await bob.expect("hangup", call_id=call_id, reason="disconnected")
     await bob.expect("presence", online=[])

@@ -18,7 +18,7 @@ from voice import services, session_handle, sessions
 from voice.consumers import VoiceConsumer
 from voice.session_memory import memory
 
-from .conftest import VoiceClient
+from .conftest import WAIT, VoiceClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -299,7 +299,7 @@ async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_t
     reply = await client.ask({"type": "ping"})
     assert reply["code"] == "session_gone"
     await client.send_bytes(b"ignored")
-    assert (await client.communicator.receive_output(timeout=5))["type"] == "websocket.close"
+    assert (await client.communicator.receive_output(timeout=WAIT))["type"] == "websocket.close"
     await client.close()
     assert hooks == [client.session_id]
     assert app_keys(redis_db) == set()
@@ -595,9 +595,10 @@ async def test_a_redis_that_came_back_empty_gets_the_live_sessions_back_at_detec
     redis_db.flushdb()  # Redis came back empty
     redis_db.set("convonet-test:marker", "1", ex=86400)
     await database_sync_to_async(redis_manager.check)()  # detection; the callbacks run in a thread
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT
     both = (f"session:{client.session_id}", f"session:{anonymous.session_id}")
-    while redis_db.exists(*both) < 2 and time.monotonic() < deadline:
+    while redis_db.exists(*both) < 2:
+        assert time.monotonic() < deadline, "the live sessions were not re-created"
         await asyncio.sleep(0.02)
     assert redis_manager.data_loss_stats()["count"] == 1
     stored = hash_of(redis_db, client.session_id)

@@ -10,6 +10,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from voice import receive_budget
 from voice.receive_budget import CLOSE_CODE, ERROR_CODE, Budget, _Gate
 
 from .live_ws import WsClient
@@ -17,16 +18,55 @@ from .live_ws import WsClient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_budget_pays_for_its_burst_and_refuses_the_next_frame():
+class FrozenClock:
+    """`time` as voice.receive_budget sees it: `monotonic()` moves only when the test advances it, so what a
+    budget pays for is a function of the frames and of the time the test says passed, not of the machine's
+    speed (at 4096 B/s a byte refills in 244 µs: any preemption between two frames would refill some)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FrozenClock:
+    frozen = FrozenClock()
+    monkeypatch.setattr(receive_budget, "time", frozen)  # that module's name only: asyncio's clock runs on
+    return frozen
+
+
+def test_a_budget_pays_for_its_burst_and_refuses_the_next_frame(clock):
     budget = Budget(frames_per_second=10, bytes_per_second=1_000_000, burst_seconds=1)
     assert all(budget.spend(100) for _ in range(10))
     assert not budget.spend(100)
 
 
-def test_a_budget_refuses_a_frame_over_its_bytes():
+def test_a_budget_refuses_a_frame_over_its_bytes(clock):
     budget = Budget(frames_per_second=1000, bytes_per_second=4096, burst_seconds=2)
     assert budget.spend(8192)
     assert not budget.spend(1)
+
+
+def test_a_budget_refills_at_its_rates_up_to_its_burst(clock):
+    budget = Budget(frames_per_second=10, bytes_per_second=4096, burst_seconds=2)
+    assert budget.spend(8192)
+    clock.advance(0.5)  # 2048 bytes back
+    assert budget.spend(2048)
+    assert not budget.spend(1)
+    clock.advance(60)  # a long pause refills no more than the burst: 8192 bytes, 20 frames
+    assert budget.spend(8192)
+    assert not budget.spend(1)
+    clock.advance(60)
+    assert all(budget.spend(0) for _ in range(20))
+    assert not budget.spend(0)
+    clock.advance(0.25)  # 2.5 frames back, one of them owed by the refused frame
+    assert budget.spend(0)
+    assert not budget.spend(0)
 
 
 class Server:
@@ -47,7 +87,7 @@ class Server:
         self.queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
 
-async def test_frames_within_the_budget_are_handed_over_in_order(settings):
+async def test_frames_within_the_budget_are_handed_over_in_order(settings, clock):
     settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
     server = Server()
     server.arrive(5)
@@ -57,7 +97,7 @@ async def test_frames_within_the_budget_are_handed_over_in_order(settings):
     assert server.sent == [] and server.gate.refusal is None
 
 
-async def test_frames_over_the_budget_are_refused_as_they_arrive_before_the_consumer_takes_any(settings):
+async def test_frames_over_the_budget_are_refused_as_they_arrive_before_the_consumer_takes_any(settings, clock):
     settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
     server = Server()
     server.arrive(20)

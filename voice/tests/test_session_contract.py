@@ -48,10 +48,10 @@ def test_create_get_update_delete(store):
 def test_ttls_are_set_with_the_keys_and_extended(store):
     sid = sessions.create_session(ttl=50)
     info = session_listing.session_info(sid)
-    assert 45 <= info.ttl <= 50 and 45 <= info.audio_ttl <= 50
+    assert 40 <= info.ttl <= 50 and 40 <= info.audio_ttl <= 50
     sessions.extend_session(sid, 200)
     info = session_listing.session_info(sid)
-    assert 195 <= info.ttl <= 200 and 195 <= info.audio_ttl <= 200
+    assert 190 <= info.ttl <= 200 and 190 <= info.audio_ttl <= 200
 
 
 def test_append_at_the_expected_offset_only(store):

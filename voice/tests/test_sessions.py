@@ -12,6 +12,8 @@ from tests.redis_monitor import app_keys
 from voice import session_listing, session_store, sessions
 from voice.session_memory import memory
 
+from .conftest import WAIT, wait_until
+
 
 def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
     sid = sessions.create_session()
@@ -159,10 +161,9 @@ def test_the_store_runs_in_memory_while_redis_is_down_with_the_same_rules(redis_
 def test_sessions_expire_with_their_ttl(redis_db, request, store):
     if store == "memory":
         request.getfixturevalue("redis_down")
-    sid = sessions.create_session(ttl=1)
-    assert sessions.get_session(sid) is not None
-    time.sleep(2.1)
-    assert sessions.get_session(sid) is None
+    sid = sessions.create_session(ttl=3)
+    assert sessions.get_session(sid) is not None  # read well within its 3 s
+    wait_until(lambda: sessions.get_session(sid) is None, "the session outlived its TTL")  # not the default hour
     assert sessions.audio_size(sid) == 0
 
 
@@ -181,8 +182,8 @@ def test_sessions_made_during_an_outage_move_to_redis_when_it_returns(tmp_path, 
             assert sessions.append_audio(sid, b"held").ok
             assert redis_manager.storage == "memory"
             server.start()
-            assert redis_manager.check()
-            deadline = time.monotonic() + 5
+            wait_until(redis_manager.check, "Redis did not answer again")  # one check may time out on a busy machine
+            deadline = time.monotonic() + WAIT
             while memory.holds(sid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             raw = redis_manager.binary_client
@@ -221,7 +222,13 @@ def _made_during_an_outage(fields: dict) -> str:
             assert sessions.append_audio(sid, b"held").ok
     finally:
         redis_manager.configure(settings.REDIS_URL)  # available again, nothing moved yet
-    assert redis_manager.is_available() and memory.holds(sid)
+    deadline = time.monotonic() + WAIT
+    while not redis_manager.is_available():
+        # A check that timed out on a busy machine is no outage: point at Redis afresh, so that the check that
+        # succeeds does not start the recovery (which would move the session before the test gets to it).
+        assert time.monotonic() < deadline, "Redis did not answer"
+        redis_manager.configure(settings.REDIS_URL)
+    assert memory.holds(sid)
     return sid
 
 
@@ -343,8 +350,9 @@ def test_a_session_moved_from_memory_is_listed(redis_db):
 def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path, settings):
     """A slow Redis during the move must not block in-memory operations (the event loop takes that lock).
 
-    `CLIENT PAUSE` is in force when its reply arrives, so the mover is sure to find Redis stalled however
-    late its thread is scheduled (a `DEBUG SLEEP` sent from another thread could land after the move).
+    `CLIENT PAUSE ... WRITE` is in force when its reply arrives, so the mover is sure to find Redis stalled
+    however late its thread is scheduled (a `DEBUG SLEEP` sent from another thread could land after the move);
+    reads still run, so the test sees the mover's script held (`blocked_clients`) and lifts the pause itself.
     """
     import threading
 
@@ -353,7 +361,7 @@ def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path,
     from convonet_site.redis_server import free_port
     from tests.redis_servers import throwaway_redis
 
-    settings.REDIS_SOCKET_TIMEOUT = 10  # the mover waits out the pause instead of timing out
+    settings.REDIS_SOCKET_TIMEOUT = 120  # the mover waits out the pause instead of timing out
     with throwaway_redis(tmp_path / "redis") as server:
         redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
         sid = sessions.create_session(fields={"user_id": "7", "is_recording": "True"})
@@ -361,14 +369,16 @@ def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path,
         redis_manager.configure(server.url)
         raw = redis.Redis.from_url(server.url, socket_timeout=10)
         try:
-            assert raw.execute_command("CLIENT", "PAUSE", 2000)
+            assert raw.execute_command("CLIENT", "PAUSE", 120_000, "WRITE")  # until this test lifts it
             mover = threading.Thread(target=session_store.move_memory_sessions_to_redis)
             mover.start()
-            time.sleep(0.2)
-            assert mover.is_alive()  # waiting on the paused Redis
-            assert memory._lock.acquire(timeout=0.2)  # free while the mover waits on Redis
+            wait_until(lambda: raw.info("clients")["blocked_clients"] >= 1, "the mover never reached Redis")
+            assert memory._lock.acquire(timeout=5)  # free while the mover waits on Redis
             memory._lock.release()
-            mover.join()
+            assert mover.is_alive() and raw.info("clients")["blocked_clients"] >= 1  # ... which it still did
+            raw.execute_command("CLIENT", "UNPAUSE")
+            mover.join(WAIT)
+            assert not mover.is_alive()
             assert raw.get(f"session:{sid}:audio") == b"held"
         finally:
             raw.execute_command("CLIENT", "UNPAUSE")
