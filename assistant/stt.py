@@ -64,12 +64,11 @@ def without_repeats(text: str) -> str:
     the vocabulary in the prompt), which reads as no answer at all. A person who says the same sentence twice in a
     row means it once, so nothing said is lost.
     """
-    sentences = re.findall(r"[^.!?]+[.!?]*\s*", text)
     kept: list[str] = []
-    for sentence in sentences:
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
         if not kept or _sentence_key(sentence) != _sentence_key(kept[-1]):
             kept.append(sentence)
-    return "".join(kept).strip()
+    return " ".join(kept)
 
 
 def _sentence_key(sentence: str) -> str:

@@ -132,6 +132,7 @@ def test_a_short_answer_whisper_repeats_is_heard_once(tmp_path):
         ("Yes. No.", "Yes. No."),
         ("No, no, no.", "No, no, no."),
         ("Mark buy milk as done", "Mark buy milk as done"),
+        (" ... ", "..."),
     ],
 )
 def test_only_a_sentence_that_repeats_the_one_before_is_dropped(heard, kept):
