@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -24,17 +22,9 @@ from infra.policy import fallback_stats
 from infra.redis_core import MARKER_KEY, redis_manager
 from tests.faults import FAULTS, KEEPS_DATA, LOSS_CAUSES, UNUSABLE, Fault
 from tests.redis_servers import throwaway_redis
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout} s: {condition}")
 
 
 def healthy() -> bool:

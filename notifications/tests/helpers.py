@@ -13,10 +13,8 @@ from django.contrib.auth import get_user_model
 
 from notifications.consumers import NotificationConsumer
 from teams.models import Team, TeamMembership
+from tests.waits import WAIT
 
-#: How long a test waits for what must happen (a frame, a subscription): generous, for a loaded CI machine. Every
-#: wait ends as soon as it happens, so only a failing test waits this long.
-TIMEOUT = 15.0
 #: How long nothing more may arrive after the expected frames, to show a duplicate or a stray one.
 QUIET = 0.5
 
@@ -40,10 +38,10 @@ class Client(WebsocketCommunicator):
     """channels' test client with generous connect and disconnect timeouts: its 1 s defaults run out on a loaded
     machine, and a `disconnect` that times out cancels the consumer's clean-up."""
 
-    async def connect(self, timeout: float = TIMEOUT):
+    async def connect(self, timeout: float = WAIT):
         return await super().connect(timeout)
 
-    async def disconnect(self, code: int = 1000, timeout: float = TIMEOUT):
+    async def disconnect(self, code: int = 1000, timeout: float = WAIT):
         return await super().disconnect(code, timeout)
 
 
@@ -56,13 +54,13 @@ async def connect(user, last_event_id: str | None = None) -> tuple[Client, list[
     assert connected
     frames = []
     while True:
-        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        frame = await communicator.receive_json_from(timeout=WAIT)
         frames.append(frame)
         if frame["type"] == "ready":
             return communicator, frames
 
 
-def wait_subscribed(pubsub, timeout: float = TIMEOUT) -> None:
+def wait_subscribed(pubsub, timeout: float = WAIT) -> None:
     """Wait for Redis to confirm a (p)subscription of a redis-py `pubsub`: until then a publish may miss it."""
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
@@ -72,7 +70,7 @@ def wait_subscribed(pubsub, timeout: float = TIMEOUT) -> None:
     raise AssertionError(f"Redis did not confirm the subscription within {timeout} s")
 
 
-def next_message(pubsub, timeout: float = TIMEOUT) -> dict:
+def next_message(pubsub, timeout: float = WAIT) -> dict:
     """The next published message a redis-py `pubsub` receives, waiting up to `timeout` s for it."""
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:

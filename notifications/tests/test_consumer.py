@@ -16,8 +16,9 @@ from notifications import listener as listener_module
 from notifications.consumers import NotificationConsumer
 from notifications.hub import get_hub
 from notifications.publish import publish_team_notification, publish_user_notification
-from notifications.tests.helpers import QUIET, TIMEOUT, Client, connect, make_member, make_team
+from notifications.tests.helpers import QUIET, Client, connect, make_member, make_team
 from teams.models import TeamMembership
+from tests.waits import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,17 +33,17 @@ async def stop_hub():
 
 
 async def notifications_until_quiet(communicator, expected: int) -> list[dict]:
-    """Notification frames: up to TIMEOUT s for the `expected` ones (no longer than it takes them to arrive), then
+    """Notification frames: up to WAIT s for the `expected` ones (no longer than it takes them to arrive), then
     any more until none has come for QUIET s, so that a duplicate or a stray one shows. Fewer than `expected` are
     returned if they did not all come in time (receive_nothing, unlike a receive that times out, does not cancel
     the app)."""
     frames = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
+    deadline = loop.time() + WAIT
     while (wait := deadline - loop.time() if len(frames) < expected else QUIET) > 0:
         if await communicator.receive_nothing(timeout=wait):
             break
-        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        frame = await communicator.receive_json_from(timeout=WAIT)
         if frame["type"] == "notification":
             frames.append(frame)
     return frames
@@ -57,7 +58,7 @@ async def test_it_delivers_team_notifications_to_members_only():
 
     sent = await apublish_team(red.id, {"type": "todo_assigned", "message": "For red", "todo_id": "1"})
 
-    frame = await alice_ws.receive_json_from(timeout=TIMEOUT)
+    frame = await alice_ws.receive_json_from(timeout=WAIT)
     assert frame == {
         "type": "notification",
         "id": sent["id"],
@@ -78,7 +79,7 @@ async def test_it_delivers_user_notifications_to_that_user_only():
     sent = await apublish_user(alice.id, {"type": "voice_message", "message": "Voice message received"})
 
     for ws in (alice_ws, alice_second_tab):
-        assert (await ws.receive_json_from(timeout=TIMEOUT))["notification"] == sent
+        assert (await ws.receive_json_from(timeout=WAIT))["notification"] == sent
     assert await bob_ws.receive_nothing(timeout=QUIET)
     for ws in (alice_ws, alice_second_tab, bob_ws):
         await ws.disconnect()
@@ -89,7 +90,7 @@ async def test_it_catches_up_after_a_disconnect_without_gap_or_duplicate():
     alice = await sync_to_async(make_member)("alice", team)
     ws, frames = await connect(alice)
     first = await apublish_team(team.id, {"type": "t", "n": 0})
-    assert (await ws.receive_json_from(timeout=TIMEOUT))["id"] == first["id"]
+    assert (await ws.receive_json_from(timeout=WAIT))["id"] == first["id"]
     await ws.disconnect()
 
     missed = [await apublish_team(team.id, {"type": "t", "n": n}) for n in range(1, 4)]
@@ -118,7 +119,7 @@ async def test_it_has_no_gap_or_duplicate_while_publishing_during_the_catch_up(m
     async def publish_and_wait_for_the_hub(n: int) -> None:
         before = hub.counts["received"]
         raced.append(await apublish_team(team.id, {"type": "t", "n": n}))
-        async with asyncio.timeout(TIMEOUT):
+        async with asyncio.timeout(WAIT):
             while hub.counts["received"] == before:  # delivered to the (catching-up) connection, held there
                 await asyncio.sleep(0.01)
 
@@ -183,7 +184,7 @@ async def test_it_reports_a_bad_last_event_id_and_carries_on_live(last_event_id)
     assert frames[0]["type"] == "error"
     assert frames[0]["code"] == "bad_last_event_id"
     sent = await apublish_user(alice.id, {"type": "t"})
-    assert (await ws.receive_json_from(timeout=TIMEOUT))["id"] == sent["id"]
+    assert (await ws.receive_json_from(timeout=WAIT))["id"] == sent["id"]
     await ws.disconnect()
 
 
@@ -209,13 +210,13 @@ async def test_it_answers_bad_frames_with_an_error_and_stays_usable(frame, reaso
         await ws.send_to(bytes_data=frame)
     else:
         await ws.send_to(text_data=frame)
-    error = await ws.receive_json_from(timeout=TIMEOUT)
+    error = await ws.receive_json_from(timeout=WAIT)
     assert error["type"] == "error"
     assert (error["code"], error["reason"]) == ("bad_message", reason)
     await ws.send_json_to({"type": "ping"})
-    assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+    assert await ws.receive_json_from(timeout=WAIT) == {"type": "pong"}
     sent = await apublish_user(alice.id, {"type": "t"})
-    assert (await ws.receive_json_from(timeout=TIMEOUT))["id"] == sent["id"]
+    assert (await ws.receive_json_from(timeout=WAIT))["id"] == sent["id"]
     await ws.disconnect()
 
 
@@ -224,9 +225,9 @@ async def test_it_refuses_anonymous_connections():
     communicator.scope["user"] = AnonymousUser()
     connected, _ = await communicator.connect()
     assert connected
-    error = await communicator.receive_json_from(timeout=TIMEOUT)
+    error = await communicator.receive_json_from(timeout=WAIT)
     assert error["code"] == "not_authenticated"
-    assert (await communicator.receive_output(timeout=TIMEOUT))["type"] == "websocket.close"
+    assert (await communicator.receive_output(timeout=WAIT))["type"] == "websocket.close"
 
 
 async def test_it_delivers_and_keeps_a_message_another_program_publishes():
@@ -238,7 +239,7 @@ async def test_it_delivers_and_keeps_a_message_another_program_publishes():
     await raw.publish(channel_name, "[1, 2, 3]")
     await raw.publish(channel_name, json.dumps({"type": "external", "message": "from redis-cli"}))
 
-    frame = await ws.receive_json_from(timeout=TIMEOUT)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame["notification"]["message"] == "from redis-cli"
     assert frame["notification"]["id"] == frame["id"]
     assert isinstance(frame["notification"]["timestamp"], float)
@@ -273,7 +274,7 @@ def _consumer_channels() -> set[str]:
     return get_hub().audience_names()
 
 
-async def _wait_for(condition, timeout: float = TIMEOUT) -> None:
+async def _wait_for(condition, timeout: float = WAIT) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
@@ -284,7 +285,7 @@ async def test_it_sends_heartbeats_to_idle_connections(settings):
     settings.NOTIFICATIONS_HEARTBEAT_SECONDS = 0.2
     alice = await sync_to_async(make_member)("alice")
     ws, _ = await connect(alice)
-    frame = await ws.receive_json_from(timeout=TIMEOUT)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame["type"] == "heartbeat"
     await ws.disconnect()
 
@@ -311,7 +312,7 @@ async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
             redis_manager.configure(server.url)
             ws, _ = await connect(alice)
             before = await apublish_user(alice.id, {"type": "t", "n": 0})
-            assert (await ws.receive_json_from(timeout=TIMEOUT))["id"] == before["id"]
+            assert (await ws.receive_json_from(timeout=WAIT))["id"] == before["id"]
 
             await sync_to_async(server.stop)()
             await _wait_for(lambda: not get_hub().subscribed.is_set())
@@ -322,7 +323,7 @@ async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
             await sync_to_async(server.start)()
             frames = []
             while not [f for f in frames if f["type"] == "notification"]:
-                frames.append(await ws.receive_json_from(timeout=TIMEOUT))
+                frames.append(await ws.receive_json_from(timeout=WAIT))
             assert [f["notification"]["n"] for f in frames if f["type"] == "notification"] == [1]
             assert await notifications_until_quiet(ws, 0) == []
             await ws.disconnect()
@@ -337,9 +338,9 @@ async def test_mass_connects_and_disconnects_leave_nothing_behind():
     clients = await asyncio.gather(*(connect(alice) for _ in range(200)))
     assert get_hub().listener_count == 200
     sent = await apublish_team(team.id, {"type": "t"})
-    frames = await asyncio.gather(*(ws.receive_json_from(timeout=TIMEOUT) for ws, _ in clients))
+    frames = await asyncio.gather(*(ws.receive_json_from(timeout=WAIT) for ws, _ in clients))
     assert {f["id"] for f in frames} == {sent["id"]}
-    await asyncio.gather(*(ws.disconnect(timeout=2 * TIMEOUT) for ws, _ in clients))
+    await asyncio.gather(*(ws.disconnect(timeout=2 * WAIT) for ws, _ in clients))
     assert get_hub().listener_count == 0
     assert get_hub().audience_names() == set()
 
@@ -353,11 +354,11 @@ async def test_external_json_nested_too_deep_is_dropped_and_the_hub_keeps_delive
     await raw.publish(channel_name, "[" * 1000)
     await raw.publish(channel_name, '{"a":' * 1000 + "1" + "}" * 1000)
     await raw.publish(channel_name, json.dumps({"type": "external", "message": "after"}))
-    frame = await ws.receive_json_from(timeout=TIMEOUT)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame["notification"]["message"] == "after"
     assert get_hub().counts["invalid"] == 2
     sent = await apublish_user(alice.id, {"type": "t"})
-    assert (await ws.receive_json_from(timeout=TIMEOUT))["id"] == sent["id"]
+    assert (await ws.receive_json_from(timeout=WAIT))["id"] == sent["id"]
     await raw.aclose()
     await ws.disconnect()
 
@@ -377,7 +378,7 @@ async def test_an_external_id_is_not_trusted_it_is_adopted_and_kept_as_source_id
     channel_name = f"user:{alice.id}:notifications"
     await raw.publish(channel_name, json.dumps({"type": "x", "message": "forged", **forged}))
 
-    adopted = await ws.receive_json_from(timeout=TIMEOUT)
+    adopted = await ws.receive_json_from(timeout=WAIT)
     assert adopted["notification"]["source_id"] == "99999999999999999999"
     assert adopted["id"] == adopted["notification"]["id"] != "99999999999999999999"
     assert "sig" not in adopted["notification"]
@@ -385,7 +386,7 @@ async def test_an_external_id_is_not_trusted_it_is_adopted_and_kept_as_source_id
     assert [k["id"] for k in kept] == [adopted["id"]]
 
     sent = await apublish_user(alice.id, {"type": "voice_message", "message": "real"})
-    real = await ws.receive_json_from(timeout=TIMEOUT)
+    real = await ws.receive_json_from(timeout=WAIT)
     assert real["id"] == sent["id"]
     assert real["notification"] == sent
     await raw.aclose()
@@ -400,16 +401,16 @@ async def test_a_replayed_marker_does_not_vouch_for_another_channel():
     raw = redis.asyncio.Redis.from_url(settings.REDIS_URL)
     pubsub = raw.pubsub()
     await pubsub.subscribe(f"user:{alice.id}:notifications")
-    async with asyncio.timeout(TIMEOUT):  # confirmed: the publish below cannot miss the subscription
-        while (await pubsub.get_message(timeout=TIMEOUT) or {}).get("type") != "subscribe":
+    async with asyncio.timeout(WAIT):  # confirmed: the publish below cannot miss the subscription
+        while (await pubsub.get_message(timeout=WAIT) or {}).get("type") != "subscribe":
             pass
     sent = await apublish_user(alice.id, {"type": "t", "message": "for alice"})
-    async with asyncio.timeout(TIMEOUT):
-        while (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=TIMEOUT)) is None:
+    async with asyncio.timeout(WAIT):
+        while (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=WAIT)) is None:
             pass
     await raw.publish(f"user:{bob.id}:notifications", message["data"])
 
-    frame = await ws.receive_json_from(timeout=TIMEOUT)
+    frame = await ws.receive_json_from(timeout=WAIT)
     assert frame["notification"]["source_id"] == sent["id"]
     assert frame["id"] != sent["id"]
     await pubsub.aclose()

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.test import Client
 
 from notifications import keys
-from notifications.tests.helpers import QUIET, TIMEOUT, make_member, make_team
+from notifications.tests.helpers import QUIET, make_member, make_team
 from tests.live import BASE_DIR, LiveDaphne, server_env
+from tests.waits import WAIT
 
 pytestmark = pytest.mark.slow
 
@@ -36,11 +37,11 @@ async def open_client(server: LiveDaphne, cookie: str):
 
 
 async def notifications(ws, expected: int) -> list[dict]:
-    """The notification frames `ws` receives: up to TIMEOUT s for the `expected` ones (no longer than it takes them
+    """The notification frames `ws` receives: up to WAIT s for the `expected` ones (no longer than it takes them
     to arrive), then any more until none has come for QUIET s, so that a duplicate or a stray one shows."""
     frames = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
+    deadline = loop.time() + WAIT
     while (wait := deadline - loop.time() if len(frames) < expected else QUIET) > 0:
         try:
             frame = json.loads(await asyncio.wait_for(ws.recv(), wait))
@@ -94,9 +95,9 @@ def test_a_message_published_by_another_program_reaches_both_processes_once(daph
         clients = [await open_client(first, cookies[0]), await open_client(second, cookies[1])]
         raw = redis.Redis.from_url(settings.REDIS_URL)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + TIMEOUT
+        deadline = loop.time() + WAIT
         while not raw.exists(keys.ADOPTER):  # a process holds the lease, or nobody would adopt the message
-            assert loop.time() < deadline, f"no process took the adoption lease within {TIMEOUT} s"
+            assert loop.time() < deadline, f"no process took the adoption lease within {WAIT} s"
             await asyncio.sleep(0.05)
         raw.publish(f"team:{team.id}:notifications", "{not json")
         raw.publish(f"team:{team.id}:notifications", json.dumps({"type": "deploy", "message": "From redis-cli"}))

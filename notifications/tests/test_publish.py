@@ -14,8 +14,9 @@ from convonet_site.redis_manager import publish_team_notification, publish_user_
 from infra.redis_core import redis_manager
 from notifications import keys, signature
 from notifications.publish import outage_buffer
-from notifications.tests.helpers import TIMEOUT, next_message, wait_subscribed
+from notifications.tests.helpers import next_message, wait_subscribed
 from tests.redis_servers import throwaway_redis
+from tests.waits import WAIT
 
 
 def _history(redis_db, channel_name: str) -> list[dict]:
@@ -97,10 +98,10 @@ def test_it_writes_and_publishes_in_one_round_trip(redis_db):
     publish_team_notification("pub-warm-up", {"type": "t"})
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    assert started.wait(TIMEOUT), "MONITOR did not start"
+    assert started.wait(WAIT), "MONITOR did not start"
     publish_team_notification("pub-rt", {"type": "t"})
-    thread.join(TIMEOUT)
-    assert not thread.is_alive(), f"MONITOR did not show the PUBLISH within {TIMEOUT} s: {seen}"
+    thread.join(WAIT)
+    assert not thread.is_alive(), f"MONITOR did not show the PUBLISH within {WAIT} s: {seen}"
     from_client = [c["command"].split()[0] for c in seen if c["client_type"] != "lua"]
     from_script = [c["command"].split()[0] for c in seen if c["client_type"] == "lua"]
     assert from_client == ["EVALSHA"]
@@ -157,7 +158,7 @@ def test_it_holds_notifications_while_redis_is_down_and_publishes_them_on_recove
             assert held["n"] == 1
             assert outage_buffer().stats()["pending"] == 1
             server.start()
-            deadline = time.monotonic() + TIMEOUT
+            deadline = time.monotonic() + WAIT
             # Recovery (a check that finds Redis back) runs flush_outage_buffer in a thread. The check's PING has a
             # short timeout, which a loaded machine can miss: check again until it sees Redis back.
             while not redis_manager.check():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,21 +13,8 @@ from django.conf import settings
 
 from convonet_site.redis_server import free_port
 from infra.redis_core import redis_manager
+from tests.waits import WAIT, wait_until
 from voice.consumers import VoiceConsumer
-
-#: How long a test waits for something that must happen (a frame, a consumer's clean-up, Redis answering again):
-#: a deadline, not a measurement, so generous for a loaded machine. A wait ends as soon as the thing happens; only
-#: a test that is failing anyway waits this long. (channels' own defaults are 1 s, and a `disconnect()` that times
-#: out cancels the consumer's clean-up, leaving its session, presence and caps for the next test.)
-WAIT = 30.0
-
-
-def wait_until(predicate, what: str, timeout: float = WAIT) -> None:
-    """Poll `predicate` until it is true; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 class VoiceClient:

@@ -11,9 +11,7 @@ import json
 
 from websockets.asyncio.client import ClientConnection, connect
 
-#: How long `connect` and `expect` wait by default: a deadline for something that must happen, generous for a
-#: loaded machine (a wait ends as soon as the message arrives).
-WAIT = 30.0
+from tests.waits import WAIT
 
 
 class WsClient:

@@ -10,12 +10,11 @@ import pytest
 import redis
 
 from infra.redis_core import redis_manager
+from tests.waits import WAIT
 from voice import audio_appender, sessions, traffic
 from voice.audio_appender import AudioAppender, appender
 from voice.session_memory import memory
 from voice.session_store import fallback
-
-from .conftest import WAIT
 
 #: What a live connection knows of its session (`SessionHandle.known`): enough to carry on in memory.
 KNOWN = {"user_id": "5", "is_recording": "True"}

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from tests.live import login
-
-from .conftest import WAIT
+from tests.waits import WAIT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

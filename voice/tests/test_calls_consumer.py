@@ -18,10 +18,9 @@ from analytics.activity import get_user_activity
 from infra.redis_core import redis_manager
 from notifications import keys as notification_keys
 from tests.redis_servers import throwaway_redis
+from tests.waits import WAIT
 from voice import sessions
 from voice.consumers import VoiceCallConsumer
-
-from .conftest import WAIT
 
 OFFER = {"sdp": {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}}
 ANSWER = {"sdp": {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n"}}

@@ -11,9 +11,10 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
+from tests.waits import WAIT
 from voice.consumers import VoiceCallConsumer
 
-from .conftest import WAIT, VoiceClient
+from .conftest import VoiceClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

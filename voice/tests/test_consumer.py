@@ -14,11 +14,12 @@ from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
+from tests.waits import WAIT
 from voice import services, session_handle, sessions
 from voice.consumers import VoiceConsumer
 from voice.session_memory import memory
 
-from .conftest import WAIT, VoiceClient
+from .conftest import VoiceClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,9 +6,8 @@ import asyncio
 
 from infra.redis_core import redis_manager
 from tests.redis_servers import throwaway_redis
+from tests.waits import WAIT
 from voice import presence
-
-from .conftest import WAIT
 
 
 async def test_it_marks_a_user_online_with_ttls_set(redis_db, settings):

@@ -9,10 +9,9 @@ import pytest
 
 from infra.redis_core import redis_manager
 from tests.redis_monitor import app_keys
+from tests.waits import WAIT, wait_until
 from voice import session_listing, session_store, sessions
 from voice.session_memory import memory
-
-from .conftest import WAIT, wait_until
 
 
 def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
