@@ -82,6 +82,8 @@ def parse_date(text: str, today: datetime.date) -> datetime.date | None:
         return today + datetime.timedelta(days=2)
     if text in ("next week", "a week from now", "in a week", "in one week"):
         return today + datetime.timedelta(days=7)
+    if text in ("end of the week", "end of week", "the end of the week", "end of this week", "this week"):
+        return today + datetime.timedelta(days=(4 - today.weekday()) % 7)  # the coming Friday (today on a Friday)
     match = re.fullmatch(r"(?:(?:this|next|coming|this coming) )?(" + "|".join(WEEKDAYS) + r")(?: next week)?", text)
     if match:
         ahead = (WEEKDAYS.index(match.group(1)) - today.weekday()) % 7 or 7

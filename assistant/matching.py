@@ -8,6 +8,7 @@ phrases ("the login bug" for "Fix the login bug") match when all their words are
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ def _key(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", head + tail)
 
 
+@functools.lru_cache(maxsize=16384)
 def phonetic(text: str) -> str:
     return " ".join(_key(word) for word in plain(text).split())
 

@@ -1,0 +1,160 @@
+"""What a question about todos asks for: whose, which team's, due when, how urgent, open or done.
+
+People put these in any order and any words ("what's Hamish got that's overdue", "anything due tomorrow in the
+staff room?", "my urgent todos"), so the filters are read off the question's words, not matched as one template;
+the grammar has already said that it is a question about todos (`sentences/lists.yaml`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dates import number, parse_date
+
+#: Words that make a question one about todos even with no filter ("what's on the list", "anything left?").
+TODO_WORDS = re.compile(
+    r"\b(?:todo|todos|tasks?|list|items?|things|anything|everything|jobs?|stuff|work|left|open|pending|"
+    r"outstanding|plate|assigned|working on|got on|have on|to get done|remaining|due|overdue|finished|done|urgent)\b"
+)
+#: Words a question about todos is made of, besides names and dates: any other word makes it a question about
+#: something else ("what's the weather like in Galway tomorrow").
+QUESTION_WORDS = frozenset(
+    """
+    what whats what's which who whose show me list lists read out tell give check how many much do does did i have
+    has had got get is are was were there there's anything any something everything all of the a an my mine our on
+    in for at to by due do overdue over past late open pending left remaining outstanding still need needs needed
+    doing done finished completed closed complete todo todos task tasks item items thing things job jobs stuff
+    work working plate assigned with that thats that's this week today tonight tomorrow next coming monday tuesday
+    wednesday thursday friday saturday sunday priority urgent high highest low lowest medium normal important
+    critical top asap be yet else more now currently up and or ones one we us you can could would please look see
+    let know about going like so far already i've i'm we've ticked crossed checked off been have got gotta has
+    what've else team teams list's before end day days new week's weeks month ago lately recently just been
+    """.split()  # noqa: SIM905 (a list of words reads best as words)
+)
+_MINE = re.compile(r"\b(?:my|mine|me|i|i've|i'm|myself|i'd)\b")
+_NOT_MINE = re.compile(r"^(?:show|tell|give|read|remind|let) me\b|\b(?:show|tell|give|read) me\b")
+_OVERDUE = re.compile(r"\b(?:overdue|over due|past due|late|behind)\b")
+_DONE = re.compile(r"\b(?:finished|completed|closed|ticked off|crossed off|checked off|done)\b")
+_NOT_DONE = re.compile(r"\b(?:to be|to get|still to be|needs to be|need to be|not|isn't|aren't|yet to be) done\b")
+_PRIORITY = [
+    (re.compile(r"\b(?:urgent|critical|top priority|asap)\b"), "urgent"),
+    (re.compile(r"\b(?:high(?:est)? priority|high|important)\b"), "high"),
+    (re.compile(r"\blow(?:est)? priority\b|\blow\b"), "low"),
+    (re.compile(r"\b(?:medium|normal) priority\b"), "medium"),
+]
+_DAY = re.compile(
+    r"\b(?:today|tonight|tomorrow|the day after tomorrow|(?:on |this )?(?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday))\b"
+)
+_DATE_AFTER = re.compile(r"\b(?:due|do|for|by|on|before) ((?:\w+ ?){1,4})")
+
+
+@dataclass
+class Filters:
+    """The filters of one question; `asked` is whether it is a question about todos at all."""
+
+    mine: bool = False
+    teams: list[Any] = field(default_factory=list)
+    people: list[Any] = field(default_factory=list)
+    person_spoken: str = ""
+    due: datetime.date | None = None
+    this_week: bool = False
+    overdue: bool = False
+    priority: str = ""
+    done: bool = False
+    about_todos: bool = False
+    #: Words that are no part of a question about todos (see QUESTION_WORDS).
+    other_words: list[str] = field(default_factory=list)
+    #: A team named that the speaker is not in ("what's on the Merch stall list").
+    other_team: str = ""
+
+    @property
+    def asked(self) -> bool:
+        if self.other_team:
+            return True
+        if self.other_words:
+            return False
+        return self.about_todos or bool(
+            self.mine or self.teams or self.people or self.due or self.this_week or self.overdue or self.priority
+        )
+
+    def slots(self) -> dict[str, Any]:
+        slots: dict[str, Any] = {}
+        if self.mine:
+            slots["mine"] = "yes"
+        if len(self.teams) == 1:
+            slots["team_id"] = self.teams[0]["id"]
+        elif self.teams:
+            slots["team"] = self.teams[0]["name"]
+        if len(self.people) == 1:
+            slots["person_id"] = self.people[0].id
+        elif self.people:
+            slots["person"] = self.person_spoken
+        if self.due:
+            slots["due"] = self.due.isoformat()
+        if self.this_week:
+            slots["due"] = "this week"
+        if self.overdue:
+            slots["overdue"] = "yes"
+        if self.priority:
+            slots["priority"] = self.priority
+        if self.done:
+            slots["done"] = "yes"
+        if self.other_team:
+            slots["other_team"] = self.other_team
+        return slots
+
+
+def _take(text: str, forms: dict[str, list]) -> tuple[str, list, str]:
+    """The longest form of `forms` said in `text` as whole words: the text without it, what it names, the form."""
+    for form in sorted(forms, key=len, reverse=True):
+        found = re.search(rf"(?<![\w']){re.escape(form)}(?![\w'])", text)
+        if found:
+            return text[: found.start()] + " " + text[found.end() :], forms[form], form
+    return text, [], ""
+
+
+def read_filters(text: str, teams: dict[str, list], people: dict[str, list], today: datetime.date) -> Filters:
+    """The filters `text` (a normalised question) asks for, with `teams` and `people` the speaker's names."""
+    filters = Filters(about_todos=TODO_WORDS.search(text) is not None)
+    text, filters.teams, _ = _take(text, teams)
+    others = {form: users for form, users in people.items() if form not in ("me", "myself", "i", "mine", "my")}
+    text, filters.people, filters.person_spoken = _take(text, others)
+    filters.mine = _MINE.search(_NOT_MINE.sub(" ", text)) is not None
+    if re.search(r"\bthis week\b|\bthe week\b", text):
+        filters.this_week = True
+    filters.overdue = _OVERDUE.search(text) is not None
+    for pattern, priority in _PRIORITY:
+        if pattern.search(text):
+            filters.priority = priority
+            break
+    filters.done = _DONE.search(text) is not None and _NOT_DONE.search(text) is None
+    if not filters.this_week:
+        filters.due = _date_in(text, today)
+    filters.other_words = [word for word in text.split() if not _question_word(word, today)]
+    return filters
+
+
+def _question_word(word: str, today: datetime.date) -> bool:
+    return (
+        word in QUESTION_WORDS
+        or word.isdigit()
+        or re.fullmatch(r"\d+th", word) is not None
+        or bool(parse_date(f"{word} 1", today) or number(word) is not None)
+    )
+
+
+def _date_in(text: str, today: datetime.date) -> datetime.date | None:
+    day = _DAY.search(text)
+    if day:
+        return parse_date(day.group(0), today)
+    for found in _DATE_AFTER.finditer(text):
+        words = found.group(1).split()
+        for count in range(len(words), 0, -1):
+            date = parse_date(" ".join(words[:count]), today)
+            if date is not None:
+                return date
+    return None
