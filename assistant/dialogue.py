@@ -1,38 +1,45 @@
 """One exchange with the assistant: a transcript (and any pending question) in, a `Turn` out.
 
-The parser (`assistant.parse`) says what was asked; this module resolves the spoken team, todo and
-person against the user's own data (teams and assigned todos through the user cache, the teams'
-todos and members from the database), acts through `teams.todos` (the web pages' service, so the
-same permission checks, validation, notifications and activity apply), and phrases the answer.
+The sentence templates (`assistant.grammar`, read by `assistant.understanding`) say what was asked; this module
+resolves the spoken team, todo and person against the user's own data (teams and assigned todos through the user
+cache, the teams' todos and members from the database), acts through `teams.todos` (the web pages' service, so the
+same permission checks, validation, notifications and activity apply), and phrases the answer. Every change is read
+back ("Added 'Milk' to Kitchen crew.") and can be undone by voice ("undo").
 
-A question back to the user (which team, which todo, "say yes to delete") is returned as
-`pending`: plain JSON that the caller keeps with the voice session and hands to the next turn.
-With `VOICE_AGENT_BACKEND=openai`, free-form requests go to a chat-completions model first
-(`assistant.agent`), which calls the same actions; any failure there falls back to the parser.
+A question back to the user (which team, which todo, "say yes to delete") is returned as `pending`: plain JSON that
+the caller keeps with the voice session and hands to the next turn. `memory` is the same for what outlives a
+question: the todo just mentioned (for "assign it to Bob") and the last change (for "undo").
+With `VOICE_AGENT_BACKEND=openai`, free-form requests go to a chat-completions model first (`assistant.agent`), which
+calls the same actions; any failure there falls back to the templates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 
 from teams.cache import get_user_data
-from teams.models import TeamMembership, Todo
+from teams.models import Team, TeamMembership, Todo
 from teams.todos import add_todo, change_todo, delete_todo, require_editor
 
-from . import dates
+from . import dates, grammar, undo
 from .dates import parse_date, speak_date
-from .matching import best_match, phonetic, plain, similarity
-from .parse import PRIORITIES, Command, normalize, parse
+from .matching import best_match, phonetic, plain
+from .parse import PRIORITIES, normalize, yes_or_no
+from .questions import Filters, read_filters
+from .references import TodoIndex
+from .understanding import Understanding, is_pronoun
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,7 @@ INTENTS = (
     "assign_todo",
     "update_todo",
     "delete_todo",
+    "undo",
     "confirm",
     "cancel",
     "help",
@@ -50,22 +58,36 @@ INTENTS = (
     "empty",
 )
 #: The intents `Dialogue.run` carries out (the others are answers, or nothing to do).
-ACTING_INTENTS = ("add_todo", "list_todos", "complete_todo", "assign_todo", "update_todo", "delete_todo", "help")
+ACTING_INTENTS = (
+    "add_todo",
+    "list_todos",
+    "complete_todo",
+    "assign_todo",
+    "update_todo",
+    "delete_todo",
+    "undo",
+    "help",
+)
 #: How many todos a spoken list reads out before "and N more".
 SPOKEN_LIST_LIMIT = 5
 #: Todos considered when resolving a spoken title (the most recent first).
 CANDIDATE_LIMIT = 500
 HELP_TEXT = (
     "You can say: add a todo buy milk for Demo team, due tomorrow, high priority; what's on my list; "
-    "what's open for Demo team; what's due today; mark buy milk as done; assign buy milk to Alice; "
-    "rename buy milk to buy oat milk; change the priority of buy milk to urgent; move buy milk to Friday; "
-    "delete buy milk."
+    "what's open for Demo team; what's due today; what does Bob have; mark buy milk as done; assign buy milk to "
+    "Alice; rename buy milk to buy oat milk; make buy milk urgent; move buy milk to Friday; delete buy milk; undo."
 )
+#: One thing to try, after "I didn't understand".
+EXAMPLE = "Try: add a todo buy milk, or what's on my list, or say 'help'."
 _PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
-#: Longer transcripts are not one command (and would cost the rules quadratic time).
+#: Longer transcripts are not one command (and would cost the templates quadratic time).
 MAX_TRANSCRIPT_CHARS = 400
 _ORDINALS = {"first": 0, "1": 0, "one": 0, "second": 1, "2": 1, "two": 1, "third": 2, "3": 2, "three": 2}
 _ORDINALS.update({"fourth": 3, "4": 3, "four": 3, "last": -1})
+#: The best fuzzy match of a misheard todo title must be this good (the stems found nothing).
+SOUND_ALIKE = 0.72
+#: An "add" of a list of short things ("milk, eggs and bread") makes one todo each; longer parts are one title.
+LIST_ITEM_WORDS = 2
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,12 @@ class Turn:
     actions: list[dict]
     pending: dict | None
     ok: bool
+    #: The sentence template that understood the command ("" when none did), and how well the spoken names fit
+    #: what they were resolved to (0..1; None when nothing was resolved): kept in `VoiceRequest` for staff.
+    template: str = ""
+    score: float | None = None
+    #: What the next turn needs besides a question: the todo just mentioned, the last change (see module doc).
+    memory: dict | None = None
 
 
 class _Ask(Exception):
@@ -105,6 +133,29 @@ def _and_list(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+def _name_forms(name: str) -> list[str]:
+    """How a name may be said: as written, without "team", and possessive ("Kitchen crew's")."""
+    base = plain(name)
+    forms = [base, f"{base}'s", f"{base}s"]
+    short = re.sub(r" team$", "", base)
+    if short != base and short:
+        forms += [short, f"{short}'s"]
+    return forms
+
+
+class TodoRow(NamedTuple):
+    """A todo as the dialogue reads it when resolving and listing."""
+
+    id: int
+    title: str
+    team_id: int
+    assignee_id: int | None
+    priority: str
+    due_date: datetime.date | None
+    done: bool
+    team_name: str
+
+
 class Context:
     """What the assistant knows about one user for one turn (loaded lazily, at most once)."""
 
@@ -127,18 +178,34 @@ class Context:
         return next(team for team in self.teams if team["id"] == team_id)
 
     @cached_property
-    def todos(self) -> list[Todo]:
-        """The todos of the user's teams, open ones first, newest first."""
-        todos = Todo.objects.filter(team_id__in=self.team_ids).select_related("team", "assignee")
-        return list(todos.order_by("done", "-created_at")[:CANDIDATE_LIMIT])
+    def todos(self) -> list[TodoRow]:
+        """The todos of the user's teams, open ones first, newest first: plain rows (building 500 model instances
+        would cost more than understanding the command); `todo(row)` fetches the one acted on."""
+        names = {team["id"]: team["name"] for team in self.teams}
+        rows = Todo.objects.filter(team_id__in=self.team_ids).order_by("done", "-created_at")
+        fields = ("id", "title", "team_id", "assignee_id", "priority", "due_date", "done")
+        return [TodoRow(*row, names.get(row[2], "")) for row in rows.values_list(*fields)[:CANDIDATE_LIMIT]]
+
+    @cached_property
+    def index(self) -> TodoIndex[TodoRow]:
+        return TodoIndex(self.todos, lambda todo: todo.title)
+
+    def todo(self, todo_id: int) -> Todo:
+        """The model of a todo of the user's teams, read fresh; refuses when it was deleted meanwhile."""
+        todo = Todo.objects.select_related("team", "assignee").filter(id=todo_id, team_id__in=self.team_ids).first()
+        if todo is None:
+            raise _Refuse("That todo is gone: someone deleted it meanwhile.")
+        return todo
 
     @cached_property
     def members(self) -> dict[int, list]:
         """Team id -> its members (users), for the user's teams."""
         by_team: dict[int, list] = {team_id: [] for team_id in self.team_ids}
-        memberships = TeamMembership.objects.filter(team_id__in=self.team_ids).select_related("user")
-        for membership in memberships.order_by("user__username"):
-            by_team[membership.team_id].append(membership.user)
+        pairs = list(TeamMembership.objects.filter(team_id__in=self.team_ids).values_list("team_id", "user_id"))
+        users = get_user_model().objects.filter(id__in={user_id for _, user_id in pairs})
+        by_id = {user.id: user for user in users.only("id", "username", "first_name", "last_name", "is_active")}
+        for team_id, user_id in sorted(pairs, key=lambda pair: by_id[pair[1]].username):
+            by_team[team_id].append(by_id[user_id])
         return by_team
 
     @cached_property
@@ -149,6 +216,21 @@ class Context:
                 seen.setdefault(user.id, user)
         return list(seen.values())
 
+    @cached_property
+    def names(self) -> grammar.Names:
+        teams: dict[str, list] = {}
+        for team in self.teams:
+            for form in _name_forms(team["name"]):
+                if team not in teams.setdefault(form, []):
+                    teams[form].append(team)
+        people: dict[str, list] = {form: [self.user] for form in ("me", "myself")}
+        for user in self.people:
+            for name in {user.get_full_name(), user.first_name, user.last_name, user.username}:
+                for form in _name_forms(name) if name else ():
+                    if user not in people.setdefault(form, []):
+                        people[form].append(user)
+        return grammar.Names(teams, people)
+
     def membership(self, team_id: int) -> TeamMembership:
         """The user's membership, read fresh: a permission decision never rests on a cached role."""
         membership = TeamMembership.objects.select_related("team", "user").filter(team_id=team_id, user=self.user)
@@ -156,6 +238,32 @@ class Context:
         if found is None:
             raise _Refuse("You're not a member of that team any more.")
         return found
+
+    def editable_team_ids(self) -> list[int]:
+        return [team["id"] for team in self.teams if team["role"] != TeamMembership.Role.VIEWER]
+
+    # -- how well a spoken name fits (for choosing a reading; nothing is asked) ---------------
+
+    def team_fit(self, spoken: str, *, loose: bool = False) -> float:
+        spoken = re.sub(r"^(?:the|my|our) ", "", spoken.strip())
+        if plain(spoken) in self.names.teams:
+            return 1.0
+        if not loose:
+            return 0.0
+        match = best_match(re.sub(r" team$", "", spoken), self.teams, lambda team: [team["name"]], rhyme=True)
+        return match.score
+
+    def person_fit(self, spoken: str, *, loose: bool = False, nobody: bool = False) -> float:
+        if nobody and _means_nobody(spoken, exactly=False):
+            return 1.0
+        if plain(spoken) in self.names.people or plain(spoken) in ("i", "mine"):
+            return 1.0
+        if not loose:
+            return 0.0
+        return best_match(spoken, self.people, lambda u: [u.get_full_name(), u.first_name, u.username]).score
+
+    def todo_fit(self, spoken: str) -> float:
+        return self.todo_matches(spoken)[1]
 
     # -- resolution ---------------------------------------------------------------------------
 
@@ -166,71 +274,105 @@ class Context:
         for a team clause at the end of a command, where a mumbled short name is common.
         """
         spoken = re.sub(r"^(?:the|my|our) ", "", spoken.strip())
-        match = best_match(spoken, self.teams, lambda team: [team["name"]], rhyme=rhyme)
-        if match.ambiguous:
-            labels = [team["name"] for team in match.tied]
-            raise _Ask(f"{_or_list(labels)}?", "team", [{"id": t["id"], "names": [t["name"]]} for t in match.tied])
-        return match.best
+        exact = self.names.teams.get(plain(spoken))
+        if exact:
+            tied = exact
+        else:
+            match = best_match(spoken, self.teams, lambda team: [team["name"]], rhyme=rhyme)
+            tied = match.tied if match.ambiguous else [match.best] if match.best else []
+        if len(tied) > 1:
+            labels = [team["name"] for team in tied]
+            raise _Ask(f"{_or_list(labels)}?", "team", [{"id": t["id"], "names": [t["name"]]} for t in tied])
+        return tied[0] if tied else None
 
     def find_person(self, spoken: str, team_id: int | None = None):
         """The teammate `spoken` names (members of `team_id` preferred); None when nobody fits."""
         spoken = spoken.strip()
         if plain(spoken) in ("me", "myself", "i", "mine"):
             return self.user
+        exact = self.names.people.get(plain(spoken))
         pools = [self.members.get(team_id, [])] if team_id else []
         pools.append(self.people)
         for pool in pools:
-            match = best_match(spoken, pool, lambda u: [u.get_full_name(), u.first_name, u.username])
-            if match.ambiguous:
+            if exact:
+                tied = [user for user in exact if user in pool]
+            else:
+                match = best_match(spoken, pool, lambda u: [u.get_full_name(), u.first_name, u.username])
+                tied = match.tied if match.ambiguous else [match.best] if match.best else []
+            if len(tied) > 1:
                 raise _Ask(
-                    f"{_or_list([person_name(u) for u in match.tied])}?",
+                    f"{_or_list([person_name(u) for u in tied])}?",
                     "person",
-                    [{"id": u.id, "names": [person_name(u), u.username]} for u in match.tied],
+                    [{"id": u.id, "names": [person_name(u), u.username, u.last_name]} for u in tied],
                 )
-            if match.best is not None:
-                return match.best
+            if tied:
+                return tied[0]
         return None
 
-    def find_todo(self, spoken: str, *, done_only: bool = False) -> Todo:
-        """The todo `spoken` names ("buy milk", "by mail", "buy milk in ops"); asks when several fit."""
+    def todo_matches(self, spoken: str, *, done_only: bool = False) -> tuple[list[TodoRow], float]:
+        """The todos `spoken` names best ("the fridge", "buy milk in ops", "by mail"), and how well."""
         spoken = spoken.strip()
         todos = [t for t in self.todos if t.done or not done_only]
         qualified = re.fullmatch(r"(?P<todo>.+?) (?:in|from|for|of|on) (?:the )?(?P<team>.+)", spoken)
-        if qualified:
-            team = best_match(qualified.group("team"), self.teams, lambda team: [team["name"]]).best
-            if team is not None:
-                spoken = qualified.group("todo")
-                todos = [t for t in todos if t.team_id == team["id"]]
-        mine = {todo["id"] for todo in self.assigned}
+        if qualified and plain(qualified.group("team")) in self.names.teams:
+            team_ids = {team["id"] for team in self.names.teams[plain(qualified.group("team"))]}
+            spoken = qualified.group("todo")
+            todos = [t for t in todos if t.team_id in team_ids]
         preferred = [t for t in todos if not t.done] or todos
-        match = best_match(spoken, preferred, lambda todo: [todo.title])
-        if match.best is None and not match.ambiguous and preferred is not todos:
-            match = best_match(spoken, todos, lambda todo: [todo.title])
-        if match.ambiguous:
-            tied = sorted(match.tied, key=lambda t: (t.team.name, t.id))
-            assigned = [t for t in tied if t.id in mine]
-            exact = [t for t in tied if similarity(spoken, t.title) == 1.0]
-            if len(exact) == 1:
-                return exact[0]
-            if len(assigned) == 1 and len({t.title.lower() for t in tied}) > 1:
-                return assigned[0]
-            labels = [f"{quote(t.title)} in {t.team.name}" for t in tied[:4]]
-            raise _Ask(
-                f"Which one: {_or_list(labels)}?",
-                "todo",
-                [{"id": t.id, "names": [t.title, f"{t.title} in {t.team.name}", t.team.name]} for t in tied[:4]],
-            )
-        if match.best is None:
-            raise _Refuse(f"I couldn't find a todo called {quote(spoken)}.")
-        return match.best
+        shared = False
+        for pool in (preferred, todos):
+            found = self.index.find(spoken, among=pool)
+            if found.best:
+                return found.best, found.score
+            shared = shared or found.shared
+        if shared:  # some words are a title's, others no title's: not this todo, nor a mishearing of one
+            return [], 0.0
+        # Nothing shares the words: a whole title misheard word for word ("by mail" for "Buy milk"), one only
+        said = _title_words(spoken)
+        same_length = [t for t in preferred if len(_title_words(t.title)) == len(said)]
+        match = best_match(spoken, same_length, lambda todo: [todo.title])
+        if match.best is not None and match.score >= SOUND_ALIKE:
+            return [match.best], round(match.score * 0.9, 3)
+        return [], 0.0
+
+    def find_todo(self, spoken: str, *, done_only: bool = False) -> TodoRow:
+        """The todo `spoken` names; asks when several fit alike; refuses when none does."""
+        tied, _ = self.todo_matches(spoken, done_only=done_only)
+        if not tied:
+            raise _Refuse(f"I couldn't find a todo called {quote(spoken.strip())}.")
+        if len(tied) == 1:
+            return tied[0]
+        mine = {todo["id"] for todo in self.assigned}
+        exact = [t for t in tied if plain(t.title) == plain(spoken)]
+        if len(exact) == 1:
+            return exact[0]
+        assigned = [t for t in tied if t.id in mine]
+        if len(assigned) == 1 and len({t.title.lower() for t in tied}) > 1 and len(tied) == 2:
+            return assigned[0]
+        tied = sorted(tied, key=lambda t: (t.team_name, t.id))[:4]
+        labels = [f"{quote(t.title)} in {t.team_name}" for t in tied]
+        raise _Ask(
+            f"Which one: {_or_list(labels)}?",
+            "todo",
+            [{"id": t.id, "names": [t.title, f"{t.title} in {t.team_name}", t.team_name]} for t in tied],
+        )
+
+    def list_filters(self, text: str) -> Filters:
+        filters = read_filters(text, self.names.teams, self.names.people, self.today)
+        if filters.other_words and not filters.teams:
+            named = " ".join(filters.other_words)
+            if _a_team_named(named):
+                filters.other_team, filters.other_words = named, []
+        return filters
 
 
 class Dialogue:
     """Runs one command against a user's context; the handlers raise `_Ask`/`_Refuse` to end early."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, memory: dict | None = None) -> None:
         self.ctx = context
         self.transcript = ""
+        self.memory: dict[str, Any] = _valid_memory(memory)
 
     # -- entry --------------------------------------------------------------------------------
 
@@ -240,56 +382,76 @@ class Dialogue:
             pending = None  # nothing pending, or state this module did not write: start afresh
         if len(transcript) > MAX_TRANSCRIPT_CHARS:
             reply = "That was too long for one command. Please say one thing at a time."
-            return Turn(reply, "unknown", [], pending, False)
-        command = parse(transcript)
-        if command.intent == "empty":
-            return Turn("I didn't catch that. Please say it again.", "empty", [], pending, False)
+            return self._with_memory(Turn(reply, "unknown", [], pending, False))
+        text = normalize(transcript)
+        if not re.search(r"\w", text):
+            return self._with_memory(Turn("I didn't catch that. Please say it again.", "empty", [], pending, False))
+        answer = yes_or_no(text)
         if pending:
-            answered = self._answer(command, transcript, pending)
+            answered = self._answer(answer, text, pending)
             if answered is not None:
-                return answered
-        if command.intent in ("confirm", "cancel"):
-            return Turn("There's nothing to confirm right now.", command.intent, [], None, False)
-        return self.run(command.intent, dict(command.slots))
+                return self._with_memory(answered)
+        understood = self._understand(text)
+        if understood is None and answer:
+            return self._with_memory(Turn("There's nothing to confirm right now.", answer, [], None, False))
+        if understood is None:
+            return self._with_memory(self._unknown({"text": text}))
+        turn = self.run(understood.intent, dict(understood.slots))
+        return dataclasses.replace(turn, template=understood.template, score=understood.score)
 
     def run(self, intent: str, slots: dict[str, Any]) -> Turn:
         if intent not in ACTING_INTENTS:
-            return self._unknown(slots)
+            return self._with_memory(self._unknown(slots))
         handler = getattr(self, f"_{intent}")
         try:
-            return handler(slots)
+            turn = handler(slots)
         except _Ask as ask:
             pending = {"intent": intent, "slots": slots, "await": ask.kind, "options": ask.options}
             pending["question"] = ask.question
-            return Turn(ask.question, intent, [], pending, False)
+            turn = Turn(ask.question, intent, [], pending, False)
         except _Refuse as refusal:
-            return Turn(str(refusal), intent, [], None, False)
+            turn = Turn(str(refusal), intent, [], None, False)
+        return self._with_memory(turn)
 
-    def _answer(self, command: Command, transcript: str, pending: dict) -> Turn | None:
+    def _with_memory(self, turn: Turn) -> Turn:
+        return dataclasses.replace(turn, memory=dict(self.memory) if self.memory else None)
+
+    def _answer(self, answer: str | None, text: str, pending: dict) -> Turn | None:
         """The turn that answers the pending question, or None when the user moved on to a new command."""
         intent, slots, kind = pending.get("intent"), dict(pending.get("slots") or {}), pending.get("await")
         if kind == "confirm":
-            command = _sounds_like_an_answer(command, transcript)
-            if command.intent == "confirm":
+            answer = answer or _sounds_like_an_answer(text)
+            if answer == "confirm":
                 return self.run(intent, {**slots, "confirmed": True})
-            if command.intent == "cancel":
+            if answer == "cancel":
                 title = slots.get("title", "it")
                 return Turn(f"OK, I kept {quote(title) if title != 'it' else title}.", "cancel", [], None, True)
-            if command.intent == "unknown":
-                return Turn(
-                    f"Please say yes or no. {pending.get('question', '')}".strip(), "unknown", [], pending, False
-                )
-            return None
-        if command.intent == "cancel":
+            if self._is_command(text):
+                return None
+            return Turn(f"Please say yes or no. {pending.get('question', '')}".strip(), "unknown", [], pending, False)
+        if answer == "cancel":
             return Turn("OK, never mind.", "cancel", [], None, True)
         options = pending.get("options") or []
-        chosen = self._choose(normalize(transcript), options)
+        chosen = self._choose(text, options)
         if chosen is not None and kind in ("team", "todo", "person"):
             slots[f"{kind}_id"] = chosen
             return self.run(intent, slots)
-        if command.intent in ("unknown", "confirm"):
+        if answer == "confirm" or not self._is_command(text):
             return Turn(f"Sorry, I still need to know: {pending.get('question', '')}", "unknown", [], pending, False)
         return None
+
+    def _understand(self, text: str):
+        """What `text` asks for; "no, reopen it" asks for what follows the "no"."""
+        understanding = Understanding(self.ctx, self.memory.get("focus"))
+        understood = understanding.understand(text)
+        answer_first = re.match(r"(?:no|yes|yeah|ok|okay|sorry|nope)\s+(?=\S)", text)
+        if (understood is None or not understood.resolved) and answer_first:
+            return understanding.understand(text[answer_first.end() :]) or understood
+        return understood
+
+    def _is_command(self, text: str) -> bool:
+        understood = self._understand(text)
+        return understood is not None and understood.resolved
 
     @staticmethod
     def _choose(text: str, options: list[dict]) -> int | None:
@@ -298,9 +460,13 @@ class Dialogue:
             index = _ORDINALS[ordinal.group(1)]
             if index < len(options):
                 return options[index]["id"]
-        text = re.sub(r"^(?:the|in|for|to|it's|its|i mean) ", "", text)
+        text = re.sub(r"^(?:the|in|for|to|it's|its|i mean|i meant|assign it to|give it to) ", "", text)
+        text = re.sub(r" one$", "", text)
         match = best_match(text, options, lambda option: option.get("names", []))
-        return match.best["id"] if match.best is not None else None
+        if match.best is not None:
+            return match.best["id"]
+        found = TodoIndex(options, lambda option: " ".join(option.get("names", [])[:1])).find(text)
+        return found.best[0]["id"] if len(found.best) == 1 else None
 
     # -- intents ------------------------------------------------------------------------------
 
@@ -310,33 +476,42 @@ class Dialogue:
     def _unknown(self, slots: dict) -> Turn:
         said = slots.get("text", "")
         reply = f"Sorry, I didn't understand {quote(said)}." if said else "Sorry, I didn't understand."
-        return Turn(f"{reply} Say 'help' to hear what I can do.", "unknown", [], None, False)
+        return Turn(f"{reply} {EXAMPLE}", "unknown", [], None, False)
 
     def _add_todo(self, slots: dict) -> Turn:
-        if "title" not in slots:
+        if "title" not in slots and "titles" not in slots:
             slots.update(self._split_add(slots.pop("text", "")))
-        if not slots.get("title"):
+        titles = slots.get("titles") or ([slots["title"]] if slots.get("title") else [])
+        if not titles:
             raise _Refuse("What should the todo say? Try: add a todo buy milk.")
-        slots["title"] = _capitalized(slots["title"])
+        slots["titles"] = titles = [_capitalized(title) for title in titles]
+        slots.pop("title", None)
+        assignee = None
+        if slots.get("person_id"):
+            assignee = get_user_model().objects.filter(pk=slots["person_id"]).first()
+        elif slots.get("person"):
+            assignee = self.ctx.find_person(slots["person"], slots.get("team_id"))
+            if assignee is None:
+                raise _Refuse(f"I don't know anyone called {slots['person']}.")
+            slots["person_id"] = assignee.id
         if slots.get("team") and not slots.get("team_id"):
             team = self.ctx.find_team(slots["team"])
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
-        team_id = slots.get("team_id") or self._default_team()
+        team_id = slots.get("team_id") or self._default_team(assignee)
         slots["team_id"] = team_id
         membership = self.ctx.membership(team_id)
         self._require_editor(membership, "add todos to")
-        assignee = None
-        if slots.get("person_id"):
-            assignee = get_user_model().objects.filter(pk=slots["person_id"]).first()
-        elif slots.get("person"):
-            assignee = self.ctx.find_person(slots["person"], team_id)
-            if assignee is None:
-                raise _Refuse(f"I don't know anyone called {slots['person']} in {membership.team.name}.")
+        if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
+            raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
-        todo = Todo(title=slots["title"], priority=slots.get("priority") or "medium", due_date=due, assignee=assignee)
-        self._save(lambda: add_todo(membership, todo), membership, assignee)
+        todos = []
+        for title in titles:
+            todo = Todo(title=title, priority=slots.get("priority") or "medium", due_date=due, assignee=assignee)
+            self._save(lambda todo=todo: add_todo(membership, todo), membership, assignee)
+            todos.append(todo)
+        self.memory.update(focus=todos[-1].id, undo=undo.added(todos))
         details = []
         if assignee is not None:
             details.append(f"assigned to {'you' if assignee == self.ctx.user else person_name(assignee)}")
@@ -346,16 +521,18 @@ class Dialogue:
             details.append(f"due {speak_date(due, self.ctx.today)}")
         extra = f", {', '.join(details)}" if details else ""
         return Turn(
-            f"Added {quote(todo.title)} to {membership.team.name}{extra}.",
+            f"Added {_and_list([quote(t.title) for t in todos])} to {membership.team.name}{extra}.",
             "add_todo",
-            [{"type": "todo_created", "todo_id": todo.id, "team_id": todo.team_id}],
+            [{"type": "todo_created", "todo_id": todo.id, "team_id": todo.team_id} for todo in todos],
             None,
             True,
         )
 
     def _list_todos(self, slots: dict) -> Turn:
+        if slots.get("other_team"):
+            raise _Refuse(f"You're not in a team called {slots['other_team']}.")
         today = self.ctx.today
-        team = None
+        team = person = None
         if slots.get("team_id"):
             team = self.ctx.team(slots["team_id"])
         elif slots.get("team"):
@@ -363,9 +540,19 @@ class Dialogue:
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
-        todos = [t for t in self.ctx.todos if not t.done]
+        if slots.get("person_id"):
+            person = next((u for u in self.ctx.people if u.id == slots["person_id"]), None)
+        elif slots.get("person"):
+            person = self.ctx.find_person(slots["person"])
+            if person is None:
+                raise _Refuse(f"I don't know anyone called {slots['person']}.")
+            slots["person_id"] = person.id
+        done = slots.get("done") == "yes"
+        todos = [t for t in self.ctx.todos if t.done == done]
         if team is not None:
             todos = [t for t in todos if t.team_id == team["id"]]
+        if person is not None:
+            todos = [t for t in todos if t.assignee_id == person.id]
         span = None
         if slots.get("due") == "this week":
             span = (today, today + datetime.timedelta(days=6))
@@ -376,26 +563,42 @@ class Dialogue:
             todos = [t for t in todos if t.due_date and span[0] <= t.due_date <= span[1]]
         if slots.get("overdue"):
             todos = [t for t in todos if t.due_date and t.due_date < today]
-        if team is None and not span and not slots.get("overdue"):
-            mine = {todo["id"] for todo in self.ctx.assigned if not todo["done"]}
-            todos = [t for t in todos if t.id in mine]
+        if slots.get("priority"):
+            todos = [t for t in todos if t.priority == PRIORITIES.get(slots["priority"], slots["priority"])]
+        narrowed = team or person or span or slots.get("overdue") or slots.get("priority") or done
+        mine = slots.get("mine") == "yes" or not narrowed
+        if mine and person is None:
+            todos = [t for t in todos if t.assignee_id == self.ctx.user.id]
         todos.sort(key=lambda t: (t.due_date is None, t.due_date or today, -_PRIORITY_RANK[t.priority]))
+        if len(todos) == 1:
+            self.memory["focus"] = todos[0].id
+        return Turn(self._list_reply(todos, slots, team, person, span, mine), "list_todos", [], None, True)
+
+    def _list_reply(self, todos: list[TodoRow], slots: dict, team, person, span, mine: bool) -> str:
+        today = self.ctx.today
+        state = "done" if slots.get("done") == "yes" else "open"
+        kind = f"{slots['priority']} priority " if slots.get("priority") else ""
         where = f" in {team['name']}" if team else ""
         when = ""
         if span:
             when = " due this week" if span[0] != span[1] else f" due {speak_date(span[0], today)}"
         elif slots.get("overdue"):
             when = " overdue"
+        if person is not None and person != self.ctx.user:
+            owner, has = person_name(person), "has"
+        elif mine:
+            owner, has = "You", "have"
+        else:
+            owner, has = "There", "is" if len(todos) == 1 else "are"
+        noun = f"{kind}{state} todo{'s' if len(todos) != 1 else ''}"
         if not todos:
-            scope = "assigned to you" if team is None and not span and not slots.get("overdue") else "open"
-            return Turn(f"Nothing {scope}{where}{when}.", "list_todos", [], None, True)
+            if owner == "There":
+                return f"Nothing {kind}{state}{where}{when}."
+            return f"{owner} {has} no {kind}{state} todos{where}{when}."
         spoken = [self._describe(t, with_team=team is None) for t in todos[:SPOKEN_LIST_LIMIT]]
         more = len(todos) - len(spoken)
         tail = f", and {more} more" if more else ""
-        count = f"{len(todos)} open todo{'s' if len(todos) != 1 else ''}"
-        owner = "You have " if team is None and not span and not slots.get("overdue") else "There "
-        owner = owner if owner == "You have " else ("There is " if len(todos) == 1 else "There are ")
-        return Turn(f"{owner}{count}{where}{when}: {'; '.join(spoken)}{tail}.", "list_todos", [], None, True)
+        return f"{owner} {has} {len(todos)} {noun}{where}{when}: {'; '.join(spoken)}{tail}."
 
     def _complete_todo(self, slots: dict) -> Turn:
         todo = self._todo(slots)
@@ -403,7 +606,9 @@ class Dialogue:
             return Turn(f"{quote(todo.title)} is already done.", "complete_todo", [], None, True)
         membership = self.ctx.membership(todo.team_id)
         self._require_editor(membership, "change todos in")
+        before = undo.fields_of(todo)
         self._save(lambda: change_todo(membership, todo, done=True), membership)
+        self.memory["undo"] = undo.changed(todo, before)
         return Turn(
             f"Marked {quote(todo.title)} as done.",
             "complete_todo",
@@ -424,7 +629,9 @@ class Dialogue:
             assignee = self.ctx.find_person(slots.get("person", ""), todo.team_id)
             if assignee is None and not _means_nobody(slots.get("person", ""), exactly=False):
                 raise _Refuse(f"I don't know anyone called {slots.get('person')} in {membership.team.name}.")
+        before = undo.fields_of(todo)
         self._save(lambda: change_todo(membership, todo, assignee=assignee), membership, assignee)
+        self.memory["undo"] = undo.changed(todo, before)
         if assignee is None:
             reply = f"{quote(todo.title)} is now unassigned."
         else:
@@ -446,18 +653,25 @@ class Dialogue:
         if slots.get("priority"):
             fields["priority"] = PRIORITIES.get(slots["priority"], slots["priority"])
             said.append(f"{quote(old_title)} is now {fields['priority']} priority")
-        if slots.get("due"):
+        if slots.get("due") == "none":
+            fields["due_date"] = None
+            said.append(f"{quote(old_title)} has no due date now")
+        elif slots.get("due"):
             due = parse_date(slots["due"], self.ctx.today)
             if due is None:
                 raise _Refuse(f"I didn't understand the date {quote(slots['due'])}. Try: tomorrow, Friday, or May 3rd.")
             fields["due_date"] = due
             said.append(f"{quote(old_title)} is now due {speak_date(due, self.ctx.today)}")
         if slots.get("done") == "no":
+            if not todo.done:
+                return Turn(f"{quote(todo.title)} is already open.", "update_todo", [], None, True)
             fields["done"] = False
             said.append(f"Reopened {quote(old_title)}")
         if not fields:
             raise _Refuse("What should I change? Say, for example: change the priority of buy milk to high.")
+        before = undo.fields_of(todo)
         self._save(lambda: change_todo(membership, todo, **fields), membership)
+        self.memory["undo"] = undo.changed(todo, before)
         return Turn(
             ". ".join(said) + ".",
             "update_todo",
@@ -470,14 +684,23 @@ class Dialogue:
         todo = self._todo(slots)
         membership = self.ctx.membership(todo.team_id)
         self._require_editor(membership, "delete todos in")
-        slots.update(todo_id=todo.id, title=todo.title)
+        heard = undo.stamp(todo)
+        if slots.get("confirmed") and slots.get("stamp") != heard:
+            slots.pop("confirmed")  # changed since the question: the "yes" was to something else
+            changed = f"{quote(slots.get('title', todo.title))} changed since I asked. "
+        else:
+            changed = ""
+        slots.update(todo_id=todo.id, title=todo.title, stamp=heard)
         if not slots.get("confirmed"):
             question = f"Say yes to delete {quote(todo.title)} from {membership.team.name}, or no to keep it."
             pending = {"intent": "delete_todo", "slots": slots, "await": "confirm", "options": []}
             pending["question"] = question
-            return Turn(question, "delete_todo", [], pending, False)
-        todo_id, team_id = todo.id, todo.team_id
+            return Turn(changed + question, "delete_todo", [], pending, False)
+        todo_id, team_id, before = todo.id, todo.team_id, undo.fields_of(todo)
+        record = undo.deleted(todo, before)
         self._save(lambda: delete_todo(membership, todo), membership)
+        self.memory["undo"] = record
+        self.memory.pop("focus", None)
         return Turn(
             f"Deleted {quote(todo.title)} from {membership.team.name}.",
             "delete_todo",
@@ -486,22 +709,86 @@ class Dialogue:
             True,
         )
 
+    def _undo(self, slots: dict) -> Turn:
+        record = self.memory.pop("undo", None)
+        if record is None:
+            return Turn("There's nothing to undo.", "undo", [], None, False)
+        if record["action"] == "add":
+            return self._undo_add(record)
+        if record["action"] == "change":
+            return self._undo_change(record)
+        return self._undo_delete(record)
+
+    def _undo_add(self, record: dict) -> Turn:
+        todos = Todo.objects.filter(id__in=[t["id"] for t in record["todos"]]).select_related("team")
+        stamps = {t["id"]: t.get("stamp") for t in record["todos"]}
+        todos = [todo for todo in todos if undo.stamp(todo) == stamps[todo.id]]
+        if not todos:
+            raise _Refuse("I can't undo that: the todo was changed or deleted since.")
+        membership = self.ctx.membership(todos[0].team_id)
+        for todo in todos:
+            self._save(lambda todo=todo: delete_todo(membership, todo), membership)
+        self.memory.pop("focus", None)
+        return Turn(
+            f"Undone: removed {_and_list([quote(t.title) for t in todos])} from {membership.team.name}.",
+            "undo",
+            [{"type": "todo_deleted", "todo_id": t.id, "team_id": t.team_id} for t in todos],
+            None,
+            True,
+        )
+
+    def _undo_change(self, record: dict) -> Turn:
+        todo = Todo.objects.filter(id=record["id"]).select_related("team", "assignee").first()
+        if todo is None or undo.stamp(todo) != record.get("stamp"):
+            raise _Refuse("I can't undo that: the todo was changed or deleted since.")
+        membership = self.ctx.membership(todo.team_id)
+        self._require_editor(membership, "change todos in")
+        fields = undo.as_model_fields(record["before"])
+        fields = {name: value for name, value in fields.items() if getattr(todo, name) != value}
+        self._save(lambda: change_todo(membership, todo, **fields), membership)
+        self.memory["focus"] = todo.id
+        return Turn(
+            f"Undone: {quote(todo.title)} is back as it was.",
+            "undo",
+            [{"type": "todo_updated", "todo_id": todo.id, "team_id": todo.team_id}],
+            None,
+            True,
+        )
+
+    def _undo_delete(self, record: dict) -> Turn:
+        membership = self.ctx.membership(record["team_id"])
+        fields = undo.as_model_fields(record["before"])
+        todo = Todo(**fields, description=record.get("description", ""))
+        self._save(lambda: add_todo(membership, todo), membership)
+        self.memory["focus"] = todo.id
+        return Turn(
+            f"Undone: {quote(todo.title)} is back in {membership.team.name}.",
+            "undo",
+            [{"type": "todo_created", "todo_id": todo.id, "team_id": todo.team_id}],
+            None,
+            True,
+        )
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _todo(self, slots: dict, *, done_only: bool = False) -> Todo:
-        if slots.get("todo_id"):
-            todo = next((t for t in self.ctx.todos if t.id == slots["todo_id"]), None)
-            if todo is None:
-                raise _Refuse("That todo is gone: someone deleted it meanwhile.")
-            return todo
-        todo = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
-        slots["todo_id"] = todo.id
+        if not slots.get("todo_id") and is_pronoun(slots.get("todo", "")) and self.memory.get("focus"):
+            slots["todo_id"] = self.memory["focus"]
+        if not slots.get("todo_id"):
+            slots["todo_id"] = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only).id
+        todo = self.ctx.todo(slots["todo_id"])
+        self.memory["focus"] = todo.id
         return todo
 
-    def _default_team(self) -> int:
+    def _default_team(self, assignee=None) -> int:
         if not self.ctx.teams:
             raise _Refuse("You're not in any team yet. Create one on the Teams page first.")
         editable = [team for team in self.ctx.teams if team["role"] != TeamMembership.Role.VIEWER]
+        if assignee is not None and assignee != self.ctx.user:
+            shared = [team for team in editable if assignee in self.ctx.members.get(team["id"], [])]
+            if len(shared) == 1:
+                return shared[0]["id"]
+            editable = shared or editable
         if len(self.ctx.teams) == 1 or len(editable) == 1:
             return (editable or self.ctx.teams)[0]["id"]
         if not editable:
@@ -533,8 +820,8 @@ class Dialogue:
                 raise _Refuse("That title is too long: todos have 200 characters at most.") from exc
             raise _Refuse(" ".join(exc.messages)) from exc
 
-    def _describe(self, todo: Todo, *, with_team: bool) -> str:
-        parts = [f"{quote(todo.title)} in {todo.team.name}" if with_team else quote(todo.title)]
+    def _describe(self, todo: TodoRow, *, with_team: bool) -> str:
+        parts = [f"{quote(todo.title)} in {todo.team_name}" if with_team else quote(todo.title)]
         if todo.due_date:
             parts.append(f"due {speak_date(todo.due_date, self.ctx.today)}")
         if todo.priority in ("high", "urgent"):
@@ -542,111 +829,120 @@ class Dialogue:
         return ", ".join(parts)
 
     def _split_add(self, text: str) -> dict[str, Any]:
-        """ "buy milk for the demo team assign to alice priority high due friday" -> title and slots."""
+        """ "buy milk for the demo team assign to alice priority high due friday" -> titles and slots: the clauses
+        (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
         slots: dict[str, Any] = {}
-        text = self._peel_leading_team(text, slots)
-        peelers = (self._peel_priority, self._peel_due, self._peel_person, self._peel_team)
-        while True:  # the clauses come in any order: peel the last one, then look again from the start
-            for peel in peelers:
-                result = peel(text, slots)
-                if result is not None:
-                    text = result
-                    break
-            else:
+        text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
+        text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
+        while True:
+            peeled = self._peel_clause(text, slots)
+            if peeled is None:
                 break
+            text = peeled
         text = re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip()
-        slots["title"] = _capitalized(original_case(text, self.transcript))
+        if "team" not in slots and "team_id" not in slots:
+            self._refuse_other_team(text)
+        text = re.sub(r"^by (?=\w)", "buy ", text)  # Whisper's "by" for a title's "Buy"
+        said = original_case(text, self.transcript, keep=",&")
+        slots["titles"] = [_capitalized(part) for part in _items(said)]
         return slots
 
     @staticmethod
-    def _peel_priority(text: str, slots: dict) -> str | None:
-        if "priority" in slots:
-            return None
-        words = "|".join(PRIORITIES)
-        match = re.search(
-            rf"(?: (?:and|with|at|as|make it|it's|its|set|mark it))*(?: a)?"
-            rf" (?:priority(?: is| of)? (?P<p>{words})|(?P<q>{words}) priority|(?P<r>urgent|urgently))$",
-            text,
-        )
-        if match is None or match.start() == 0:
-            return None
-        word = match.group("p") or match.group("q") or "urgent"
-        slots["priority"] = PRIORITIES[word]
-        return text[: match.start()]
+    def _refuse_other_team(text: str) -> None:
+        """ "... to the Merch stall": a team, just not one of the user's."""
+        for found in re.finditer(r" (?:to|for|on|in|into|onto) (?:the )?", text):
+            named = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", text[found.end() :])
+            if _a_team_named(named):
+                raise _Refuse(f"You're not in a team called {re.sub(r' team$', '', named)}.")
 
-    def _peel_due(self, text: str, slots: dict) -> str | None:
-        if "due" in slots:
-            return None
+    def _peel_clause(self, text: str, slots: dict) -> str | None:
+        """`text` without its last clause (noted in `slots`), or None when it ends in none."""
         words = text.split(" ")
-        for start in range(1, len(words)):
-            suffix = " ".join(words[start:])
-            if not re.match(
-                r"(?:due|do|new|by|on|for|before|until|and due|it's due|its due|today|tonight|tomorrow|next|this"
-                r"|in \S+ (?:day|week)|the|\d|[a-z]+day\b)",
-                suffix,
-            ):
-                continue
-            # Whisper often writes "due" as "do" (or "new"): before a date they can only mean "due"
-            day = parse_date(re.sub(r"^(?:and |it's |its )?(?:due|do|new) ", "", suffix), self.ctx.today)
-            if day is not None:
-                slots["due"] = day.isoformat()
-                return re.sub(r"(?: and| it's| its)$", "", " ".join(words[:start]))
+        for loose in (False, True):
+            for start in range(1, len(words)):
+                if words[start] not in _CLAUSE_STARTS and not loose and not self._starts_name(words[start]):
+                    continue
+                tail = " ".join(words[start:])
+                for reading in grammar.clause(tail, self.ctx.names, loose=loose):
+                    if self._take_clause(reading, slots, loose):
+                        return " ".join(words[:start])
         return None
 
-    def _peel_person(self, text: str, slots: dict) -> str | None:
-        if "person" in slots:
-            return None
-        match = re.search(
-            r"(?: and)? (?:(?:un)?assign(?:ed)?|give|hand)(?: it)? to (?P<name>[\w']+(?: [\w']+){0,2})$", text
-        )
-        if match and match.start() > 0:
-            slots["person"] = match.group("name")
-            return text[: match.start()]
-        return None
+    def _starts_name(self, word: str) -> bool:
+        return any(form.split(" ")[0] == word for form in (*self.ctx.names.teams, *self.ctx.names.people))
 
-    def _peel_leading_team(self, text: str, slots: dict) -> str:
-        """ "for ops check the logs" -> "check the logs" with the team Ops."""
-        match = re.match(r"(?:for|to|in|on|into) (?:the )?", text)
-        if match is None:
-            return text
-        words = text[match.end() :].split(" ")
-        for count in (3, 2, 1):
-            if len(words) <= count:
-                continue
-            spoken = " ".join(words[:count])
-            team = best_match(spoken, self.ctx.teams, lambda t: [t["name"]])
-            if team.best is not None and team.score >= 0.8:
-                slots["team"], slots["team_id"] = spoken, team.best["id"]
-                return re.sub(r"^(?:list |todo )+", "", " ".join(words[count:]))
-        return text
+    def _take_clause(self, reading: grammar.Reading, slots: dict, loose: bool) -> bool:
+        values = reading.slots
+        kind = reading.intent.removesuffix("_clause")
+        if kind in slots or (kind == "team" and "team_id" in slots) or (kind == "person" and "person_id" in slots):
+            return False
+        if kind == "team":
+            if loose:
+                try:
+                    team = self.ctx.find_team(values["team"], rhyme=True)
+                except _Ask:  # several teams fit: `_add_todo` asks once the rest is read
+                    slots["team"] = values["team"]
+                    return True
+                if team is None:
+                    return False
+                slots["team"], slots["team_id"] = values["team"], team["id"]
+                return True
+            slots["team"] = values["team"]
+            teams = self.ctx.names.teams[values["team"]]
+            if len(teams) == 1:
+                slots["team_id"] = teams[0]["id"]
+            return True
+        if kind == "person":
+            if loose and self.ctx.person_fit(values["person"], loose=True) <= 0:
+                return False
+            slots["person"] = values["person"]
+            return True
+        if kind == "priority":
+            slots["priority"] = PRIORITIES.get(values.get("priority", "urgent"), "urgent")
+            return True
+        due = parse_date(values.get("due", values.get("day", "")), self.ctx.today)
+        if due is None:
+            return False
+        slots["due"] = due.isoformat()
+        return True
 
-    def _peel_team(self, text: str, slots: dict) -> str | None:
-        if "team" in slots or "team_id" in slots:
-            return None
-        personal = re.search(r" (?:to|on|in|for) my (?:todo )?list$", text)
-        if personal and personal.start() > 0:
-            return text[: personal.start()]
-        # "and" is Whisper's frequent hearing of an unstressed "in"; a bare "demo team" ends many commands
-        clauses = [
-            (m.start(), text[m.end() :]) for m in re.finditer(r" (?:for|to|in|on|into|under|at|and) (?:the )?", text)
-        ]
-        bare = re.search(r" (?:the )?(?P<name>\w+ team)$", text)
-        for start, spoken in [*reversed(clauses), *([(bare.start(), bare.group("name"))] if bare else [])]:
-            if start == 0:
-                continue
-            spoken_team = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", spoken)
-            try:
-                team = self.ctx.find_team(spoken_team, rhyme=True)
-            except _Ask:  # several teams fit: `_add_todo` asks once the rest is peeled
-                slots["team"] = spoken_team
-                return text[:start]
-            if team is not None:
-                slots["team"], slots["team_id"] = spoken_team, team["id"]
-                return text[:start]
-        named = re.search(r" (?:for|to|in|on|into) (?:the )?(?P<name>[\w']+(?: [\w']+)?) team$", text)
-        if named:  # "for the Finance team" names a team, just not one of the user's
-            raise _Refuse(f"You're not in a team called {named.group('name')}.")
-        return None
+
+#: Words a clause of an "add" can start with ("... for Ops", "... due Friday", "... urgent").
+_CLAUSE_STARTS = frozenset(
+    """
+    and for to in on onto into under at due do new by before until till it's its it make with as set mark priority
+    assign assigned sign a give hand delegate then also urgent urgently low medium normal high hi important
+    critical top asap today tonight tomorrow next this monday tuesday wednesday thursday friday saturday sunday
+    the unassign that's
+    """.split()  # noqa: SIM905 (a list of words reads best as words)
+)
+
+
+def _items(title: str) -> list[str]:
+    """One title, or several when it is a list of short things: "milk, eggs and bread"."""
+    parts = [part.strip(" ,") for part in re.split(r",\s*|\s+and\s+|\s+&\s+", title) if part.strip(" ,")]
+    if len(parts) == 1:
+        return [parts[0]] if parts else [title]
+    parts = [re.sub(r"^(?:and|some|a|an|more) ", "", part) if len(part.split()) > 1 else part for part in parts]
+    if len(parts) > 1 and all(len(part.split()) <= LIST_ITEM_WORDS for part in parts):
+        return parts
+    if len(parts) > 2 and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
+        return parts
+    return [re.sub(r"\s*,\s*", " ", title).strip()]
+
+
+def _a_team_named(spoken: str) -> bool:
+    """Whether some team (any, not only the user's) has this name: the user named a team, just not one of theirs."""
+    if len(spoken.split()) > 5:
+        return False
+    named = Q()
+    for name in {spoken, re.sub(r" team$", "", spoken), f"{spoken} team"}:
+        named |= Q(name__iexact=name)
+    return Team.objects.filter(named).exists()
+
+
+def _title_words(text: str) -> list[str]:
+    return [word for word in plain(text).split() if word not in ("the", "a", "an", "my", "our", "todo", "task")]
 
 
 def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
@@ -657,15 +953,15 @@ def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
     return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
 
 
-def _sounds_like_an_answer(command: Command, transcript: str) -> Command:
+def _sounds_like_an_answer(text: str) -> str | None:
     """A one-word reply to a yes/no question that sounds like an answer ("Console." for "Cancel.") is one."""
-    words = normalize(transcript).split()
-    if command.intent != "unknown" or len(words) != 1:
-        return command
-    for word, intent in (("yes", "confirm"), ("yeah", "confirm"), ("cancel", "cancel"), ("nope", "cancel")):
+    words = text.split()
+    if len(words) != 1:
+        return None
+    for word, answer in (("yes", "confirm"), ("yeah", "confirm"), ("cancel", "cancel"), ("nope", "cancel")):
         if phonetic(words[0]) == phonetic(word):
-            return Command(intent)
-    return command
+            return answer
+    return None
 
 
 def _valid_pending(pending: Any) -> bool:
@@ -680,14 +976,29 @@ def _valid_pending(pending: Any) -> bool:
     return all(isinstance(value, int) and not isinstance(value, bool) for value in ids)
 
 
-def original_case(words: str, transcript: str) -> str:
-    """`words` (normalized, lower case) as the transcript wrote them: "API keys", not "api keys"."""
+def _valid_memory(memory: Any) -> dict[str, Any]:
+    """The parts of `memory` this module wrote, the rest dropped (it travels through the caller's storage)."""
+    if not isinstance(memory, dict):
+        return {}
+    kept: dict[str, Any] = {}
+    focus = memory.get("focus")
+    if isinstance(focus, int) and not isinstance(focus, bool):
+        kept["focus"] = focus
+    if undo.valid(memory.get("undo")):
+        kept["undo"] = memory["undo"]
+    return kept
+
+
+def original_case(words: str, transcript: str, *, keep: str = "") -> str:
+    """`words` (normalized, lower case) as the transcript wrote them: "API keys", not "api keys"; with the
+    punctuation in `keep` that the transcript had between them ("paper plates, napkins and cups")."""
     tokens = words.split()
     if not tokens:
         return words
     pattern = r"[\W_]*".join(re.escape(token) for token in tokens)
     found = re.search(rf"(?<!\w){pattern}(?!\w)", transcript, flags=re.IGNORECASE)
-    if found is None or not re.fullmatch(r"[\w' -]+", found.group(0)):
+    allowed = "".join(re.escape(char) for char in keep)
+    if found is None or not re.fullmatch(rf"[\w' {allowed}-]+", found.group(0)):
         return words
     return found.group(0)
 
@@ -697,21 +1008,29 @@ def _capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def respond(user, transcript: str, pending: dict | None = None, *, today: datetime.date | None = None) -> Turn:
-    """Answer one utterance of `user`; `pending` is the previous turn's question state, if any; `today` is the date
-    the command is understood against (the calendar's when not given)."""
+def respond(
+    user,
+    transcript: str,
+    pending: dict | None = None,
+    *,
+    today: datetime.date | None = None,
+    memory: dict | None = None,
+) -> Turn:
+    """Answer one utterance of `user`; `pending` is the previous turn's question state and `memory` what it left
+    for follow-ups and undo, if any; `today` is the date the command is understood against (the calendar's when
+    not given)."""
     context = Context(user, today or dates.today())
     if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
 
         try:
-            turn = agent_turn(Dialogue(context), transcript)
+            turn = agent_turn(Dialogue(context, memory), transcript)
         except AgentUnavailable as exc:
-            log.warning("Voice agent unavailable (%s); the command parser answers instead.", exc)
+            log.warning("Voice agent unavailable (%s); the sentence templates answer instead.", exc)
         else:
             if turn is not None:
                 return turn
-    return Dialogue(context).turn(transcript, pending)
+    return Dialogue(context, memory).turn(transcript, pending)
 
 
 def vocabulary(user, today: datetime.date) -> str:
@@ -730,7 +1049,9 @@ def vocabulary(user, today: datetime.date) -> str:
         "Add a todo, mark as done, assign to, unassign, rename, change the priority, due date, delete, remove, "
         "what's on my list, what's due today. Yes, no, cancel."
     )
-    for label, names in (("Teams", teams), ("People", people), ("Todos", todos)):
+    for label, names in (("Teams", teams), ("People", people)):
         if names:
             text += f" {label}: {', '.join(names)}."
+    if todos:
+        text += f" Todos: {', '.join(todos)}."
     return text[:900]

@@ -33,7 +33,11 @@ log = logging.getLogger(__name__)
 
 #: The voice session field that holds the dialogue's follow-up question (JSON; empty when none).
 PENDING_FIELD = "assistant_pending"
+#: The voice session field that holds what a follow-up or an "undo" needs (JSON; see `dialogue.Turn.memory`).
+MEMORY_FIELD = "assistant_memory"
 NOT_HEARD_REPLY = "I didn't catch that. Please say it again, a little closer to the microphone."
+#: A template longer than its column is cut: the history row is written after the answer, and must not fail.
+TEMPLATE_CHARS = VoiceRequest._meta.get_field("template").max_length
 
 
 class Refusal(Exception):
@@ -54,6 +58,9 @@ class Outcome:
     timings: dict[str, int] = field(default_factory=dict)
     transcript: str = ""
     intent: str = ""
+    #: The sentence template that understood the command, and how well the spoken names fit (see `dialogue.Turn`).
+    template: str = ""
+    score: float | None = None
     reply: str = ""
     actions: list[dict] = field(default_factory=list)
     status: str = VoiceRequest.Status.FAILED
@@ -164,7 +171,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if decoded.silent:
         not_heard(outcome)
         return
-    pending = load_pending(session)
+    pending, memory = load_json(session, PENDING_FIELD), load_json(session, MEMORY_FIELD)
     mark_stage("stt")
     with clock.stage("stt"):
         try:
@@ -179,13 +186,20 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(user, outcome.transcript, pending, today=today)
-    sessions.update_session(outcome.session_id, {PENDING_FIELD: json.dumps(turn.pending) if turn.pending else ""})
+        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory)
+    sessions.update_session(
+        outcome.session_id,
+        {
+            PENDING_FIELD: json.dumps(turn.pending) if turn.pending else "",
+            MEMORY_FIELD: json.dumps(turn.memory) if turn.memory else "",
+        },
+    )
     ended = time.perf_counter()
     acting_from = watch.at if watch.at is not None else ended
     outcome.timings["understand"] = round((acting_from - started) * 1000)
     outcome.timings["act"] = round((ended - acting_from) * 1000)
     outcome.intent, outcome.reply, outcome.actions = turn.intent, turn.reply, list(turn.actions)
+    outcome.template, outcome.score = turn.template, turn.score
     outcome.status = VoiceRequest.Status.DONE if turn.ok else VoiceRequest.Status.REFUSED
 
 
@@ -214,13 +228,14 @@ def not_heard(outcome: Outcome) -> None:
     outcome.intent, outcome.reply, outcome.status = "empty", NOT_HEARD_REPLY, VoiceRequest.Status.NOT_HEARD
 
 
-def load_pending(session: dict[str, str]) -> dict | None:
-    raw = session.get(PENDING_FIELD) or ""
+def load_json(session: dict[str, str], name: str) -> dict | None:
+    """A JSON object the dialogue left in a session field; None when there is none (or it is not one)."""
+    raw = session.get(name) or ""
     try:
-        pending = json.loads(raw) if raw else None
+        value = json.loads(raw) if raw else None
     except ValueError:
         return None
-    return pending if isinstance(pending, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 def deliver(channel_name: str, frame: dict[str, Any]) -> None:
@@ -247,6 +262,8 @@ def record(user: Any, duration: float, outcome: Outcome) -> None:
         session_id=outcome.session_id,
         transcript=outcome.transcript,
         intent=outcome.intent,
+        template=outcome.template[:TEMPLATE_CHARS],
+        score=outcome.score,
         reply=outcome.reply or outcome.error_message,
         status=outcome.status,
         error_code=outcome.error_code,

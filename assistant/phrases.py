@@ -233,7 +233,7 @@ CASES: list[Case] = [
     case(
         "add for a person",
         ("Add a todo order pizza for Carol in Demo team.", "add_todo"),
-        check=created("Order pizza for Carol", "Demo team"),
+        check=created("Order pizza", "Demo team", assignee="carol"),
     ),
     case(
         "add for a team called team",
@@ -250,7 +250,7 @@ CASES: list[Case] = [
         "add asks which team, first one",
         ("Remind me to phone the plumber", "add_todo"),
         ("the first one", "add_todo"),
-        check=created("Phone the plumber", "Demo team"),
+        check=created("Phone the plumber", "Demo team", assignee="alice"),
     ),
     case(
         "add refused for a viewer",
@@ -377,6 +377,19 @@ CASES: list[Case] = [
     # -- help, unknown, confirm without a question ------------------------------------------------
     case("help", ("Help.", "help"), reply=("add a todo",)),
     case("what can I say", ("What can I say?", "help"), reply=("what's on my list",)),
+    case(
+        "undo an add",
+        ("Add a todo water the plants for Ops.", "add_todo"),
+        ("Undo that.", "undo"),
+        reply=("removed 'Water the plants' from Ops",),
+    ),
+    case(
+        "undo a change",
+        ("Mark buy milk as done.", "complete_todo"),
+        ("Undo.", "undo"),
+        reply=("'Buy milk' is back as it was",),
+    ),
+    case("undo with nothing done", ("Undo.", "undo"), reply=("nothing to undo",)),
     case("unknown", ("Play some jazz music.", "unknown"), reply=("help",)),
     case("unknown todo", ("Mark feed the unicorn as done.", "complete_todo"), reply=("couldn't find",)),
     case("nothing said", (" ... ", "empty"), reply=("didn't catch",)),
@@ -385,12 +398,12 @@ CASES: list[Case] = [
 
 
 def run_text(case: Case, demo: Demo, respond: Callable[..., Any] | None = None) -> list[Any]:
-    """Say the case's turns at text level, the pending question carried from turn to turn."""
+    """Say the case's turns at text level, the pending question and the memory carried from turn to turn."""
     if respond is None:
         from .dialogue import respond
-    turns, pending = [], None
+    turns, pending, memory = [], None, None
     for text, _intent in case.turns:
-        turn = respond(demo.speaker, text, pending, today=TODAY)
+        turn = respond(demo.speaker, text, pending, today=TODAY, memory=memory)
         turns.append(turn)
-        pending = turn.pending
+        pending, memory = turn.pending, turn.memory
     return turns

@@ -289,7 +289,7 @@ def test_vocabulary_stays_bounded(demo):
             "Rotate the API keys",
             {"team": "Ops", "priority": "urgent"},
         ),
-        ("Add a todo, order pizza for Carol and Demo team.", "Order pizza for Carol", {"team": "Demo team"}),
+        ("Add a todo, order pizza for Carol and Demo team.", "Order pizza", {"team": "Demo team", "assignee": "carol"}),
         ("Add a todo, call the bank, Demo team, today.", "Call the bank", {"due_date": TODAY}),
         ("Add a new, Water the plants, for the Ops team.", "Water the plants", {"team": "Ops"}),
         ("Mark my milk as done.", "Buy milk", {"done": True}),

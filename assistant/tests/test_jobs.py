@@ -4,13 +4,14 @@ gets its code on the connection's channel and in the history, and the follow-up 
 from __future__ import annotations
 
 import base64
+import json
 import time
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from assistant.jobs import NOT_HEARD_REPLY, PENDING_FIELD, run_command
+from assistant.jobs import MEMORY_FIELD, NOT_HEARD_REPLY, PENDING_FIELD, run_command
 from assistant.models import VoiceRequest
 from assistant.phrases import build_demo
 from convonet_site.redis_server import free_port
@@ -119,3 +120,23 @@ def test_the_delete_question_waits_in_the_session_for_yes(demo, channel, tmp_pat
     assert set(second["timings_ms"]) == {"decode", "stt", "understand", "act"}
     assert not Todo.objects.filter(title="Buy milk").exists()
     assert sessions.get_session(session_id)[PENDING_FIELD] == ""
+
+
+def test_an_undo_said_next_undoes_through_what_the_session_remembers(demo, channel, tmp_path):
+    """The job keeps the template and score it understood with, and the memory an "undo" needs in the session."""
+    name, _ = channel
+    add = encode(wav("add a todo buy bread for the demo team", "en-us", tmp_path))
+    session_id = session_with(demo.speaker, add)
+    first = run(session_id, name, demo.speaker, add)
+    assert first["intent"] == "add_todo" and first["ok"] is True, first
+    assert Todo.objects.filter(title="Buy bread", team__name="Demo team").exists()
+    request = VoiceRequest.objects.get()
+    assert "{title}" in request.template and 0 < request.score <= 1
+    assert json.loads(sessions.get_session(session_id)[MEMORY_FIELD])["undo"]["action"] == "add"
+
+    undo = encode(wav("undo that", "en-us", tmp_path))
+    sessions.update_session(session_id, {"audio_buffer": base64.b64encode(undo).decode()})
+    second = run(session_id, name, demo.speaker, undo)
+    assert second["intent"] == "undo" and second["ok"] is True, second
+    assert not Todo.objects.filter(title="Buy bread").exists()
+    assert "undo" not in json.loads(sessions.get_session(session_id)[MEMORY_FIELD])

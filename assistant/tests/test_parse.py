@@ -1,4 +1,5 @@
-"""The rules alone: Whisper's spellings to intents and slots, spoken dates to dates (no database)."""
+"""The sentence templates and the text around them: Whisper's spellings, template readings, spoken dates (no
+database)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import datetime
 
 import pytest
 
+from assistant import grammar
 from assistant.dates import parse_date, speak_date
+from assistant.grammar import Names, readings
 from assistant.matching import best_match, similarity
-from assistant.parse import normalize, parse
+from assistant.parse import normalize, yes_or_no
+from assistant.understanding import INTENTS
 
 TUESDAY = datetime.date(2026, 12, 1)
 
@@ -19,7 +23,10 @@ TUESDAY = datetime.date(2026, 12, 1)
         ("Add a todo, call the dentist.", "add a todo call the dentist"),
         ("Add to do call the dentist", "add todo call the dentist"),
         ("ADD A TO-DO: Buy milk!", "add a todo buy milk"),
-        ("Please, could you add a todo 'water the plants' for me?", "add a todo water the plants"),
+        ("Please, could you add a todo 'water the plants' for me?", "add a todo water the plants for me"),
+        ("Um, make make it urgent, thanks.", "make it urgent"),
+        ("Delete, not a do by mail.", "delete the todo by mail"),
+        ("The van's been serviced.", "the van has been serviced"),
         ("A sign fix the login bug to Alice.", "assign fix the login bug to alice"),
         ("Add a todo review the docs and a sign it to Bob", "add a todo review the docs and assign it to bob"),
         ("Whats on my list", "what's on my list"),
@@ -31,44 +38,73 @@ def test_normalize(transcript, normalized):
     assert normalize(transcript) == normalized
 
 
+#: The speaker's names as the templates see them (`grammar.Names`): forms said -> what they name.
+NAMES = Names(
+    teams={"ops": ["Ops"], "demo team": ["Demo team"], "demo": ["Demo team"]},
+    people={"alice": ["alice"], "bob": ["bob"], "me": ["me"]},
+)
+
+
 @pytest.mark.parametrize(
-    ("transcript", "intent", "slots"),
+    ("text", "intent", "slots"),
     [
-        ("Add a todo, call the dentist.", "add_todo", {"text": "call the dentist"}),
-        ("Remind me to call mom.", "add_todo", {"text": "call mom"}),
-        ("Put batteries on my list.", "add_todo", {"text": "batteries"}),
-        ("New task: book the flights", "add_todo", {"text": "book the flights"}),
-        ("What's on my list?", "list_todos", {"mine": "yes"}),
-        ("What's open for Ops?", "list_todos", {"team": "ops"}),
-        ("What's due today?", "list_todos", {"due": "today"}),
-        ("What's assigned to me?", "list_todos", {"mine": "yes"}),
-        ("Show me the demo team's list", "list_todos", {"team": "demo team"}),
-        ("Mark buy milk as done.", "complete_todo", {"todo": "buy milk"}),
-        ("The login bug is done.", "complete_todo", {"todo": "the login bug"}),
-        ("Check off the todo buy milk", "complete_todo", {"todo": "buy milk"}),
-        ("Assign fix the login bug to Alice.", "assign_todo", {"todo": "fix the login bug", "person": "alice"}),
-        ("Unassign buy milk", "assign_todo", {"todo": "buy milk", "person": "nobody"}),
-        ("Rename buy milk to buy oat milk", "update_todo", {"todo": "buy milk", "title": "buy oat milk"}),
-        ("Change the priority of buy milk to urgent", "update_todo", {"todo": "buy milk", "priority": "urgent"}),
-        ("Make buy milk critical", "update_todo", {"todo": "buy milk", "priority": "urgent"}),
-        ("Change the due date of buy milk to Friday", "update_todo", {"todo": "buy milk", "due": "friday"}),
-        ("Reopen buy milk", "update_todo", {"todo": "buy milk", "done": "no"}),
-        ("Delete the to-do buy milk.", "delete_todo", {"todo": "buy milk"}),
-        ("Get rid of buy milk", "delete_todo", {"todo": "buy milk"}),
-        ("Yes.", "confirm", {}),
-        ("Yes please, go ahead", "confirm", {}),
-        ("No, keep it.", "cancel", {}),
-        ("Never mind.", "cancel", {}),
-        ("Help me", "help", {}),
-        ("What can I say?", "help", {}),
-        ("Play some jazz", "unknown", {"text": "play some jazz"}),
-        ("  ...  ", "empty", {}),
-        ("", "empty", {}),
+        ("add a todo call the dentist", "add_todo", {"title": "call the dentist"}),
+        ("remind me to call mom", "add_todo", {"title": "call mom", "person": "me"}),
+        ("put batteries on my list", "add_todo", {"title": "batteries on my list"}),
+        ("new task book the flights", "add_todo", {"title": "book the flights"}),
+        ("add a todo for bob in ops fix the fan", "add_todo", {"person": "bob", "team": "ops", "title": "fix the fan"}),
+        (
+            "add a high priority task to ops fix the fan",
+            "add_todo",
+            {"priority": "high", "team": "ops", "title": "fix the fan"},
+        ),
+        ("remind ops to renew the domain", "add_todo", {"team": "ops", "title": "renew the domain"}),
+        ("what's on my list", "list_todos", {"query": "my list"}),
+        ("which todos does bob have", "list_todos", {"query": "todos does bob have"}),
+        ("mark buy milk as done", "complete_todo", {"todo": "buy milk"}),
+        ("the login bug is done", "complete_todo", {"todo": "the login bug"}),
+        ("i sent the invoices", "complete_todo", {"deed": "sent the invoices"}),
+        ("the invoices have been sent", "complete_todo", {"todo": "the invoices", "participle": "sent"}),
+        ("assign fix the login bug to alice", "assign_todo", {"todo": "fix the login bug", "person": "alice"}),
+        ("can bob take the login bug", "assign_todo", {"person": "bob", "todo": "the login bug"}),
+        ("i'll take the login bug", "assign_todo", {"todo": "the login bug", "person": "me"}),
+        ("take me off the login bug", "unassign_todo", {"todo": "the login bug"}),
+        ("rename buy milk to buy oat milk", "rename_todo", {"todo": "buy milk", "title": "buy oat milk"}),
+        ("change the priority of buy milk to urgent", "set_priority", {"todo": "buy milk", "priority": "urgent"}),
+        ("make buy milk critical", "set_priority", {"todo": "buy milk", "priority": "urgent"}),
+        ("make it urgent", "set_priority", {"todo": "it", "priority": "urgent"}),
+        ("the fridge can wait until friday", "set_due", {"todo": "the fridge", "due": "friday"}),
+        ("move the fridge friday", "set_due", {"todo": "the fridge", "day": "friday"}),
+        ("take the due date off the fridge", "set_due", {"todo": "the fridge", "due": "none"}),
+        ("reopen buy milk", "reopen_todo", {"todo": "buy milk"}),
+        ("delete the todo buy milk", "delete_todo", {"todo": "buy milk"}),
+        ("get rid of buy milk", "delete_todo", {"todo": "buy milk"}),
+        ("undo that", "undo", {}),
+        ("what can i say", "help", {}),
     ],
 )
-def test_parse(transcript, intent, slots):
-    command = parse(transcript)
-    assert (command.intent, command.slots) == (intent, slots)
+def test_the_sentence_templates_read_the_command(text, intent, slots):
+    """The reading meant is among the template readings (which one is meant is the dialogue's choice, which
+    needs the speaker's todos: see test_dialogue and the evaluation sets)."""
+    found = [(reading.intent, reading.slots) for reading in readings(text, NAMES)]
+    assert (intent, slots) in found, found
+
+
+@pytest.mark.parametrize("text", ["play some jazz", "what's the time", "tell me a joke"])
+def test_what_is_no_command_is_read_by_no_action_template(text):
+    assert {reading.intent for reading in readings(text, NAMES)} <= {"list_todos"}
+
+
+def test_every_template_intent_is_one_the_dialogue_carries_out():
+    assert {reading_intent for reading_intent in grammar._commands().intents} == set(INTENTS)
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [("yes", "confirm"), ("yes please go ahead", "confirm"), ("no keep it", "cancel"), ("never mind", "cancel")],
+)
+def test_short_answers(text, answer):
+    assert yes_or_no(text) == answer
 
 
 @pytest.mark.parametrize(

@@ -60,12 +60,12 @@ def heard_and_answered(case: Case) -> list:
     before."""
     with transaction.atomic():
         demo = build_demo()
-        said, pending = [], None
+        said, pending, memory = [], None, None
         for text, _intent in case.turns:
             prompt = prompt_for(demo.speaker, pending, TODAY)
-            turn = respond(demo.speaker, text, pending, today=TODAY)
+            turn = respond(demo.speaker, text, pending, today=TODAY, memory=memory)
             said.append((prompt, turn.intent, turn.reply, without_ids(turn.pending)))
-            pending = turn.pending
+            pending, memory = turn.pending, turn.memory
         case.check(demo)
         said.append([row[1:] for row in snapshot()])
         transaction.set_rollback(True)
