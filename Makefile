@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH ?=
 
-.PHONY: run prod test lint format bench install install-dev migrate demo model check-deploy clean
+.PHONY: run prod test eval lint format bench install install-dev migrate demo model check-deploy clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ prod: demo model
 test: install-dev model
 	@scripts/ensure-system-packages redis chromium speech nginx sentinel
 	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## How well the assistant understands people: the development and held-out sets of assistant/eval/ at text level,
+## right, wrong changes and accuracy per intent, every miss with what was understood. `make eval SPOKEN=1` also says
+## the held-out set through /ws/voice/ to a live worker, in four espeak-ng voices and one with noise (slow).
+eval: install-dev model
+	@scripts/ensure-system-packages redis $(if $(SPOKEN),speech)
+	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest -q -s -p no:cacheprovider \
+	  assistant/tests/test_eval.py $(if $(SPOKEN),assistant/tests/test_spoken_eval.py)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
