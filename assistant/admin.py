@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.urls.resolvers import RoutePattern
@@ -22,18 +23,38 @@ from rq.worker import Worker
 from .models import VoiceRequest
 
 
+class UnderstoodFilter(admin.SimpleListFilter):
+    """Misunderstood requests (heard, but no template matched: `manage.py assistant_misses` groups them) apart from
+    understood ones; requests that were not heard or failed first are neither."""
+
+    title = "understood"
+    parameter_name = "understood"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("misunderstood", "Misunderstood"), ("understood", "Understood")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[VoiceRequest]) -> QuerySet[VoiceRequest]:
+        if self.value() == "misunderstood":
+            return queryset.misunderstood()
+        if self.value() == "understood":
+            return queryset.understood()
+        return queryset
+
+
 @admin.register(VoiceRequest)
 class VoiceRequestAdmin(admin.ModelAdmin):
-    list_display = ["created", "user", "team", "intent", "status", "error_code", "short_transcript", "stt_ms"]
-    list_filter = ["status", "intent", "error_code", "team", "created"]
-    search_fields = ["transcript", "reply", "user__username", "session_id"]
+    list_display = [
+        "created", "user", "team", "intent", "match_score", "status", "error_code", "short_transcript", "stt_ms",
+    ]  # fmt: skip
+    list_filter = [UnderstoodFilter, "status", "intent", "error_code", "team", "created"]
+    search_fields = ["transcript", "reply", "template", "user__username", "session_id"]
     date_hierarchy = "created"
     list_select_related = ["user", "team"]
     readonly_fields = [
-        "user", "team", "session_id", "transcript", "intent", "reply", "status", "error_code", "actions",
-        "timings", "audio_seconds", "audio_bytes", "recording", "created",
+        "user", "team", "session_id", "transcript", "intent", "template", "match_score", "reply", "status",
+        "error_code", "actions", "timings", "audio_seconds", "audio_bytes", "recording", "created",
     ]  # fmt: skip
-    exclude = ["audio"]
+    exclude = ["audio", "score"]  # the score is shown rounded (match_score)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("audio")
@@ -44,6 +65,11 @@ class VoiceRequestAdmin(admin.ModelAdmin):
     @admin.display(description="Transcript")
     def short_transcript(self, obj: VoiceRequest) -> str:
         return obj.transcript[:80]
+
+    @admin.display(description="Score", ordering="score")
+    def match_score(self, obj: VoiceRequest) -> str | None:
+        """How well the spoken names fit, to two places: a low one on a done request is a guess worth checking."""
+        return None if obj.score is None else f"{obj.score:.2f}"
 
     @admin.display(description="STT ms")
     def stt_ms(self, obj: VoiceRequest) -> int | None:
