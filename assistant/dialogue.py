@@ -34,6 +34,7 @@ from teams.models import Team, TeamMembership, Todo
 from teams.todos import add_todo, change_todo, delete_todo, require_editor
 
 from . import dates, grammar, undo
+from .clauses import Clauses
 from .dates import parse_date, speak_date
 from .matching import best_match, phonetic, plain
 from .parse import PRIORITIES, normalize, yes_or_no
@@ -231,6 +232,15 @@ class Context:
                         people[form].append(user)
         return grammar.Names(teams, people)
 
+    def joined_names(self, text: str) -> str:
+        """`text` with a one-word name said as two words written as one: "the hacker space" -> "the hackerspace"."""
+        words = text.split(" ")
+        for position in range(len(words) - 1, 0, -1):
+            joined = words[position - 1] + words[position]
+            if " " not in joined and (joined in self.names.teams or joined in self.names.people):
+                words[position - 1 : position + 1] = [joined]
+        return " ".join(words)
+
     def membership(self, team_id: int) -> TeamMembership:
         """The user's membership, read fresh: a permission decision never rests on a cached role."""
         membership = TeamMembership.objects.select_related("team", "user").filter(team_id=team_id, user=self.user)
@@ -342,13 +352,9 @@ class Context:
             raise _Refuse(f"I couldn't find a todo called {quote(spoken.strip())}.")
         if len(tied) == 1:
             return tied[0]
-        mine = {todo["id"] for todo in self.assigned}
         exact = [t for t in tied if plain(t.title) == plain(spoken)]
         if len(exact) == 1:
             return exact[0]
-        assigned = [t for t in tied if t.id in mine]
-        if len(assigned) == 1 and len({t.title.lower() for t in tied}) > 1 and len(tied) == 2:
-            return assigned[0]
         tied = sorted(tied, key=lambda t: (t.team_name, t.id))[:4]
         labels = [f"{quote(t.title)} in {t.team_name}" for t in tied]
         raise _Ask(
@@ -383,7 +389,7 @@ class Dialogue:
         if len(transcript) > MAX_TRANSCRIPT_CHARS:
             reply = "That was too long for one command. Please say one thing at a time."
             return self._with_memory(Turn(reply, "unknown", [], pending, False))
-        text = normalize(transcript)
+        text = self.ctx.joined_names(normalize(transcript))
         if not re.search(r"\w", text):
             return self._with_memory(Turn("I didn't catch that. Please say it again.", "empty", [], pending, False))
         answer = yes_or_no(text)
@@ -423,6 +429,10 @@ class Dialogue:
             answer = answer or _sounds_like_an_answer(text)
             if answer == "confirm":
                 return self.run(intent, {**slots, "confirmed": True})
+            if answer == "cancel" and intent == "add_todo":
+                return Turn(
+                    "OK, I didn't add it. Say each thing on its own: add milk, add eggs.", "cancel", [], None, True
+                )
             if answer == "cancel":
                 title = slots.get("title", "it")
                 return Turn(f"OK, I kept {quote(title) if title != 'it' else title}.", "cancel", [], None, True)
@@ -495,7 +505,7 @@ class Dialogue:
                 raise _Refuse(f"I don't know anyone called {slots['person']}.")
             slots["person_id"] = assignee.id
         if slots.get("team") and not slots.get("team_id"):
-            team = self.ctx.find_team(slots["team"])
+            team = self.ctx.find_team(slots["team"], rhyme=True)
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
@@ -506,6 +516,13 @@ class Dialogue:
         if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
             raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
+        if len(titles) == 1 and _maybe_a_list(titles[0]) and not slots.get("confirmed"):
+            question = (
+                f"Add {quote(titles[0])} to {membership.team.name} as one todo? Say yes, or no and then the things "
+                "one by one."
+            )
+            pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
+            return Turn(question, "add_todo", [], pending, False)
         todos = []
         for title in titles:
             todo = Todo(title=title, priority=slots.get("priority") or "medium", due_date=due, assignee=assignee)
@@ -834,15 +851,12 @@ class Dialogue:
         slots: dict[str, Any] = {}
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
         text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
-        while True:
-            peeled = self._peel_clause(text, slots)
-            if peeled is None:
-                break
-            text = peeled
+        text = Clauses(self.ctx).peel_tail(text, slots)
         text = re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip()
         if "team" not in slots and "team_id" not in slots:
             self._refuse_other_team(text)
-        text = re.sub(r"^by (?=\w)", "buy ", text)  # Whisper's "by" for a title's "Buy"
+        text = re.sub(r"^by (?=\w)", "buy ", text)  # Whisper's "by" for a title's "Buy", "right" for "Write"
+        text = re.sub(r"^right (?=(?:the|a|an|up|down|to|back|out)\b)", "write ", text)
         said = original_case(text, self.transcript, keep=",&")
         slots["titles"] = [_capitalized(part) for part in _items(said)]
         return slots
@@ -854,68 +868,6 @@ class Dialogue:
             named = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", text[found.end() :])
             if _a_team_named(named):
                 raise _Refuse(f"You're not in a team called {re.sub(r' team$', '', named)}.")
-
-    def _peel_clause(self, text: str, slots: dict) -> str | None:
-        """`text` without its last clause (noted in `slots`), or None when it ends in none."""
-        words = text.split(" ")
-        for loose in (False, True):
-            for start in range(1, len(words)):
-                if words[start] not in _CLAUSE_STARTS and not loose and not self._starts_name(words[start]):
-                    continue
-                tail = " ".join(words[start:])
-                for reading in grammar.clause(tail, self.ctx.names, loose=loose):
-                    if self._take_clause(reading, slots, loose):
-                        return " ".join(words[:start])
-        return None
-
-    def _starts_name(self, word: str) -> bool:
-        return any(form.split(" ")[0] == word for form in (*self.ctx.names.teams, *self.ctx.names.people))
-
-    def _take_clause(self, reading: grammar.Reading, slots: dict, loose: bool) -> bool:
-        values = reading.slots
-        kind = reading.intent.removesuffix("_clause")
-        if kind in slots or (kind == "team" and "team_id" in slots) or (kind == "person" and "person_id" in slots):
-            return False
-        if kind == "team":
-            if loose:
-                try:
-                    team = self.ctx.find_team(values["team"], rhyme=True)
-                except _Ask:  # several teams fit: `_add_todo` asks once the rest is read
-                    slots["team"] = values["team"]
-                    return True
-                if team is None:
-                    return False
-                slots["team"], slots["team_id"] = values["team"], team["id"]
-                return True
-            slots["team"] = values["team"]
-            teams = self.ctx.names.teams[values["team"]]
-            if len(teams) == 1:
-                slots["team_id"] = teams[0]["id"]
-            return True
-        if kind == "person":
-            if loose and self.ctx.person_fit(values["person"], loose=True) <= 0:
-                return False
-            slots["person"] = values["person"]
-            return True
-        if kind == "priority":
-            slots["priority"] = PRIORITIES.get(values.get("priority", "urgent"), "urgent")
-            return True
-        due = parse_date(values.get("due", values.get("day", "")), self.ctx.today)
-        if due is None:
-            return False
-        slots["due"] = due.isoformat()
-        return True
-
-
-#: Words a clause of an "add" can start with ("... for Ops", "... due Friday", "... urgent").
-_CLAUSE_STARTS = frozenset(
-    """
-    and for to in on onto into under at due do new by before until till it's its it make with as set mark priority
-    assign assigned sign a give hand delegate then also urgent urgently low medium normal high hi important
-    critical top asap today tonight tomorrow next this monday tuesday wednesday thursday friday saturday sunday
-    the unassign that's
-    """.split()  # noqa: SIM905 (a list of words reads best as words)
-)
 
 
 def _items(title: str) -> list[str]:
@@ -943,6 +895,13 @@ def _a_team_named(spoken: str) -> bool:
 
 def _title_words(text: str) -> list[str]:
     return [word for word in plain(text).split() if word not in ("the", "a", "an", "my", "our", "todo", "task")]
+
+
+def _maybe_a_list(title: str) -> bool:
+    """ "Zip ties wood glue and sandpaper": a list said without pauses, or one long title? Several words, then "and"
+    and one or two: ask rather than guess."""
+    before, found, after = title.lower().rpartition(" and ")
+    return bool(found) and "," not in title and len(before.split()) >= 3 and len(after.split()) <= 2
 
 
 def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:

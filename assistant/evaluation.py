@@ -29,7 +29,7 @@ from teams.models import Team, TeamMembership, Todo
 from .dialogue import Turn, respond
 
 SETS = Path(__file__).with_name("eval")
-SPLITS = ("dev", "heldout")
+SPLITS = ("dev", "dev-2", "heldout")
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,8 @@ REPORTED = ("list_todos", "help", "unknown", "undo")
 class Result:
     case: Case
     turns: list[Turn] = field(default_factory=list)
+    #: What speech to text heard of each turn (spoken runs only).
+    heard: list[str] = field(default_factory=list)
     problem: str = ""
     wrong_change: bool = False
 
@@ -222,27 +224,51 @@ def check_turn(turn: Turn, expect: dict[str, Any], before: dict[int, Row], title
     return "; ".join(p for p in problems if p)
 
 
-def run_case(evalset: EvalSet, case: Case, around_turn: Callable[[], contextlib.AbstractContextManager]) -> Result:
+#: A conversation with the assistant as one speaker: a context manager giving `say(text) -> Turn`, the question
+#: state and memory carried from turn to turn (at text level here; `test_spoken_eval` speaks instead).
+Conversation = Callable[[Any, EvalSet], contextlib.AbstractContextManager[Callable[[str], Turn]]]
+
+
+def text_conversation(around_turn: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+    """Turns said as text straight into `respond`; `around_turn` wraps each (a test runs the on-commit callbacks
+    there, as a real request would)."""
+
+    @contextlib.contextmanager
+    def conversation(speaker: Any, evalset: EvalSet) -> Iterator[Callable[[str], Turn]]:
+        pending = memory = None
+
+        def say(text: str) -> Turn:
+            nonlocal pending, memory
+            with around_turn():
+                turn = respond(speaker, text, pending, today=evalset.today, memory=memory)
+            pending, memory = turn.pending, turn.memory
+            return turn
+
+        yield say
+
+    return conversation
+
+
+def run_case(evalset: EvalSet, case: Case, conversation: Conversation) -> Result:
+    """The case from a fresh world: each turn said, and checked when it has an expectation."""
     clear()
     speaker = build(evalset)
     before = state()
     result = Result(case)
-    pending = memory = None
-    for number, (text, expect) in enumerate(case.turns, 1):
-        with around_turn():
-            turn = respond(speaker, text, pending, today=evalset.today, memory=memory)
-        result.turns.append(turn)
-        pending, memory = turn.pending, turn.memory
-        last = number == len(case.turns)
-        expect = case.expect if last else expect
-        if expect is None:
-            continue
-        problem = check_turn(turn, expect, before, evalset.titles, last=last)
-        if last and case.intent in REPORTED and turn.intent != case.intent:
-            problem = "; ".join(p for p in (f"intent {turn.intent}", problem) if p)
-        if problem:
-            result.problem = f"turn {number}: {problem}"
-            break
+    with conversation(speaker, evalset) as say:
+        for number, (text, expect) in enumerate(case.turns, 1):
+            turn = say(text)
+            result.turns.append(turn)
+            last = number == len(case.turns)
+            expect = case.expect if last else expect
+            if expect is None:
+                continue
+            problem = check_turn(turn, expect, before, evalset.titles, last=last)
+            if last and case.intent in REPORTED and turn.intent != case.intent:
+                problem = "; ".join(p for p in (f"intent {turn.intent}", problem) if p)
+            if problem:
+                result.problem = f"turn {number}: {problem}"
+                break
     now = state()
     changed = bool(state_problem(before, now, {}))
     result.wrong_change = bool(result.problem) and changed and bool(state_problem(before, now, case.expect))
@@ -251,14 +277,14 @@ def run_case(evalset: EvalSet, case: Case, around_turn: Callable[[], contextlib.
 
 def run_set(
     evalset: EvalSet,
+    conversation: Conversation | None = None,
     *,
-    around_turn: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     progress: Callable[[Iterator[Case]], Iterator[Case]] = iter,
 ) -> list[Result]:
-    """Every case of the set, each from a fresh world. `around_turn` wraps each turn (a test runs the on-commit
-    callbacks there, as a real request would)."""
+    """Every case of the set, each from a fresh world (text level unless another `conversation` is given)."""
+    conversation = conversation or text_conversation()
     try:
-        return [run_case(evalset, case, around_turn) for case in progress(iter(evalset.cases))]
+        return [run_case(evalset, case, conversation) for case in progress(iter(evalset.cases))]
     finally:
         clear()
 
@@ -299,6 +325,8 @@ def report(name: str, results: list[Result]) -> str:
         mark = "!" if result.wrong_change else " "
         said = " / ".join(result.case.said)
         understood = " / ".join(f"{t.intent}: {t.reply}" for t in result.turns)
+        if result.heard:
+            understood = f"heard {' / '.join(repr(h) for h in result.heard)} -> {understood}"
         lines.append(f"  {mark} #{result.case.number} {said!r}\n      -> {understood}\n      {result.problem}")
     counts = Counter(t.template for r in results for t in r.turns if t.template)
     lines.append(f"  templates used: {len(counts)}")

@@ -70,7 +70,8 @@ class Names:
 
     @functools.cached_property
     def slot_lists(self) -> dict[str, SlotList]:
-        return {"team": _text_list(self.teams), "person": _text_list(self.people)}
+        people = _text_list(self.people)
+        return {"team": _text_list(self.teams), "person": people, "former": people}
 
 
 def _text_list(names: Iterable[str]) -> SlotList:
@@ -80,7 +81,7 @@ def _text_list(names: Iterable[str]) -> SlotList:
     return TextSlotList.from_strings(names, allow_template=False)
 
 
-_LOOSE = {"team": WildcardSlotList(name="team"), "person": WildcardSlotList(name="person")}
+_LOOSE = {name: WildcardSlotList(name=name) for name in ("team", "person", "former")}
 
 
 def _read(text: str, intents: Intents, lists: dict[str, SlotList]) -> list[Reading]:

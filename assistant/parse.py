@@ -30,9 +30,23 @@ _OPENINGS = (
     r"wait|oops|and|also|then|just|quickly|quick|kindly|have a look at|take a look at|look at|let me know|"
     r"can you tell me|could you tell me|tell me"
 )
+#: What Whisper writes for words of a command, put right: "whats due to day", "push it to next weak".
+_SOUND_ALIKE = [
+    (r"\bto (day|morrow|night)\b", r"to\1"),
+    (r"\b(?:two|too)(?= (?:the|my|our|me|him|her|them)\b)", "to"),
+    (r"\bnext weak\b", "next week"),
+]
+#: After "'s", the words that make it an "is" ("the filament's urgent now").
+_IS_WORDS = (
+    r"finished|complete|completed|sorted|ready|over|up|due|overdue|urgent|high|low|medium|normal|important|"
+    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with"
+)
 #: Words a stutter doubles that a title never does ("very very" may be a title's).
 _DOUBLED = r"make|add|the|a|to|it|assign|delete|mark|tick|put|move|set|and|i|uh|um|please|can|you|remind|change"
-_ENDINGS = r"please|thanks|thank you|cheers|would you|could you|can you|will you|ta|if you can|if possible|for now"
+_ENDINGS = (
+    r"please|thanks|thank you|cheers|would you|could you|can you|will you|ta|if you can|if possible|for now|"
+    r"actually|instead|while you're at it|while you are at it|when you can|if you don't mind|right now"
+)
 
 
 def normalize(transcript: str) -> str:
@@ -45,15 +59,17 @@ def normalize(transcript: str) -> str:
     text = re.sub(r"(?<!\d)[.,!?;:\"()\[\]](?!\d)|[.,!?;:\"()\[\]]", " ", text)
     text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)  # quotes around a title, not the one in "what's"
     text = re.sub(r"\s+", " ", text).strip(" -")
+    text = re.sub(r"(?:^|\s)(?:um+|uh+|erm|er|hmm+|mm+|ah)(?=\s|$)", " ", text)  # hesitations anywhere
+    text = re.sub(r"\s+", " ", text).strip()
+    for wrong, right in _SOUND_ALIKE:
+        text = re.sub(wrong, right, text)
     text = re.sub(rf"\b({_DOUBLED}) \1\b", r"\1", text)  # a stutter: "make make it urgent"
     text = re.sub(r"\b(?:not |the )?a do\b", "the todo", text)  # Whisper's hearing of a quick "the to-do"
-    text = re.sub(r"'s been\b", " has been", text)  # "the van's been serviced"
-    text = re.sub(
-        r"'s (?=(?:done|finished|complete|completed|sorted|ready|over|booked|sent|paid|fixed)\b)", " is ", text
-    )
+    text = re.sub(r"\bwhats\b|^work's\b", "what's", text)
+    text = re.sub(rf"'s (?=(?:{_IS_WORDS})\b)", " is ", text)  # "the filament's high priority now"
+    text = re.sub(r"'s (?=been\b|got\b|\w+ed\b|written\b|done\b|sent\b|paid\b)", " has ", text)  # "Dan's chased it"
     text = re.sub(r"^(?:a sign|i sign|a signed|assigned|sign)\b", "assign", text)
     text = re.sub(r"\b(?:a sign|a signed)(?= (?:it )?to\b)", "assign", text)
-    text = re.sub(r"\bwhats\b|^work's\b", "what's", text)
     text = re.sub(r"\bwhat is\b", "what's", text)
     while True:
         trimmed = re.sub(rf"^(?:{_OPENINGS})\s+", "", text)

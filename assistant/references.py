@@ -181,6 +181,9 @@ class TodoIndex(Generic[T]):
         """Title stems `word` may stand for, each with how much it counts."""
         alike = {word: 1.0} if word in self.by_stem else {}
         if len(word) >= 4:
+            for other in self.vocabulary:  # "photos" for "photograph": a short form of the title's word
+                if other.startswith(word) and len(other) > len(word):
+                    alike.setdefault(other, SOUND)
             for other, ratio, _ in process.extract(word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=SPELLING):
                 alike.setdefault(other, 0.9 * ratio / 100)
         for other in self.sounds.get(phonetic(word), ()):
@@ -191,11 +194,10 @@ class TodoIndex(Generic[T]):
         """Two words said for one of a title ("tea bags" for "teabags"), as that one."""
         joined: list[str] = []
         for word in said:
-            if joined and joined[-1] not in self.by_stem and word not in self.by_stem:
-                together = stem(joined[-1] + word)
-                if together in self.by_stem:
-                    joined[-1] = together
-                    continue
+            together = stem(joined[-1] + word) if joined else ""
+            if together in self.by_stem and together not in (joined[-1], word):
+                joined[-1] = together
+                continue
             joined.append(word)
         return joined
 

@@ -10,12 +10,16 @@ specific command that failed: "put Bob on the oven" with no oven todo is a quest
 
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import grammar
+from .clauses import Clauses
 from .dates import parse_date
 from .grammar import Reading
+from .references import IRREGULAR
 
 if TYPE_CHECKING:
     from .dialogue import Context
@@ -66,6 +70,21 @@ class Understanding:
 
     def understand(self, text: str) -> Understood | None:
         """The command `text` (normalised) asks for; None when no template fits it at all."""
+        understood = self._understand(text)
+        if understood is not None and understood.resolved:
+            return understood
+        lead, rest = Clauses(self.ctx).peel_head(text)
+        if not lead:
+            return understood
+        after = self._understand(rest)
+        if after is not None and after.resolved and after.intent == "add_todo":  # "for Monday, add ..."
+            return Understood(after.intent, {**lead, **after.slots}, after.template, after.score)
+        if (after is None or not after.resolved) and "team" in lead and re.search(r"\blist\b", text):
+            # "to the newsroom list, high priority, chase the planning office": the list names what to do
+            return Understood("add_todo", {**lead, "text": rest}, "<to_team> [<clauses>] {title}", 1.0)
+        return understood
+
+    def _understand(self, text: str) -> Understood | None:
         self.text = text
         failed: list[Reading] = []
         for loose in (False, True):
@@ -108,9 +127,11 @@ class Understanding:
     def fit(self, reading: Reading, *, loose: bool = False) -> float:
         """0 when some part of the reading names nothing of the speaker's; else how well the names fit (0..1)."""
         slots, scores = _with_due(reading.slots), []
-        todo = todo_phrase(reading)
-        if todo is not None:
-            scores.append(self._todo_fit(todo))
+        phrases = todo_phrases(reading)
+        if reading.metadata.get("past") and not past_tense(slots.get("deed", " ").split(" ")[0]):
+            return 0.0
+        if phrases:
+            scores.append(max(self._todo_fit(phrase) for phrase in phrases))
         elif reading.metadata.get("focus"):
             scores.append(1.0 if self.focus else 0.0)
         if "team" in slots:
@@ -118,7 +139,7 @@ class Understanding:
         if "person" in slots:
             scores.append(self.ctx.person_fit(slots["person"], loose=loose, nobody=reading.intent == "unassign_todo"))
         if "due" in slots and slots["due"] != "none":
-            scores.append(1.0 if parse_date(slots["due"], self.ctx.today) else 0.0)
+            scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
         if reading.intent == "list_todos":
@@ -134,10 +155,13 @@ class Understanding:
 
     def _as_command(self, reading: Reading, fit: float, *, resolved: bool = True) -> Understood:
         intent, fixed = INTENTS[reading.intent]
-        slots = {key: value for key, value in _with_due(reading.slots).items() if key not in ("participle", "deed")}
-        todo = todo_phrase(reading)
-        if todo is not None:
-            slots["todo"] = todo
+        slots = {k: v for k, v in _with_due(reading.slots).items() if k not in ("participle", "deed", "former")}
+        if "due" in slots and slots["due"] != "none":
+            found = due_date(slots["due"], self.ctx.today)
+            slots["due"] = found.isoformat() if found else slots["due"]
+        phrases = todo_phrases(reading)
+        if phrases:
+            slots["todo"] = max(phrases, key=lambda phrase: (self._todo_fit(phrase), -phrases.index(phrase)))
         elif reading.metadata.get("focus"):
             slots["todo"] = "it"
         slots.update(fixed)
@@ -153,6 +177,11 @@ class Understanding:
         return Understood(intent, slots, reading.template, round(fit, 3), resolved)
 
 
+def due_date(spoken: str, today: datetime.date) -> datetime.date | None:
+    """The date a due clause names: "friday", "the 30th", and "5 days" as in "finished in 5 days"."""
+    return parse_date(spoken, today) or parse_date(f"in {spoken}", today)
+
+
 def _with_due(slots: dict[str, str]) -> dict[str, Any]:
     """A day's name said alone (the `{day}` list) is the due date."""
     if "day" not in slots:
@@ -162,13 +191,21 @@ def _with_due(slots: dict[str, str]) -> dict[str, Any]:
     return slots
 
 
-def todo_phrase(reading: Reading) -> str | None:
-    """The words that name the todo: the slot, with what was done to it ("the invoices" + "sent")."""
+def todo_phrases(reading: Reading) -> list[str]:
+    """The words that may name the todo, best first: what was done and to what ("I sent the invoices", "the
+    invoices are sent": "send the invoices"), then without the verb, which is often another one than the title's
+    ("I rang the bakery owner back" for "Call back the bakery owner")."""
     slots = reading.slots
     if "deed" in slots:
-        return slots["deed"]
+        _verb, _, rest = slots["deed"].partition(" ")
+        return [slots["deed"], rest] if rest else [slots["deed"]]
     if "todo" not in slots:
-        return None
+        return []
     if "participle" in slots:
-        return f"{slots['todo']} {slots['participle']}"
-    return slots["todo"]
+        return [f"{slots['todo']} {slots['participle']}", slots["todo"]]
+    return [slots["todo"]]
+
+
+def past_tense(word: str) -> bool:
+    """ "fixed", "sent", "rang": a deed said as done (not "fix the printer", an order)."""
+    return word.endswith("ed") or word in IRREGULAR or (word.startswith("re") and word[2:] in IRREGULAR)

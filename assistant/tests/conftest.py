@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,16 +32,16 @@ class LiveWorker:
         stop_process(self.process, timeout=15)  # a job in progress ends first
 
 
-def start_worker(log_dir: Path, **env: str) -> LiveWorker:
-    """`manage.py rqworker assistant` as `make run` starts it, understanding commands against the phrase set's date
-    (`on_date`); returns once it is registered (model loaded)."""
+def start_worker(log_dir: Path, *, today: datetime.date = TODAY, **env: str) -> LiveWorker:
+    """`manage.py rqworker assistant` as `make run` starts it, understanding commands against `today` (the phrase
+    set's date unless given: `on_date`); returns once it is registered (model loaded)."""
     from assistant.queue import live_workers
 
     log_path = log_dir / f"rqworker-{time.monotonic_ns()}.log"
     before = {w.name for w in live_workers()}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "assistant.tests.on_date", TODAY.isoformat(), "rqworker", "assistant"],
+            [sys.executable, "-m", "assistant.tests.on_date", today.isoformat(), "rqworker", "assistant"],
             cwd=BASE_DIR,
             env=server_env(**{**LIVE_ENV, **env}),
             stdout=log,
@@ -61,7 +63,7 @@ def start_worker(log_dir: Path, **env: str) -> LiveWorker:
 def worker_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveWorker]]:
     workers: list[LiveWorker] = []
 
-    def start(**env: str) -> LiveWorker:
+    def start(**env: Any) -> LiveWorker:
         worker = start_worker(tmp_path, **env)
         workers.append(worker)
         return worker

@@ -18,7 +18,7 @@ def run(db, django_capture_on_commit_callbacks):
         def around_turn():
             return django_capture_on_commit_callbacks(execute=True)
 
-        return evaluation.run_set(evaluation.load(split), around_turn=around_turn)
+        return evaluation.run_set(evaluation.load(split), evaluation.text_conversation(around_turn))
 
     return run_split
 
