@@ -3,7 +3,9 @@ would, and scored by what the database holds afterwards (format: `assistant/eval
 
 A case is right when the data ends as expected (nothing else changed), a question was asked where one was expected
 and none left waiting otherwise, and a question about todos named exactly the todos asked for. A **wrong change** is
-a case whose data changed, but not as expected: worse than "I didn't understand", and the one count that must be 0.
+a value written that nobody asked for (`wrong_values`): a todo changed, added or deleted that should not be, a field
+set to something else than asked. It is worse than "I didn't understand", and the one count that must be 0; a change
+asked for and not made is a miss.
 
 Each set holds its own world (people, teams, todos, and the date it is understood against), so the figures are a
 function of the set and the code only: `run_set` builds the world afresh in an empty database for every case.
@@ -182,6 +184,42 @@ def state_problem(before: dict[int, Row], now: dict[int, Row], expect: dict[str,
     return "; ".join(problems)
 
 
+def wrong_values(before: dict[int, Row], now: dict[int, Row], expect: dict[str, Any]) -> list[str]:
+    """The values written that nobody asked for: a todo deleted or added that should not be, a title, assignee,
+    priority, due date or done flag set to something other than the expected value. A change asked for and not
+    (fully) made is a miss, not a wrong change: the data then holds the old value, or a new todo the default."""
+    kept, added = expected_state(before, expect)
+    wrong = [f"deleted {row[1]!r}" for id_, row in kept.items() if id_ not in now]
+    for id_, row in now.items():
+        if id_ in kept:
+            wrong += [f"{row[1]!r}: {name}" for name in _unasked(row, kept[id_], before[id_])]
+            continue
+        if id_ in before:
+            continue  # not deleted although asked: a miss
+        like = [want for want in added if want[0] == row[0] and same_title(want[1], row[1])]
+        if not like:
+            wrong.append(f"added {row}")
+        else:
+            wrong += [f"{row[1]!r}: {name}" for name in _unasked(row, like[0], _DEFAULTS)]
+    return wrong
+
+
+#: A new todo's values when nothing was said about them (team and title are never defaults).
+_DEFAULTS: Row = ("", "", None, "medium", None, False)
+_FIELDS = ("team", "title", "assignee", "priority", "due", "done")
+
+
+def _unasked(row: Row, wanted: Row, old: Row) -> list[str]:
+    """The fields of `row` that are neither what was wanted nor what they were."""
+    return [
+        _FIELDS[index]
+        for index in range(len(row))
+        if row[index] != wanted[index]
+        and row[index] != old[index]
+        and not (index == 1 and (same_title(row[1], wanted[1]) or same_title(row[1], old[1])))
+    ]
+
+
 def answer_problem(reply: str, titles: list[str], expect: dict[str, Any]) -> str:
     if "answer" not in expect:
         return ""
@@ -269,9 +307,7 @@ def run_case(evalset: EvalSet, case: Case, conversation: Conversation) -> Result
             if problem:
                 result.problem = f"turn {number}: {problem}"
                 break
-    now = state()
-    changed = bool(state_problem(before, now, {}))
-    result.wrong_change = bool(result.problem) and changed and bool(state_problem(before, now, case.expect))
+    result.wrong_change = bool(result.problem) and bool(wrong_values(before, state(), case.expect))
     return result
 
 
