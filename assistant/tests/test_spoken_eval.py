@@ -134,6 +134,7 @@ def spoken_conversation(url: str, voice: Voice, folder: Path, heard: list[str]) 
     return conversation
 
 
+@pytest.mark.timeout(5400)
 def test_the_held_out_set_spoken(assistant_daphne, worker_factory, speech_dir, capsys):
     evalset = evaluation.load("heldout")
     cases = evalset.cases[: int(os.environ.get("EVAL_SPOKEN_CASES") or len(evalset.cases))]  # fewer: a quick try
