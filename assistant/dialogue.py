@@ -59,16 +59,7 @@ INTENTS = (
     "empty",
 )
 #: The intents `Dialogue.run` carries out (the others are answers, or nothing to do).
-ACTING_INTENTS = (
-    "add_todo",
-    "list_todos",
-    "complete_todo",
-    "assign_todo",
-    "update_todo",
-    "delete_todo",
-    "undo",
-    "help",
-)
+ACTING_INTENTS = tuple(intent for intent in INTENTS if intent not in ("confirm", "cancel", "unknown", "empty"))
 #: How many todos a spoken list reads out before "and N more".
 SPOKEN_LIST_LIMIT = 5
 #: Todos considered when resolving a spoken title (the most recent first).
@@ -116,6 +107,12 @@ class _Ask(Exception):
 
 class _Refuse(Exception):
     """A request that cannot be done as asked; the message says why (and what to say instead)."""
+
+
+def done(reply: str, intent: str, kind: str, todos: list) -> Turn:
+    """A turn that did what was asked: `kind` (todo_created, todo_updated, ...) for each of `todos`."""
+    actions = [{"type": kind, "todo_id": todo.id, "team_id": todo.team_id} for todo in todos]
+    return Turn(reply, intent, actions, None, True)
 
 
 def quote(title: str) -> str:
@@ -537,12 +534,11 @@ class Dialogue:
         if due is not None:
             details.append(f"due {speak_date(due, self.ctx.today)}")
         extra = f", {', '.join(details)}" if details else ""
-        return Turn(
+        return done(
             f"Added {_and_list([quote(t.title) for t in todos])} to {membership.team.name}{extra}.",
             "add_todo",
-            [{"type": "todo_created", "todo_id": todo.id, "team_id": todo.team_id} for todo in todos],
-            None,
-            True,
+            "todo_created",
+            todos,
         )
 
     def _list_todos(self, slots: dict) -> Turn:
@@ -626,12 +622,11 @@ class Dialogue:
         before = undo.fields_of(todo)
         self._save(lambda: change_todo(membership, todo, done=True), membership)
         self.memory["undo"] = undo.changed(todo, before)
-        return Turn(
+        return done(
             f"Marked {quote(todo.title)} as done.",
             "complete_todo",
-            [{"type": "todo_completed", "todo_id": todo.id, "team_id": todo.team_id}],
-            None,
-            True,
+            "todo_completed",
+            [todo],
         )
 
     def _assign_todo(self, slots: dict) -> Turn:
@@ -653,9 +648,7 @@ class Dialogue:
             reply = f"{quote(todo.title)} is now unassigned."
         else:
             reply = f"Assigned {quote(todo.title)} to {'you' if assignee == self.ctx.user else person_name(assignee)}."
-        return Turn(
-            reply, "assign_todo", [{"type": "todo_updated", "todo_id": todo.id, "team_id": todo.team_id}], None, True
-        )
+        return done(reply, "assign_todo", "todo_updated", [todo])
 
     def _update_todo(self, slots: dict) -> Turn:
         todo = self._todo(slots, done_only=slots.get("done") == "no")
@@ -689,12 +682,11 @@ class Dialogue:
         before = undo.fields_of(todo)
         self._save(lambda: change_todo(membership, todo, **fields), membership)
         self.memory["undo"] = undo.changed(todo, before)
-        return Turn(
+        return done(
             ". ".join(said) + ".",
             "update_todo",
-            [{"type": "todo_updated", "todo_id": todo.id, "team_id": todo.team_id}],
-            None,
-            True,
+            "todo_updated",
+            [todo],
         )
 
     def _delete_todo(self, slots: dict) -> Turn:
@@ -746,12 +738,11 @@ class Dialogue:
         for todo in todos:
             self._save(lambda todo=todo: delete_todo(membership, todo), membership)
         self.memory.pop("focus", None)
-        return Turn(
+        return done(
             f"Undone: removed {_and_list([quote(t.title) for t in todos])} from {membership.team.name}.",
             "undo",
-            [{"type": "todo_deleted", "todo_id": t.id, "team_id": t.team_id} for t in todos],
-            None,
-            True,
+            "todo_deleted",
+            todos,
         )
 
     def _undo_change(self, record: dict) -> Turn:
@@ -764,12 +755,11 @@ class Dialogue:
         fields = {name: value for name, value in fields.items() if getattr(todo, name) != value}
         self._save(lambda: change_todo(membership, todo, **fields), membership)
         self.memory["focus"] = todo.id
-        return Turn(
+        return done(
             f"Undone: {quote(todo.title)} is back as it was.",
             "undo",
-            [{"type": "todo_updated", "todo_id": todo.id, "team_id": todo.team_id}],
-            None,
-            True,
+            "todo_updated",
+            [todo],
         )
 
     def _undo_delete(self, record: dict) -> Turn:
@@ -778,12 +768,11 @@ class Dialogue:
         todo = Todo(**fields, description=record.get("description", ""))
         self._save(lambda: add_todo(membership, todo), membership)
         self.memory["focus"] = todo.id
-        return Turn(
+        return done(
             f"Undone: {quote(todo.title)} is back in {membership.team.name}.",
             "undo",
-            [{"type": "todo_created", "todo_id": todo.id, "team_id": todo.team_id}],
-            None,
-            True,
+            "todo_created",
+            [todo],
         )
 
     # -- helpers ------------------------------------------------------------------------------
