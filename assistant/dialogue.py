@@ -995,7 +995,7 @@ def vocabulary(user, today: datetime.date) -> str:
             break
     text = (
         "Add a todo, mark as done, assign to, unassign, rename, change the priority, due date, delete, remove, "
-        "what's on my list, what's due today. Yes, no, cancel."
+        "undo, what's on my list, what's due today. Yes, no, cancel."
     )
     for label, names in (("Teams", teams), ("People", people)):
         if names:
