@@ -29,6 +29,9 @@ STARTS = frozenset(
 )
 #: A clause at the start is at most this many words.
 HEAD_WORDS = 6
+#: A name read loosely (not one of the speaker's as said) must fit this well to be taken for a clause: "for the
+#: keys" is part of a title, not the team Box office.
+LOOSE_FIT = 0.8
 
 
 class Clauses:
@@ -79,8 +82,9 @@ class Clauses:
         values, kind = reading.slots, reading.intent.removesuffix("_clause")
         if kind in slots or f"{kind}_id" in slots:
             return False
+        needed = LOOSE_FIT if loose else 1.0
         if kind == "team":
-            if self.ctx.team_fit(values["team"], loose=loose) <= 0:
+            if self.ctx.team_fit(values["team"], loose=loose) < needed:
                 return False
             slots["team"] = values["team"]
             teams = self.ctx.names.teams.get(values["team"], [])
@@ -88,7 +92,7 @@ class Clauses:
                 slots["team_id"] = teams[0]["id"]
             return True
         if kind == "person":
-            if self.ctx.person_fit(values["person"], loose=loose) <= 0:
+            if self.ctx.person_fit(values["person"], loose=loose) < needed:
                 return False
             slots["person"] = values["person"]
             return True

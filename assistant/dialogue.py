@@ -59,7 +59,8 @@ INTENTS = (
     "empty",
 )
 #: The intents `Dialogue.run` carries out (the others are answers, or nothing to do).
-ACTING_INTENTS = tuple(intent for intent in INTENTS if intent not in ("confirm", "cancel", "unknown", "empty"))
+#: "correct" ("No wait, I meant ...") runs the corrected command again and answers with its intent.
+ACTING_INTENTS = (*(intent for intent in INTENTS if intent not in ("confirm", "cancel", "unknown", "empty")), "correct")
 #: How many todos a spoken list reads out before "and N more".
 SPOKEN_LIST_LIMIT = 5
 #: Todos considered when resolving a spoken title (the most recent first).
@@ -366,6 +367,10 @@ class Context:
             named = " ".join(filters.other_words)
             if _a_team_named(named):
                 filters.other_team, filters.other_words = named, []
+        if filters.other_words:  # "when is the quiz night": the words name todos
+            found = self.index.find(" ".join(filters.other_words), strict=True)
+            if found.best:
+                filters.about, filters.other_words = [todo.id for todo in found.best], []
         return filters
 
 
@@ -414,6 +419,8 @@ class Dialogue:
             turn = Turn(ask.question, intent, [], pending, False)
         except _Refuse as refusal:
             turn = Turn(str(refusal), intent, [], None, False)
+        if turn.ok and intent in CORRECTABLE:
+            self.memory["last"] = {"intent": intent, "slots": _plain_slots(slots)}
         return self._with_memory(turn)
 
     def _with_memory(self, turn: Turn) -> Turn:
@@ -436,9 +443,13 @@ class Dialogue:
             if self._is_command(text):
                 return None
             return Turn(f"Please say yes or no. {pending.get('question', '')}".strip(), "unknown", [], pending, False)
+        if kind == "split":
+            return self._answer_split(answer, text, intent, slots, pending)
         if answer == "cancel":
             return Turn("OK, never mind.", "cancel", [], None, True)
         options = pending.get("options") or []
+        if kind == "todo" and answer == "confirm" and len(options) == 1:  # "Do you mean 'X'?" - "yes"
+            return self.run(intent, {**slots, "todo_id": options[0]["id"]})
         chosen = self._choose(text, options)
         if chosen is not None and kind in ("team", "todo", "person"):
             slots[f"{kind}_id"] = chosen
@@ -446,6 +457,19 @@ class Dialogue:
         if answer == "confirm" or not self._is_command(text):
             return Turn(f"Sorry, I still need to know: {pending.get('question', '')}", "unknown", [], pending, False)
         return None
+
+    def _answer_split(self, answer: str | None, text: str, intent: str, slots: dict, pending: dict) -> Turn | None:
+        """ "One todo, or two?": "one" (or yes) adds the whole, "two" (or "both", "separately") each part."""
+        parts = slots.pop("parts", [])
+        if answer == "confirm" or re.fullmatch(r"(?:as )?(?:one|1|a single)(?: todo| task| thing)?|just one", text):
+            return self.run(intent, {**slots, "confirmed": True})
+        if re.fullmatch(r"(?:as )?(?:two|three|four|2|3|4|both|separately|separate|each|all of them)(?: \w+)?", text):
+            return self.run(intent, {**slots, "titles": parts, "confirmed": True})
+        if answer == "cancel":
+            return Turn("OK, I didn't add anything.", "cancel", [], None, True)
+        if self._is_command(text):
+            return None
+        return Turn(f"Sorry, I still need to know: {pending.get('question', '')}", "unknown", [], pending, False)
 
     def _understand(self, text: str):
         """What `text` asks for; "no, reopen it" asks for what follows the "no"."""
@@ -487,7 +511,7 @@ class Dialogue:
 
     def _add_todo(self, slots: dict) -> Turn:
         if "title" not in slots and "titles" not in slots:
-            slots.update(self._split_add(slots.pop("text", "")))
+            self._split_add(slots.pop("text", ""), slots)
         titles = slots.get("titles") or ([slots["title"]] if slots.get("title") else [])
         if not titles:
             raise _Refuse("What should the todo say? Try: add a todo buy milk.")
@@ -513,6 +537,13 @@ class Dialogue:
         if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
             raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
+        if slots.get("parts") and not slots.get("confirmed"):
+            question = (
+                f"Add {quote(titles[0])} as one todo, or {_and_list([quote(p) for p in slots['parts']])} as "
+                f"{len(slots['parts'])}?"
+            )
+            pending = {"intent": "add_todo", "slots": slots, "await": "split", "options": [], "question": question}
+            return Turn(question, "add_todo", [], pending, False)
         if len(titles) == 1 and _maybe_a_list(titles[0]) and not slots.get("confirmed"):
             question = (
                 f"Add {quote(titles[0])} to {membership.team.name} as one todo? Say yes, or no and then the things "
@@ -562,6 +593,8 @@ class Dialogue:
             slots["person_id"] = person.id
         done = slots.get("done") == "yes"
         todos = [t for t in self.ctx.todos if t.done == done]
+        if slots.get("about"):  # the todos named, open or done
+            todos = [t for t in self.ctx.todos if t.id in slots["about"]]
         if team is not None:
             todos = [t for t in todos if t.team_id == team["id"]]
         if person is not None:
@@ -578,7 +611,7 @@ class Dialogue:
             todos = [t for t in todos if t.due_date and t.due_date < today]
         if slots.get("priority"):
             todos = [t for t in todos if t.priority == PRIORITIES.get(slots["priority"], slots["priority"])]
-        narrowed = team or person or span or slots.get("overdue") or slots.get("priority") or done
+        narrowed = team or person or span or slots.get("overdue") or slots.get("priority") or done or slots.get("about")
         mine = slots.get("mine") == "yes" or not narrowed
         if mine and person is None:
             todos = [t for t in todos if t.assignee_id == self.ctx.user.id]
@@ -608,7 +641,9 @@ class Dialogue:
             if owner == "There":
                 return f"Nothing {kind}{state}{where}{when}."
             return f"{owner} {has} no {kind}{state} todos{where}{when}."
-        spoken = [self._describe(t, with_team=team is None) for t in todos[:SPOKEN_LIST_LIMIT]]
+        spoken = [
+            self._describe(t, with_team=team is None, who=bool(slots.get("about"))) for t in todos[:SPOKEN_LIST_LIMIT]
+        ]
         more = len(todos) - len(spoken)
         tail = f", and {more} more" if more else ""
         return f"{owner} {has} {len(todos)} {noun}{where}{when}: {'; '.join(spoken)}{tail}."
@@ -716,6 +751,22 @@ class Dialogue:
             [{"type": "todo_deleted", "todo_id": todo_id, "team_id": team_id}],
             None,
             True,
+        )
+
+    def _correct(self, slots: dict) -> Turn:
+        """ "No wait, I meant the backdrop": the last change put back, and made to the todo meant."""
+        last, record = self.memory.get("last"), self.memory.get("undo")
+        if not last or not record or record.get("action") != "change" or last.get("intent") not in CORRECTABLE:
+            raise _Refuse("I'm not sure what to change. Please say the whole command again.")
+        meant = self.ctx.find_todo(slots.get("todo", ""))
+        if meant.id == record["id"]:
+            raise _Refuse(f"That is the one I changed: {quote(meant.title)}.")
+        put_back = self._undo_change(record)
+        self.memory.pop("undo", None)
+        redo = {key: value for key, value in last["slots"].items() if key not in ("todo", "todo_id")}
+        turn = self.run(last["intent"], {**redo, "todo_id": meant.id})
+        return dataclasses.replace(
+            turn, reply=f"{put_back.reply} {turn.reply}", actions=put_back.actions + turn.actions
         )
 
     def _undo(self, slots: dict) -> Turn:
@@ -826,18 +877,21 @@ class Dialogue:
                 raise _Refuse("That title is too long: todos have 200 characters at most.") from exc
             raise _Refuse(" ".join(exc.messages)) from exc
 
-    def _describe(self, todo: TodoRow, *, with_team: bool) -> str:
+    def _describe(self, todo: TodoRow, *, with_team: bool, who: bool = False) -> str:
         parts = [f"{quote(todo.title)} in {todo.team_name}" if with_team else quote(todo.title)]
+        if who:
+            assignee = next((u for u in self.ctx.people if u.id == todo.assignee_id), None)
+            parts.append(f"assigned to {person_name(assignee)}" if assignee else "unassigned")
+            parts.append("done" if todo.done else "open")
         if todo.due_date:
             parts.append(f"due {speak_date(todo.due_date, self.ctx.today)}")
         if todo.priority in ("high", "urgent"):
             parts.append(todo.priority)
         return ", ".join(parts)
 
-    def _split_add(self, text: str) -> dict[str, Any]:
+    def _split_add(self, text: str, slots: dict[str, Any]) -> None:
         """ "buy milk for the demo team assign to alice priority high due friday" -> titles and slots: the clauses
         (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
-        slots: dict[str, Any] = {}
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
         text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
         text = Clauses(self.ctx).peel_tail(text, slots)
@@ -847,8 +901,10 @@ class Dialogue:
         text = re.sub(r"^by (?=\w)", "buy ", text)  # Whisper's "by" for a title's "Buy", "right" for "Write"
         text = re.sub(r"^right (?=(?:the|a|an|up|down|to|back|out)\b)", "write ", text)
         said = original_case(text, self.transcript, keep=",&")
-        slots["titles"] = [_capitalized(part) for part in _items(said)]
-        return slots
+        parts, sure = _items(said)
+        slots["titles"] = [_capitalized(part) for part in (parts if sure else [said])]
+        if not sure:
+            slots["parts"] = [_capitalized(part) for part in parts]
 
     @staticmethod
     def _refuse_other_team(text: str) -> None:
@@ -859,17 +915,21 @@ class Dialogue:
                 raise _Refuse(f"You're not in a team called {re.sub(r' team$', '', named)}.")
 
 
-def _items(title: str) -> list[str]:
-    """One title, or several when it is a list of short things: "milk, eggs and bread"."""
+def _items(title: str) -> tuple[list[str], bool]:
+    """One title, or several when it is a list of short things ("milk, eggs and bread"), and whether that is sure:
+    "fish and chips night" may be one thing or two, "milk and eggs" and a list with commas are two and three."""
+    whole = re.sub(r"\s*,\s*", " ", title).strip()
     parts = [part.strip(" ,") for part in re.split(r",\s*|\s+and\s+|\s+&\s+", title) if part.strip(" ,")]
-    if len(parts) == 1:
-        return [parts[0]] if parts else [title]
+    if len(parts) <= 1:
+        return [whole], True
     parts = [re.sub(r"^(?:and|some|a|an|more) ", "", part) if len(part.split()) > 1 else part for part in parts]
-    if len(parts) > 1 and all(len(part.split()) <= LIST_ITEM_WORDS for part in parts):
-        return parts
-    if len(parts) > 2 and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
-        return parts
-    return [re.sub(r"\s*,\s*", " ", title).strip()]
+    short = all(len(part.split()) <= LIST_ITEM_WORDS for part in parts)
+    listed = "," in title or len(parts) > 2
+    if listed and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
+        return parts, True
+    if short:
+        return parts, all(len(part.split()) == 1 for part in parts)
+    return [whole], True
 
 
 def _a_team_named(spoken: str) -> bool:
@@ -924,6 +984,15 @@ def _valid_pending(pending: Any) -> bool:
     return all(isinstance(value, int) and not isinstance(value, bool) for value in ids)
 
 
+#: The intents whose last change "I meant ..." can move to another todo.
+CORRECTABLE = ("complete_todo", "update_todo", "assign_todo")
+
+
+def _plain_slots(slots: dict[str, Any]) -> dict[str, Any]:
+    """The slots a command can be run again with: plain JSON values (they are kept in the session)."""
+    return {key: value for key, value in slots.items() if isinstance(value, str | int | float | bool) or value is None}
+
+
 def _valid_memory(memory: Any) -> dict[str, Any]:
     """The parts of `memory` this module wrote, the rest dropped (it travels through the caller's storage)."""
     if not isinstance(memory, dict):
@@ -934,6 +1003,9 @@ def _valid_memory(memory: Any) -> dict[str, Any]:
         kept["focus"] = focus
     if undo.valid(memory.get("undo")):
         kept["undo"] = memory["undo"]
+    last = memory.get("last")
+    if isinstance(last, dict) and last.get("intent") in CORRECTABLE and isinstance(last.get("slots"), dict):
+        kept["last"] = {"intent": last["intent"], "slots": _plain_slots(last["slots"])}
     return kept
 
 

@@ -35,11 +35,12 @@ _SOUND_ALIKE = [
     (r"\bto (day|morrow|night)\b", r"to\1"),
     (r"\b(?:two|too)(?= (?:the|my|our|me|him|her|them)\b)", "to"),
     (r"\bnext weak\b", "next week"),
+    (r"\bfour(?= (?:the|my|our)\b)", "for"),
 ]
 #: After "'s", the words that make it an "is" ("the filament's urgent now").
 _IS_WORDS = (
     r"finished|complete|completed|sorted|ready|over|up|due|overdue|urgent|high|low|medium|normal|important|"
-    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with"
+    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with|made|gone|done|paid|sent|set|put|cut"
 )
 #: Words a stutter doubles that a title never does ("very very" may be a title's).
 _DOUBLED = r"make|add|the|a|to|it|assign|delete|mark|tick|put|move|set|and|i|uh|um|please|can|you|remind|change"

@@ -390,6 +390,13 @@ CASES: list[Case] = [
         reply=("'Buy milk' is back as it was",),
     ),
     case("undo with nothing done", ("Undo.", "undo"), reply=("nothing to undo",)),
+    case(
+        "correct the todo just changed",
+        ("Mark buy milk as done.", "complete_todo"),
+        ("No wait, I meant the login bug.", "complete_todo"),
+        check=changed("Fix the login bug", done=True),  # and 'Buy milk' open again, as every other todo is
+        reply=("Marked 'Fix the login bug' as done",),
+    ),
     case("unknown", ("Play some jazz music.", "unknown"), reply=("help",)),
     case("unknown todo", ("Mark feed the unicorn as done.", "complete_todo"), reply=("couldn't find",)),
     case("nothing said", (" ... ", "empty"), reply=("didn't catch",)),

@@ -71,10 +71,12 @@ class Filters:
     other_words: list[str] = field(default_factory=list)
     #: A team named that the speaker is not in ("what's on the Merch stall list").
     other_team: str = ""
+    #: The todos the question's other words name ("when is the quiz night", "who's on the flowers"), by id.
+    about: list[int] = field(default_factory=list)
 
     @property
     def asked(self) -> bool:
-        if self.other_team:
+        if self.other_team or self.about:
             return True
         if self.other_words:
             return False
@@ -106,6 +108,8 @@ class Filters:
             slots["done"] = "yes"
         if self.other_team:
             slots["other_team"] = self.other_team
+        if self.about:
+            slots["about"] = self.about
         return slots
 
 

@@ -124,6 +124,16 @@ IRREGULAR = {
     "bled": "bleed",
     "bred": "breed",
 }
+#: Words people use for one another in a todo's title ("the refunds call" for "Ring Sam about the refunds").
+SYNONYMS = {
+    word: group
+    for group in (
+        frozenset({"call", "ring", "phone"}),
+        frozenset({"fix", "mend", "repair"}),
+        frozenset({"email", "mail"}),
+    )
+    for word in group
+}
 #: A word spelled this close to a title's word (rapidfuzz ratio, 0..100) is taken for it: "recieve", "restok".
 SPELLING = 84
 #: How much a word that only sounds like the title's word counts (against 1 for the same stem).
@@ -188,6 +198,9 @@ class TodoIndex(Generic[T]):
                 alike.setdefault(other, 0.9 * ratio / 100)
         for other in self.sounds.get(phonetic(word), ()):
             alike.setdefault(other, SOUND)
+        for other in SYNONYMS.get(word, ()):
+            if other in self.by_stem:
+                alike.setdefault(other, SOUND)
         return alike
 
     def _joined(self, said: list[str]) -> list[str]:
@@ -201,15 +214,17 @@ class TodoIndex(Generic[T]):
             joined.append(word)
         return joined
 
-    def find(self, spoken: str, *, among: Iterable[T] | None = None) -> Found[T]:
-        """The items `spoken` names: each content word said must stand for a word of the title."""
+    def find(self, spoken: str, *, among: Iterable[T] | None = None, strict: bool = False) -> Found[T]:
+        """The items `spoken` names: each content word said must stand for a word of the title (`strict`: be one of
+        its words, as a stem: for words that may name no todo at all, "what's on the telly tonight")."""
         said = self._joined(list(dict.fromkeys(stems(spoken))))
         if not said:
             return Found([], 0.0)
         allowed = None if among is None else {id(item) for item in among}
         fits: dict[int, list[float]] = {}
         for position, word in enumerate(said):
-            for other, weight in self._alike(word).items():
+            alike = ({word: 1.0} if word in self.by_stem else {}) if strict else self._alike(word)
+            for other, weight in alike.items():
                 for item in self.by_stem[other]:
                     if allowed is not None and id(self.items[item]) not in allowed:
                         continue

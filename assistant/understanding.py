@@ -42,6 +42,7 @@ INTENTS: dict[str, tuple[str, dict[str, str]]] = {
     "rename_todo": ("update_todo", {}),
     "delete_todo": ("delete_todo", {}),
     "undo": ("undo", {}),
+    "correct_todo": ("correct", {}),
     "help": ("help", {}),
 }
 
@@ -59,6 +60,11 @@ class Understood:
 
 def is_pronoun(spoken: str) -> bool:
     return spoken.strip() in PRONOUNS
+
+
+#: What `Understanding.fit` says of a reading that is not this kind of sentence at all (as opposed to 0: one whose
+#: names name nothing of the speaker's, which the dialogue can refuse precisely).
+NOT_THIS = -1.0
 
 
 class Understanding:
@@ -93,8 +99,12 @@ class Understanding:
             if chosen is not None:
                 return chosen
             failed.extend(readings)
-        # what to refuse: a reading with words of its own (not "{due}" alone, which fits anything)
-        specific = [r for r in failed if r.intent != "list_todos" and r.literal and not r.metadata.get("focus")]
+        # what to refuse: a reading whose only fault is a name that names nothing, with words of its own (not
+        # "{due}" alone, which fits anything); never one that is not this kind of sentence ("the puddings are
+        # urgent" is no "the puddings are <done>")
+        specific = [
+            r for r in failed if r.literal and not r.metadata.get("focus") and self.fit(r, loose=True) != NOT_THIS
+        ]
         if not specific:
             return None
         top = max(specific, key=lambda r: (r.literal, -r.wildcards))
@@ -115,11 +125,10 @@ class Understanding:
         if reading.intent == "add_todo":
             # A new todo from free text only when nothing more specific was said: the failed reading explains itself
             specific = [r for r in [*failed, *readings] if r.intent != "add_todo" and r.literal > reading.literal]
-            unresolved = [r for r in specific if self.fit(r, loose=loose) <= 0]
+            unresolved = [r for r in specific if self.fit(r, loose=loose) == 0]
             if unresolved and not [r for r in specific if self.fit(r, loose=loose) > 0]:
                 top = max(unresolved, key=lambda r: (r.literal, -r.wildcards))
-                if top.intent != "list_todos":
-                    return self._as_command(top, 0.0, resolved=False)
+                return self._as_command(top, 0.0, resolved=False)
         return self._as_command(reading, fit)
 
     # -- how well a reading resolves ----------------------------------------------------------
@@ -128,8 +137,10 @@ class Understanding:
         """0 when some part of the reading names nothing of the speaker's; else how well the names fit (0..1)."""
         slots, scores = _with_due(reading.slots), []
         phrases = todo_phrases(reading)
-        if reading.metadata.get("past") and not past_tense(slots.get("deed", " ").split(" ")[0]):
-            return 0.0
+        if reading.metadata.get("past") and not any(past_tense(w) for w in slots.get("deed", "").split(" ")[:2]):
+            return NOT_THIS
+        if ("participle" in slots or "doing" in slots) and not phrases:
+            return NOT_THIS
         if phrases:
             scores.append(max(self._todo_fit(phrase) for phrase in phrases))
         elif reading.metadata.get("focus"):
@@ -142,8 +153,8 @@ class Understanding:
             scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
-        if reading.intent == "list_todos":
-            scores.append(1.0 if self.ctx.list_filters(self.text).asked else 0.0)
+        if reading.intent == "list_todos" and not self.ctx.list_filters(self.text).asked:
+            return NOT_THIS
         return min(scores) if scores else 1.0
 
     def _todo_fit(self, spoken: str) -> float:
@@ -155,7 +166,9 @@ class Understanding:
 
     def _as_command(self, reading: Reading, fit: float, *, resolved: bool = True) -> Understood:
         intent, fixed = INTENTS[reading.intent]
-        slots = {k: v for k, v in _with_due(reading.slots).items() if k not in ("participle", "deed", "former")}
+        slots = {
+            k: v for k, v in _with_due(reading.slots).items() if k not in ("participle", "doing", "deed", "former")
+        }
         if "due" in slots and slots["due"] != "none":
             found = due_date(slots["due"], self.ctx.today)
             slots["due"] = found.isoformat() if found else slots["due"]
@@ -201,11 +214,22 @@ def todo_phrases(reading: Reading) -> list[str]:
         return [slots["deed"], rest] if rest else [slots["deed"]]
     if "todo" not in slots:
         return []
-    if "participle" in slots:
+    if "participle" in slots:  # "the invoices are sent": only a past participle says it was done
+        if not past_tense(slots["participle"].split(" ")[0]):
+            return []
         return [f"{slots['todo']} {slots['participle']}", slots["todo"]]
+    if "doing" in slots:  # "the tea towels need washing": a gerund
+        if not slots["doing"].split(" ")[0].endswith("ing"):
+            return []
+        return [f"{slots['todo']} {slots['doing']}", slots["todo"]]
     return [slots["todo"]]
 
 
 def past_tense(word: str) -> bool:
     """ "fixed", "sent", "rang": a deed said as done (not "fix the printer", an order)."""
-    return word.endswith("ed") or word in IRREGULAR or (word.startswith("re") and word[2:] in IRREGULAR)
+    return (
+        word.endswith(("ed", "en", "wn", "rn"))
+        or word in IRREGULAR
+        or (word.startswith("re") and word[2:] in IRREGULAR)
+        or word in ("done", "made", "set", "put", "cut", "shut", "read", "sorted")
+    )
