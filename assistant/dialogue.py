@@ -377,10 +377,25 @@ class Context:
 class Dialogue:
     """Runs one command against a user's context; the handlers raise `_Ask`/`_Refuse` to end early."""
 
-    def __init__(self, context: Context, memory: dict | None = None) -> None:
+    def __init__(self, context: Context, memory: dict | None = None, confidence: dict | None = None) -> None:
         self.ctx = context
         self.transcript = ""
         self.memory: dict[str, Any] = _valid_memory(memory)
+        #: How sure speech to text was of each word said (empty: typed, or a backend that does not say).
+        self.confidence: dict[str, float] = confidence or {}
+        self.doubt: float | None = None
+
+    def sureness(self, words: str) -> float:
+        """The lowest probability speech to text gave a content word of `words` (1.0 when it gave none)."""
+        keys = [re.sub(r"[^a-z0-9']+", "", word.lower()) for word in words.split()]
+        found = [self.confidence[key] for key in keys if key in self.confidence and key not in _FILLER_WORDS]
+        return min(found, default=1.0)
+
+    def _doubted(self, words: str) -> bool:
+        """Whether `words` were heard too unsurely to act on without reading them back (noted for the history)."""
+        sureness = self.sureness(words)
+        self.doubt = sureness if self.doubt is None else min(self.doubt, sureness)
+        return sureness < settings.VOICE_STT_DOUBT
 
     # -- entry --------------------------------------------------------------------------------
 
@@ -405,7 +420,8 @@ class Dialogue:
         if understood is None:
             return self._with_memory(self._unknown({"text": text}))
         turn = self.run(understood.intent, dict(understood.slots))
-        return dataclasses.replace(turn, template=understood.template, score=understood.score)
+        score = understood.score if self.doubt is None else min(understood.score, self.doubt)
+        return dataclasses.replace(turn, template=understood.template, score=round(score, 3))
 
     def run(self, intent: str, slots: dict[str, Any]) -> Turn:
         if intent not in ACTING_INTENTS:
@@ -434,9 +450,7 @@ class Dialogue:
             if answer == "confirm":
                 return self.run(intent, {**slots, "confirmed": True})
             if answer == "cancel" and intent == "add_todo":
-                return Turn(
-                    "OK, I didn't add it. Say each thing on its own: add milk, add eggs.", "cancel", [], None, True
-                )
+                return Turn("OK, I didn't add it. Say it again, one thing at a time.", "cancel", [], None, True)
             if answer == "cancel":
                 title = slots.get("title", "it")
                 return Turn(f"OK, I kept {quote(title) if title != 'it' else title}.", "cancel", [], None, True)
@@ -537,6 +551,12 @@ class Dialogue:
         if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
             raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
+        if not slots.get("confirmed") and self._doubted(" ".join(titles)):
+            question = (
+                f"Add {_and_list([quote(t) for t in titles])} to {membership.team.name}? Say yes, or say it again."
+            )
+            pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
+            return Turn(question, "add_todo", [], pending, False)
         if slots.get("parts") and not slots.get("confirmed"):
             question = (
                 f"Add {quote(titles[0])} as one todo, or {_and_list([quote(p) for p in slots['parts']])} as "
@@ -832,7 +852,14 @@ class Dialogue:
         if not slots.get("todo_id") and is_pronoun(slots.get("todo", "")) and self.memory.get("focus"):
             slots["todo_id"] = self.memory["focus"]
         if not slots.get("todo_id"):
-            slots["todo_id"] = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only).id
+            found = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
+            if self._doubted(slots.get("todo", "")):  # "Mark by mail as done" heard unsurely: which todo, really?
+                raise _Ask(
+                    f"Do you mean {quote(found.title)} in {found.team_name}?",
+                    "todo",
+                    [{"id": found.id, "names": [found.title, f"{found.title} in {found.team_name}"]}],
+                )
+            slots["todo_id"] = found.id
         todo = self.ctx.todo(slots["todo_id"])
         self.memory["focus"] = todo.id
         return todo
@@ -984,6 +1011,8 @@ def _valid_pending(pending: Any) -> bool:
     return all(isinstance(value, int) and not isinstance(value, bool) for value in ids)
 
 
+#: Words whose probability says nothing about which todo or title was meant.
+_FILLER_WORDS = frozenset({"the", "a", "an", "to", "of", "for", "in", "on", "and", "my", "our", "it", "todo"})
 #: The intents whose last change "I meant ..." can move to another todo.
 CORRECTABLE = ("complete_todo", "update_todo", "assign_todo")
 
@@ -1035,10 +1064,11 @@ def respond(
     *,
     today: datetime.date | None = None,
     memory: dict | None = None,
+    confidence: dict[str, float] | None = None,
 ) -> Turn:
     """Answer one utterance of `user`; `pending` is the previous turn's question state and `memory` what it left
     for follow-ups and undo, if any; `today` is the date the command is understood against (the calendar's when
-    not given)."""
+    not given); `confidence` how sure speech to text was of each word (`stt.Heard`)."""
     context = Context(user, today or dates.today())
     if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
@@ -1050,7 +1080,7 @@ def respond(
         else:
             if turn is not None:
                 return turn
-    return Dialogue(context, memory).turn(transcript, pending)
+    return Dialogue(context, memory, confidence).turn(transcript, pending)
 
 
 def vocabulary(user, today: datetime.date) -> str:

@@ -175,7 +175,8 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     mark_stage("stt")
     with clock.stage("stt"):
         try:
-            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending, today))
+            heard = stt.hear(decoded.samples, prompt_for(user, pending, today))
+            outcome.transcript = heard.text
         except stt.SttError as exc:
             raise Refusal(exc.code, str(exc)) from exc
     if not outcome.transcript:
@@ -186,7 +187,9 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory)
+        turn = dialogue.respond(
+            user, outcome.transcript, pending, today=today, memory=memory, confidence=heard.confidence
+        )
     sessions.update_session(
         outcome.session_id,
         {
