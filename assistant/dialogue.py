@@ -745,7 +745,7 @@ class Dialogue:
         )
 
     def _delete_todo(self, slots: dict) -> Turn:
-        todo = self._todo(slots)
+        todo = self._todo(slots, read_back=False)
         membership = self.ctx.membership(todo.team_id)
         self._require_editor(membership, "delete todos in")
         heard = undo.stamp(todo)
@@ -848,12 +848,14 @@ class Dialogue:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _todo(self, slots: dict, *, done_only: bool = False) -> Todo:
+    def _todo(self, slots: dict, *, done_only: bool = False, read_back: bool = True) -> Todo:
+        """The todo the command names (the one just mentioned for "it"); `read_back`: ask first when its name was
+        heard unsurely (a delete asks anyway)."""
         if not slots.get("todo_id") and is_pronoun(slots.get("todo", "")) and self.memory.get("focus"):
             slots["todo_id"] = self.memory["focus"]
         if not slots.get("todo_id"):
             found = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
-            if self._doubted(slots.get("todo", "")):  # "Mark by mail as done" heard unsurely: which todo, really?
+            if read_back and self._doubted(slots.get("todo", "")):  # "Mark by mail as done", heard unsurely
                 raise _Ask(
                     f"Do you mean {quote(found.title)} in {found.team_name}?",
                     "todo",

@@ -75,7 +75,12 @@ class Names:
 
 
 def _text_list(names: Iterable[str]) -> SlotList:
-    names = [name for name in names if name]
+    return _cached_text_list(tuple(sorted(name for name in names if name)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_text_list(names: tuple[str, ...]) -> SlotList:
+    """The same speaker's names from one command to the next make the same list: built once (hassil parses each)."""
     if not names:
         return TextSlotList.from_strings(["\u2400"])  # a list nothing matches (hassil needs one value)
     return TextSlotList.from_strings(names, allow_template=False)
