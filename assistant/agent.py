@@ -2,13 +2,13 @@
 
 For requests the rules do not cover ("put milk on the demo team's shopping list and give it to
 Bob"). The tools are the assistant's own actions; a tool call becomes the same intent and slots
-the parser would produce and runs through the same `Dialogue`, so permission checks, fuzzy
+the sentence templates would produce and runs through the same `Dialogue`, so permission checks, fuzzy
 resolution, confirmations and replies are identical. The model is asked once per utterance; its
 tool calls are the answer (no second round trip to phrase a reply: the action's sentence is it).
 
 Anything wrong on the way (connection refused, timeout, HTTP error, a body that is not the API's
-shape, an unknown tool) raises `AgentUnavailable`, and the caller falls back to the parser. A reply
-without a tool call also leaves the utterance to the parser.
+shape, an unknown tool) raises `AgentUnavailable`, and the caller falls back to the templates. A reply
+without a tool call also leaves the utterance to the templates.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def ask_model(messages: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _slots(name: str, arguments: dict[str, Any], dialogue: Dialogue) -> tuple[str, dict[str, Any]]:
-    """The parser's intent and slots for one tool call."""
+    """The dialogue's intent and slots for one tool call."""
     text = {key: str(value).strip() for key, value in arguments.items() if value not in (None, "", False)}
     slots: dict[str, Any] = {}
     for key in ("todo", "team", "title"):

