@@ -384,25 +384,10 @@ class Context:
 class Dialogue:
     """Runs one command against a user's context; the handlers raise `_Ask`/`_Refuse` to end early."""
 
-    def __init__(self, context: Context, memory: dict | None = None, confidence: dict | None = None) -> None:
+    def __init__(self, context: Context, memory: dict | None = None) -> None:
         self.ctx = context
         self.transcript = ""
         self.memory: dict[str, Any] = _valid_memory(memory)
-        #: How sure speech to text was of each word said (empty: typed, or a backend that does not say).
-        self.confidence: dict[str, float] = confidence or {}
-        self.doubt: float | None = None
-
-    def sureness(self, words: str) -> float:
-        """The lowest probability speech to text gave a content word of `words` (1.0 when it gave none)."""
-        keys = [re.sub(r"[^a-z0-9']+", "", word.lower()) for word in words.split()]
-        found = [self.confidence[key] for key in keys if key in self.confidence and key not in _FILLER_WORDS]
-        return min(found, default=1.0)
-
-    def _doubted(self, words: str) -> bool:
-        """Whether `words` were heard too unsurely to act on without reading them back (noted for the history)."""
-        sureness = self.sureness(words)
-        self.doubt = sureness if self.doubt is None else min(self.doubt, sureness)
-        return sureness < settings.VOICE_STT_DOUBT
 
     # -- entry --------------------------------------------------------------------------------
 
@@ -427,8 +412,7 @@ class Dialogue:
         if understood is None:
             return self._with_memory(self._unknown({"text": text}))
         turn = self.run(understood.intent, dict(understood.slots))
-        score = understood.score if self.doubt is None else min(understood.score, self.doubt)
-        return dataclasses.replace(turn, template=understood.template, score=round(score, 3))
+        return dataclasses.replace(turn, template=understood.template, score=understood.score)
 
     def run(self, intent: str, slots: dict[str, Any]) -> Turn:
         if intent not in ACTING_INTENTS:
@@ -559,12 +543,6 @@ class Dialogue:
         if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
             raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
-        if not slots.get("confirmed") and self._doubted(" ".join(titles)):
-            question = (
-                f"Add {_and_list([quote(t) for t in titles])} to {membership.team.name}? Say yes, or say it again."
-            )
-            pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
-            return Turn(question, "add_todo", [], pending, False)
         if slots.get("parts") and not slots.get("confirmed"):
             question = (
                 f"Add {quote(titles[0])} as one todo, or {_and_list([quote(p) for p in slots['parts']])} as "
@@ -753,7 +731,7 @@ class Dialogue:
         )
 
     def _delete_todo(self, slots: dict) -> Turn:
-        todo = self._todo(slots, read_back=False)
+        todo = self._todo(slots)
         membership = self.ctx.membership(todo.team_id)
         self._require_editor(membership, "delete todos in")
         heard = undo.stamp(todo)
@@ -863,22 +841,14 @@ class Dialogue:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _todo(self, slots: dict, *, done_only: bool = False, read_back: bool = True) -> Todo:
-        """The todo the command names (the one just mentioned for "it"); `read_back`: ask first when its name was
-        heard unsurely (a delete asks anyway)."""
+    def _todo(self, slots: dict, *, done_only: bool = False) -> Todo:
+        """The todo the command names (the one just mentioned for "it")."""
         if not slots.get("todo_id") and is_pronoun(slots.get("todo", "")):
             if not self.memory.get("focus"):
                 raise _Refuse("Which todo do you mean? Say its name, for example: make buy milk urgent.")
             slots["todo_id"] = self.memory["focus"]
         if not slots.get("todo_id"):
-            found = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only)
-            if read_back and self._doubted(slots.get("todo", "")):  # "Mark by mail as done", heard unsurely
-                raise _Ask(
-                    f"Do you mean {quote(found.title)} in {found.team_name}?",
-                    "todo",
-                    [{"id": found.id, "names": [found.title, f"{found.title} in {found.team_name}"]}],
-                )
-            slots["todo_id"] = found.id
+            slots["todo_id"] = self.ctx.find_todo(slots.get("todo", ""), done_only=done_only).id
         todo = self.ctx.todo(slots["todo_id"])
         self.memory["focus"] = todo.id
         return todo
@@ -1033,8 +1003,6 @@ def _valid_pending(pending: Any) -> bool:
     return all(isinstance(value, int) and not isinstance(value, bool) for value in ids)
 
 
-#: Words whose probability says nothing about which todo or title was meant.
-_FILLER_WORDS = frozenset({"the", "a", "an", "to", "of", "for", "in", "on", "and", "my", "our", "it", "todo"})
 #: The intents whose last change "I meant ..." can move to another todo.
 CORRECTABLE = ("complete_todo", "update_todo", "assign_todo")
 
@@ -1086,11 +1054,10 @@ def respond(
     *,
     today: datetime.date | None = None,
     memory: dict | None = None,
-    confidence: dict[str, float] | None = None,
 ) -> Turn:
     """Answer one utterance of `user`; `pending` is the previous turn's question state and `memory` what it left
     for follow-ups and undo, if any; `today` is the date the command is understood against (the calendar's when
-    not given); `confidence` how sure speech to text was of each word (`stt.Heard`)."""
+    not given)."""
     context = Context(user, today or dates.today())
     if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
@@ -1102,7 +1069,7 @@ def respond(
         else:
             if turn is not None:  # the model's actions leave the memory (focus, undo) as it was
                 return dataclasses.replace(turn, memory=memory)
-    return Dialogue(context, memory, confidence).turn(transcript, pending)
+    return Dialogue(context, memory).turn(transcript, pending)
 
 
 def vocabulary(user, today: datetime.date) -> str:

@@ -175,8 +175,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     mark_stage("stt")
     with clock.stage("stt"):
         try:
-            heard = stt.hear(decoded.samples, prompt_for(user, pending, today))
-            outcome.transcript = heard.text
+            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending, today))
         except stt.SttError as exc:
             raise Refusal(exc.code, str(exc)) from exc
     if not outcome.transcript:
@@ -187,9 +186,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(
-            user, outcome.transcript, pending, today=today, memory=memory, confidence=heard.confidence
-        )
+        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory)
     sessions.update_session(
         outcome.session_id,
         {

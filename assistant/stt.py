@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 import uuid
 import wave
-from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -52,29 +51,10 @@ def preload() -> None:
         whisper_model(settings.VOICE_STT_MODEL)
 
 
-@dataclass(frozen=True)
-class Heard:
-    """What was said, and how sure the model was of each word (lower case, no punctuation -> its lowest
-    probability; empty when the backend gives none)."""
-
-    text: str
-    confidence: dict[str, float] = field(default_factory=dict)
-
-
 def transcribe(samples: np.ndarray, prompt: str = "") -> str:
-    return hear(samples, prompt).text
-
-
-def hear(samples: np.ndarray, prompt: str = "") -> Heard:
     if settings.VOICE_STT_BACKEND == "openai":
-        return Heard(without_repeats(transcribe_openai(samples, prompt)))
-    text, words = transcribe_whisper(samples, prompt)
-    confidence: dict[str, float] = {}
-    for word, probability in words:
-        key = _sentence_key(word)
-        if key:
-            confidence[key] = min(confidence.get(key, 1.0), round(float(probability), 3))
-    return Heard(without_repeats(text), confidence)
+        return without_repeats(transcribe_openai(samples, prompt))
+    return without_repeats(transcribe_whisper(samples, prompt))
 
 
 def without_repeats(text: str) -> str:
@@ -95,8 +75,7 @@ def _sentence_key(sentence: str) -> str:
     return re.sub(r"[^a-z0-9']+", " ", sentence.lower()).strip()
 
 
-def transcribe_whisper(samples: np.ndarray, prompt: str = "") -> tuple[str, list[tuple[str, float]]]:
-    """The text, and each word with the probability the model gave it (word timestamps cost ~5% here)."""
+def transcribe_whisper(samples: np.ndarray, prompt: str = "") -> str:
     model = whisper_model(settings.VOICE_STT_MODEL)
     segments, _info = model.transcribe(
         samples,
@@ -105,11 +84,8 @@ def transcribe_whisper(samples: np.ndarray, prompt: str = "") -> tuple[str, list
         initial_prompt=prompt or None,
         condition_on_previous_text=False,
         vad_filter=False,
-        word_timestamps=True,
     )
-    segments = list(segments)
-    words = [(word.word, word.probability) for segment in segments for word in segment.words or []]
-    return " ".join(segment.text.strip() for segment in segments).strip(), words
+    return " ".join(segment.text.strip() for segment in segments).strip()
 
 
 def wav_bytes(samples: np.ndarray) -> bytes:

@@ -207,9 +207,6 @@ if VOICE_STT_BACKEND not in {"whisper", "openai"}:
 #: faster-whisper model directory; `manage.py assistant_model` installs Whisper base here.
 VOICE_STT_MODEL = env_str("VOICE_STT_MODEL") or str(VAR_DIR / "models" / "whisper-base")
 VOICE_STT_BEAM_SIZE = env_int("VOICE_STT_BEAM_SIZE", 5, minimum=1, maximum=10)
-#: A new title or a todo named with a word Whisper gave less than this probability is read back as a question first
-#: ("Add 'Older mollemans' to Line cooks?"); 0 never asks. Chosen on the development set spoken (README).
-VOICE_STT_DOUBT = env_float("VOICE_STT_DOUBT", 0.3, minimum=0.0, maximum=1.0)
 VOICE_STT_URL = env_str("VOICE_STT_URL")
 VOICE_STT_API_KEY = env_str("VOICE_STT_API_KEY")
 VOICE_STT_MODEL_NAME = env_str("VOICE_STT_MODEL_NAME", "whisper-1") or "whisper-1"

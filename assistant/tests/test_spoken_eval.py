@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import threading
-import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ import pytest
 from assistant import evaluation
 from assistant.dialogue import Turn
 from assistant.jobs import PENDING_FIELD
-from assistant.models import VoiceRequest
 from voice import sessions
 from voice.models import VoiceProfile
 from voice.tests.live_ws import WsClient
@@ -136,47 +134,22 @@ def spoken_conversation(url: str, voice: Voice, folder: Path, heard: list[str]) 
     return conversation
 
 
-def scores_of(username: str, turns: int) -> list[float]:
-    """The history rows' scores of a case's turns (the worker writes each row just after it answers)."""
-    rows = VoiceRequest.objects.filter(user__username=username)
-    deadline = time.monotonic() + 10
-    while rows.count() < turns and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [score for score in rows.values_list("score", flat=True) if score is not None]
-
-
-def doubt_table(results: list[evaluation.Result], lowest: list[float]) -> str:
-    """What asking back under each threshold would have done: a case heard less surely is asked, neither right
-    nor wrong (how VOICE_STT_DOUBT is chosen, on the development set)."""
-    lines = ["  doubt threshold: right / wrong changes / asked"]
-    for threshold in (0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7):
-        asked = [low < threshold for low in lowest]
-        right = sum(r.right and not a for r, a in zip(results, asked, strict=True))
-        wrong = sum(r.wrong_change and not a for r, a in zip(results, asked, strict=True))
-        lines.append(f"    {threshold:4.2f}: {right} / {wrong} / {sum(asked)}")
-    return "\n".join(lines)
-
-
 @pytest.mark.timeout(7200)
 def test_the_set_spoken(assistant_daphne, worker_factory, speech_dir, capsys):
-    """The held-out set (EVAL_SPOKEN_SET picks another; EVAL_SPOKEN_DOUBT sets the worker's VOICE_STT_DOUBT, 0 to
-    measure what asking back would change; EVAL_SPOKEN_VOICES=N the first N voices; EVAL_SPOKEN_CASES=N a quick
-    try)."""
+    """The held-out set (EVAL_SPOKEN_SET picks another, EVAL_SPOKEN_VOICES=N the first N voices, EVAL_SPOKEN_CASES=N
+    the first N cases: a quick try)."""
     split = os.environ.get("EVAL_SPOKEN_SET") or "heldout"
     evalset = evaluation.load(split)
     cases = evalset.cases[: int(os.environ.get("EVAL_SPOKEN_CASES") or len(evalset.cases))]
-    doubt = os.environ.get("EVAL_SPOKEN_DOUBT")
-    worker_factory(today=evalset.today, **({"VOICE_STT_DOUBT": doubt} if doubt else {}))
+    worker_factory(today=evalset.today)
     for voice in VOICES[: int(os.environ.get("EVAL_SPOKEN_VOICES") or len(VOICES))]:
         heard: list[str] = []
         conversation = spoken_conversation(assistant_daphne.url, voice, speech_dir, heard)
-        results, lowest = [], []
+        results = []
         for case in cases:
             start = len(heard)
             result = evaluation.run_case(evalset, case, conversation)
             result.heard = heard[start:]
             results.append(result)
-            lowest.append(min(scores_of(evalset.speaker, len(case.turns)), default=1.0))
         with capsys.disabled():
             print(f"\n{evaluation.report(f'{split} spoken, {voice.label}', results)}", flush=True)
-            print(doubt_table(results, lowest), flush=True)
