@@ -380,16 +380,16 @@ CASES: list[Case] = [
     case(
         "undo an add",
         ("Add a todo water the plants for Ops.", "add_todo"),
-        ("Undo that.", "undo"),
+        ("Undo the last change.", "undo"),
         reply=("removed 'Water the plants' from Ops",),
     ),
     case(
         "undo a change",
         ("Mark buy milk as done.", "complete_todo"),
-        ("Undo.", "undo"),
+        ("Undo the last change.", "undo"),
         reply=("'Buy milk' is back as it was",),
     ),
-    case("undo with nothing done", ("Undo.", "undo"), reply=("nothing to undo",)),
+    case("undo with nothing done", ("Undo the last change.", "undo"), reply=("nothing to undo",)),
     case(
         "correct the todo just changed",
         ("Mark buy milk as done.", "complete_todo"),
