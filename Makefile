@@ -61,8 +61,9 @@ test: install-dev model
 ## the held-out set through /ws/voice/ to a live worker, in four espeak-ng voices and one with noise (slow).
 eval: install-dev model
 	@scripts/ensure-system-packages redis $(if $(SPOKEN),speech)
-	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest -q -s -p no:cacheprovider \
-	  assistant/tests/test_eval.py $(if $(SPOKEN),assistant/tests/test_spoken_eval.py)
+	$(if $(SPOKEN),EVAL_SPOKEN=1) $(PY) -m convonet_site.redis_server --no-persist --private -- \
+	  $(VENV)/bin/pytest -q -s -p no:cacheprovider assistant/tests/test_eval.py \
+	  $(if $(SPOKEN),assistant/tests/test_spoken_eval.py)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
