@@ -370,14 +370,14 @@ class Context:
 
     def _read_filters(self, text: str) -> Filters:
         filters = read_filters(text, self.names.teams, self.names.people, self.today)
-        if filters.other_words and not filters.teams:
-            named = " ".join(filters.other_words)
-            if re.search(r"\b(?:list|team|board)\b", text) and len(filters.other_words) <= 4:
-                filters.other_team, filters.other_words = named, []
         if filters.other_words:  # "when is the quiz night": the words name todos
             found = self.index.find(" ".join(filters.other_words), strict=True)
             if found.best:
                 filters.about, filters.other_words = [todo.id for todo in found.best], []
+        if filters.other_words and not filters.teams:  # "what's open for finance": a team, not one of theirs
+            named = " ".join(filters.other_words)
+            if re.search(r"\b(?:list|team|board)\b", text) or _ends_the_question(text, filters.other_words):
+                filters.other_team, filters.other_words = named, []
         return filters
 
 
@@ -943,12 +943,19 @@ def _items(title: str) -> tuple[list[str], bool]:
         return [whole], True
     parts = [re.sub(r"^(?:and|some|a|an|more) ", "", part) if len(part.split()) > 1 else part for part in parts]
     short = all(len(part.split()) <= LIST_ITEM_WORDS for part in parts)
-    listed = "," in title or len(parts) > 2
+    listed = len(parts) > 2  # Whisper puts commas inside a title too ("water, the plant is"): two parts need "and"
     if listed and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
         return parts, True
     if short:
         return parts, all(len(part.split()) == 1 for part in parts)
     return [whole], True
+
+
+def _ends_the_question(text: str, words: list[str]) -> bool:
+    """ "what's open for finance": the words no filter took are all after the question's last "for"/"in"/"on"/"of",
+    as a team's name would be (a question about the weather in Paris has words before it too)."""
+    found = re.search(r"\b(?:for|in|on|of) (?:the )?((?:\S+ ?){1,3})$", text)
+    return len(words) <= 3 and found is not None and found.group(1).split() == words
 
 
 def _names_a_team(spoken: str) -> bool:
