@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import grammar
+from .dates import due_date
 from .parse import PRIORITIES
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Clauses:
 
     def __init__(self, context: Context) -> None:
         self.ctx = context
+        self.name_starts = {form.split(" ")[0] for form in (*context.names.teams, *context.names.people)}
 
     def peel_tail(self, text: str, slots: dict[str, Any]) -> str:
         """`text` without the clauses it ends with, each noted in `slots` (the last one first)."""
@@ -63,22 +65,17 @@ class Clauses:
         words = text.split(" ")
         for loose in (False, True):
             for start in range(1, len(words)):
-                if not loose and words[start] not in STARTS and not self._starts_name(words[start]):
+                if not loose and words[start] not in STARTS and words[start] not in self.name_starts:
                     continue
                 if self._take(" ".join(words[start:]), slots, loose=loose):
                     return " ".join(words[:start])
         return None
-
-    def _starts_name(self, word: str) -> bool:
-        return any(form.split(" ")[0] == word for form in (*self.ctx.names.teams, *self.ctx.names.people))
 
     def _take(self, text: str, slots: dict[str, Any], *, loose: bool) -> bool:
         """Whether `text` is one whole clause that resolves; if so it is noted in `slots`."""
         return any(self._note(reading, slots, loose) for reading in grammar.clause(text, self.ctx.names, loose=loose))
 
     def _note(self, reading: grammar.Reading, slots: dict[str, Any], loose: bool) -> bool:
-        from .understanding import due_date
-
         values, kind = reading.slots, reading.intent.removesuffix("_clause")
         if kind in slots or f"{kind}_id" in slots:
             return False

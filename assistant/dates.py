@@ -126,6 +126,11 @@ def parse_date(text: str, today: datetime.date) -> datetime.date | None:
     return None
 
 
+def due_date(spoken: str, today: datetime.date) -> datetime.date | None:
+    """The date a due clause names: "friday", "the 30th", and "5 days" as in "finished in 5 days"."""
+    return parse_date(spoken, today) or parse_date(f"in {spoken}", today)
+
+
 def speak_date(day: datetime.date, today: datetime.date) -> str:
     """How the reply says a date: "today", "tomorrow", "Friday", or "Friday, December 11"."""
     delta = (day - today).days

@@ -10,14 +10,13 @@ specific command that failed: "put Bob on the oven" with no oven todo is a quest
 
 from __future__ import annotations
 
-import datetime
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import grammar
 from .clauses import Clauses
-from .dates import parse_date
+from .dates import due_date
 from .grammar import Reading
 from .references import IRREGULAR
 
@@ -199,11 +198,6 @@ class Understanding:
             slots = {key: value for key, value in slots.items() if key in ("title", "team", "person", "priority")}
             slots["text"] = slots.pop("title", "")
         return Understood(intent, slots, reading.template, round(fit, 3), resolved)
-
-
-def due_date(spoken: str, today: datetime.date) -> datetime.date | None:
-    """The date a due clause names: "friday", "the 30th", and "5 days" as in "finished in 5 days"."""
-    return parse_date(spoken, today) or parse_date(f"in {spoken}", today)
 
 
 def _with_due(slots: dict[str, str]) -> dict[str, Any]:
