@@ -931,6 +931,9 @@ class Dialogue:
                 raise _Refuse(f"You're not in a team called {_team_named(named)}.")
 
 
+#: What starts a verb's object rather than a list's next item ("water, the plants"; not "milk, eggs").
+_OBJECT = r"(?:the|my|our|your|his|her|their|its|this|that|these|those)\s"
+
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
@@ -944,6 +947,8 @@ def _items(title: str) -> tuple[list[str], bool]:
     parts = [re.sub(r"^(?:and|some|a|an|more) ", "", part) if len(part.split()) > 1 else part for part in parts]
     short = all(len(part.split()) <= LIST_ITEM_WORDS for part in parts)
     listed = len(parts) > 2  # Whisper puts commas inside a title too ("water, the plant is"): two parts need "and"
+    if not listed and not re.search(r"\s(?:and|&)\s", title) and re.match(_OBJECT, parts[1]):
+        return [whole], True  # "water, the plants": a verb, Whisper's pause, its object; no list starts its 2nd item so
     if listed and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
         return parts, True
     if short:

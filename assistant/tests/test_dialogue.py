@@ -292,6 +292,11 @@ def test_vocabulary_stays_bounded(demo):
         ("Add a todo, order pizza for Carol and Demo team.", "Order pizza", {"team": "Demo team", "assignee": "carol"}),
         ("Add a todo, call the bank, Demo team, today.", "Call the bank", {"due_date": TODAY}),
         ("Add a new, Water the plants, for the Ops team.", "Water the plants", {"team": "Ops"}),
+        (
+            "Add a todo, water, the plants, for the Demo team assigned to, Bob.",
+            "Water the plants",
+            {"team": "Demo team", "assignee": "bob"},
+        ),
         ("Mark my milk as done.", "Buy milk", {"done": True}),
         ("Sign Fix the login bug to Alice.", "Fix the login bug", {"assignee": "alice"}),
         ("Change the new date on Buy milk to Thursday.", "Buy milk", {"due_date": TODAY.replace(day=3)}),
