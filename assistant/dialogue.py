@@ -384,10 +384,12 @@ class Context:
 class Dialogue:
     """Runs one command against a user's context; the handlers raise `_Ask`/`_Refuse` to end early."""
 
-    def __init__(self, context: Context, memory: dict | None = None) -> None:
+    def __init__(self, context: Context, memory: dict | None = None, *, doubtful: bool = False) -> None:
         self.ctx = context
         self.transcript = ""
         self.memory: dict[str, Any] = _valid_memory(memory)
+        #: The speech model was unsure of what it heard: words heard as free text (a new title) are read back first.
+        self.doubtful = doubtful
 
     # -- entry --------------------------------------------------------------------------------
 
@@ -442,7 +444,16 @@ class Dialogue:
             if answer == "confirm":
                 return self.run(intent, {**slots, "confirmed": True})
             if answer == "cancel" and intent == "add_todo":
-                return Turn("OK, I didn't add it. Say it again, one thing at a time.", "cancel", [], None, True)
+                again = "one thing at a time" if slots.get("maybe_a_list") else "or type it"
+                return Turn(f"OK, I didn't add it. Say it again, {again}.", "cancel", [], None, True)
+            if answer == "cancel" and slots.get("new_title"):
+                return Turn(
+                    f"OK, I kept {quote(slots.get('old_title', 'it'))}. Say it again, or type it.",
+                    "cancel",
+                    [],
+                    None,
+                    True,
+                )
             if answer == "cancel":
                 title = slots.get("title", "it")
                 return Turn(f"OK, I kept {quote(title) if title != 'it' else title}.", "cancel", [], None, True)
@@ -555,6 +566,11 @@ class Dialogue:
                 f"Add {quote(titles[0])} to {membership.team.name} as one todo? Say yes, or no and then the things "
                 "one by one."
             )
+            slots["maybe_a_list"] = True
+            pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
+            return Turn(question, "add_todo", [], pending, False)
+        if self.doubtful and not slots.get("confirmed"):
+            question = f"Add {_and_list([quote(t) for t in titles])} to {membership.team.name}? Say yes or no."
             pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
             return Turn(question, "add_todo", [], pending, False)
         todos = []
@@ -699,8 +715,14 @@ class Dialogue:
         said = []
         old_title = todo.title
         if slots.get("title"):
-            fields["title"] = _capitalized(original_case(slots["title"], self.transcript))
+            fields["title"] = slots.get("new_title") or _capitalized(original_case(slots["title"], self.transcript))
             said.append(f"Renamed {quote(old_title)} to {quote(fields['title'])}")
+            if self.doubtful and not slots.get("confirmed"):
+                slots.update(todo_id=todo.id, new_title=fields["title"], old_title=old_title)
+                question = f"Rename {quote(old_title)} to {quote(fields['title'])}? Say yes or no."
+                pending = {"intent": "update_todo", "slots": slots, "await": "confirm", "options": []}
+                pending["question"] = question
+                return Turn(question, "update_todo", [], pending, False)
         if slots.get("priority"):
             fields["priority"] = PRIORITIES.get(slots["priority"], slots["priority"])
             said.append(f"{quote(old_title)} is now {fields['priority']} priority")
@@ -1066,10 +1088,11 @@ def respond(
     *,
     today: datetime.date | None = None,
     memory: dict | None = None,
+    doubtful: bool = False,
 ) -> Turn:
     """Answer one utterance of `user`; `pending` is the previous turn's question state and `memory` what it left
     for follow-ups and undo, if any; `today` is the date the command is understood against (the calendar's when
-    not given)."""
+    not given); `doubtful` that the speech model was unsure, so a new title is read back before it is written."""
     context = Context(user, today or dates.today())
     if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
@@ -1081,7 +1104,7 @@ def respond(
         else:
             if turn is not None:  # the model's actions leave the memory (focus, undo) as it was
                 return dataclasses.replace(turn, memory=memory)
-    return Dialogue(context, memory).turn(transcript, pending)
+    return Dialogue(context, memory, doubtful=doubtful).turn(transcript, pending)
 
 
 def vocabulary(user, today: datetime.date) -> str:

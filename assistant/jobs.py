@@ -175,9 +175,10 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     mark_stage("stt")
     with clock.stage("stt"):
         try:
-            outcome.transcript = stt.transcribe(decoded.samples, prompt_for(user, pending, today))
+            heard = stt.transcribe(decoded.samples, prompt_for(user, pending, today))
         except stt.SttError as exc:
             raise Refusal(exc.code, str(exc)) from exc
+    outcome.transcript = heard.text
     if not outcome.transcript:
         not_heard(outcome)
         return
@@ -186,7 +187,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory)
+        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory, doubtful=heard.doubtful)
     sessions.update_session(
         outcome.session_id,
         {

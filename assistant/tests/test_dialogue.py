@@ -168,6 +168,49 @@ def test_silence_keeps_the_question(demo, say):
     assert (turn.intent, turn.pending) == ("empty", first.pending)
 
 
+def _doubting(demo, django_capture_on_commit_callbacks):
+    def run(text: str, pending: dict | None = None):
+        with django_capture_on_commit_callbacks(execute=True):
+            return respond(demo.speaker, text, pending, today=TODAY, doubtful=True)
+
+    return run
+
+
+def test_a_new_title_heard_with_doubt_is_read_back_before_it_is_written(demo, django_capture_on_commit_callbacks):
+    doubting = _doubting(demo, django_capture_on_commit_callbacks)
+    turn = doubting("Add restock the socks to the demo team.")
+    assert (turn.ok, turn.reply) == (False, "Add 'Restock the socks' to Demo team? Say yes or no.")
+    assert demo.todo("Restock the socks") is None
+    turn = doubting("yes", turn.pending)
+    assert (turn.ok, turn.reply) == (True, "Added 'Restock the socks' to Demo team.")
+    assert demo.todo("Restock the socks") is not None
+
+
+def test_no_to_a_doubted_title_writes_nothing_and_says_what_to_do(demo, django_capture_on_commit_callbacks):
+    doubting = _doubting(demo, django_capture_on_commit_callbacks)
+    before = Todo.objects.count()
+    turn = doubting("no", doubting("Add restock the socks to the demo team.").pending)
+    assert (turn.ok, turn.pending, turn.reply) == (True, None, "OK, I didn't add it. Say it again, or type it.")
+    assert Todo.objects.count() == before
+
+
+def test_a_new_name_heard_with_doubt_is_read_back_and_the_old_one_kept_on_no(demo, django_capture_on_commit_callbacks):
+    doubting = _doubting(demo, django_capture_on_commit_callbacks)
+    asked = doubting("Rename buy milk to buy oat milk.")
+    assert asked.reply == "Rename 'Buy milk' to 'Buy oat milk'? Say yes or no."
+    assert doubting("no", asked.pending).reply == "OK, I kept 'Buy milk'. Say it again, or type it."
+    assert demo.todo("Buy milk") is not None
+    assert doubting("yes", asked.pending).reply == "Renamed 'Buy milk' to 'Buy oat milk'."
+    assert demo.todo("Buy oat milk") is not None and demo.todo("Buy milk") is None
+
+
+def test_doubt_holds_back_only_words_heard_as_free_text(demo, django_capture_on_commit_callbacks):
+    """A todo or a person named is matched against what exists, so a mishearing is "couldn't find", never a change
+    to the wrong thing: those commands are not asked twice."""
+    turn = _doubting(demo, django_capture_on_commit_callbacks)("Mark buy milk as done.")
+    assert (turn.ok, turn.reply) == (True, "Marked 'Buy milk' as done.")
+
+
 def test_a_todo_deleted_before_the_yes_is_reported_gone(demo, say):
     turn = say("Delete buy milk.")
     demo.todo("Buy milk").delete()

@@ -89,7 +89,7 @@ def spoken_help(tmp_path):
 
 
 def test_the_openai_backend_posts_a_wav_with_the_prompt(transcription_server, spoken_help):
-    assert stt.transcribe(spoken_help.samples, "Add a todo.") == "Help."
+    assert stt.transcribe(spoken_help.samples, "Add a todo.").text == "Help."
     [request] = transcription_server.requests
     assert request["path"] == "/v1/audio/transcriptions" and request["auth"] == "Bearer test-key"
     assert request["model"] == "whisper-1" and request["prompt"] == "Add a todo." and request["rate"] == 16000
@@ -112,7 +112,7 @@ def test_a_server_that_is_not_there_is_unavailable(settings, spoken_help):
 
 
 def test_the_whisper_backend_hears_espeak_and_loads_the_model_once(spoken_help):
-    assert "help" in stt.transcribe(spoken_help.samples, "Help. Add a todo.").lower()
+    assert "help" in stt.transcribe(spoken_help.samples, "Help. Add a todo.").text.lower()
     loaded = stt.whisper_model.cache_info()  # earlier tests in this process may have loaded it already
     stt.transcribe(spoken_help.samples)
     assert stt.whisper_model.cache_info().misses == loaded.misses and loaded.currsize == 1
@@ -121,7 +121,7 @@ def test_the_whisper_backend_hears_espeak_and_loads_the_model_once(spoken_help):
 def test_a_short_answer_whisper_repeats_is_heard_once(tmp_path):
     no = decode(encode(wav("No.", "en-gb-x-rp", tmp_path)), max_seconds=30)
     # Whisper base, int8, writes "No. No. No. No. No." for this clip with the yes/no question's prompt.
-    assert stt.transcribe(no.samples, ANSWER_WORDS) == "No."
+    assert stt.transcribe(no.samples, ANSWER_WORDS).text == "No."
 
 
 @pytest.mark.parametrize(
