@@ -409,6 +409,8 @@ class Dialogue:
             if answered is not None:
                 return self._with_memory(answered)
         understood = self._understand(text)
+        if understood is None:
+            understood = self._misheard_verb(transcript)
         if understood is None and answer:
             return self._with_memory(Turn("There's nothing to confirm right now.", answer, [], None, False))
         if understood is None:
@@ -495,6 +497,20 @@ class Dialogue:
         answer_first = re.match(r"(?:no|yes|yeah|ok|okay|sorry|nope)\s+(?=\S)", text)
         if (understood is None or not understood.resolved) and answer_first:
             return understanding.understand(text[answer_first.end() :]) or understood
+        return understood
+
+    def _misheard_verb(self, transcript: str):
+        """ "And buy a new kettle": Whisper's "And" for a first "Add" ("But" for "Put"), tried only when nothing was
+        understood, and then as an add read back before it is written: the verb was a guess."""
+        first = re.match(r"\W*(\w+)\b", transcript.lower())
+        verb = MISHEARD_VERBS.get(first.group(1)) if first else None
+        if verb is None:
+            return None
+        rest = self.ctx.joined_names(normalize(transcript[first.end() :]))
+        understood = self._understand(f"{verb} {rest}")
+        if understood is None or understood.intent != "add_todo":
+            return None
+        self.doubtful = True
         return understood
 
     def _is_command(self, text: str) -> bool:
@@ -1014,6 +1030,9 @@ def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
         return True
     return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
 
+
+#: Whisper's hearings of a command's first word that `normalize` drops or keeps as another ("And" for "Add").
+MISHEARD_VERBS = {"and": "add", "end": "add", "at": "add", "but": "put"}
 
 #: Whisper's hearings of a one-word answer seen in the tests ("Consul." for "Cancel."): a fixed list, not a sound-alike
 #: rule, which would take a grunt ("Oh.", "Eh.") for a "yeah" and delete a todo on it.

@@ -36,6 +36,9 @@ _SOUND_ALIKE = [
     (r"\b(?:two|too)(?= (?:the|my|our|me|him|her|them)\b)", "to"),
     (r"\bnext weak\b", "next week"),
     (r"\bfour(?= (?:the|my|our)\b)", "for"),
+    # "call the venue manager my Thursday": a date at the very end ("my Thursday standup" is someone's title)
+    (r"\bmy (?=(?:next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month)$)", "by "),
+    (r"\bmy (?=(?:tomorrow|today|tonight)$)", "by "),
 ]
 #: After "'s", the words that make it an "is" ("the filament's urgent now").
 _IS_WORDS = (

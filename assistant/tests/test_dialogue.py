@@ -204,6 +204,17 @@ def test_a_new_name_heard_with_doubt_is_read_back_and_the_old_one_kept_on_no(dem
     assert demo.todo("Buy oat milk") is not None and demo.todo("Buy milk") is None
 
 
+def test_an_add_heard_as_and_is_read_back_not_dropped(demo, say):
+    turn = say("And buy a new kettle for the demo team.")
+    assert (turn.intent, turn.reply) == ("add_todo", "Add 'Buy a new kettle' to Demo team? Say yes or no.")
+    assert demo.todo("Buy a new kettle") is None
+    assert say("yes", turn.pending).reply == "Added 'Buy a new kettle' to Demo team."
+
+
+def test_and_before_a_command_is_still_the_command(demo, say):
+    assert say("And mark buy milk as done.").reply == "Marked 'Buy milk' as done."
+
+
 def test_doubt_holds_back_only_words_heard_as_free_text(demo, django_capture_on_commit_callbacks):
     """A todo or a person named is matched against what exists, so a mishearing is "couldn't find", never a change
     to the wrong thing: those commands are not asked twice."""

@@ -33,6 +33,8 @@ TUESDAY = datetime.date(2026, 12, 1)
         ("Whats on my list", "what's on my list"),
         ("What is due on the 5th?", "what's due on the 5th"),
         ("Hey Convonet, help.", "help"),
+        ("Remind Ezra to call the venue manager my Thursday.", "remind ezra to call the venue manager by thursday"),
+        ("Move my Thursday standup to Friday.", "move my thursday standup to friday"),
     ],
 )
 def test_normalize(transcript, normalized):
