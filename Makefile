@@ -59,11 +59,13 @@ test: install-dev model
 ## How well the assistant understands people: the development and held-out sets of assistant/eval/ at text level,
 ## right, wrong changes and accuracy per intent, every miss with what was understood. `make eval SPOKEN=1` also says
 ## the held-out set through /ws/voice/ to a live worker, in four espeak-ng voices and one with noise (slow).
+## `make eval STT=1` says a development set and runs the speech model's candidate settings side by side on it
+## (assistant/tests/test_stt_choice.py: EVAL_STT_SET, EVAL_STT_VOICES, EVAL_STT_EVERY, EVAL_STT_CANDIDATES).
 eval: install-dev model
-	@scripts/ensure-system-packages redis $(if $(SPOKEN),speech)
-	$(if $(SPOKEN),EVAL_SPOKEN=1) $(PY) -m convonet_site.redis_server --no-persist --private -- \
+	@scripts/ensure-system-packages redis $(if $(SPOKEN)$(STT),speech)
+	$(if $(SPOKEN),EVAL_SPOKEN=1) $(if $(STT),EVAL_STT=1) $(PY) -m convonet_site.redis_server --no-persist --private -- \
 	  $(VENV)/bin/pytest -q -s -p no:cacheprovider assistant/tests/test_eval.py \
-	  $(if $(SPOKEN),assistant/tests/test_spoken_eval.py)
+	  $(if $(SPOKEN),assistant/tests/test_spoken_eval.py) $(if $(STT),assistant/tests/test_stt_choice.py)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -674,17 +674,16 @@ class Dialogue:
             owner, has = "You", "have"
         else:
             owner, has = "There", "is" if len(todos) == 1 else "are"
+        if slots.get("about") and todos:  # "when is the quiz night": the todos asked about, each with its state
+            spoken = [self._describe(t, with_team=team is None, who=True) for t in todos[:SPOKEN_LIST_LIMIT]]
+            return f"{'; '.join(spoken)}{_more(len(todos) - len(spoken))}."
         noun = f"{kind}{state} todo{'s' if len(todos) != 1 else ''}"
         if not todos:
             if owner == "There":
                 return f"Nothing {kind}{state}{where}{when}."
             return f"{owner} {has} no {kind}{state} todos{where}{when}."
-        spoken = [
-            self._describe(t, with_team=team is None, who=bool(slots.get("about"))) for t in todos[:SPOKEN_LIST_LIMIT]
-        ]
-        more = len(todos) - len(spoken)
-        tail = f", and {more} more" if more else ""
-        return f"{owner} {has} {len(todos)} {noun}{where}{when}: {'; '.join(spoken)}{tail}."
+        spoken = [self._describe(t, with_team=team is None) for t in todos[:SPOKEN_LIST_LIMIT]]
+        return f"{owner} {has} {len(todos)} {noun}{where}{when}: {'; '.join(spoken)}{_more(len(todos) - len(spoken))}."
 
     def _complete_todo(self, slots: dict) -> Turn:
         todo = self._todo(slots)
@@ -971,6 +970,12 @@ class Dialogue:
 
 #: What starts a verb's object rather than a list's next item ("water, the plants"; not "milk, eggs").
 _OBJECT = r"(?:the|my|our|your|his|her|their|its|this|that|these|those)\s"
+
+
+def _more(unsaid: int) -> str:
+    """What a spoken list says of the todos it left out."""
+    return f", and {unsaid} more" if unsaid else ""
+
 
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 

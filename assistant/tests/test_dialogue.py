@@ -222,6 +222,13 @@ def test_doubt_holds_back_only_words_heard_as_free_text(demo, django_capture_on_
     assert (turn.ok, turn.reply) == (True, "Marked 'Buy milk' as done.")
 
 
+def test_a_question_about_a_named_todo_answers_with_that_todo_and_its_state(demo, say):
+    say("Mark buy milk as done.")
+    turn = say("Who's on buy milk?")
+    assert turn.intent == "list_todos" and turn.reply.startswith("'Buy milk'"), turn.reply
+    assert turn.reply.endswith(", done.") and "open" not in turn.reply, turn.reply
+
+
 def test_a_todo_deleted_before_the_yes_is_reported_gone(demo, say):
     turn = say("Delete buy milk.")
     demo.todo("Buy milk").delete()

@@ -7,8 +7,8 @@ text level. The candidates run side by side, case by case, so the machine's load
 prints right, wrong changes and the transcription's p50/p95 on this machine. No worker or socket: what the live path
 adds is measured by `test_spoken_eval`; this is the fast loop for the choice.
 
-EVAL_STT_SET picks the split (default dev), EVAL_STT_VOICES how many of `VOICES`, EVAL_STT_CASES the first N cases,
-EVAL_STT_CANDIDATES a comma list of candidate names (default all).
+EVAL_STT_SET picks the split (default dev), EVAL_STT_VOICES how many of `VOICES`, EVAL_STT_EVERY=N every Nth case,
+EVAL_STT_CASES the first N of those, EVAL_STT_CANDIDATES a comma list of candidate names (default all).
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def _cut(samples: list[float], percent: int) -> float:
 def test_the_candidates_side_by_side(speech_dir, capsys, django_capture_on_commit_callbacks):
     split = os.environ.get("EVAL_STT_SET") or "dev"
     evalset = evaluation.load(split)
-    cases = evalset.cases[: int(os.environ.get("EVAL_STT_CASES") or len(evalset.cases))]
+    stride = int(os.environ.get("EVAL_STT_EVERY") or 1)  # every Nth case: the sets are written intent by intent
+    cases = evalset.cases[::stride][: int(os.environ.get("EVAL_STT_CASES") or len(evalset.cases))]
     names = [n for n in (os.environ.get("EVAL_STT_CANDIDATES") or ",".join(CANDIDATES)).split(",") if n]
     voices = VOICES[: int(os.environ.get("EVAL_STT_VOICES") or len(VOICES))]
     summary = []
