@@ -8,7 +8,8 @@ prints right, wrong changes and the transcription's p50/p95 on this machine. No 
 adds is measured by `test_spoken_eval`; this is the fast loop for the choice.
 
 EVAL_STT_SET picks the split (default dev), EVAL_STT_VOICES how many of `VOICES`, EVAL_STT_EVERY=N every Nth case,
-EVAL_STT_CASES the first N of those, EVAL_STT_CANDIDATES a comma list of candidate names (default all).
+EVAL_STT_CASES the first N of those, EVAL_STT_CANDIDATES a comma list of candidate names (default all),
+EVAL_STT_DOUBT=0 turns the read-back of doubted titles off (then the table of thresholds says what each would do).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "product": {},
     "greedy": {"beam_size": 1},
     "beam3": {"beam_size": 3},
-    "no-fallback": {"temperature": 0.0},
+    "fallback": {"temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
     "no-timestamps": {"without_timestamps": True},
     "vad": {"vad_filter": True},
     "hotwords": {"hotwords": True},
@@ -60,16 +61,17 @@ def _options(name: str, prompt: str) -> dict[str, Any]:
     return options
 
 
-def _transcriber(name: str, timings: list[float], confidences: list[float]) -> Callable[[Any, str], str]:
+def _transcriber(name: str, timings: list[float], confidences: list[float]) -> Callable[[Any, str], stt.Heard]:
     model = stt.whisper_model(settings.VOICE_STT_MODEL)
 
-    def transcribe(samples: Any, prompt: str) -> str:
+    def transcribe(samples: Any, prompt: str) -> stt.Heard:
         started = time.perf_counter()
         segments = list(model.transcribe(samples, **_options(name, prompt))[0])
         text = stt.without_repeats(" ".join(segment.text.strip() for segment in segments).strip())
         timings.append(time.perf_counter() - started)
-        confidences.append(min((segment.avg_logprob for segment in segments), default=0.0))
-        return text
+        logprob = min((segment.avg_logprob for segment in segments), default=0.0)
+        confidences.append(logprob)
+        return stt.Heard(text, logprob if DOUBT else None)
 
     return transcribe
 
@@ -84,10 +86,10 @@ def _heard_conversation(
         def say(text: str) -> Turn:
             nonlocal pending, memory
             samples = decode(clip(text, voice, folder), max_seconds=settings.VOICE_MAX_COMMAND_SECONDS).samples
-            transcript = transcribe(samples, prompt_for(speaker, pending, evalset.today))
-            heard.append(transcript)
+            said = transcribe(samples, prompt_for(speaker, pending, evalset.today))
+            heard.append(said.text)
             with around_turn():
-                turn = respond(speaker, transcript, pending, today=evalset.today, memory=memory)
+                turn = respond(speaker, said.text, pending, today=evalset.today, memory=memory, doubtful=said.doubtful)
             pending, memory = turn.pending, turn.memory
             return turn
 
@@ -95,6 +97,10 @@ def _heard_conversation(
 
     return conversation
 
+
+#: Whether a new title heard below `stt.DOUBT_LOGPROB` is read back, as in the product (EVAL_STT_DOUBT=0: never, to
+#: see what each threshold would do).
+DOUBT = os.environ.get("EVAL_STT_DOUBT", "1") != "0"
 
 #: Intents whose change writes words heard as free text (a new title), which a confirmation would hold back.
 FREE_TEXT = {"add_todo", "rename_todo"}
