@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property
@@ -384,12 +385,17 @@ class Context:
 class Dialogue:
     """Runs one command against a user's context; the handlers raise `_Ask`/`_Refuse` to end early."""
 
-    def __init__(self, context: Context, memory: dict | None = None, *, doubtful: bool = False) -> None:
+    def __init__(
+        self, context: Context, memory: dict | None = None, *, doubts: Callable[[str], bool] | None = None
+    ) -> None:
         self.ctx = context
         self.transcript = ""
         self.memory: dict[str, Any] = _valid_memory(memory)
-        #: The speech model was unsure of what it heard: words heard as free text (a new title) are read back first.
-        self.doubtful = doubtful
+        #: Whether the speech model was unsure of some words of the transcript: a new title it doubts is read back
+        #: before it is written. Typed text (and tests) doubt nothing.
+        self.doubts = doubts or (lambda words: False)
+        #: The command's verb was guessed from a mishearing ("And" for "Add"): what it would add is read back.
+        self.guessed = False
 
     # -- entry --------------------------------------------------------------------------------
 
@@ -510,7 +516,7 @@ class Dialogue:
         understood = self._understand(f"{verb} {rest}")
         if understood is None or understood.intent != "add_todo":
             return None
-        self.doubtful = True
+        self.guessed = True
         return understood
 
     def _is_command(self, text: str) -> bool:
@@ -585,7 +591,7 @@ class Dialogue:
             slots["maybe_a_list"] = True
             pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
             return Turn(question, "add_todo", [], pending, False)
-        if self.doubtful and not slots.get("confirmed"):
+        if not slots.get("confirmed") and (self.guessed or any(self.doubts(title) for title in titles)):
             question = f"Add {_and_list([quote(t) for t in titles])} to {membership.team.name}? Say yes or no."
             pending = {"intent": "add_todo", "slots": slots, "await": "confirm", "options": [], "question": question}
             return Turn(question, "add_todo", [], pending, False)
@@ -732,7 +738,7 @@ class Dialogue:
         if slots.get("title"):
             fields["title"] = slots.get("new_title") or _capitalized(original_case(slots["title"], self.transcript))
             said.append(f"Renamed {quote(old_title)} to {quote(fields['title'])}")
-            if self.doubtful and not slots.get("confirmed"):
+            if not slots.get("confirmed") and self.doubts(fields["title"]):
                 slots.update(todo_id=todo.id, new_title=fields["title"], old_title=old_title)
                 question = f"Rename {quote(old_title)} to {quote(fields['title'])}? Say yes or no."
                 pending = {"intent": "update_todo", "slots": slots, "await": "confirm", "options": []}
@@ -1112,11 +1118,12 @@ def respond(
     *,
     today: datetime.date | None = None,
     memory: dict | None = None,
-    doubtful: bool = False,
+    doubts: Callable[[str], bool] | None = None,
 ) -> Turn:
     """Answer one utterance of `user`; `pending` is the previous turn's question state and `memory` what it left
     for follow-ups and undo, if any; `today` is the date the command is understood against (the calendar's when
-    not given); `doubtful` that the speech model was unsure, so a new title is read back before it is written."""
+    not given); `doubts(words)` whether the speech model was unsure of those words of the transcript (a new title
+    it doubts is read back before it is written)."""
     context = Context(user, today or dates.today())
     if settings.VOICE_AGENT_BACKEND == "openai" and not pending:
         from .agent import AgentUnavailable, agent_turn
@@ -1128,7 +1135,7 @@ def respond(
         else:
             if turn is not None:  # the model's actions leave the memory (focus, undo) as it was
                 return dataclasses.replace(turn, memory=memory)
-    return Dialogue(context, memory, doubtful=doubtful).turn(transcript, pending)
+    return Dialogue(context, memory, doubts=doubts).turn(transcript, pending)
 
 
 def vocabulary(user, today: datetime.date) -> str:

@@ -187,7 +187,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory, doubtful=heard.doubtful)
+        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory, doubts=heard.doubts)
     sessions.update_session(
         outcome.session_id,
         {

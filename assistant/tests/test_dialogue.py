@@ -168,10 +168,15 @@ def test_silence_keeps_the_question(demo, say):
     assert (turn.intent, turn.pending) == ("empty", first.pending)
 
 
-def _doubting(demo, django_capture_on_commit_callbacks):
+def _doubting(demo, django_capture_on_commit_callbacks, doubted: str = "socks oat"):
+    """A speaker whose speech model doubts the words in `doubted` (as `stt.Heard.doubts` would)."""
+
+    def doubts(words: str) -> bool:
+        return any(word in doubted.split() for word in words.lower().split())
+
     def run(text: str, pending: dict | None = None):
         with django_capture_on_commit_callbacks(execute=True):
-            return respond(demo.speaker, text, pending, today=TODAY, doubtful=True)
+            return respond(demo.speaker, text, pending, today=TODAY, doubts=doubts)
 
     return run
 
@@ -215,10 +220,15 @@ def test_and_before_a_command_is_still_the_command(demo, say):
     assert say("And mark buy milk as done.").reply == "Marked 'Buy milk' as done."
 
 
+def test_a_new_title_heard_without_doubt_is_written_at_once(demo, django_capture_on_commit_callbacks):
+    turn = _doubting(demo, django_capture_on_commit_callbacks)("Add restock the snacks to the demo team.")
+    assert (turn.ok, turn.reply) == (True, "Added 'Restock the snacks' to Demo team.")
+
+
 def test_doubt_holds_back_only_words_heard_as_free_text(demo, django_capture_on_commit_callbacks):
     """A todo or a person named is matched against what exists, so a mishearing is "couldn't find", never a change
     to the wrong thing: those commands are not asked twice."""
-    turn = _doubting(demo, django_capture_on_commit_callbacks)("Mark buy milk as done.")
+    turn = _doubting(demo, django_capture_on_commit_callbacks, doubted="buy milk")("Mark buy milk as done.")
     assert (turn.ok, turn.reply) == (True, "Marked 'Buy milk' as done.")
 
 

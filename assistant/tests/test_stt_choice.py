@@ -61,24 +61,30 @@ def _options(name: str, prompt: str) -> dict[str, Any]:
     return options
 
 
-def _transcriber(name: str, timings: list[float], confidences: list[float]) -> Callable[[Any, str], stt.Heard]:
+def _transcriber(name: str, timings: list[float]) -> Callable[[Any, str], stt.Heard]:
     model = stt.whisper_model(settings.VOICE_STT_MODEL)
 
     def transcribe(samples: Any, prompt: str) -> stt.Heard:
         started = time.perf_counter()
-        segments = list(model.transcribe(samples, **_options(name, prompt))[0])
+        segments = model.transcribe(samples, **_options(name, prompt))[0]
         text = stt.without_repeats(" ".join(segment.text.strip() for segment in segments).strip())
         timings.append(time.perf_counter() - started)
-        logprob = min((segment.avg_logprob for segment in segments), default=0.0)
-        confidences.append(logprob)
-        return stt.Heard(text, logprob if DOUBT else None)
+        return stt.Heard(text, samples)
 
     return transcribe
 
 
+#: Whether a new title the model doubts (`stt.Heard.doubts`) is read back, as in the product (EVAL_STT_DOUBT=0:
+#: never, to see what each threshold would do).
+DOUBT = os.environ.get("EVAL_STT_DOUBT", "1") != "0"
+
+
 def _heard_conversation(
-    voice: Voice, folder: Path, transcribe: Callable, heard: list[str], around_turn: Callable
+    voice: Voice, folder: Path, transcribe: Callable, heard: list[str], confidences: list[float], around_turn: Callable
 ) -> evaluation.Conversation:
+    """Turns said in `voice`, heard by `transcribe` and understood as the product does; what was heard goes to
+    `heard`, how sure the model was of each new title to `confidences`."""
+
     @contextlib.contextmanager
     def conversation(speaker: Any, evalset: evaluation.EvalSet) -> Iterator[Callable[[str], Turn]]:
         pending = memory = None
@@ -88,8 +94,15 @@ def _heard_conversation(
             samples = decode(clip(text, voice, folder), max_seconds=settings.VOICE_MAX_COMMAND_SECONDS).samples
             said = transcribe(samples, prompt_for(speaker, pending, evalset.today))
             heard.append(said.text)
+
+            def doubts(words: str) -> bool:
+                confidence = said.confidence(words)
+                if confidence is not None:
+                    confidences.append(confidence)
+                return DOUBT and said.doubts(words)
+
             with around_turn():
-                turn = respond(speaker, said.text, pending, today=evalset.today, memory=memory, doubtful=said.doubtful)
+                turn = respond(speaker, said.text, pending, today=evalset.today, memory=memory, doubts=doubts)
             pending, memory = turn.pending, turn.memory
             return turn
 
@@ -98,28 +111,18 @@ def _heard_conversation(
     return conversation
 
 
-#: Whether a new title heard below `stt.DOUBT_LOGPROB` is read back, as in the product (EVAL_STT_DOUBT=0: never, to
-#: see what each threshold would do).
-DOUBT = os.environ.get("EVAL_STT_DOUBT", "1") != "0"
-
-#: Intents whose change writes words heard as free text (a new title), which a confirmation would hold back.
-FREE_TEXT = {"add_todo", "rename_todo"}
-
-
 def _confirming(results: list[evaluation.Result], confidences: list[list[float]]) -> str:
-    """What asking "Add '...'?" before writing a free-text change heard below each segment log-probability threshold
-    would have done: wrong changes held back, right cases turned into a question."""
-    lines = ["  confirming free text below a segment avg_logprob of:"]
-    for threshold in (-0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.8):
+    """What reading a new title back when the model gave a word of it a probability under each threshold would have
+    done (run with EVAL_STT_DOUBT=0, so that nothing was read back): wrong changes held back, right cases turned into
+    a question."""
+    lines = ["  reading a new title back when a word of it is under a probability of:"]
+    for threshold in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         held = lost = 0
-        for result, turns in zip(results, confidences, strict=True):
-            doubted = any(
-                turn.intent in FREE_TEXT and turn.actions and confidence < threshold
-                for turn, confidence in zip(result.turns, turns, strict=False)
-            )
+        for result, seen in zip(results, confidences, strict=True):
+            doubted = any(confidence < threshold for confidence in seen)
             held += doubted and result.wrong_change
             lost += doubted and result.right
-        lines.append(f"    {threshold:5.1f}: wrong changes held back {held:>3}, right cases asked instead {lost:>3}")
+        lines.append(f"    {threshold:3.1f}: wrong changes held back {held:>3}, right cases asked instead {lost:>3}")
     return "\n".join(lines)
 
 
@@ -148,8 +151,8 @@ def test_the_candidates_side_by_side(speech_dir, capsys, django_capture_on_commi
             for name in names:
                 heard: list[str] = []
                 confidences: list[float] = []
-                transcribe = _transcriber(name, timings[name], confidences)
-                talk = _heard_conversation(voice, speech_dir, transcribe, heard, around_turn)
+                transcribe = _transcriber(name, timings[name])
+                talk = _heard_conversation(voice, speech_dir, transcribe, heard, confidences, around_turn)
                 result = evaluation.run_case(evalset, case, talk)
                 result.heard = heard
                 results[name].append(result)
