@@ -69,7 +69,7 @@ def _transcriber(name: str, timings: list[float]) -> Callable[[Any, str], stt.He
         segments = model.transcribe(samples, **_options(name, prompt))[0]
         text = stt.without_repeats(" ".join(segment.text.strip() for segment in segments).strip())
         timings.append(time.perf_counter() - started)
-        return stt.Heard(text, samples)
+        return stt.Heard(text, samples, stt.last_window(samples))
 
     return transcribe
 
