@@ -32,9 +32,11 @@ from .speech import VOICES, spoken_webm
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 GOAL = 0.95
-#: Right cases this test must not fall under: measured 103 of the 110 cases before the sentence templates and 102 of
-#: 118 with them on 2026-12-07 (the eight new cases are undo and correction turns), less a margin (docstring).
-FLOOR_RIGHT = 100
+#: Right cases this test must not fall under: measured 103 of the 110 cases before the sentence templates, 102 of
+#: 118 with them, and 95 of 118 once a new title the model doubts is read back before it is written (seven adds
+#: heard right asked "Add 'Buy bread' to Demo team?" instead: a question, not a wrong change; README "Doubt,
+#: measured"), on 2026-12-07, less a margin (docstring).
+FLOOR_RIGHT = 92
 PIN = "246802"
 
 
