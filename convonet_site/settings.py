@@ -215,6 +215,8 @@ if VOICE_STT_BACKEND == "openai" and not VOICE_STT_URL:
     raise ImproperlyConfigured("VOICE_STT_BACKEND=openai needs VOICE_STT_URL (the server's base URL).")
 #: Longest command the assistant transcribes, in seconds of decoded audio.
 VOICE_MAX_COMMAND_SECONDS = env_float("VOICE_MAX_COMMAND_SECONDS", 30.0, minimum=1, maximum=600)
+# Longest typed command (`say` on the voice socket), in characters after spaces are collapsed (`command_too_long`).
+VOICE_MAX_TYPED_CHARS = env_int("VOICE_MAX_TYPED_CHARS", 500, minimum=10, maximum=10000)
 #: Keep each request's audio in its VoiceRequest (history, admin player); off by default.
 VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.

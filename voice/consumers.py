@@ -2,6 +2,7 @@
 
 Each consumer is a stack of thin mixins over `VoiceSocket`, each in a module named for its part:
 `voice.pin_consumer` (PIN authentication), `voice.recording_consumer` (recording and audio),
+`voice.typed_consumer` (typed commands),
 `voice.presence_consumer` (who is online), `voice.call_consumer` and `voice.call_events` (calls; decisions in
 `voice.calls`), `voice.signout` (closing on sign-out), `voice.caps_consumer` (socket and audio caps).
 Text frames are JSON `{"type": ...}`; a type listed in `message_types` is dispatched to
@@ -17,14 +18,15 @@ from .presence_consumer import PresenceMixin
 from .recording_consumer import RECORDING_MESSAGE_TYPES, RecordingMixin
 from .signout import SignOutMixin
 from .socket_consumer import VoiceSocket
+from .typed_consumer import TYPED_MESSAGE_TYPES, TypedCommandMixin
 
 __all__ = ["VoiceCallConsumer", "VoiceConsumer", "VoiceSocket"]
 
 
-class VoiceConsumer(PinAuthMixin, RecordingMixin, VoiceSocket):
-    """A voice session: PIN authentication and recording."""
+class VoiceConsumer(PinAuthMixin, RecordingMixin, TypedCommandMixin, VoiceSocket):
+    """A voice session: PIN authentication, recording and typed commands."""
 
-    message_types = VoiceSocket.message_types | PIN_MESSAGE_TYPES | RECORDING_MESSAGE_TYPES
+    message_types = VoiceSocket.message_types | PIN_MESSAGE_TYPES | RECORDING_MESSAGE_TYPES | TYPED_MESSAGE_TYPES
 
 
 class VoiceCallConsumer(SocketCapsMixin, SignOutMixin, CallSignalingMixin, PresenceMixin, VoiceConsumer):

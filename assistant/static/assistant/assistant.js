@@ -75,11 +75,21 @@
 
   voice.on("assistant_reply", function (m) {
     stopWaiting();
-    var said = m.transcript ? "You said: “" + m.transcript + "”" : "You said: (nothing I could hear)";
+    var said = m.typed ? "You typed: “" + m.transcript + "”" :
+      m.transcript ? "You said: “" + m.transcript + "”" : "You said: (nothing I could hear)";
     $("assistant-status").dataset.intent = m.intent || "";
     status(m.reply);
     addExchange(said, m.reply, m.ok ? "ok" : "refused", m.timings_ms);
     speak(m.reply);
+  });
+
+  // Typed commands: the same socket, understanding, answers and history as speech, without the microphone.
+  $("typed-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = $("typed-text").value.trim();
+    if (!text) return;
+    error("");
+    if (voice.send({ type: "say", text: text })) { $("typed-text").value = ""; status("Sending…"); }
   });
 
   voice.on("assistant_error", function (m) {

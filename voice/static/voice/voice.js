@@ -28,6 +28,9 @@
     not_recording: "No recording is in progress.",
     already_recording: "A recording is already in progress.",
     audio_too_large: "The recording reached its size limit and was stopped; what was recorded is kept.",
+    bad_command: "Type some words before sending.",
+    command_too_long: "That command is too long; type it shorter.",
+    recording_in_progress: "Stop the recording before typing a command.",
     session_gone: "This voice session was cleared; starting a new one.",
     server_error: "Something went wrong on the server.",
   };
