@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from assistant.models import VoiceRequest
 from teams.models import Todo
 from tests.live import login
+from tests.waits import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,7 +33,9 @@ def test_a_typed_command_is_answered_on_the_page_and_done(assistant_daphne, assi
     assert page.input_value("#typed-text") == ""
     todo = Todo.objects.get(title="Buy bread")
     assert (todo.team.name, todo.creator.username) == ("Demo team", "alice")
-    assert VoiceRequest.objects.get().typed is True
+    # the history row is written after the answer is sent
+    row = wait_until(lambda: VoiceRequest.objects.first(), "the history row")
+    assert (row.typed, row.transcript) == (True, "add a todo buy bread for the demo team")
 
     page.goto(f"{server.url}/voice/history/")
     expect(page.locator("#voice-history tbody tr").first).to_contain_text("add a todo buy bread for the demo team")
