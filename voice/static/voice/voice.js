@@ -17,6 +17,7 @@
     userId: null,
     userName: "",
     recording: false,
+    phase: "idle",
   };
 
   var ERRORS = {
@@ -46,6 +47,28 @@
     if (!el) return;
     el.textContent = text || "";
     el.hidden = !text;
+  }
+
+  // -- what the page is doing, shown and announced (#voice-phase, aria-live) ---------------------
+  // idle -> listening (microphone open, no speech yet) -> hearing (speech in the recording) -> thinking (the
+  // assistant has the command) -> speaking (the answer is read out) -> idle.
+  var PHASES = {
+    idle: "Idle: press Record, or type a command.",
+    listening: "Listening: speak now.",
+    hearing: "Hearing you…",
+    thinking: "Thinking…",
+    speaking: "Speaking the answer (press Escape to stop it).",
+  };
+
+  function setPhase(phase, text) {
+    state.phase = phase;
+    var el = $("voice-phase");
+    if (!el) return;
+    var said = text || PHASES[phase];
+    if (el.dataset.phase === phase && el.textContent === said) return;  // announce changes only
+    el.dataset.phase = phase;
+    el.textContent = said;
+    emit("phase", { phase: phase });
   }
 
   function on(type, handler) { (handlers[type] = handlers[type] || []).push(handler); }
@@ -127,6 +150,7 @@
     }
     if (m.code === "bad_message" || m.code === "server_error") text += " (" + m.message + ")";
     showError(text);
+    if (!state.recording && state.phase !== "speaking") setPhase("idle");
   });
 
   // -- recording ----------------------------------------------------------------------------------
@@ -141,6 +165,9 @@
     return "";
   }
 
+  // A peak this far from silence (of 128) means the recording hears something: "listening" becomes "hearing".
+  var HEARING_PEAK = 12;
+
   function startMeter() {
     audioContext = new (window.AudioContext || window.webkitAudioContext)();
     var analyser = audioContext.createAnalyser();
@@ -153,6 +180,7 @@
       var peak = 0;
       for (var i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i] - 128));
       $("level-meter").style.width = Math.min(100, (peak / 128) * 100 * 1.5) + "%";
+      if (peak >= HEARING_PEAK && state.phase === "listening") setPhase("hearing");
       requestAnimationFrame(draw);
     })();
   }
@@ -187,6 +215,7 @@
     startedAt = Date.now();
     timer = setInterval(tick, 100);
     recorder.start(250);
+    setPhase("listening");
     startMeter();
     $("record-button").textContent = "Stop";
     $("record-button").classList.add("recording");
@@ -205,6 +234,7 @@
     audioContext = null;
     $("record-button").textContent = "Record";
     $("record-button").classList.remove("recording");
+    setPhase(tellServer ? "thinking" : "idle");
   }
 
   on("recording_started", function () {
@@ -246,6 +276,6 @@
     });
   }
 
-  window.convonetVoice = { send: send, on: on, onOpen: onOpen, state: state };
+  window.convonetVoice = { send: send, on: on, onOpen: onOpen, state: state, setPhase: setPhase };
   connect();
 })();

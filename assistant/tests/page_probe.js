@@ -1,0 +1,38 @@
+// Loaded into the voice page by the browser tests before its own scripts (Playwright's add_init_script).
+// window.__phases: every phase #voice-phase showed, in order. Headless Chromium here has no voices (an utterance
+// ends at once with "synthesis-failed"), so the page gets a synthesizer that "speaks" each answer for 1.5 s and
+// counts in window.__spoken / window.__cancelled what it was asked to read and to stop.
+(function () {
+  "use strict";
+  window.__phases = [];
+  window.__spoken = [];
+  window.__cancelled = 0;
+  document.addEventListener("DOMContentLoaded", function () {
+    var el = document.getElementById("voice-phase");
+    if (!el) return;
+    new MutationObserver(function () {
+      var last = window.__phases[window.__phases.length - 1];
+      if (el.dataset.phase !== last) window.__phases.push(el.dataset.phase);
+    }).observe(el, { attributes: true, attributeFilter: ["data-phase"] });
+  });
+  var current = null, timer = null;
+  function finish(utterance, how) {
+    if (current !== utterance) return;
+    current = null;
+    clearTimeout(timer);
+    if (how === "end" && utterance.onend) utterance.onend({});
+    if (how !== "end" && utterance.onerror) utterance.onerror({ error: how });
+  }
+  var synthesizer = {
+    get speaking() { return current !== null; },
+    getVoices: function () { return []; },
+    speak: function (utterance) {
+      current = utterance;
+      window.__spoken.push(utterance.text);
+      setTimeout(function () { if (current === utterance && utterance.onstart) utterance.onstart({}); }, 20);
+      timer = setTimeout(function () { finish(utterance, "end"); }, 1500);
+    },
+    cancel: function () { if (current) { window.__cancelled += 1; finish(current, "interrupted"); } },
+  };
+  Object.defineProperty(window, "speechSynthesis", { value: synthesizer, configurable: true });
+})();
