@@ -195,6 +195,8 @@ VOICE_AUDIO_FLUSH_INTERVAL_MS = env_float("VOICE_AUDIO_FLUSH_INTERVAL_MS", 5.0, 
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
 VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)
 VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", 20, minimum=1)
+# Seconds a voice socket may listen hands-free without starting a command before it is closed (idle_listen_timeout).
+VOICE_IDLE_LISTEN_SECONDS = env_int("VOICE_IDLE_LISTEN_SECONDS", 300, minimum=1, maximum=86400)
 # Seconds a socket's place in those counts outlives its last renewal (a crashed process's sockets drop out).
 VOICE_CAPS_LEASE = env_int("VOICE_CAPS_LEASE", 60, minimum=3, maximum=3600)
 
