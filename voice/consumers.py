@@ -12,8 +12,8 @@ Text frames are JSON `{"type": ...}`; a type listed in `message_types` is dispat
 from __future__ import annotations
 
 from .call_consumer import CALL_MESSAGE_TYPES, CallSignalingMixin
-from .handsfree_consumer import HANDS_FREE_MESSAGE_TYPES, HandsFreeMixin
 from .caps_consumer import SocketCapsMixin
+from .handsfree_consumer import HANDS_FREE_MESSAGE_TYPES, HandsFreeMixin
 from .pin_consumer import PIN_MESSAGE_TYPES, PinAuthMixin
 from .presence_consumer import PresenceMixin
 from .recording_consumer import RECORDING_MESSAGE_TYPES, RecordingMixin
