@@ -118,6 +118,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", "") or VAR_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# The voice page's voice activity detector, installed from the npm registry by scripts/install-vad (make vad).
+VAD_ASSETS_DIR = VAR_DIR / "vad"
+VAD_ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [("vad", VAD_ASSETS_DIR)]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

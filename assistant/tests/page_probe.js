@@ -1,10 +1,12 @@
 // Loaded into the voice page by the browser tests before its own scripts (Playwright's add_init_script).
-// window.__phases: every phase #voice-phase showed, in order. Headless Chromium here has no voices (an utterance
+// window.__phases: every phase #voice-phase showed, in order; window.__phaseLog the same with the time of each
+// (performance.now(), ms). Headless Chromium here has no voices (an utterance
 // ends at once with "synthesis-failed"), so the page gets a synthesizer that "speaks" each answer for 1.5 s and
 // counts in window.__spoken / window.__cancelled what it was asked to read and to stop.
 (function () {
   "use strict";
   window.__phases = [];
+  window.__phaseLog = [];
   window.__spoken = [];
   window.__cancelled = 0;
   document.addEventListener("DOMContentLoaded", function () {
@@ -12,7 +14,9 @@
     if (!el) return;
     new MutationObserver(function () {
       var last = window.__phases[window.__phases.length - 1];
-      if (el.dataset.phase !== last) window.__phases.push(el.dataset.phase);
+      if (el.dataset.phase === last) return;
+      window.__phases.push(el.dataset.phase);
+      window.__phaseLog.push([Math.round(performance.now()), el.dataset.phase]);
     }).observe(el, { attributes: true, attributeFilter: ["data-phase"] });
   });
   var current = null, timer = null;

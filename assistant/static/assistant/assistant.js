@@ -52,6 +52,7 @@
     if (voice.state.phase === "speaking") voice.setPhase("idle");
   }
 
+  voice.on("phase", function (m) { if (m.phase === "hearing") stopSpeaking(); });  // barge-in: speech stops it
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") stopSpeaking();
   });

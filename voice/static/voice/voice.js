@@ -32,6 +32,7 @@
     bad_command: "Type some words before sending.",
     command_too_long: "That command is too long; type it shorter.",
     recording_in_progress: "Stop the recording before typing a command.",
+    idle_listen_timeout: "Hands-free listening heard no command for a while, so it was turned off; switch it on again when you need it.",
     session_gone: "This voice session was cleared; starting a new one.",
     server_error: "Something went wrong on the server.",
   };
@@ -142,6 +143,7 @@
 
   on("error", function (m) {
     var text = ERRORS[m.code] || m.message;
+    if (upload && !state.recording) upload = null;  // its start_recording was refused
     if (m.retry_after) text += " Try again in " + Math.ceil(m.retry_after) + " s.";
     if (m.code === "audio_too_large") stopRecorder(false);
     if (stream && !state.recording) {  // start_recording was refused: release the microphone
@@ -238,9 +240,31 @@
   }
 
   on("recording_started", function () {
+    if (upload) { sendUpload(); return; }
     if (!stream) { send({ type: "stop_recording" }); return; }
     beginRecorder();
   });
+
+  // A turn the page already holds whole (hands-free: the voice activity detector's WAV of one utterance) goes as a
+  // recording does: start_recording, the bytes in frames well under VOICE_MAX_FRAME_BYTES, stop_recording.
+  var UPLOAD_FRAME_BYTES = 64 * 1024, upload = null;
+
+  function sendRecording(bytes) {
+    if (state.recording || upload) return false;
+    upload = bytes;
+    if (!send({ type: "start_recording" })) { upload = null; return false; }
+    setPhase("thinking");
+    return true;
+  }
+
+  function sendUpload() {
+    var bytes = new Uint8Array(upload);
+    upload = null;
+    for (var at = 0; at < bytes.length; at += UPLOAD_FRAME_BYTES) {
+      socket.send(bytes.subarray(at, at + UPLOAD_FRAME_BYTES));
+    }
+    send({ type: "stop_recording" });
+  }
 
   on("recording_stopped", function (m) {
     $("bytes-stored").textContent = m.audio_bytes + " bytes";
@@ -276,6 +300,8 @@
     });
   }
 
-  window.convonetVoice = { send: send, on: on, onOpen: onOpen, state: state, setPhase: setPhase };
+  window.convonetVoice = {
+    send: send, on: on, onOpen: onOpen, state: state, setPhase: setPhase, sendRecording: sendRecording,
+  };
   connect();
 })();
