@@ -1,7 +1,8 @@
 // Loaded into the voice page by the browser tests before its own scripts (Playwright's add_init_script).
 // window.__phases: every phase #voice-phase showed, in order; window.__phaseLog the same with the time of each
 // (performance.now(), ms). Headless Chromium here has no voices (an utterance
-// ends at once with "synthesis-failed"), so the page gets a synthesizer that "speaks" each answer for 1.5 s and
+// ends at once with "synthesis-failed"), so the page gets a synthesizer that "speaks" each answer for
+// window.__speakMs (1.5 s unless a test sets it) and
 // counts in window.__spoken / window.__cancelled what it was asked to read and to stop.
 (function () {
   "use strict";
@@ -9,6 +10,7 @@
   window.__phaseLog = [];
   window.__spoken = [];
   window.__cancelled = 0;
+  window.__speakMs = 1500;
   document.addEventListener("DOMContentLoaded", function () {
     var el = document.getElementById("voice-phase");
     if (!el) return;
@@ -34,7 +36,7 @@
       current = utterance;
       window.__spoken.push(utterance.text);
       setTimeout(function () { if (current === utterance && utterance.onstart) utterance.onstart({}); }, 20);
-      timer = setTimeout(function () { finish(utterance, "end"); }, 1500);
+      timer = setTimeout(function () { finish(utterance, "end"); }, window.__speakMs);
     },
     cancel: function () { if (current) { window.__cancelled += 1; finish(current, "interrupted"); } },
   };

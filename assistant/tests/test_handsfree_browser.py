@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.models import VoiceRequest
-from teams.models import Todo
+from teams.models import Team, Todo
 from tests.live import login
 from tests.waits import wait_until
 
@@ -97,3 +97,80 @@ def test_hands_free_carries_out_two_spoken_commands_in_order_and_noise_starts_no
     assert len(titles) == 2 and "bread" in titles[0].lower() and "bank" in titles[1].lower(), titles
     rows = wait_until(lambda: list(VoiceRequest.objects.order_by("id")) if VoiceRequest.objects.count() == 2 else None)
     assert [r.typed for r in rows] == [False, False] and all(r.audio_bytes > 0 for r in rows)
+
+
+def silence_then(spoken: Path, target: Path, lead_ms: int) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(spoken), "-af",
+         f"aresample=48000,adelay={lead_ms},apad=pad_dur=2", "-ac", "1", "-ar", "48000", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+@pytest.fixture
+def yes_wav(tmp_path):
+    return silence_then(wav("yes", "en-us", tmp_path), tmp_path / "yes.wav", 500)
+
+
+def test_a_question_is_answered_by_voice_without_a_click_when_hands_free_is_off(
+    assistant_daphne, assistant_worker, make_user, yes_wav
+):
+    """Push-to-talk mode (hands-free off): the typed command's question is followed by listening for the answer;
+    the microphone (a WAV: 0.5 s of silence, "yes") is opened by that listening, not by a click."""
+    alice = make_user("alice", teams={"Demo team": "owner"})
+    Todo.objects.create(team=Team.objects.get(name="Demo team"), title="Buy milk", creator=alice)
+    server = assistant_daphne
+    with browser_hearing(yes_wav) as browser:
+        page = browser.new_context(permissions=["microphone"]).new_page()
+        page.set_default_timeout(30_000)
+        page.add_init_script(path=str(PROBE))
+        login(page, server, "alice", "alice-pw")
+        page.goto(f"{server.url}/voice/")
+        expect(page.locator("#hands-free")).not_to_be_checked()
+        page.fill("#typed-text", "delete the todo buy milk")
+        page.press("#typed-text", "Enter")
+
+        phase = page.locator("#voice-phase")
+        expect(phase).to_have_text("Listening for your answer…")
+        items = page.locator("#conversation li")
+        expect(items).to_have_count(2, timeout=60_000)
+        expect(items.nth(0).locator(".reply")).to_contain_text("Say yes to delete 'Buy milk'")
+        expect(items.nth(1).locator(".reply")).to_have_text("Deleted 'Buy milk' from Demo team.")
+        expect(phase).to_have_attribute("data-phase", "idle")  # hands-free is off: the microphone closed again
+        assert page.evaluate("window.__phases").count("hearing") == 1
+    assert not Todo.objects.filter(title="Buy milk").exists()
+
+
+@pytest.fixture
+def late_command_wav(tmp_path):
+    return silence_then(wav("what's on my list", "en-us", tmp_path), tmp_path / "late.wav", 4000)
+
+
+def test_speaking_while_an_answer_is_read_stops_it_and_is_the_next_turn(
+    assistant_daphne, assistant_worker, make_user, late_command_wav
+):
+    """Hands-free on (the microphone: 4 s of silence, then a command); a typed "help" is answered and read out for
+    up to 20 s; the spoken command interrupts the reading and is carried out."""
+    make_user("alice", teams={"Demo team": "owner"})
+    server = assistant_daphne
+    with browser_hearing(late_command_wav) as browser:
+        page = browser.new_context(permissions=["microphone"]).new_page()
+        page.set_default_timeout(30_000)
+        page.add_init_script(path=str(PROBE))
+        login(page, server, "alice", "alice-pw")
+        page.goto(f"{server.url}/voice/")
+        page.evaluate("window.__speakMs = 20000")
+        page.click("#hands-free")
+        phase = page.locator("#voice-phase")
+        expect(phase).to_have_attribute("data-phase", "listening")
+        page.fill("#typed-text", "help")
+        page.press("#typed-text", "Enter")
+        expect(phase).to_have_attribute("data-phase", "speaking")
+
+        items = page.locator("#conversation li")
+        expect(items).to_have_count(2, timeout=60_000)
+        expect(items.nth(1).locator(".said")).to_contain_text(re.compile("list", re.I))
+        phases = page.evaluate("window.__phases")
+        assert phases[phases.index("speaking") + 1] == "hearing", phases  # the reading stopped when speech began
+        assert page.evaluate("window.__cancelled") >= 1
