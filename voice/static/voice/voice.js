@@ -102,6 +102,7 @@
     };
     socket.onclose = function (event) {
       if (state.recording) stopRecorder(false);
+      upload = null;  // a turn waiting for recording_started is lost with the session
       state.sessionId = null;
       state.authenticated = false;
       // 1012: this server process is restarting (a deploy); another one answers at once.
