@@ -32,7 +32,7 @@ SECONDS = 3.0
 PIN = "135790"
 GOAL_MS = 1500
 
-SETUP = """
+SETUP = f"PIN = {PIN!r}\n" + """
 from django.contrib.auth import get_user_model
 from teams.models import Team, TeamMembership, Todo
 from voice.models import VoiceProfile
