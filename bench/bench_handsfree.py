@@ -9,11 +9,15 @@ starts and ends in the WAV are found by ffmpeg's silencedetect (-40 dB). Push-to
 the same command sent as WebM over `/ws/voice/` (what `bench_assistant` measures; the user's own delay in pressing Stop
 comes on top). CPU: the renderer's (and Chromium's audio service's) CPU seconds per second over 10 s of a silent
 microphone, hands-free on against the same page with it off.
+
+`BENCH_SCREENSHOTS=DIR` also saves the voice page in each state (idle, listening, hearing, thinking, speaking) as
+DIR/voice-{state}.png, after the measurements (the README's pictures: `docs/`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -162,6 +166,26 @@ def _hands_free(playwright, server, microphone: Path, spans: list[tuple[float, f
     }
 
 
+def _screenshots(playwright, server, microphone: Path, folder: Path) -> list[Path]:
+    """The voice page in each state, hands-free, the answer read out by the probe's synthesizer for 4 s."""
+    browser, page = _open_voice_page(playwright, server, microphone, "bench3")
+    saved = []
+    try:
+        page.uncheck("#assistant-mute")
+        page.evaluate("window.__speakMs = 4000")
+        page.set_viewport_size({"width": 900, "height": 1100})
+        for phase in ("idle", "listening", "hearing", "thinking", "speaking"):
+            if phase == "listening":
+                page.click("#hands-free")
+            page.wait_for_selector(f"#voice-phase[data-phase='{phase}']", timeout=60_000)
+            path = folder / f"voice-{phase}.png"
+            page.locator("#voice").screenshot(path=str(path))
+            saved.append(path)
+    finally:
+        browser.close()
+    return saved
+
+
 def run() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -181,6 +205,10 @@ def run() -> None:
             with sync_playwright() as playwright:
                 free = _hands_free(playwright, server, microphone, spans)
                 idle_cpu, listening_cpu = _cpu(playwright, server, silence)
+                if os.environ.get("BENCH_SCREENSHOTS"):
+                    folder_out = Path(os.environ["BENCH_SCREENSHOTS"])
+                    folder_out.mkdir(parents=True, exist_ok=True)
+                    shots = _screenshots(playwright, server, microphone, folder_out)
         finally:
             _stop(worker)
             server.stop()
@@ -196,5 +224,7 @@ def run() -> None:
         f"   Chromium CPU (renderer + audio service), silent microphone: page idle {idle_cpu * 100:.1f}% of a core, "
         f"listening hands-free {listening_cpu * 100:.1f}% (VAD's cost: {(listening_cpu - idle_cpu) * 100:.1f}%)"
     )
+    if os.environ.get("BENCH_SCREENSHOTS"):
+        print(f"   screenshots: {', '.join(str(p) for p in shots)}")
     met = "met" if _p(free["reply"], 50) <= GOAL_MS else "NOT met"
     print(f"   end of speech -> reply p50 hands-free: {_p(free['reply'], 50):.0f} ms  goal <= {GOAL_MS} ms: {met}")
