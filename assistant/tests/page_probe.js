@@ -1,6 +1,6 @@
 // Loaded into the voice page by the browser tests before its own scripts (Playwright's add_init_script).
 // window.__phases: every phase #voice-phase showed, in order; window.__phaseLog the same with the time of each
-// (performance.now(), ms); window.__replyLog the time each exchange appeared in #conversation. Headless Chromium here has no voices (an utterance
+// (performance.now(), ms), window.__phaseTexts what it said; window.__replyLog the time each exchange appeared in #conversation. Headless Chromium here has no voices (an utterance
 // ends at once with "synthesis-failed"), so the page gets a synthesizer that "speaks" each answer for
 // window.__speakMs (1.5 s unless a test sets it) and
 // counts in window.__spoken / window.__cancelled what it was asked to read and to stop.
@@ -8,6 +8,7 @@
   "use strict";
   window.__phases = [];
   window.__phaseLog = [];
+  window.__phaseTexts = [];
   window.__replyLog = [];
   window.__spoken = [];
   window.__cancelled = 0;
@@ -19,6 +20,7 @@
       var last = window.__phases[window.__phases.length - 1];
       if (el.dataset.phase === last) return;
       window.__phases.push(el.dataset.phase);
+      window.__phaseTexts.push(el.textContent);
       window.__phaseLog.push([Math.round(performance.now()), el.dataset.phase]);
     }).observe(el, { attributes: true, attributeFilter: ["data-phase"] });
     var conversation = document.getElementById("conversation");

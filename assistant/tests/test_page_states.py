@@ -16,6 +16,8 @@ from .speech import padded_wav, wav
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROBE = Path(__file__).with_name("page_probe.js")
+#: Waits on the worker (Whisper), the VAD loading or a reading: a loaded 2-core machine takes more than 5 s.
+WAIT_MS = 30_000
 
 
 @pytest.fixture
@@ -42,11 +44,11 @@ def test_the_page_announces_each_state_of_a_spoken_and_a_typed_command_driven_by
 
         page.focus("#record-button")
         page.keyboard.press("Enter")  # Record
-        expect(phase).to_have_attribute("data-phase", "hearing")
+        expect(phase).to_have_attribute("data-phase", "hearing", timeout=WAIT_MS)
         page.wait_for_timeout(2500)  # the WAV: 0.3 s of silence, the command (~1 s), 1.5 s of silence
         page.keyboard.press("Enter")  # Stop: the button kept the focus
         expect(page.locator("#conversation li")).to_have_count(1, timeout=60_000)
-        expect(phase).to_have_attribute("data-phase", "idle")
+        expect(phase).to_have_attribute("data-phase", "idle", timeout=WAIT_MS)
         assert page.evaluate("window.__phases") == ["listening", "hearing", "thinking", "speaking", "idle"]
         assert page.evaluate("window.__spoken") == [page.inner_text("#assistant-status")]
 
@@ -57,10 +59,10 @@ def test_the_page_announces_each_state_of_a_spoken_and_a_typed_command_driven_by
                 break
         page.keyboard.type("help")
         page.keyboard.press("Enter")
-        expect(page.locator("#conversation li")).to_have_count(2)
-        expect(phase).to_have_attribute("data-phase", "speaking")
+        expect(page.locator("#conversation li")).to_have_count(2, timeout=WAIT_MS)
+        expect(phase).to_have_attribute("data-phase", "speaking", timeout=WAIT_MS)
         expect(phase).to_contain_text("Escape")
         page.keyboard.press("Escape")  # stops the answer being read
-        expect(phase).to_have_attribute("data-phase", "idle")
+        expect(phase).to_have_attribute("data-phase", "idle", timeout=WAIT_MS)
         assert page.evaluate("window.__phases") == ["thinking", "speaking", "idle"]
         assert page.evaluate("window.__cancelled") == 1
