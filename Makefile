@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH ?=
 
-.PHONY: run prod test eval lint format bench install install-dev migrate demo model check-deploy clean
+.PHONY: run prod test eval lint format bench install install-dev migrate demo model vad check-deploy clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,15 @@ demo: migrate
 model: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py assistant_model
 
+## The voice page's voice activity detector (hands-free mode), from the npm registry by package-lock.json, into
+## var/vad/ (served as static files; instant once installed).
+vad:
+	scripts/install-vad
+
 ## Serve on http://$(HOST):$(PORT) with daphne (its WebSocket limits set by convonet_site.serve) and one assistant
 ## worker, after collecting static files and making sure a Redis is there. Ctrl-C stops both (the worker also
 ## when daphne ends on its own).
-run: demo model
+run: demo model vad
 	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	@echo "Serving on http://$(HOST):$(PORT)/ with one assistant worker (Ctrl-C stops both)"
 	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- bash -c '\
@@ -47,12 +52,12 @@ run: demo model
 DAPHNES ?= 2
 WORKERS ?= 1
 PROD_PORT ?= 8080
-prod: demo model
+prod: demo model vad
 	@scripts/ensure-system-packages redis nginx sentinel
 	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --workers $(WORKERS) --port $(PROD_PORT)
 
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
-test: install-dev model
+test: install-dev model vad
 	@scripts/ensure-system-packages redis chromium speech nginx sentinel
 	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -46,7 +46,7 @@ class VoiceRequestAdmin(admin.ModelAdmin):
     list_display = [
         "created", "user", "team", "intent", "match_score", "status", "error_code", "short_transcript", "stt_ms",
     ]  # fmt: skip
-    list_filter = [UnderstoodFilter, "status", "intent", "error_code", "team", "created"]
+    list_filter = [UnderstoodFilter, "status", "typed", "intent", "error_code", "team", "created"]
     search_fields = ["transcript", "reply", "template", "user__username", "session_id"]
     date_hierarchy = "created"
     list_select_related = ["user", "team"]

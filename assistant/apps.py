@@ -8,10 +8,12 @@ class AssistantConfig(AppConfig):
 
     def ready(self) -> None:
         from infra.health import register_section
-        from voice.handover import recording_finished
+        from voice.handover import command_typed, recording_finished
 
         from . import queue
+        from .hooks import command_typed as queue_typed
         from .hooks import recording_finished as queue_recording
 
         recording_finished.connect(queue_recording, dispatch_uid="assistant-recording-finished")
+        command_typed.connect(queue_typed, dispatch_uid="assistant-command-typed")
         register_section("assistant_jobs", queue.stats)

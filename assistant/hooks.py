@@ -1,5 +1,6 @@
-"""What the assistant does when a voice recording ends (voice's `handover.recording_finished` signal, connected in
-`AssistantConfig.ready`): hand it to the assistant's queue (`assistant.queue`).
+"""What the assistant does when a voice recording ends or a command is typed (voice's `handover.recording_finished`
+and `handover.command_typed` signals, connected in `AssistantConfig.ready`): hand it to the assistant's queue
+(`assistant.queue`).
 
 The voice consumer stays thin: it sends the signal in place of recording the request itself, and forwards
 `assistant.event` messages (sent by the job through the channel layer) as frames.
@@ -18,7 +19,7 @@ from django.conf import settings
 
 from voice import services
 
-from .queue import JOB_TIMEOUT, enqueue_command, fail_lost_job, job_state
+from .queue import JOB_TIMEOUT, enqueue_command, enqueue_typed_command, fail_lost_job, job_state
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,26 @@ async def recording_finished(
             "assistant_unavailable",
             "The assistant is not running right now, so your recording was not heard; try again in a minute.",
         )
-    watcher = asyncio.create_task(watch_job(consumer.channel_name, job_id))
+    return thinking(consumer.channel_name, job_id)
+
+
+async def command_typed(sender: Any, consumer: Any, text: str, **kwargs: Any) -> dict[str, str]:
+    """Queue a typed command (voice's `handover.command_typed`); returns `assistant_thinking`, or
+    `assistant_unavailable` when no worker would run it."""
+    job_id = await sync_to_async(enqueue_typed_command, thread_sensitive=False)(
+        consumer.session_id, consumer.channel_name, consumer.user.pk, text
+    )
+    if job_id is None:
+        return error_frame(
+            "assistant_unavailable",
+            "The assistant is not running right now, so your command was not read; try again in a minute.",
+        )
+    return thinking(consumer.channel_name, job_id)
+
+
+def thinking(channel_name: str, job_id: str) -> dict[str, str]:
+    """Watch the queued job (`watch_job`) and return the frame that says it is queued."""
+    watcher = asyncio.create_task(watch_job(channel_name, job_id))
     _watchers.add(watcher)
     watcher.add_done_callback(_watchers.discard)
     return {"type": "assistant_thinking", "job_id": job_id}

@@ -13,6 +13,7 @@ import datetime
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,10 @@ class Outcome:
     error_message: str = ""
     audio: bytes = b""
     audio_seconds: float | None = None
+    #: Typed, not spoken (`run_typed_command`): nothing to decode or transcribe.
+    typed: bool = False
+    #: The reply is a question waiting for an answer (the page listens for it).
+    asks: bool = False
 
     def frame(self) -> dict[str, Any]:
         if self.error_code:
@@ -78,6 +83,8 @@ class Outcome:
             "reply": self.reply,
             "intent": self.intent,
             "ok": self.status == VoiceRequest.Status.DONE,
+            "typed": self.typed,
+            "asks": self.asks,
             "actions": self.actions,
             "timings_ms": {k: self.timings.get(k, 0) for k in ("decode", "stt", "understand", "act")},
         }
@@ -121,9 +128,32 @@ class _Stage:
 def run_command(
     session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, enqueued_at: float
 ) -> dict[str, Any]:
-    """The RQ job: answer the connection, then record the request (activity, notification, history)."""
-    close_old_connections()
+    """The RQ job of a recording: answer the connection, then record the request (activity, notification, history)."""
     outcome = Outcome(session_id, audio_bytes, timings={"queued": round((time.time() - enqueued_at) * 1000)})
+    return answer(channel_name, user_id, enqueued_at, outcome, duration, hear_and_act)
+
+
+def run_typed_command(
+    session_id: str, channel_name: str, user_id: int, text: str, enqueued_at: float
+) -> dict[str, Any]:
+    """The RQ job of a typed command (and `manage.py assistant_say`, with no session and no connection): the same
+    understanding, actions, follow-up question, answer and history as a recording, without decoding or speech."""
+    outcome = Outcome(session_id, 0, timings={"queued": round((time.time() - enqueued_at) * 1000)}, typed=True)
+    outcome.transcript = text
+    return answer(channel_name, user_id, enqueued_at, outcome, 0.0, read_and_act)
+
+
+def answer(
+    channel_name: str,
+    user_id: int,
+    enqueued_at: float,
+    outcome: Outcome,
+    duration: float,
+    work: Callable[[Any, Outcome], None],
+) -> dict[str, Any]:
+    """Run `work` for the user, then answer the connection (when there is one) and record the request: every
+    outcome is answered, so a page never waits on a job that gave up."""
+    close_old_connections()
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     try:
         if user is None:
@@ -133,7 +163,7 @@ def run_command(
                 "assistant_timeout",
                 f"The assistant was too busy to hear you within {settings.VOICE_ASSISTANT_MAX_WAIT:g} s; say it again.",
             )
-        hear_and_act(user, outcome)
+        work(user, outcome)
     except Refusal as refusal:
         outcome.status, outcome.error_code, outcome.error_message = (
             VoiceRequest.Status.FAILED,
@@ -141,10 +171,11 @@ def run_command(
             refusal.message,
         )
     except Exception:
-        log.exception("assistant job for session %s failed", session_id)
+        log.exception("assistant job for session %s failed", outcome.session_id)
         outcome.status, outcome.error_code = VoiceRequest.Status.FAILED, "assistant_failed"
         outcome.error_message = "Something went wrong while handling your command; try again."
-    deliver(channel_name, outcome.frame())
+    if channel_name:
+        deliver(channel_name, outcome.frame())
     if user is not None:
         record(user, duration, outcome)
     close_old_connections()
@@ -171,7 +202,7 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if decoded.silent:
         not_heard(outcome)
         return
-    pending, memory = load_json(session, PENDING_FIELD), load_json(session, MEMORY_FIELD)
+    pending = load_json(session, PENDING_FIELD)
     mark_stage("stt")
     with clock.stage("stt"):
         try:
@@ -184,23 +215,50 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
         return
     if not sessions.extend_session(outcome.session_id):  # cleared (staff) while it was being transcribed
         raise Refusal("session_gone", "This voice session was cleared before your command was done; reconnect.")
+    understand_and_act(user, outcome, session, today, doubts=heard.doubts)
+
+
+def read_and_act(user: Any, outcome: Outcome) -> None:
+    """A typed command: understand and act on `outcome.transcript`, with the session's follow-up question when it
+    comes from a voice session (an operator's command has none)."""
+    session = None
+    if outcome.session_id:
+        session = sessions.get_session(outcome.session_id)
+        if session is None:
+            raise Refusal("session_gone", "This voice session was cleared before your command was read; reconnect.")
+    understand_and_act(user, outcome, session, dates.today())
+
+
+def understand_and_act(
+    user: Any,
+    outcome: Outcome,
+    session: dict[str, str] | None,
+    today: datetime.date,
+    *,
+    doubts: Callable[[str], bool] | None = None,
+) -> None:
+    """Run the dialogue on the transcript, keep its follow-up question and memory in the session (when there is
+    one), and fill `outcome` with the answer and the time spent understanding and acting; `doubts` says which words
+    the speech model was unsure of (typed text has none)."""
+    pending, memory = load_json(session or {}, PENDING_FIELD), load_json(session or {}, MEMORY_FIELD)
     watch = FirstWrite()
     started = time.perf_counter()
     with connection.execute_wrapper(watch):
-        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory, doubts=heard.doubts)
-    sessions.update_session(
-        outcome.session_id,
-        {
-            PENDING_FIELD: json.dumps(turn.pending) if turn.pending else "",
-            MEMORY_FIELD: json.dumps(turn.memory) if turn.memory else "",
-        },
-    )
+        turn = dialogue.respond(user, outcome.transcript, pending, today=today, memory=memory, doubts=doubts)
+    if session is not None:
+        sessions.update_session(
+            outcome.session_id,
+            {
+                PENDING_FIELD: json.dumps(turn.pending) if turn.pending else "",
+                MEMORY_FIELD: json.dumps(turn.memory) if turn.memory else "",
+            },
+        )
     ended = time.perf_counter()
     acting_from = watch.at if watch.at is not None else ended
     outcome.timings["understand"] = round((acting_from - started) * 1000)
     outcome.timings["act"] = round((ended - acting_from) * 1000)
     outcome.intent, outcome.reply, outcome.actions = turn.intent, turn.reply, list(turn.actions)
-    outcome.template, outcome.score = turn.template, turn.score
+    outcome.template, outcome.score, outcome.asks = turn.template, turn.score, bool(turn.pending)
     outcome.status = VoiceRequest.Status.DONE if turn.ok else VoiceRequest.Status.REFUSED
 
 
@@ -273,4 +331,5 @@ def record(user: Any, duration: float, outcome: Outcome) -> None:
         audio_seconds=outcome.audio_seconds,
         audio_bytes=outcome.audio_bytes,
         audio=outcome.audio if settings.VOICE_KEEP_AUDIO and outcome.audio else None,
+        typed=outcome.typed,
     )

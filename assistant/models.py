@@ -53,6 +53,8 @@ class VoiceRequest(models.Model):
     audio_bytes = models.PositiveIntegerField(default=0)
     #: The recording itself, only when VOICE_KEEP_AUDIO is on.
     audio = models.BinaryField(null=True, blank=True, editable=False)
+    #: Typed on the voice page or by `manage.py assistant_say`, not spoken: no audio, no speech-to-text.
+    typed = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = VoiceRequestQuerySet.as_manager()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import django_rq
 import redis
@@ -13,7 +14,7 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from .jobs import run_command
+from .jobs import run_command, run_typed_command
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,35 @@ def job_ttl() -> int:
 
 
 def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float) -> str | None:
-    """Queue the command and return the job id; None when no worker is alive (or Redis refused), so the page can
+    """Queue the recording and return the job id; None when no worker is alive (or Redis refused), so the page can
     be told at once instead of waiting for a job nobody runs."""
+    kwargs = {"audio_bytes": audio_bytes, "duration": duration}
+    return _enqueue(run_command, session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes")
+
+
+def enqueue_typed_command(session_id: str, channel_name: str, user_id: int, text: str) -> str | None:
+    """Queue a typed command behind the session's recordings (one queue: its follow-up question stays in order);
+    the job id, or None as for `enqueue_command`."""
+    return _enqueue(run_typed_command, session_id, channel_name, user_id, {"text": text}, f"typed, {len(text)} chars")
+
+
+def _enqueue(job: Callable, session_id: str, channel_name: str, user_id: int, kwargs: dict, what: str) -> str | None:
     try:
         queue = get_queue()
         if not live_workers(queue):
             return None
-        job = queue.enqueue(
-            run_command,
+        queued = queue.enqueue(
+            job,
             kwargs={
                 "session_id": session_id,
                 "channel_name": channel_name,
                 "user_id": user_id,
-                "audio_bytes": audio_bytes,
-                "duration": duration,
+                **kwargs,
                 "enqueued_at": time.time(),
             },
-            # the worker logs the description: no session id (it lets a client act as the session) in the logs
-            description=f"assistant command of user {user_id} ({audio_bytes} bytes)",
+            # the worker logs the description: no session id (it lets a client act as the session) nor what was
+            # typed in the logs
+            description=f"assistant command of user {user_id} ({what})",
             job_timeout=JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
@@ -69,7 +81,7 @@ def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_byte
     except redis.exceptions.RedisError:
         log.warning("could not enqueue an assistant command", exc_info=True)
         return None
-    return job.id
+    return queued.id
 
 
 def rq_keys(queue: Queue) -> dict[str, int]:

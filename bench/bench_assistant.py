@@ -32,7 +32,9 @@ SECONDS = 3.0
 PIN = "135790"
 GOAL_MS = 1500
 
-SETUP = """
+SETUP = (
+    f"PIN = {PIN!r}\n"
+    + """
 from django.contrib.auth import get_user_model
 from teams.models import Team, TeamMembership, Todo
 from voice.models import VoiceProfile
@@ -46,6 +48,7 @@ for i in range(4):
 for title in ("Order coffee beans", "Fix the login bug", "Write the release notes"):
     Todo.objects.create(team=team, title=title, creator=user)
 """
+)
 
 
 def _command_audio(folder: Path) -> bytes:

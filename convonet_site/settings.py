@@ -118,6 +118,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", "") or VAR_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# The voice page's voice activity detector, installed from the npm registry by scripts/install-vad (make vad).
+VAD_ASSETS_DIR = VAR_DIR / "vad"
+VAD_ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [("vad", VAD_ASSETS_DIR)]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -195,6 +199,8 @@ VOICE_AUDIO_FLUSH_INTERVAL_MS = env_float("VOICE_AUDIO_FLUSH_INTERVAL_MS", 5.0, 
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
 VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)
 VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", 20, minimum=1)
+# Seconds a voice socket may listen hands-free without starting a command before it is closed (idle_listen_timeout).
+VOICE_IDLE_LISTEN_SECONDS = env_int("VOICE_IDLE_LISTEN_SECONDS", 300, minimum=1, maximum=86400)
 # Seconds a socket's place in those counts outlives its last renewal (a crashed process's sockets drop out).
 VOICE_CAPS_LEASE = env_int("VOICE_CAPS_LEASE", 60, minimum=3, maximum=3600)
 
@@ -215,6 +221,8 @@ if VOICE_STT_BACKEND == "openai" and not VOICE_STT_URL:
     raise ImproperlyConfigured("VOICE_STT_BACKEND=openai needs VOICE_STT_URL (the server's base URL).")
 #: Longest command the assistant transcribes, in seconds of decoded audio.
 VOICE_MAX_COMMAND_SECONDS = env_float("VOICE_MAX_COMMAND_SECONDS", 30.0, minimum=1, maximum=600)
+# Longest typed command (`say` on the voice socket), in characters after spaces are collapsed (`command_too_long`).
+VOICE_MAX_TYPED_CHARS = env_int("VOICE_MAX_TYPED_CHARS", 500, minimum=10, maximum=10000)
 #: Keep each request's audio in its VoiceRequest (history, admin player); off by default.
 VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.

@@ -20,8 +20,20 @@ IGNORED = ["CVS", ".*", "*~"]
 def uncollected_static_files() -> list[str]:
     """The static files the finders know that the manifest lacks (all of them when it is missing)."""
     manifest, _ = staticfiles_storage.load_manifest()  # ({}, None) when staticfiles.json is missing
-    found = sorted({path.replace("\\", "/") for finder in get_finders() for path, _ in finder.list(IGNORED)})
+    found = sorted(
+        {
+            _collected_name(path, storage).replace("\\", "/")
+            for finder in get_finders()
+            for path, storage in finder.list(IGNORED)
+        }
+    )
     return [path for path in found if path not in manifest]
+
+
+def _collected_name(path: str, storage: object) -> str:
+    """The name `collectstatic` gives a found file: under its STATICFILES_DIRS prefix when it has one (`vad/...`)."""
+    prefix = getattr(storage, "prefix", None)
+    return f"{prefix}/{path}" if prefix else path
 
 
 def require_collected_static() -> None:

@@ -191,6 +191,8 @@ def ws_message(kind: str, world: World) -> dict:
         "reject": {"call_id": call_id},
         "hangup": {"call_id": call_id},
         "signal": {"call_id": call_id, "data": {"candidate": {"candidate": "x"}}},
+        "say": {"text": "help"},
+        "hands_free": {"on": True},
     }.get(kind, {}) | {"type": kind}
 
 

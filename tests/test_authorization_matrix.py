@@ -351,6 +351,15 @@ WS: dict[tuple[str, str], tuple[str, ...]] = {
         "unknown_call",
         "unknown_call",
     ),
+    ("ws/voice/", "hands_free"): (
+        "not_authenticated",
+        "hands_free",
+        "hands_free",
+        "hands_free",
+        "hands_free",
+        "hands_free",
+        "hands_free",
+    ),
     ("ws/voice/", "ping"): ("pong", "pong", "pong", "pong", "pong", "pong", "pong"),
     ("ws/voice/", "presence"): (
         "not_authenticated",
@@ -369,6 +378,16 @@ WS: dict[tuple[str, str], tuple[str, ...]] = {
         "unknown_call",
         "unknown_call",
         "unknown_call",
+    ),
+    # no assistant worker runs in this test: a typed command is answered at once that none would read it
+    ("ws/voice/", "say"): (
+        "not_authenticated",
+        "assistant_error",
+        "assistant_error",
+        "assistant_error",
+        "assistant_error",
+        "assistant_error",
+        "assistant_error",
     ),
     ("ws/voice/", "signal"): (
         "not_authenticated",

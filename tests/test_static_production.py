@@ -48,3 +48,25 @@ def test_with_collected_static_files_pages_are_served_with_debug_off(daphne_fact
         with urllib.request.urlopen(server.url + page, timeout=10) as response:
             assert response.status == 200, page
             assert b"/static/convonet/site." in response.read()  # the hashed name from the manifest
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_debug_off_the_voice_activity_detector_is_served_from_our_static_files(daphne_factory, collected_static):
+    """Hands-free mode loads vad-web, onnxruntime-web's WebAssembly and the Silero model by fixed names from
+    /static/vad/ (never a CDN): each is served, with the type a browser requires for a module and for WebAssembly."""
+    server = daphne_factory(**production_env(collected_static))
+    with urllib.request.urlopen(server.url + "/voice/", timeout=10) as response:
+        assert b'data-vad-base="/static/vad/"' in response.read()
+    expected = {
+        "ort.wasm.min.js": "javascript",
+        "bundle.min.js": "javascript",
+        "vad.worklet.bundle.min.js": "javascript",
+        "ort-wasm-simd-threaded.mjs": "javascript",
+        "ort-wasm-simd-threaded.wasm": "application/wasm",
+        "silero_vad_v5.onnx": "",
+    }
+    for name, kind in expected.items():
+        with urllib.request.urlopen(f"{server.url}/static/vad/{name}", timeout=10) as response:
+            assert response.status == 200, name
+            assert kind in response.headers["Content-Type"], (name, response.headers["Content-Type"])
+            assert response.read(), name

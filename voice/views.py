@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,7 +25,7 @@ from .statistics import VOICE_SESSIONS
 
 @require_GET
 def page(request: HttpRequest) -> HttpResponse:
-    return render(request, "voice/page.html")
+    return render(request, "voice/page.html", {"max_typed_chars": settings.VOICE_MAX_TYPED_CHARS})
 
 
 @login_required

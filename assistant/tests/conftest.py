@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 
 from assistant.phrases import TODAY
-from tests.live import BASE_DIR, server_env, stop_process
+from tests.live import BASE_DIR, CHROMIUM_ARGS, server_env, stop_process
 
 #: The environment of both daphne and the worker in live assistant tests: room for many voice requests from one user.
 LIVE_ENV = {"RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
@@ -86,3 +89,21 @@ def assistant_daphne(daphne_factory):
 @pytest.fixture(scope="session")
 def speech_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("speech")
+
+
+@contextmanager
+def browser_hearing(microphone: Path) -> Iterator[Any]:
+    """Debian's Chromium whose fake microphone plays `microphone` (a WAV) once, from the first capture on."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={microphone}%noloop"]
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
+            yield browser
+            browser.close()
+            connections.close_all()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -45,3 +45,13 @@ def encode(source: Path, suffix: str = ".webm", *, extra: tuple[str, ...] = ()) 
 
 def spoken_webm(text: str, voice: str, folder: Path) -> bytes:
     return encode(wav(text, voice, folder))
+
+
+def padded_wav(spoken: Path, target: Path, *, lead_ms: int = 300, tail_s: float = 1.5) -> Path:
+    """`spoken` with silence around it, as a 48 kHz mono WAV that Chromium plays as the microphone."""
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(spoken), "-af", f"adelay={lead_ms},apad=pad_dur={tail_s}",
+         "-ar", "48000", "-ac", "1", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target

@@ -3,20 +3,17 @@ the page shows what was heard and done, the todo is on the team page, and the te
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
-from django.db import connections
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from teams.models import Team, Todo
-from tests.live import CHROMIUM_ARGS, login
+from tests.live import login
 
-from .speech import wav
+from .conftest import browser_hearing
+from .speech import padded_wav, wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,27 +22,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def command_wav(tmp_path):
     """The command with silence around it, as a 48 kHz mono WAV that Chromium plays as the microphone, once."""
     spoken = wav("add a todo water the plants for the demo team assign to bob", "en-gb-x-rp", tmp_path)
-    padded = tmp_path / "microphone.wav"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(spoken), "-af", "adelay=300,apad=pad_dur=1.5",
-         "-ar", "48000", "-ac", "1", str(padded)],
-        check=True,
-    )  # fmt: skip
-    return padded
+    return padded_wav(spoken, tmp_path / "microphone.wav")
 
 
 @pytest.fixture
 def speaking_browser(command_wav):
-    from playwright.sync_api import sync_playwright
-
-    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={command_wav}%noloop"]
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
+    with browser_hearing(command_wav) as browser:
         yield browser
-        browser.close()
-        connections.close_all()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_a_spoken_command_in_the_browser_adds_the_todo(

@@ -24,17 +24,38 @@
   mute.checked = localStorage.getItem(MUTE_KEY) === "1";
   mute.addEventListener("change", function () {
     localStorage.setItem(MUTE_KEY, mute.checked ? "1" : "0");
-    if (mute.checked && window.speechSynthesis) speechSynthesis.cancel();
+    if (mute.checked) stopSpeaking();
   });
 
   function status(text) { $("assistant-status").textContent = text; }
   function error(text) { var el = $("assistant-error"); el.textContent = text || ""; el.hidden = !text; }
 
+  // Reads the answer out (unless muted): "speaking" while it is read, "idle" after (also when the browser cannot).
+  var utterance = null;
   function speak(text) {
-    if (mute.checked || !text || !window.speechSynthesis) return;
+    if (mute.checked || !text || !window.speechSynthesis) { voice.setPhase("idle"); return; }
     speechSynthesis.cancel();
-    speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+    var spoken = utterance = new SpeechSynthesisUtterance(text);
+    spoken.onstart = function () { if (utterance === spoken) voice.setPhase("speaking"); };
+    spoken.onend = spoken.onerror = function () {
+      if (utterance !== spoken) return;
+      utterance = null;
+      if (voice.state.phase === "speaking" || voice.state.phase === "thinking") voice.setPhase("idle");
+    };
+    speechSynthesis.speak(spoken);
   }
+
+  function stopSpeaking() {
+    if (!utterance) return;
+    utterance = null;
+    speechSynthesis.cancel();
+    if (voice.state.phase === "speaking") voice.setPhase("idle");
+  }
+
+  voice.on("phase", function (m) { if (m.phase === "hearing") stopSpeaking(); });  // barge-in: speech stops it
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") stopSpeaking();
+  });
 
   function addExchange(said, reply, kind, timings) {
     var item = document.createElement("li");
@@ -60,26 +81,46 @@
   function showPanel() { $("assistant").hidden = !voice.state.authenticated; }
   voice.on("session", showPanel);
   voice.on("authenticated", showPanel);
-  voice.on("recording_started", function () { error(""); status("Listening… press Stop when you are done."); });
+  voice.on("recording_started", function () {
+    error("");
+    stopSpeaking();  // a new command interrupts the last answer
+    status("Listening… press Stop when you are done.");
+  });
   // A job the queue accepted is always answered; this only catches a worker that died mid-job.
   var NO_ANSWER_SECONDS = 90, waiting = null;
   function stopWaiting() { if (waiting) { clearTimeout(waiting); waiting = null; } }
   voice.on("assistant_thinking", function () {
     status("Thinking…");
+    voice.setPhase("thinking");
     stopWaiting();
     waiting = setTimeout(function () {
       status("Not done.");
+      voice.setPhase("idle");
       error("No answer from the assistant after " + NO_ANSWER_SECONDS + " s; it may have stopped. Please try again.");
     }, NO_ANSWER_SECONDS * 1000);
   });
 
   voice.on("assistant_reply", function (m) {
     stopWaiting();
-    var said = m.transcript ? "You said: “" + m.transcript + "”" : "You said: (nothing I could hear)";
+    var said = m.typed ? "You typed: “" + m.transcript + "”" :
+      m.transcript ? "You said: “" + m.transcript + "”" : "You said: (nothing I could hear)";
     $("assistant-status").dataset.intent = m.intent || "";
     status(m.reply);
     addExchange(said, m.reply, m.ok ? "ok" : "refused", m.timings_ms);
     speak(m.reply);
+  });
+
+  // Typed commands: the same socket, understanding, answers and history as speech, without the microphone.
+  $("typed-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = $("typed-text").value.trim();
+    if (!text) return;
+    error("");
+    if (voice.send({ type: "say", text: text })) {
+      $("typed-text").value = "";
+      status("Sending…");
+      voice.setPhase("thinking");
+    }
   });
 
   voice.on("assistant_error", function (m) {

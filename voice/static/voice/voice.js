@@ -17,6 +17,7 @@
     userId: null,
     userName: "",
     recording: false,
+    phase: "idle",
   };
 
   var ERRORS = {
@@ -28,6 +29,10 @@
     not_recording: "No recording is in progress.",
     already_recording: "A recording is already in progress.",
     audio_too_large: "The recording reached its size limit and was stopped; what was recorded is kept.",
+    bad_command: "Type some words before sending.",
+    command_too_long: "That command is too long; type it shorter.",
+    recording_in_progress: "Stop the recording before typing a command.",
+    idle_listen_timeout: "Hands-free listening heard no command for a while, so it was turned off; switch it on again when you need it.",
     session_gone: "This voice session was cleared; starting a new one.",
     server_error: "Something went wrong on the server.",
   };
@@ -43,6 +48,28 @@
     if (!el) return;
     el.textContent = text || "";
     el.hidden = !text;
+  }
+
+  // -- what the page is doing, shown and announced (#voice-phase, aria-live) ---------------------
+  // idle -> listening (microphone open, no speech yet) -> hearing (speech in the recording) -> thinking (the
+  // assistant has the command) -> speaking (the answer is read out) -> idle.
+  var PHASES = {
+    idle: "Idle: press Record, or type a command.",
+    listening: "Listening: speak now.",
+    hearing: "Hearing you…",
+    thinking: "Thinking…",
+    speaking: "Speaking the answer (press Escape to stop it).",
+  };
+
+  function setPhase(phase, text) {
+    state.phase = phase;
+    var el = $("voice-phase");
+    if (!el) return;
+    var said = text || PHASES[phase];
+    if (el.dataset.phase === phase && el.textContent === said) return;  // announce changes only
+    el.dataset.phase = phase;
+    el.textContent = said;
+    emit("phase", { phase: phase });
   }
 
   function on(type, handler) { (handlers[type] = handlers[type] || []).push(handler); }
@@ -75,6 +102,7 @@
     };
     socket.onclose = function (event) {
       if (state.recording) stopRecorder(false);
+      upload = null;  // a turn waiting for recording_started is lost with the session
       state.sessionId = null;
       state.authenticated = false;
       // 1012: this server process is restarting (a deploy); another one answers at once.
@@ -116,6 +144,7 @@
 
   on("error", function (m) {
     var text = ERRORS[m.code] || m.message;
+    if (upload && !state.recording) upload = null;  // its start_recording was refused
     if (m.retry_after) text += " Try again in " + Math.ceil(m.retry_after) + " s.";
     if (m.code === "audio_too_large") stopRecorder(false);
     if (stream && !state.recording) {  // start_recording was refused: release the microphone
@@ -124,6 +153,7 @@
     }
     if (m.code === "bad_message" || m.code === "server_error") text += " (" + m.message + ")";
     showError(text);
+    if (!state.recording && state.phase !== "speaking") setPhase("idle");
   });
 
   // -- recording ----------------------------------------------------------------------------------
@@ -138,6 +168,9 @@
     return "";
   }
 
+  // A peak this far from silence (of 128) means the recording hears something: "listening" becomes "hearing".
+  var HEARING_PEAK = 12;
+
   function startMeter() {
     audioContext = new (window.AudioContext || window.webkitAudioContext)();
     var analyser = audioContext.createAnalyser();
@@ -150,6 +183,7 @@
       var peak = 0;
       for (var i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i] - 128));
       $("level-meter").style.width = Math.min(100, (peak / 128) * 100 * 1.5) + "%";
+      if (peak >= HEARING_PEAK && state.phase === "listening") setPhase("hearing");
       requestAnimationFrame(draw);
     })();
   }
@@ -184,6 +218,7 @@
     startedAt = Date.now();
     timer = setInterval(tick, 100);
     recorder.start(250);
+    setPhase("listening");
     startMeter();
     $("record-button").textContent = "Stop";
     $("record-button").classList.add("recording");
@@ -202,12 +237,35 @@
     audioContext = null;
     $("record-button").textContent = "Record";
     $("record-button").classList.remove("recording");
+    setPhase(tellServer ? "thinking" : "idle");
   }
 
   on("recording_started", function () {
+    if (upload) { sendUpload(); return; }
     if (!stream) { send({ type: "stop_recording" }); return; }
     beginRecorder();
   });
+
+  // A turn the page already holds whole (hands-free: the voice activity detector's WAV of one utterance) goes as a
+  // recording does: start_recording, the bytes in frames well under VOICE_MAX_FRAME_BYTES, stop_recording.
+  var UPLOAD_FRAME_BYTES = 64 * 1024, upload = null;
+
+  function sendRecording(bytes) {
+    if (state.recording || upload) return false;
+    upload = bytes;
+    if (!send({ type: "start_recording" })) { upload = null; return false; }
+    setPhase("thinking");
+    return true;
+  }
+
+  function sendUpload() {
+    var bytes = new Uint8Array(upload);
+    upload = null;
+    for (var at = 0; at < bytes.length; at += UPLOAD_FRAME_BYTES) {
+      socket.send(bytes.subarray(at, at + UPLOAD_FRAME_BYTES));
+    }
+    send({ type: "stop_recording" });
+  }
 
   on("recording_stopped", function (m) {
     $("bytes-stored").textContent = m.audio_bytes + " bytes";
@@ -243,6 +301,8 @@
     });
   }
 
-  window.convonetVoice = { send: send, on: on, onOpen: onOpen, state: state };
+  window.convonetVoice = {
+    send: send, on: on, onOpen: onOpen, state: state, setPhase: setPhase, sendRecording: sendRecording,
+  };
   connect();
 })();
