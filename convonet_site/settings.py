@@ -213,6 +213,10 @@ if VOICE_STT_BACKEND not in {"whisper", "openai"}:
 #: faster-whisper model directory; `manage.py assistant_model` installs Whisper base here.
 VOICE_STT_MODEL = env_str("VOICE_STT_MODEL") or str(VAR_DIR / "models" / "whisper-base")
 VOICE_STT_BEAM_SIZE = env_int("VOICE_STT_BEAM_SIZE", 5, minimum=1, maximum=10)
+#: A new title with a word the model gives less than this probability is read back before it is written ("Add
+#: 'Restock the socks'?"); 0 never reads back. How much to ask against how much to risk is the operator's call;
+#: 0.5 was chosen on the development split spoken (README, "Doubt, measured").
+VOICE_STT_DOUBT_PROBABILITY = env_float("VOICE_STT_DOUBT_PROBABILITY", 0.5, minimum=0.0, maximum=1.0)
 VOICE_STT_URL = env_str("VOICE_STT_URL")
 VOICE_STT_API_KEY = env_str("VOICE_STT_API_KEY")
 VOICE_STT_MODEL_NAME = env_str("VOICE_STT_MODEL_NAME", "whisper-1") or "whisper-1"

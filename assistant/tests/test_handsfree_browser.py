@@ -39,7 +39,7 @@ def mean_volume(path: Path) -> float:
 def conversation_wav(tmp_path):
     """0.5 s of silence, command 1, 2 s of silence, 2 s of pink noise as loud as the speech (mean volume), 1 s of
     silence, command 2, 2 s of silence: one 48 kHz mono WAV."""
-    first = wav("add a todo buy bread for the demo team", "en-us", tmp_path)
+    first = wav("add a todo clean the kitchen for the demo team", "en-us", tmp_path)
     second = wav("add a todo call the bank for the demo team", "en-us", tmp_path)
     noise = tmp_path / "noise.wav"
     subprocess.run(
@@ -62,8 +62,11 @@ def conversation_wav(tmp_path):
 
 
 def test_hands_free_carries_out_two_spoken_commands_in_order_and_noise_starts_no_turn(
-    assistant_daphne, assistant_worker, make_user, conversation_wav
+    assistant_daphne, worker_factory, make_user, conversation_wav
 ):
+    # The claim is the taking of turns: a read-back of a doubted title (README "Doubt, measured") would need a "yes"
+    # the fixed recording does not hold, so this worker reads nothing back.
+    worker_factory(VOICE_STT_DOUBT_PROBABILITY="0")
     make_user("alice", teams={"Demo team": "owner"})
     server = assistant_daphne
     with browser_hearing(conversation_wav) as browser:
@@ -85,7 +88,7 @@ def test_hands_free_carries_out_two_spoken_commands_in_order_and_noise_starts_no
         items = page.locator("#conversation li")
         expect(items).to_have_count(2, timeout=90_000)  # the WAV lasts 12 s; Whisper on a loaded machine
         expect(items.nth(0).locator(".reply")).to_have_text(
-            re.compile(r"^Added '[^']*bread[^']*' to Demo team\.", re.I)
+            re.compile(r"^Added '[^']*kitchen[^']*' to Demo team\.", re.I)
         )
         expect(items.nth(1).locator(".reply")).to_have_text(re.compile(r"^Added '[^']*bank[^']*' to Demo team\.", re.I))
         expect(phase).to_have_attribute("data-phase", "listening", timeout=WAIT_MS)
@@ -96,7 +99,7 @@ def test_hands_free_carries_out_two_spoken_commands_in_order_and_noise_starts_no
         assert errors == []
 
     titles = [t.title for t in Todo.objects.filter(team__name="Demo team").order_by("id")]
-    assert len(titles) == 2 and "bread" in titles[0].lower() and "bank" in titles[1].lower(), titles
+    assert len(titles) == 2 and "kitchen" in titles[0].lower() and "bank" in titles[1].lower(), titles
     rows = wait_until(lambda: list(VoiceRequest.objects.order_by("id")) if VoiceRequest.objects.count() == 2 else None)
     assert [r.typed for r in rows] == [False, False] and all(r.audio_bytes > 0 for r in rows)
 

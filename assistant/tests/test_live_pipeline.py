@@ -33,7 +33,7 @@ def speaker(username: str = "alice", pin: str = "135790"):
 
 def test_a_spoken_command_adds_the_todo_and_answers(assistant_daphne, assistant_worker, speech_dir, redis_db):
     alice = speaker()
-    audio = spoken_webm("add a todo buy bread for the demo team", "en-us", speech_dir)
+    audio = spoken_webm("add a todo call the bank for the demo team", "en-us", speech_dir)
 
     async def scenario():
         client = await connect_with_pin(assistant_daphne.url, "alice", "135790")
@@ -46,9 +46,9 @@ def test_a_spoken_command_adds_the_todo_and_answers(assistant_daphne, assistant_
     stopped, thinking, answer = asyncio.run(scenario())
     assert stopped["audio_bytes"] == len(audio) and thinking["job_id"]
     assert answer["type"] == "assistant_reply", answer
-    assert "bread" in answer["transcript"].lower()
-    assert answer["reply"] == "Added 'Buy bread' to Demo team."
-    todo = Todo.objects.get(title="Buy bread")
+    assert "bank" in answer["transcript"].lower()
+    assert answer["reply"] == "Added 'Call the bank' to Demo team."
+    todo = Todo.objects.get(title="Call the bank")
     assert answer["actions"] == [{"type": "todo_created", "todo_id": todo.pk, "team_id": todo.team_id}]
     assert set(answer["timings_ms"]) == {"decode", "stt", "understand", "act"}
     assert answer["timings_ms"]["stt"] > 0

@@ -139,13 +139,13 @@ def test_only_a_sentence_that_repeats_the_one_before_is_dropped(heard, kept):
     assert stt.without_repeats(heard) == kept
 
 
-def test_the_model_is_sure_of_words_it_heard_and_not_of_words_it_did_not(tmp_path):
+def test_the_model_is_sure_of_words_it_heard_and_not_of_words_it_did_not(tmp_path, settings):
     """The second pass scores a transcript against the clip: the words said get a high probability, a word put in
     their place that was not said a low one, so a misheard new title is read back before it is written."""
     clip = decode(encode(wav("Add a todo, restock the snacks.", "en-us", tmp_path)), max_seconds=30).samples
     heard = stt.Heard("Add a todo, restock the snacks.", clip)
     misheard = stt.Heard("Add a todo, restock the socks.", clip)
-    assert not heard.doubts("Restock the snacks") and heard.confidence("snacks") > stt.DOUBT_PROBABILITY
+    assert not heard.doubts("Restock the snacks") and heard.confidence("snacks") > settings.VOICE_STT_DOUBT_PROBABILITY
     assert misheard.doubts("Restock the socks") and misheard.confidence("socks") < heard.confidence("snacks")
 
 

@@ -44,7 +44,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "product": {},
     "greedy": {"beam_size": 1},
     "beam3": {"beam_size": 3},
-    "fallback": {"temperature": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
+    "no-fallback": {"temperature": 0.0},
     "no-timestamps": {"without_timestamps": True},
     "vad": {"vad_filter": True},
     "hotwords": {"hotwords": True},
