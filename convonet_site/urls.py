@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from analytics.login import RateLimitedLoginView
+from analytics.login import RateLimitedLoginView, admin_login
 
 from . import metrics, views
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", RateLimitedLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/login/", admin_login),  # before admin/: the admin's login shares the site login's limits
     path("admin/", admin.site.urls),
     path("", include("assistant.urls")),
     path("", include("voice.urls")),
