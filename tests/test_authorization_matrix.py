@@ -51,6 +51,9 @@ HTTP: dict[tuple[str, str], str] = {
     ("admin:autocomplete", "POST"): "302 302 302 302 302 405 405",
     ("admin:jsi18n", "GET"): "302 302 302 302 302 200 200",
     ("admin:jsi18n", "POST"): "302 302 302 302 302 405 405",
+    # served by infra.admin_pages.view_on_site (404 for models without a table), routed before admin/
+    ("admin/r/<path:content_type_id>/<path:object_id>/", "GET"): "302 302 302 302 302 404 404",
+    ("admin/r/<path:content_type_id>/<path:object_id>/", "POST"): "302 302 302 302 302 404 404",
     ("admin:view_on_site", "GET"): "302 302 302 302 302 404 404",
     ("admin:view_on_site", "POST"): "302 302 302 302 302 404 404",
     ("admin:auth_group_changelist", "GET"): "302 302 302 302 302 403 200",
