@@ -12,6 +12,7 @@ import websockets
 from asgiref.sync import sync_to_async
 
 from tests.waits import WAIT
+from voice import traffic
 from voice.consumers import VoiceCallConsumer
 
 from .conftest import VoiceClient
@@ -104,6 +105,27 @@ async def test_audio_is_capped_over_all_of_a_users_sockets_and_the_recording_kep
     await second.send_bytes(b"d" * 4000)
     assert (await answer(second, {"type": "stop_recording"}))["audio_bytes"] == 4000
     await second.close()
+
+
+async def test_the_open_sockets_gauge_counts_only_accepted_sockets_over_every_refusal(settings, alice, redis_db):
+    settings.VOICE_MAX_SOCKETS_PER_USER = 1
+    settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = 1
+    base = traffic.stats()["open_sockets"]
+    held = await opened(alice)
+    assert traffic.stats()["open_sockets"] == base + 1
+    for _ in range(3):  # refused at connect: the user's cap
+        assert (await refused(alice, "10.0.0.7"))[0]["code"] == "too_many_sockets"
+    waiting = await opened(address="10.0.0.8")
+    for _ in range(3):  # refused at connect: the address's cap for anonymous sockets
+        assert (await refused(address="10.0.0.8"))[0]["code"] == "too_many_anonymous_sockets"
+    assert traffic.stats()["open_sockets"] == base + 2
+    pin = {"type": "authenticate", "username": "alice", "pin": "4321"}
+    assert (await answer(waiting, pin))["type"] == "authenticated"
+    assert (await answer(waiting))["code"] == "too_many_sockets"  # refused once it is alice's: it was counted open
+    await waiting.close()
+    assert traffic.stats()["open_sockets"] == base + 1
+    await held.close()
+    assert traffic.stats()["open_sockets"] == base
 
 
 #: The caps lease of the two-process test, in seconds.
