@@ -236,6 +236,8 @@ HTTP: dict[tuple[str, str], str] = {
     ("teams:member_role", "POST"): "302 404 403 403 302 404 404",
     ("teams:member_remove", "GET"): "302 405 405 405 405 405 405",
     ("teams:member_remove", "POST"): "302 404 403 403 302 404 404",
+    ("teams:invitation_withdraw", "GET"): "302 405 405 405 405 405 405",
+    ("teams:invitation_withdraw", "POST"): "302 404 403 403 302 404 404",
     ("teams:invitations", "GET"): "302 200 200 200 200 200 200",
     ("teams:invitations", "POST"): "302 200 200 200 200 200 200",
     ("teams:invitation_accept", "GET"): "302 405 405 405 405 405 405",
