@@ -44,19 +44,24 @@ def _keeps_an_owner(target: TeamMembership) -> None:
 def invite(actor: TeamMembership, team: Team, username: str, role: str) -> TeamInvitation | None:
     """Invite the user named `username` (resolved as the login form does) to `team` with `role`.
 
-    None when there is nobody to invite (no such active user, or already a member): the caller answers
-    the same either way, so the form never tells who has an account. Inviting again updates the role.
-    The invitee is notified once the invitation is committed.
+    The invitation is kept by name whether or not an active account has it (`invitee` empty then), and the
+    members page lists it alike, so neither the form nor the page tells who has an account. None when the name
+    is already a member's (the members page shows them anyway). Inviting again updates the role. An invitee is
+    notified once the invitation is committed.
     """
     require_manager(actor)
     _require_owner_for(actor, role)
-    user = get_user_model().objects.filter(username=normalize_username(username), is_active=True).first()
-    if user is None or TeamMembership.objects.filter(team=team, user=user).exists():
+    name = normalize_username(username)[:150]
+    user = get_user_model().objects.filter(username=name, is_active=True).first()
+    if user is not None and TeamMembership.objects.filter(team=team, user=user).exists():
         return None
     invitation, _ = TeamInvitation.objects.update_or_create(
-        team=team, invitee=user, defaults={"role": role, "invited_by": actor.user}
+        team=team, username=name, defaults={"role": role, "invited_by": actor.user, "invitee": user}
     )
-    transaction.on_commit(lambda: team_invited.send(sender=TeamInvitation, invitation_id=invitation.pk), robust=True)
+    if user is not None:
+        transaction.on_commit(
+            lambda: team_invited.send(sender=TeamInvitation, invitation_id=invitation.pk), robust=True
+        )
     return invitation
 
 

@@ -231,7 +231,7 @@ def members(request: HttpRequest, team_id: int) -> HttpResponse:
             "team": team,
             "membership": membership,
             "members": team.memberships.select_related("user").order_by("user__username"),
-            "invitations": team.invitations.select_related("invitee") if membership.can_manage_members else [],
+            "invitations": team.invitations.all() if membership.can_manage_members else [],
             "form": form,
             "roles": TeamMembership.Role.choices,
         },

@@ -4,6 +4,8 @@ teams and inviting are rate-limited; staff still add members directly in the Dja
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 
 from analytics import ratelimit
@@ -170,4 +172,29 @@ def test_owners_and_admins_withdraw_invitations_and_nobody_else_does(ops, make_u
     assert "Only an owner" in post_and_follow(adam, owner_only)
     assert TeamInvitation.objects.filter(pk=nora_invite.pk).exists()
     assert post(as_user(ops["olga"]), owner_only).status_code == 302
+    assert not TeamInvitation.objects.exists()
+
+
+def test_the_members_page_lists_an_invitation_alike_whether_the_name_exists_or_not(ops):
+    olga = as_user(ops["olga"])
+    lists = []
+    for username in ("alice", "ghost-nobody"):
+        post(olga, members_url(ops), {"username": username, "role": "viewer"})
+        invitation = TeamInvitation.objects.get(team=ops["team"], username=username)
+        page = olga.get(members_url(ops)).content.decode()
+        listed = page[page.index('<ul id="invitations">') : page.index("</ul>", page.index('<ul id="invitations">'))]
+        listed = re.sub(r'value="\w+"', "", listed.replace(f"/invitations/{invitation.id}/", "/invitations/ID/"))
+        lists.append(listed.replace(username, "NAME"))
+        TeamInvitation.objects.filter(pk=invitation.pk).delete()
+    assert lists[0] == lists[1] and "NAME as Viewer" in lists[0]
+
+
+def test_an_invitation_to_a_name_without_an_account_reaches_nobody_and_can_be_withdrawn(ops):
+    olga = as_user(ops["olga"])
+    post(olga, members_url(ops), {"username": "ghost-nobody", "role": "member"})
+    invitation = TeamInvitation.objects.get(username="ghost-nobody")
+    assert invitation.invitee is None
+    for name in ("alice", "nora"):
+        assert b"Ops" not in as_user(ops[name]).get(reverse("teams:invitations")).content
+    assert post(olga, reverse("teams:invitation_withdraw", args=[ops["team"].id, invitation.id])).status_code == 302
     assert not TeamInvitation.objects.exists()
