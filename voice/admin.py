@@ -40,8 +40,13 @@ class VoiceProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reset the voice PIN (the user sets a new one on their PIN page)")
     def reset_pin(self, request: HttpRequest, queryset) -> None:
-        count = queryset.update(pin_hash="", pin_set_at=None)
-        self.message_user(request, f"Voice PIN reset for {count} user(s).", messages.SUCCESS)
+        """Each profile saved on its own (not `update()`), so the save signals close the sockets authenticated
+        with the old PIN (`convonet_site.signout`)."""
+        profiles = list(queryset)
+        for profile in profiles:
+            profile.pin_hash, profile.pin_set_at = "", None
+            profile.save(update_fields=["pin_hash", "pin_set_at"])
+        self.message_user(request, f"Voice PIN reset for {len(profiles)} user(s).", messages.SUCCESS)
 
 
 @admin.register(VoiceSession)
