@@ -1,9 +1,11 @@
 """The assistant's job, run by an RQ worker (`manage.py rqworker assistant`): the recording a voice session holds is
 decoded, transcribed, understood and acted on, and the answer goes back to the WebSocket connection that asked.
 
-Everything heavy happens here, never on daphne's event loop; the job carries only ids and sizes, and reads the
-audio from `session:{id}:audio` itself. Every outcome is answered: an `assistant_reply`, or an `assistant_error`
-with a code the page can explain, so a page never waits on a job that gave up.
+Everything heavy happens here, never on daphne's event loop. The job carries only ids and sizes (where it answers
+waits beside it: `assistant.tickets`), reads the audio from `session:{id}:audio` itself, and its result is the
+history row's id: transcripts and replies are read in the history, under its own permission. Every outcome is
+answered: an `assistant_reply`, or an `assistant_error` with a code the page can explain, so a page never waits
+on a job that gave up.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from voice import services, sessions
 from . import dates, dialogue, stt
 from .audio import AudioError, decode
 from .models import VoiceRequest
+from .tickets import take_ticket
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class Outcome:
     error_message: str = ""
     audio: bytes = b""
     audio_seconds: float | None = None
+    #: The history row recorded for it (none for a user no longer active).
+    request_id: int | None = None
 
     def frame(self) -> dict[str, Any]:
         if self.error_code:
@@ -118,10 +123,21 @@ class _Stage:
         self.timings[self.name] = round((time.perf_counter() - self.started) * 1000)
 
 
+def run_job(user_id: int, audio_bytes: int, duration: float, enqueued_at: float) -> dict[str, Any]:
+    """The RQ job: take where to answer from the job's ticket, answer, record; the result carries ids only."""
+    job = get_current_job()
+    ticket = take_ticket(job.id) if job is not None else None
+    if ticket is None:
+        log.warning("assistant job %s has no ticket (expired or already taken): nobody to answer", job and job.id)
+        return {"voice_request_id": None}
+    outcome = run_command(*ticket, user_id, audio_bytes, duration, enqueued_at)
+    return {"voice_request_id": outcome.request_id}
+
+
 def run_command(
     session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, enqueued_at: float
-) -> dict[str, Any]:
-    """The RQ job: answer the connection, then record the request (activity, notification, history)."""
+) -> Outcome:
+    """Answer the connection, then record the request (activity, notification, history)."""
     close_old_connections()
     outcome = Outcome(session_id, audio_bytes, timings={"queued": round((time.time() - enqueued_at) * 1000)})
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
@@ -146,9 +162,9 @@ def run_command(
         outcome.error_message = "Something went wrong while handling your command; try again."
     deliver(channel_name, outcome.frame())
     if user is not None:
-        record(user, duration, outcome)
+        outcome.request_id = record(user, duration, outcome)
     close_old_connections()
-    return outcome.frame()
+    return outcome
 
 
 def hear_and_act(user: Any, outcome: Outcome) -> None:
@@ -244,19 +260,17 @@ def deliver(channel_name: str, frame: dict[str, Any]) -> None:
 
 
 async def _recording_received(user: Any, duration: float, outcome: Outcome, details: dict) -> None:
-    await services.recording_received(
-        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
-    )
+    await services.recording_received(user, outcome.session_id, duration, outcome.audio_bytes, details=details)
     await services.notices_sent()  # published in the background: this job's loop ends when the call returns
 
 
-def record(user: Any, duration: float, outcome: Outcome) -> None:
-    """The seed's activity and notification (with what was heard), then the history row."""
+def record(user: Any, duration: float, outcome: Outcome) -> int:
+    """The seed's activity and notification, then the history row (the only place the transcript is kept); its id."""
     details = {"transcript_chars": len(outcome.transcript), "stt_ms": outcome.timings.get("stt", 0)}
     details["intent"] = outcome.intent or outcome.error_code
     async_to_sync(_recording_received)(user, duration, outcome, details)
     team_ids = [a.get("team_id") for a in outcome.actions if isinstance(a, dict) and a.get("team_id")]
-    VoiceRequest.objects.create(
+    return VoiceRequest.objects.create(
         user=user,
         team_id=team_ids[0] if team_ids else None,
         session_id=outcome.session_id,
@@ -272,4 +286,4 @@ def record(user: Any, duration: float, outcome: Outcome) -> None:
         audio_seconds=outcome.audio_seconds,
         audio_bytes=outcome.audio_bytes,
         audio=outcome.audio if settings.VOICE_KEEP_AUDIO and outcome.audio else None,
-    )
+    ).pk

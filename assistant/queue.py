@@ -1,10 +1,13 @@
 """The `assistant` RQ queue: enqueueing a command, whether any worker is there to run it, whether the worker running
-a job is still alive, and the TTLs of RQ's own keys (RQ creates them without one)."""
+a job is still alive, and the TTLs of RQ's own keys (RQ creates them without one).
+A job carries ids and sizes only; where it answers waits beside it (`assistant.tickets`).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 import django_rq
 import redis
@@ -13,7 +16,8 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from .jobs import run_command
+from .jobs import run_job
+from .tickets import write_ticket
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +52,12 @@ def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_byte
         queue = get_queue()
         if not live_workers(queue):
             return None
+        job_id = uuid.uuid4().hex
+        write_ticket(job_id, session_id, channel_name, job_ttl())
         job = queue.enqueue(
-            run_command,
+            run_job,
+            job_id=job_id,
             kwargs={
-                "session_id": session_id,
-                "channel_name": channel_name,
                 "user_id": user_id,
                 "audio_bytes": audio_bytes,
                 "duration": duration,
