@@ -170,16 +170,16 @@ def test_the_caps_hold_across_processes_and_a_killed_process_frees_its_places(da
 
 
 async def test_one_renewal_keeps_every_socket_of_the_process_and_drops_the_dead(settings, redis_db):
-    from voice.caps import SocketSlot, address_key, arenew_all, user_key
+    from infra.socket_caps import SocketSlot, address_key, arenew_all, user_key
 
     settings.VOICE_CAPS_LEASE = 60
-    users = [SocketSlot("10.0.0.9") for _ in range(3)]
-    anonymous = SocketSlot("10.0.0.9")
+    users = [SocketSlot("voice", "10.0.0.9") for _ in range(3)]
+    anonymous = SocketSlot("voice", "10.0.0.9")
     for slot in users:
-        assert await slot.join_user(4242) is None
-    assert await anonymous.join_anonymous() is None
+        assert await slot.join_user(4242, 5)
+    assert await anonymous.join_anonymous(5)
     await users[0].set_audio(1000)
-    key = user_key(4242)
+    key = user_key("voice", 4242)
     redis_db.hset(key, "dead-socket", f"{int(time.time()) - 5} 500")  # a process that died
     redis_db.hset(key, users[1].token, f"{int(time.time()) - 5} 700")  # expired before this renewal
     before = int(time.time())
@@ -191,5 +191,5 @@ async def test_one_renewal_keeps_every_socket_of_the_process_and_drops_the_dead(
     assert all(int(deadline) >= before + 60 for deadline, _ in fields.values())
     assert [fields[slot.token][1] for slot in users] == ["1000", "0", "0"]  # the expired one counts from zero
     assert 0 < redis_db.ttl(key) <= 60
-    deadline, _ = redis_db.hget(address_key("10.0.0.9"), anonymous.token).decode().split()
+    deadline, _ = redis_db.hget(address_key("voice", "10.0.0.9"), anonymous.token).decode().split()
     assert int(deadline) >= before + 60
