@@ -177,12 +177,12 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     audio = base64.b64decode(session.get("audio_buffer", ""))[: outcome.audio_bytes]
     if len(audio) < outcome.audio_bytes:
         raise Refusal("recording_replaced", "A new recording replaced this one before it was heard; say it again.")
-    outcome.audio = audio
     with clock.stage("decode"):
         try:
             decoded = decode(audio, max_seconds=settings.VOICE_MAX_COMMAND_SECONDS)
         except AudioError as exc:
             raise Refusal(exc.code, str(exc)) from exc
+    outcome.audio = audio  # kept (VOICE_KEEP_AUDIO) only once it decoded: random bytes are no recording
     outcome.audio_seconds = round(decoded.seconds, 3)
     if decoded.silent:
         not_heard(outcome)
@@ -270,7 +270,7 @@ def record(user: Any, duration: float, outcome: Outcome) -> int:
     details["intent"] = outcome.intent or outcome.error_code
     async_to_sync(_recording_received)(user, duration, outcome, details)
     team_ids = [a.get("team_id") for a in outcome.actions if isinstance(a, dict) and a.get("team_id")]
-    return VoiceRequest.objects.create(
+    request = VoiceRequest.objects.create(
         user=user,
         team_id=team_ids[0] if team_ids else None,
         session_id=outcome.session_id,
@@ -286,4 +286,20 @@ def record(user: Any, duration: float, outcome: Outcome) -> int:
         audio_seconds=outcome.audio_seconds,
         audio_bytes=outcome.audio_bytes,
         audio=outcome.audio if settings.VOICE_KEEP_AUDIO and outcome.audio else None,
-    ).pk
+    )
+    if request.audio is not None:
+        drop_oldest_audio(user)
+    return request.pk
+
+
+def drop_oldest_audio(user: Any) -> None:
+    """Forget the audio of the user's oldest requests past `VOICE_KEPT_AUDIO_BYTES_PER_USER` (the rows stay): one
+    user's recordings cannot fill the database for everyone."""
+    kept = VoiceRequest.objects.filter(user=user, audio__isnull=False).order_by("-created", "-pk")
+    total, over = 0, []
+    for pk, size in kept.values_list("pk", "audio_bytes"):
+        total += size
+        if total > settings.VOICE_KEPT_AUDIO_BYTES_PER_USER:
+            over.append(pk)
+    if over:
+        VoiceRequest.objects.filter(pk__in=over).update(audio=None)

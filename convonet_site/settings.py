@@ -218,6 +218,8 @@ if VOICE_STT_BACKEND == "openai" and not VOICE_STT_URL:
 VOICE_MAX_COMMAND_SECONDS = env_float("VOICE_MAX_COMMAND_SECONDS", 30.0, minimum=1, maximum=600)
 #: Keep each request's audio in its VoiceRequest (history, admin player); off by default.
 VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
+#: Kept audio per user, over all their requests: past it the oldest requests' audio is dropped (the rows stay).
+VOICE_KEPT_AUDIO_BYTES_PER_USER = env_int("VOICE_KEPT_AUDIO_BYTES_PER_USER", 50 * 1024 * 1024, minimum=0)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"

@@ -180,3 +180,23 @@ def test_the_voice_message_notification_carries_no_transcript_or_session_id(demo
     [notice] = [n for n in recent(user_channel("user", demo.speaker.pk)) if n["type"] == "voice_message"]
     assert "transcript" not in notice and "session_id" not in notice
     assert frame["transcript"] not in json.dumps(notice) and session_id not in json.dumps(notice)
+
+
+def test_undecodable_audio_is_never_kept(demo, channel, settings):
+    settings.VOICE_KEEP_AUDIO = True
+    name, _ = channel
+    noise = bytes(range(256)) * 40
+    frame = run(session_with(demo.speaker, noise), name, demo.speaker, noise)
+    assert frame["code"] == "undecodable_audio"
+    assert VoiceRequest.objects.get().audio is None
+
+
+def test_kept_audio_is_bounded_per_user_dropping_the_oldest(demo, channel, tmp_path, settings):
+    settings.VOICE_KEEP_AUDIO = True
+    name, _ = channel
+    quiet = tone(tmp_path, 1.0, ".webm", volume=0.0)
+    settings.VOICE_KEPT_AUDIO_BYTES_PER_USER = 2 * len(quiet)
+    for _ in range(3):
+        run(session_with(demo.speaker, quiet), name, demo.speaker, quiet)
+    kept = [bytes(r.audio) if r.audio is not None else None for r in VoiceRequest.objects.order_by("pk")]
+    assert kept == [None, quiet, quiet]
