@@ -18,7 +18,7 @@ from django.conf import settings
 
 from voice import services
 
-from .queue import JOB_TIMEOUT, enqueue_command, fail_lost_job, job_state
+from .queue import JOB_TIMEOUT, TooManyQueued, enqueue_command, fail_lost_job, job_state
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,18 @@ async def recording_finished(
         await services.recording_received(user, session_id, duration, 0)
         return error_frame("nothing_recorded", "Nothing was recorded: allow the microphone, speak, then stop.")
     # Redis only, no database: off asgiref's one sync thread, so a wave of stops does not queue behind each other.
-    job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
-        session_id, consumer.channel_name, user.pk, audio_bytes, duration
-    )
+    try:
+        job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
+            session_id, consumer.channel_name, user.pk, audio_bytes, duration
+        )
+    except TooManyQueued:
+        await services.recording_received(user, session_id, duration, audio_bytes)
+        limit = settings.VOICE_ASSISTANT_MAX_QUEUED_PER_USER
+        frame = error_frame(
+            "assistant_busy",
+            f"You have {limit} commands waiting for the assistant already; wait for their answers, then say it again.",
+        )
+        return {**frame, "limit": limit}
     if job_id is None:
         await services.recording_received(user, session_id, duration, audio_bytes)
         return error_frame(

@@ -29,6 +29,7 @@ from voice import services, sessions
 
 from . import dates, dialogue, stt
 from .audio import AudioError, decode
+from .fairness import give_back
 from .models import VoiceRequest
 from .tickets import take_ticket
 
@@ -126,12 +127,16 @@ class _Stage:
 def run_job(user_id: int, audio_bytes: int, duration: float, enqueued_at: float) -> dict[str, Any]:
     """The RQ job: take where to answer from the job's ticket, answer, record; the result carries ids only."""
     job = get_current_job()
-    ticket = take_ticket(job.id) if job is not None else None
-    if ticket is None:
-        log.warning("assistant job %s has no ticket (expired or already taken): nobody to answer", job and job.id)
-        return {"voice_request_id": None}
-    outcome = run_command(*ticket, user_id, audio_bytes, duration, enqueued_at)
-    return {"voice_request_id": outcome.request_id}
+    try:
+        ticket = take_ticket(job.id) if job is not None else None
+        if ticket is None:
+            log.warning("assistant job %s has no ticket (expired or already taken): nobody to answer", job and job.id)
+            return {"voice_request_id": None}
+        outcome = run_command(*ticket, user_id, audio_bytes, duration, enqueued_at)
+        return {"voice_request_id": outcome.request_id}
+    finally:
+        if job is not None:
+            give_back(user_id, job.id)
 
 
 def run_command(

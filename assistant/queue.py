@@ -16,6 +16,7 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from .fairness import take_place
 from .jobs import run_job
 from .tickets import write_ticket
 
@@ -45,14 +46,20 @@ def job_ttl() -> int:
     return int(settings.VOICE_ASSISTANT_MAX_WAIT) + 300
 
 
+class TooManyQueued(Exception):
+    """The user has `VOICE_ASSISTANT_MAX_QUEUED_PER_USER` commands queued or running already (`assistant.fairness`)."""
+
+
 def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float) -> str | None:
     """Queue the command and return the job id; None when no worker is alive (or Redis refused), so the page can
-    be told at once instead of waiting for a job nobody runs."""
+    be told at once instead of waiting for a job nobody runs; TooManyQueued when the user has their share."""
     try:
         queue = get_queue()
         if not live_workers(queue):
             return None
         job_id = uuid.uuid4().hex
+        if not take_place(user_id, job_id, job_ttl() + JOB_TIMEOUT):
+            raise TooManyQueued
         write_ticket(job_id, session_id, channel_name, job_ttl())
         job = queue.enqueue(
             run_job,

@@ -221,6 +221,8 @@ VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: Kept audio per user, over all their requests: past it the oldest requests' audio is dropped (the rows stay).
 VOICE_KEPT_AUDIO_BYTES_PER_USER = env_int("VOICE_KEPT_AUDIO_BYTES_PER_USER", 50 * 1024 * 1024, minimum=0)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
+#: Commands one user may have queued or running at once (assistant/fairness.py); one more: `assistant_busy`.
+VOICE_ASSISTANT_MAX_QUEUED_PER_USER = env_int("VOICE_ASSISTANT_MAX_QUEUED_PER_USER", 2, minimum=1)
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"
 #: Seconds an assistant worker's registration outlives its last beat (renewed every third of it, also mid-job): a

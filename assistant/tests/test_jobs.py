@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from rq import SimpleWorker
 from rq.job import Job
 
+from assistant.fairness import queued_key
 from assistant.jobs import MEMORY_FIELD, NOT_HEARD_REPLY, PENDING_FIELD, run_command
 from assistant.models import VoiceRequest
 from assistant.phrases import build_demo
@@ -169,6 +170,7 @@ def test_a_queued_job_carries_ids_only_and_its_result_is_the_history_rows_id(dem
     request = VoiceRequest.objects.get()
     assert Job.fetch(job_id, connection=queue.connection).return_value() == {"voice_request_id": request.pk}
     assert not redis_db.exists(ticket_key(job_id))  # taken once
+    assert not redis_db.exists(queued_key(demo.speaker.pk))  # its place in the user's share given back
 
 
 def test_the_voice_message_notification_carries_no_transcript_or_session_id(demo, channel, tmp_path, redis_db):
