@@ -26,7 +26,7 @@ from infra.health import get_health
 from infra.redis_core import redis_manager
 
 from . import ratelimit
-from .forms import ActivityFilterForm
+from .forms import ActivityFilterForm, RateLimitFilterForm
 from .models import ActivityPage, ActivityRollup, RateLimitPage, RedisPage
 from .reports import recently_active, redis_timeline, rollup_summary
 from .statistics import ACTIVITY, RATE_LIMITS, REDIS
@@ -59,31 +59,30 @@ class RateLimitAdmin(PageAdmin):
         reset_view = self.admin_site.admin_view(require_POST(self.reset_view))
         return [*super().page_urls(), path("reset/", reset_view, name=self.url_name("reset"))]
 
-    def _filters(self, request: HttpRequest) -> dict[str, str]:
-        return {
-            "action": request.GET.get("action", "").strip()[:64],
-            "identifier": request.GET.get("identifier", "").strip()[:200],
-        }
-
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         self.require(request)
-        filters = self._filters(request)
-        counters = current_or_none(filters)
+        form = RateLimitFilterForm(request.GET)
+        filters = form.cleaned_data if form.is_valid() else {"action": "", "identifier": ""}
         return self.render(
             request,
             {
+                "form": form,
                 "filters": filters,
-                "counters": counters,
+                "counters": current_or_none(filters) if form.is_valid() else None,
                 "actions": sorted(settings.RATE_LIMITS.items()),
                 "local_keys": len(ratelimit.local_limiter),
                 "can_reset": request.user.has_perm("analytics.reset_rate_limits"),
                 "reset_url": reverse(f"admin:{self.url_name('reset')}"),
             },
+            status=200 if form.is_valid() else 400,
         )
 
     def json_view(self, request: HttpRequest) -> JsonResponse:
         self.require(request)
-        counters = current_or_none(self._filters(request))
+        form = RateLimitFilterForm(request.GET)
+        if not form.is_valid():
+            return JsonResponse({"error": "bad_request", "errors": form.errors.get_json_data()}, status=400)
+        counters = current_or_none(form.cleaned_data)
         if counters is None:
             return JsonResponse({"error": "redis_unavailable", "local_keys": len(ratelimit.local_limiter)}, status=503)
         return JsonResponse(counters)

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from voice import services
 
-from .queue import JOB_TIMEOUT, enqueue_command, enqueue_typed_command, fail_lost_job, job_state
+from .queue import JOB_TIMEOUT, TooManyQueued, enqueue_command, enqueue_typed_command, fail_lost_job, job_state
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,13 @@ async def recording_finished(
         await services.recording_received(user, session_id, duration, 0)
         return error_frame("nothing_recorded", "Nothing was recorded: allow the microphone, speak, then stop.")
     # Redis only, no database: off asgiref's one sync thread, so a wave of stops does not queue behind each other.
-    job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
-        session_id, consumer.channel_name, user.pk, audio_bytes, duration
-    )
+    try:
+        job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
+            session_id, consumer.channel_name, user.pk, audio_bytes, duration
+        )
+    except TooManyQueued:
+        await services.recording_received(user, session_id, duration, audio_bytes)
+        return busy_frame()
     if job_id is None:
         await services.recording_received(user, session_id, duration, audio_bytes)
         return error_frame(
@@ -56,16 +60,29 @@ async def recording_finished(
 
 async def command_typed(sender: Any, consumer: Any, text: str, **kwargs: Any) -> dict[str, str]:
     """Queue a typed command (voice's `handover.command_typed`); returns `assistant_thinking`, or
-    `assistant_unavailable` when no worker would run it."""
-    job_id = await sync_to_async(enqueue_typed_command, thread_sensitive=False)(
-        consumer.session_id, consumer.channel_name, consumer.user.pk, text
-    )
+    `assistant_unavailable` when no worker would run it, or `assistant_busy` past the user's share."""
+    try:
+        job_id = await sync_to_async(enqueue_typed_command, thread_sensitive=False)(
+            consumer.session_id, consumer.channel_name, consumer.user.pk, text
+        )
+    except TooManyQueued:
+        return busy_frame()
     if job_id is None:
         return error_frame(
             "assistant_unavailable",
             "The assistant is not running right now, so your command was not read; try again in a minute.",
         )
     return thinking(consumer.channel_name, job_id)
+
+
+def busy_frame() -> dict[str, Any]:
+    """The user has their share of the queue (`assistant.fairness`): said to them, others still queue."""
+    limit = settings.VOICE_ASSISTANT_MAX_QUEUED_PER_USER
+    frame = error_frame(
+        "assistant_busy",
+        f"You have {limit} commands waiting for the assistant already; wait for their answers, then say it again.",
+    )
+    return {**frame, "limit": limit}
 
 
 def thinking(channel_name: str, job_id: str) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """The assistant's job, run by an RQ worker (`manage.py rqworker assistant`): the recording a voice session holds is
 decoded, transcribed, understood and acted on, and the answer goes back to the WebSocket connection that asked.
 
-Everything heavy happens here, never on daphne's event loop; the job carries only ids and sizes, and reads the
-audio from `session:{id}:audio` itself. Every outcome is answered: an `assistant_reply`, or an `assistant_error`
-with a code the page can explain, so a page never waits on a job that gave up.
+Everything heavy happens here, never on daphne's event loop. The job carries only ids and sizes (where it answers
+waits beside it: `assistant.tickets`), reads the audio from `session:{id}:audio` itself, and its result is the
+history row's id: transcripts and replies are read in the history, under its own permission. Every outcome is
+answered: an `assistant_reply`, or an `assistant_error` with a code the page can explain, so a page never waits
+on a job that gave up.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from voice import services, sessions
 
 from . import dates, dialogue, stt
 from .audio import AudioError, decode
+from .fairness import give_back
 from .models import VoiceRequest
+from .tickets import take_ticket
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,8 @@ class Outcome:
     typed: bool = False
     #: The reply is a question waiting for an answer (the page listens for it).
     asks: bool = False
+    #: The history row recorded for it (none for a user no longer active).
+    request_id: int | None = None
 
     def frame(self) -> dict[str, Any]:
         if self.error_code:
@@ -125,18 +131,37 @@ class _Stage:
         self.timings[self.name] = round((time.perf_counter() - self.started) * 1000)
 
 
+def run_job(
+    user_id: int, enqueued_at: float, audio_bytes: int = 0, duration: float = 0.0, typed: bool = False
+) -> dict[str, Any]:
+    """The RQ job: take where to answer (and what was typed) from the job's ticket, answer, record; the result
+    carries ids only."""
+    job = get_current_job()
+    try:
+        ticket = take_ticket(job.id) if job is not None else None
+        if ticket is None:
+            log.warning("assistant job %s has no ticket (expired or already taken): nobody to answer", job and job.id)
+            return {"voice_request_id": None}
+        if typed:
+            outcome = run_typed_command(ticket.session_id, ticket.channel_name, user_id, ticket.text, enqueued_at)
+        else:
+            outcome = run_command(ticket.session_id, ticket.channel_name, user_id, audio_bytes, duration, enqueued_at)
+        return {"voice_request_id": outcome.request_id}
+    finally:
+        if job is not None:
+            give_back(user_id, job.id)
+
+
 def run_command(
     session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, enqueued_at: float
-) -> dict[str, Any]:
-    """The RQ job of a recording: answer the connection, then record the request (activity, notification, history)."""
+) -> Outcome:
+    """A recording: answer the connection, then record the request (activity, notification, history)."""
     outcome = Outcome(session_id, audio_bytes, timings={"queued": round((time.time() - enqueued_at) * 1000)})
     return answer(channel_name, user_id, enqueued_at, outcome, duration, hear_and_act)
 
 
-def run_typed_command(
-    session_id: str, channel_name: str, user_id: int, text: str, enqueued_at: float
-) -> dict[str, Any]:
-    """The RQ job of a typed command (and `manage.py assistant_say`, with no session and no connection): the same
+def run_typed_command(session_id: str, channel_name: str, user_id: int, text: str, enqueued_at: float) -> Outcome:
+    """A typed command (and `manage.py assistant_say`, with no session and no connection): the same
     understanding, actions, follow-up question, answer and history as a recording, without decoding or speech."""
     outcome = Outcome(session_id, 0, timings={"queued": round((time.time() - enqueued_at) * 1000)}, typed=True)
     outcome.transcript = text
@@ -150,7 +175,7 @@ def answer(
     outcome: Outcome,
     duration: float,
     work: Callable[[Any, Outcome], None],
-) -> dict[str, Any]:
+) -> Outcome:
     """Run `work` for the user, then answer the connection (when there is one) and record the request: every
     outcome is answered, so a page never waits on a job that gave up."""
     close_old_connections()
@@ -177,9 +202,9 @@ def answer(
     if channel_name:
         deliver(channel_name, outcome.frame())
     if user is not None:
-        record(user, duration, outcome)
+        outcome.request_id = record(user, duration, outcome)
     close_old_connections()
-    return outcome.frame()
+    return outcome
 
 
 def hear_and_act(user: Any, outcome: Outcome) -> None:
@@ -192,12 +217,12 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     audio = base64.b64decode(session.get("audio_buffer", ""))[: outcome.audio_bytes]
     if len(audio) < outcome.audio_bytes:
         raise Refusal("recording_replaced", "A new recording replaced this one before it was heard; say it again.")
-    outcome.audio = audio
     with clock.stage("decode"):
         try:
             decoded = decode(audio, max_seconds=settings.VOICE_MAX_COMMAND_SECONDS)
         except AudioError as exc:
             raise Refusal(exc.code, str(exc)) from exc
+    outcome.audio = audio  # kept (VOICE_KEEP_AUDIO) only once it decoded: random bytes are no recording
     outcome.audio_seconds = round(decoded.seconds, 3)
     if decoded.silent:
         not_heard(outcome)
@@ -303,19 +328,17 @@ def deliver(channel_name: str, frame: dict[str, Any]) -> None:
 
 
 async def _recording_received(user: Any, duration: float, outcome: Outcome, details: dict) -> None:
-    await services.recording_received(
-        user, outcome.session_id, duration, outcome.audio_bytes, details=details, transcript=outcome.transcript
-    )
+    await services.recording_received(user, outcome.session_id, duration, outcome.audio_bytes, details=details)
     await services.notices_sent()  # published in the background: this job's loop ends when the call returns
 
 
-def record(user: Any, duration: float, outcome: Outcome) -> None:
-    """The seed's activity and notification (with what was heard), then the history row."""
+def record(user: Any, duration: float, outcome: Outcome) -> int:
+    """The seed's activity and notification, then the history row (the only place the transcript is kept); its id."""
     details = {"transcript_chars": len(outcome.transcript), "stt_ms": outcome.timings.get("stt", 0)}
     details["intent"] = outcome.intent or outcome.error_code
     async_to_sync(_recording_received)(user, duration, outcome, details)
     team_ids = [a.get("team_id") for a in outcome.actions if isinstance(a, dict) and a.get("team_id")]
-    VoiceRequest.objects.create(
+    request = VoiceRequest.objects.create(
         user=user,
         team_id=team_ids[0] if team_ids else None,
         session_id=outcome.session_id,
@@ -333,3 +356,19 @@ def record(user: Any, duration: float, outcome: Outcome) -> None:
         audio=outcome.audio if settings.VOICE_KEEP_AUDIO and outcome.audio else None,
         typed=outcome.typed,
     )
+    if request.audio is not None:
+        drop_oldest_audio(user)
+    return request.pk
+
+
+def drop_oldest_audio(user: Any) -> None:
+    """Forget the audio of the user's oldest requests past `VOICE_KEPT_AUDIO_BYTES_PER_USER` (the rows stay): one
+    user's recordings cannot fill the database for everyone."""
+    kept = VoiceRequest.objects.filter(user=user, audio__isnull=False).order_by("-created", "-pk")
+    total, over = 0, []
+    for pk, size in kept.values_list("pk", "audio_bytes"):
+        total += size
+        if total > settings.VOICE_KEPT_AUDIO_BYTES_PER_USER:
+            over.append(pk)
+    if over:
+        VoiceRequest.objects.filter(pk__in=over).update(audio=None)

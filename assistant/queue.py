@@ -1,11 +1,13 @@
 """The `assistant` RQ queue: enqueueing a command, whether any worker is there to run it, whether the worker running
-a job is still alive, and the TTLs of RQ's own keys (RQ creates them without one)."""
+a job is still alive, and the TTLs of RQ's own keys (RQ creates them without one).
+A job carries ids and sizes only; where it answers waits beside it (`assistant.tickets`).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+import uuid
 
 import django_rq
 import redis
@@ -14,7 +16,9 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from .jobs import run_command, run_typed_command
+from .fairness import take_place
+from .jobs import run_job
+from .tickets import write_ticket
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +46,36 @@ def job_ttl() -> int:
     return int(settings.VOICE_ASSISTANT_MAX_WAIT) + 300
 
 
+class TooManyQueued(Exception):
+    """The user has `VOICE_ASSISTANT_MAX_QUEUED_PER_USER` commands queued or running already (`assistant.fairness`)."""
+
+
 def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float) -> str | None:
     """Queue the recording and return the job id; None when no worker is alive (or Redis refused), so the page can
-    be told at once instead of waiting for a job nobody runs."""
+    be told at once instead of waiting for a job nobody runs; TooManyQueued when the user has their share."""
     kwargs = {"audio_bytes": audio_bytes, "duration": duration}
-    return _enqueue(run_command, session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes")
+    return _enqueue(session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes")
 
 
 def enqueue_typed_command(session_id: str, channel_name: str, user_id: int, text: str) -> str | None:
     """Queue a typed command behind the session's recordings (one queue: its follow-up question stays in order);
-    the job id, or None as for `enqueue_command`."""
-    return _enqueue(run_typed_command, session_id, channel_name, user_id, {"text": text}, f"typed, {len(text)} chars")
+    the job id, or None as for `enqueue_command`. What was typed waits in the job's ticket, not in the job."""
+    return _enqueue(session_id, channel_name, user_id, {"typed": True}, f"typed, {len(text)} chars", text=text)
 
 
-def _enqueue(job: Callable, session_id: str, channel_name: str, user_id: int, kwargs: dict, what: str) -> str | None:
+def _enqueue(session_id: str, channel_name: str, user_id: int, kwargs: dict, what: str, text: str = "") -> str | None:
     try:
         queue = get_queue()
         if not live_workers(queue):
             return None
+        job_id = uuid.uuid4().hex
+        if not take_place(user_id, job_id, job_ttl() + JOB_TIMEOUT):
+            raise TooManyQueued
+        write_ticket(job_id, session_id, channel_name, job_ttl(), text=text)
         queued = queue.enqueue(
-            job,
+            run_job,
+            job_id=job_id,
             kwargs={
-                "session_id": session_id,
-                "channel_name": channel_name,
                 "user_id": user_id,
                 **kwargs,
                 "enqueued_at": time.time(),

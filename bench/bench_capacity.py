@@ -180,7 +180,11 @@ def _kept_items() -> dict:
 
 def run() -> None:
     cookie = member_cookie("bench-capacity", TEAM_ID, "Bench capacity")
-    env = {"VOICE_MAX_SOCKETS_PER_USER": "10000", "RATE_LIMIT_VOICE_REQUESTS": "100000/60"}
+    env = {
+        "VOICE_MAX_SOCKETS_PER_USER": "10000",
+        "NOTIFICATIONS_MAX_SOCKETS_PER_USER": "10000",
+        "RATE_LIMIT_VOICE_REQUESTS": "100000/60",
+    }
     with tempfile.TemporaryDirectory() as logs:
         server = start_daphne(Path(logs), **env)
         try:

@@ -186,7 +186,7 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
 VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
 VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
-# What one voice socket may send before it is closed (voice/receive_budget.py): frames and bytes per second,
+# What one voice socket may send before it is closed (infra/receive_budget.py): frames and bytes per second,
 # with bursts of up to VOICE_RECEIVE_BURST_SECONDS' worth (a client catching up after a stall).
 VOICE_RECEIVE_FRAMES_PER_SECOND = env_int("VOICE_RECEIVE_FRAMES_PER_SECOND", 100, minimum=1)
 VOICE_RECEIVE_BYTES_PER_SECOND = env_int("VOICE_RECEIVE_BYTES_PER_SECOND", 1024 * 1024, minimum=1024)
@@ -195,7 +195,8 @@ VOICE_RECEIVE_BURST_SECONDS = env_int("VOICE_RECEIVE_BURST_SECONDS", 2, minimum=
 # milliseconds, carrying every connection's chunk that came meanwhile; an append that finds none sent in the last
 # interval goes at once. 0: each round trip as soon as the previous one returned.
 VOICE_AUDIO_FLUSH_INTERVAL_MS = env_float("VOICE_AUDIO_FLUSH_INTERVAL_MS", 5.0, minimum=0.0, maximum=100.0)
-# Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address (voice/caps.py).
+# Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address
+# (infra/socket_caps.py).
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
 VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * VOICE_MAX_AUDIO_BYTES, minimum=1024)
 VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", 20, minimum=1)
@@ -229,7 +230,11 @@ VOICE_MAX_COMMAND_SECONDS = env_float("VOICE_MAX_COMMAND_SECONDS", 30.0, minimum
 VOICE_MAX_TYPED_CHARS = env_int("VOICE_MAX_TYPED_CHARS", 500, minimum=10, maximum=10000)
 #: Keep each request's audio in its VoiceRequest (history, admin player); off by default.
 VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
+#: Kept audio per user, over all their requests: past it the oldest requests' audio is dropped (the rows stay).
+VOICE_KEPT_AUDIO_BYTES_PER_USER = env_int("VOICE_KEPT_AUDIO_BYTES_PER_USER", 50 * 1024 * 1024, minimum=0)
 #: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
+#: Commands one user may have queued or running at once (assistant/fairness.py); one more: `assistant_busy`.
+VOICE_ASSISTANT_MAX_QUEUED_PER_USER = env_int("VOICE_ASSISTANT_MAX_QUEUED_PER_USER", 2, minimum=1)
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"
 #: Seconds an assistant worker's registration outlives its last beat (renewed every third of it, also mid-job): a
@@ -250,6 +255,12 @@ NOTIFICATIONS_HISTORY_MAX_AGE = env_int("NOTIFICATIONS_HISTORY_MAX_AGE", 7 * 864
 NOTIFICATIONS_MAX_BYTES = env_int("NOTIFICATIONS_MAX_BYTES", 8192, minimum=256)
 NOTIFICATIONS_HEARTBEAT_SECONDS = env_float("NOTIFICATIONS_HEARTBEAT_SECONDS", 25.0, minimum=0.1, maximum=3600)
 NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minimum=0)
+# Open /ws/notifications/ sockets per user, over all processes (infra/socket_caps.py; one page holds one).
+NOTIFICATIONS_MAX_SOCKETS_PER_USER = env_int("NOTIFICATIONS_MAX_SOCKETS_PER_USER", 10, minimum=1)
+# What one notification socket may send before it is closed (infra/receive_budget.py): clients only ever ping.
+NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND = env_int("NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND", 5, minimum=1)
+NOTIFICATIONS_RECEIVE_BYTES_PER_SECOND = env_int("NOTIFICATIONS_RECEIVE_BYTES_PER_SECOND", 4096, minimum=1024)
+NOTIFICATIONS_RECEIVE_BURST_SECONDS = env_int("NOTIFICATIONS_RECEIVE_BURST_SECONDS", 4, minimum=1, maximum=60)
 
 # -- Voice assistant: understanding and actions (assistant.dialogue) ---------------------------
 

@@ -6,7 +6,9 @@ receiving notifications and recording. Each authenticated socket joins two sign-
 a digest, so no session key is written to Redis). Then:
 
 - logout closes the sockets of that browser's session (the user's other devices stay connected);
-- a password change, deactivation or deletion closes every socket of the user (PIN-authenticated ones too).
+- a password change, deactivation or deletion closes every socket of the user (PIN-authenticated ones too);
+- a PIN change (`/voice/pin/`) or reset (the admin's action) closes the user's PIN-authenticated voice sockets
+  (whoever guessed the old PIN is out; the owner's logged-in browsers stay connected).
 
 The voice socket hears it through the channel layer (a group); the notifications socket, which has no channel
 layer, through its process's hub (the notifications control channel). Both are sent after the commit.
@@ -24,7 +26,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from infra.signout import EVENT, session_group, user_group
+from infra.signout import EVENT, pin_group, session_group, user_group
+from voice.models import VoiceProfile
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +79,21 @@ def credential_changed(sender, instance, **kwargs) -> None:
 def user_deleted(sender, instance, **kwargs) -> None:
     user_id = instance.pk
     transaction.on_commit(lambda: close_user_sockets(user_id))
+
+
+@receiver(pre_save, sender=VoiceProfile, dispatch_uid="signout-pin-pre-save")
+def note_pin_change(sender, instance, update_fields=None, **kwargs) -> None:
+    """Before a voice profile is saved: remember whether its PIN changed (set anew or reset)."""
+    instance._signout_pin_sockets = False
+    if instance.pk is None or (update_fields is not None and "pin_hash" not in update_fields):
+        return  # a new profile has no PIN sockets yet; `pin_digits` learnt at a PIN login changes no PIN
+    before = sender.objects.filter(pk=instance.pk).values_list("pin_hash", flat=True).first()
+    instance._signout_pin_sockets = before is not None and before != instance.pin_hash
+
+
+@receiver(post_save, sender=VoiceProfile, dispatch_uid="signout-pin-saved")
+def pin_changed(sender, instance, **kwargs) -> None:
+    if getattr(instance, "_signout_pin_sockets", False):
+        instance._signout_pin_sockets = False
+        user_id = instance.user_id
+        transaction.on_commit(lambda: close_sockets(pin_group(user_id)))

@@ -4,8 +4,9 @@ Thin: it authenticates and parses frames; `listener.Subscription` and the proces
 Server frames: `notification`, `resync`, `ready` (catch-up done: `last_event_id` is where the client
 stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, signed_out (then close 4401: logout, password
 change, deactivation, also by a bulk update, found by `infra.account_watch`), bad_last_event_id, bad_message,
-unavailable; `bad_message` says why in `reason`: malformed, too_large, unknown_type). The connection stays open
-after any error but `not_authenticated`.
+unavailable, too_many_sockets (then close 4429: the user holds `NOTIFICATIONS_MAX_SOCKETS_PER_USER` already, over
+all processes), receive_budget_exceeded (then close 4008: `infra.receive_budget` on the route); `bad_message` says
+why in `reason`: malformed, too_large, unknown_type). The connection stays open after any other error.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
-from infra import account_watch, signout
+from infra import account_watch, signout, ticker
 from infra.drain import DrainMixin
+from infra.socket_caps import CAPS_RENEWAL, CLOSE_CODE, SocketSlot
 
 from . import history
 from .audiences import channels_for_user
@@ -34,6 +37,7 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
     #: Redis (at 1,000 connections those reads timed out and closed connections with 1011).
     channel_layer_alias = None
     subscription: Subscription | None = None
+    slot: SocketSlot | None = None
     watched_user_id = 0
     watched_hash = ""
     #: The message types a client may send (the authorization matrix has a row for each).
@@ -46,6 +50,14 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
             await self.send_error("not_authenticated", "Log in to receive notifications.")
             await self.close(code=4401)
             return
+        self.slot = SocketSlot("notifications", (self.scope.get("client") or ("unknown",))[0])
+        limit = settings.NOTIFICATIONS_MAX_SOCKETS_PER_USER
+        if not await self.slot.join_user(user.pk, limit):
+            self.slot = None
+            await self.send_error("too_many_sockets", "You have too many notification connections open.", limit=limit)
+            await self.close(code=CLOSE_CODE)
+            return
+        ticker.join(CAPS_RENEWAL, self.slot)  # the process renews every open socket's lease at once
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("last_event_id", [None])[-1]
         try:
             after = history.parse_event_id(raw)
@@ -72,6 +84,9 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
         if self.subscription is not None:
             self.catch_up_task.cancel()
             self.subscription.close()
+        if self.slot is not None:
+            ticker.leave(CAPS_RENEWAL, self.slot)
+            await self.slot.release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:

@@ -2,6 +2,10 @@
 
 from django.urls import path
 
+from infra.receive_budget import ReceiveBudget
+
 from .consumers import NotificationConsumer
 
-websocket_urlpatterns: list = [path("ws/notifications/", NotificationConsumer.as_asgi())]
+websocket_urlpatterns: list = [
+    path("ws/notifications/", ReceiveBudget(NotificationConsumer.as_asgi(), "NOTIFICATIONS"))
+]

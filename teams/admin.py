@@ -76,6 +76,6 @@ class UserPreferencesAdmin(admin.ModelAdmin):
 class TeamInvitationAdmin(admin.ModelAdmin):
     """Pending invitations; staff may withdraw one (delete), or add the member directly under Teams."""
 
-    list_display = ["invitee", "team", "role", "invited_by", "created_at"]
-    search_fields = ["invitee__username", "team__name"]
+    list_display = ["username", "invitee", "team", "role", "invited_by", "created_at"]
+    search_fields = ["username", "team__name"]
     autocomplete_fields = ["invitee", "team", "invited_by"]

@@ -3,7 +3,9 @@
 Owners and admins manage members; only an owner grants or changes the owner role, and a team
 always keeps at least one owner, so it can never become unmanageable. Nobody is added without
 consent: owners and admins invite, and the invitee joins by accepting (staff can still add members
-directly in the Django admin). Inviting never tells whether the name belongs to anyone.
+directly in the Django admin). Inviting never tells whether the name belongs to anyone. An invitation
+grants only what its sender may still grant when it is accepted (a demoted admin's invitations lapse),
+and owners and admins withdraw pending ones.
 """
 
 from __future__ import annotations
@@ -42,31 +44,65 @@ def _keeps_an_owner(target: TeamMembership) -> None:
 def invite(actor: TeamMembership, team: Team, username: str, role: str) -> TeamInvitation | None:
     """Invite the user named `username` (resolved as the login form does) to `team` with `role`.
 
-    None when there is nobody to invite (no such active user, or already a member): the caller answers
-    the same either way, so the form never tells who has an account. Inviting again updates the role.
-    The invitee is notified once the invitation is committed.
+    The invitation is kept by name whether or not an active account has it (`invitee` empty then), and the
+    members page lists it alike, so neither the form nor the page tells who has an account. None when the name
+    is already a member's (the members page shows them anyway). Inviting again updates the role. An invitee is
+    notified once the invitation is committed.
     """
     require_manager(actor)
     _require_owner_for(actor, role)
-    user = get_user_model().objects.filter(username=normalize_username(username), is_active=True).first()
-    if user is None or TeamMembership.objects.filter(team=team, user=user).exists():
+    name = normalize_username(username)[:150]
+    user = get_user_model().objects.filter(username=name, is_active=True).first()
+    if user is not None and TeamMembership.objects.filter(team=team, user=user).exists():
         return None
     invitation, _ = TeamInvitation.objects.update_or_create(
-        team=team, invitee=user, defaults={"role": role, "invited_by": actor.user}
+        team=team, username=name, defaults={"role": role, "invited_by": actor.user, "invitee": user}
     )
-    transaction.on_commit(lambda: team_invited.send(sender=TeamInvitation, invitation_id=invitation.pk), robust=True)
+    if user is not None:
+        transaction.on_commit(
+            lambda: team_invited.send(sender=TeamInvitation, invitation_id=invitation.pk), robust=True
+        )
     return invitation
+
+
+def may_still_grant(invitation: TeamInvitation) -> bool:
+    """Whether the invitation's sender may still grant its role: an active owner or admin of the team (an owner,
+    for the owner role), now, not when they sent it."""
+    sender = TeamMembership.objects.filter(
+        team_id=invitation.team_id, user_id=invitation.invited_by_id, user__is_active=True
+    ).first()
+    if sender is None or not sender.can_manage_members:
+        return False
+    return invitation.role != Role.OWNER or sender.role == Role.OWNER
 
 
 @transaction.atomic
 def accept_invitation(invitation: TeamInvitation) -> TeamMembership:
-    """The invitee joins with the invited role; the invitation is used up."""
+    """The invitee joins with the invited role; the invitation is used up.
+
+    Refused (MembershipError, the invitation kept for the invitee to decline or a manager to renew) when its
+    sender may no longer grant the role: otherwise an admin demoted to member could still make people admins.
+    """
     invitation = TeamInvitation.objects.select_for_update().get(pk=invitation.pk)
+    if not may_still_grant(invitation):
+        raise MembershipError(
+            f"This invitation is no longer valid: whoever sent it can no longer grant the {invitation.role} role "
+            "in this team. Ask one of its owners or admins to invite you again."
+        )
     membership, _ = TeamMembership.objects.get_or_create(
         team_id=invitation.team_id, user_id=invitation.invitee_id, defaults={"role": invitation.role}
     )
     invitation.delete()
     return membership
+
+
+def withdraw_invitation(actor: TeamMembership, invitation: TeamInvitation) -> None:
+    """An owner or admin of the invitation's team takes it back (only an owner one for the owner role)."""
+    require_manager(actor)
+    if invitation.team_id != actor.team_id:
+        raise PermissionDenied("Only the team's owners and admins withdraw its invitations.")
+    _require_owner_for(actor, invitation.role)
+    invitation.delete()
 
 
 @transaction.atomic

@@ -52,21 +52,30 @@ class TeamInvitation(models.Model):
     """An owner's or admin's offer of a role in a team: the invitee becomes a member only by accepting it.
 
     Nobody joins a team without consent (teammates see each other's presence and can ring each other);
-    staff can still add members directly in the Django admin.
+    staff can still add members directly in the Django admin. An invitation is kept for every name invited,
+    with `invitee` empty when no active account has that name: the team's page lists it all the same, so
+    inviting cannot be used to learn which usernames exist.
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
-    invitee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_invitations")
+    #: The name invited, as the login form resolves it (what the team's managers typed).
+    username = models.CharField(max_length=150)
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="team_invitations"
+    )
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     role = models.CharField(max_length=10, choices=TeamMembership.Role.choices, default=TeamMembership.Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "invitee"], name="one_invitation_per_team_and_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "invitee"], name="one_invitation_per_team_and_user"),
+            models.UniqueConstraint(fields=["team", "username"], name="one_invitation_per_team_and_name"),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.invitee} invited to {self.team} ({self.role})"
+        return f"{self.username} invited to {self.team} ({self.role})"
 
 
 class Todo(models.Model):

@@ -17,6 +17,11 @@ urlpatterns = [
     path("teams/<id:team_id>/members/", views.members, name="members"),
     path("teams/<id:team_id>/members/<id:membership_id>/role/", views.member_role, name="member_role"),
     path("teams/<id:team_id>/members/<id:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path(
+        "teams/<id:team_id>/invitations/<id:invitation_id>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
     path("invitations/", views.invitations, name="invitations"),
     path("invitations/<id:invitation_id>/accept/", views.invitation_accept, name="invitation_accept"),
     path("invitations/<id:invitation_id>/decline/", views.invitation_decline, name="invitation_decline"),

@@ -38,6 +38,7 @@ from .membership import (
     leave,
     remove_member,
     require_manager,
+    withdraw_invitation,
 )
 from .models import TeamInvitation, TeamMembership, Todo, UserPreferences
 from .todos import add_todo, change_todo, delete_todo, require_editor
@@ -230,7 +231,7 @@ def members(request: HttpRequest, team_id: int) -> HttpResponse:
             "team": team,
             "membership": membership,
             "members": team.memberships.select_related("user").order_by("user__username"),
-            "invitations": team.invitations.select_related("invitee") if membership.can_manage_members else [],
+            "invitations": team.invitations.all() if membership.can_manage_members else [],
             "form": form,
             "roles": TeamMembership.Role.choices,
         },
@@ -254,7 +255,11 @@ def _my_invitation(request: HttpRequest, invitation_id: int) -> TeamInvitation:
 @require_POST
 def invitation_accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = _my_invitation(request, invitation_id)
-    membership = accept_invitation(invitation)
+    try:
+        membership = accept_invitation(invitation)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+        return redirect("teams:invitations")
     messages.success(request, f"You joined “{invitation.team}” as {membership.role}.")
     return redirect("teams:detail", team_id=invitation.team_id)
 
@@ -266,6 +271,22 @@ def invitation_decline(request: HttpRequest, invitation_id: int) -> HttpResponse
     invitation.delete()
     messages.success(request, f"You declined the invitation to “{invitation.team}”.")
     return redirect("teams:invitations")
+
+
+@login_required
+@require_POST
+def invitation_withdraw(request: HttpRequest, team_id: int, invitation_id: int) -> HttpResponse:
+    """An owner or admin withdraws one of the team's pending invitations (404 for another team's)."""
+    membership = _membership(request, team_id)
+    require_manager(membership)
+    invitation = get_object_or_404(TeamInvitation, pk=invitation_id, team=membership.team)
+    try:
+        withdraw_invitation(membership, invitation)
+    except MembershipError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Invitation withdrawn.")
+    return redirect("teams:members", team_id=team_id)
 
 
 def _manage_member(request: HttpRequest, team_id: int, membership_id: int, change) -> HttpResponse:

@@ -63,7 +63,9 @@ def build_world(make_user) -> World:
     team = Team.objects.get(name="Matrix")
     todo = Todo.objects.create(team=team, title="Matrix todo", creator=users["owner"])
     target = TeamMembership.objects.get(team=team, user=users["peer"])
-    invitation = TeamInvitation.objects.create(team=team, invitee=users["user"], invited_by=users["owner"])
+    invitation = TeamInvitation.objects.create(
+        team=team, username=users["user"].username, invitee=users["user"], invited_by=users["owner"]
+    )
     voice_request = VoiceRequest.objects.create(
         user=users["member"],
         team=team,

@@ -132,9 +132,13 @@ def test_ten_thousand_generated_frames_per_websocket(daphne_factory, make_user, 
     fuzzy = make_user("fuzzy", pin="975310", teams={"Fuzz": "member"})
     make_user("buddy", teams={"Fuzz": "member"})
     # The fuzz sends as fast as it can: a budget above its pace, so every frame reaches the parser
-    # (the budget itself: voice/tests/test_receive_budget.py).
+    # (the budgets themselves: voice/tests/test_receive_budget.py, notifications/tests/test_limits.py).
     server = daphne_factory(
-        LOG_LEVEL="WARNING", VOICE_RECEIVE_FRAMES_PER_SECOND="1000000", VOICE_RECEIVE_BYTES_PER_SECOND="1000000000"
+        LOG_LEVEL="WARNING",
+        VOICE_RECEIVE_FRAMES_PER_SECOND="1000000",
+        VOICE_RECEIVE_BYTES_PER_SECOND="1000000000",
+        NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND="1000000",
+        NOTIFICATIONS_RECEIVE_BYTES_PER_SECOND="1000000000",
     )
     cookie = session_cookie(fuzzy)
 

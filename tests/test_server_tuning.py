@@ -97,3 +97,10 @@ def test_freezing_moves_what_start_up_created_out_of_the_collectors_sight():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_the_daphne_unit_raises_its_open_file_limit_above_systemds_default():
+    """Each WebSocket holds a file descriptor: at systemd's default 1024 one user's sockets starved a process."""
+    unit = (BASE_DIR / "deploy" / "systemd" / "daphne@.service").read_text()
+    limits = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")]
+    assert len(limits) == 1 and int(limits[0]) >= 65536

@@ -175,3 +175,86 @@ def test_a_logout_here_closes_both_sockets_on_another_process(daphne_server, mak
     client = logged_in(alice)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     assert live_ends(daphne_server, cookie, client.logout) == [("signed_out", 4401), ("signed_out", 4401)]
+
+
+async def pin_socket(username: str, pin: str) -> Socket:
+    """A voice socket authenticated by PIN (no login session)."""
+    socket = await Socket("/ws/voice/").open("session")
+    await socket.communicator.send_to(text_data=json.dumps({"type": "authenticate", "username": username, "pin": pin}))
+    await socket.read_until("presence")
+    return socket
+
+
+def csrf_client(user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/voice/pin/")  # sets the CSRF cookie
+    return client
+
+
+def post_with_csrf(client: Client, url: str, data: dict):
+    return client.post(url, {**data, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+
+
+async def test_a_pin_change_closes_the_users_pin_sockets_and_not_their_browsers(make_user):
+    alice = await sync_to_async(make_user)("alice", pin="135790")
+    browser = await sync_to_async(csrf_client)(alice)
+    browser_sockets = await open_both(browser)
+    by_pin = await pin_socket("alice", "135790")
+    data = {"current_password": "alice-pw", "pin": "246801", "pin_confirm": "246801"}
+    response = await sync_to_async(post_with_csrf)(browser, "/voice/pin/", data)
+    assert response.status_code == 302
+    await assert_signed_out([by_pin])
+    for socket in browser_sockets:
+        assert await socket.still_open()
+        await socket.close()
+
+
+async def test_the_admins_pin_reset_closes_the_users_pin_sockets(make_user):
+    from django.contrib.auth.models import Permission
+
+    alice = await sync_to_async(make_user)("alice", pin="135790")
+    await sync_to_async(make_user)("bob", pin="864200")
+
+    def staff_client() -> Client:
+        staff = make_user("ops", staff=True)
+        staff.user_permissions.set(Permission.objects.filter(content_type__app_label="voice"))
+        return csrf_client(staff)
+
+    staff = await sync_to_async(staff_client)()
+    alice_socket, bob_socket = await pin_socket("alice", "135790"), await pin_socket("bob", "864200")
+    profile_id = await sync_to_async(lambda: alice.voice_profile.pk)()
+    data = {"action": "reset_pin", "_selected_action": [profile_id]}
+    response = await sync_to_async(post_with_csrf)(staff, "/admin/voice/voiceprofile/", data)
+    assert response.status_code == 302
+    await assert_signed_out([alice_socket])
+    assert await bob_socket.still_open()
+    await bob_socket.close()
+
+
+@pytest.mark.slow
+def test_a_pin_change_here_closes_a_pin_socket_on_another_process(daphne_server, make_user):
+    alice = make_user("alice", pin="135790")
+
+    async def scenario() -> tuple[str, int]:
+        ws = await websockets.connect(f"{daphne_server.ws_url}/ws/voice/", origin=daphne_server.url)
+        await ws.send(json.dumps({"type": "authenticate", "username": "alice", "pin": "135790"}))
+        while json.loads(await ws.recv())["type"] != "authenticated":
+            pass
+
+        def change_pin() -> None:
+            profile = alice.voice_profile
+            profile.set_pin("246801")
+            profile.save()
+
+        await asyncio.to_thread(change_pin)
+        last = None
+        try:
+            async with asyncio.timeout(10):
+                async for frame in ws:
+                    last = json.loads(frame)
+        except websockets.ConnectionClosed:
+            pass
+        return last["code"], ws.close_code
+
+    assert asyncio.run(scenario()) == ("signed_out", 4401)

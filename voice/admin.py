@@ -18,6 +18,7 @@ from infra.admin_pages import RedisPageAdmin
 from infra.redis_core import redis_manager
 
 from . import calls, session_listing, sessions
+from .forms import SessionFilterForm
 from .models import VoiceProfile, VoiceSession
 from .statistics import VOICE_SESSIONS
 
@@ -39,8 +40,13 @@ class VoiceProfileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reset the voice PIN (the user sets a new one on their PIN page)")
     def reset_pin(self, request: HttpRequest, queryset) -> None:
-        count = queryset.update(pin_hash="", pin_set_at=None)
-        self.message_user(request, f"Voice PIN reset for {count} user(s).", messages.SUCCESS)
+        """Each profile saved on its own (not `update()`), so the save signals close the sockets authenticated
+        with the old PIN (`convonet_site.signout`)."""
+        profiles = list(queryset)
+        for profile in profiles:
+            profile.pin_hash, profile.pin_set_at = "", None
+            profile.save(update_fields=["pin_hash", "pin_set_at"])
+        self.message_user(request, f"Voice PIN reset for {len(profiles)} user(s).", messages.SUCCESS)
 
 
 @admin.register(VoiceSession)
@@ -68,19 +74,16 @@ class VoiceSessionAdmin(RedisPageAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         self.require(request)
+        form = SessionFilterForm(request.GET, columns=SORTS)
         found = session_listing.list_sessions()
         stats = session_listing.session_stats(found)
-        query = request.GET.get("q", "").strip()
+        query, order = (form.cleaned_data["q"], form.cleaned_data["o"]) if form.is_valid() else ("", "-connected")
         if query:
             needle = query.lower()
             found = [
                 s for s in found if needle in s.fields.get("user_name", "").lower() or needle == s.fields.get("user_id")
             ]
-        order = request.GET.get("o", "-connected")
-        key = order.removeprefix("-")
-        if key not in SORTS:
-            order, key = "-connected", "connected"
-        found.sort(key=SORTS[key], reverse=order.startswith("-"))
+        found.sort(key=SORTS[order.removeprefix("-")], reverse=order.startswith("-"))
         columns = [
             (name, label, f"-{name}" if order == name else name)
             for name, label in (("user", "User"), ("connected", "Connected"), ("ttl", "TTL"), ("audio", "Audio"))
@@ -94,8 +97,9 @@ class VoiceSessionAdmin(RedisPageAdmin):
             order=order,
             columns=columns,
             calls=calls.calls_summary(),
+            form=form,
         )
-        return TemplateResponse(request, "admin/voice/sessions.html", context)
+        return TemplateResponse(request, "admin/voice/sessions.html", context, status=200 if form.is_valid() else 400)
 
     def detail_view(self, request: HttpRequest, session_id: str) -> HttpResponse:
         info = self._info(request, session_id)

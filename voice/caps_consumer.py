@@ -1,5 +1,6 @@
-"""The voice socket's hooks into `voice.caps`: a slot taken at connect (under the user, or under the client
-address while anonymous), moved to the user on authentication, audio counted per chunk, released at close.
+"""The voice socket's hooks into `infra.socket_caps` (kind `voice`): a slot taken at connect (under the user, or
+under the client address while anonymous), moved to the user on authentication, audio counted per chunk, released
+at close.
 
 A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonymous_sockets`) and is closed with
 4429; a chunk past the user's audio cap stops the recording, keeps it, and answers `user_audio_limit`
@@ -8,10 +9,32 @@ A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonym
 
 from __future__ import annotations
 
-from infra import ticker
+from django.conf import settings
 
-from .caps import CLOSE_CODE, Refusal, SocketSlot
-from .socket_ticker import CAPS_RENEWAL
+from infra import ticker
+from infra.socket_caps import CAPS_RENEWAL, CLOSE_CODE, Refusal, SocketSlot
+
+
+def too_many_sockets() -> Refusal:
+    limit = settings.VOICE_MAX_SOCKETS_PER_USER
+    return Refusal("too_many_sockets", "You have too many voice connections open; close one first.", limit)
+
+
+def too_many_anonymous_sockets() -> Refusal:
+    return Refusal(
+        "too_many_anonymous_sockets",
+        "Too many voice connections from your address are waiting for a PIN; log in, or close some first.",
+        settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS,
+    )
+
+
+def user_audio_limit(held: int) -> Refusal:
+    return Refusal(
+        "user_audio_limit",
+        f"Your voice connections hold {held} bytes of audio, the most one person may hold; "
+        "this recording was stopped and kept. Close another voice page to record more.",
+        settings.VOICE_MAX_AUDIO_BYTES_PER_USER,
+    )
 
 
 class SocketCapsMixin:
@@ -20,12 +43,14 @@ class SocketCapsMixin:
     slot: SocketSlot | None = None
 
     async def connect(self) -> None:
-        self.slot = SocketSlot(self.client_address())
+        self.slot = SocketSlot("voice", self.client_address())
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
-            refusal = await self.slot.join_user(user.pk)
+            joined = await self.slot.join_user(user.pk, settings.VOICE_MAX_SOCKETS_PER_USER)
+            refusal = None if joined else too_many_sockets()
         else:
-            refusal = await self.slot.join_anonymous()
+            limit = settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS
+            refusal = None if await self.slot.join_anonymous(limit) else too_many_anonymous_sockets()
         if refusal is not None:
             await self.accept()
             await self.refuse(refusal)
@@ -34,9 +59,8 @@ class SocketCapsMixin:
         await super().connect()
 
     async def on_authenticated(self) -> None:
-        refusal = await self.slot.join_user(self.user.pk)
-        if refusal is not None:
-            await self.refuse(refusal)
+        if not await self.slot.join_user(self.user.pk, settings.VOICE_MAX_SOCKETS_PER_USER):
+            await self.refuse(too_many_sockets())
             return
         await super().on_authenticated()
 
@@ -61,7 +85,9 @@ class SocketCapsMixin:
     async def _store(self, data: bytes, *, final: bool) -> bool:
         """Reserve the batch's bytes under the user's audio cap, then store it (`RecordingMixin`'s write-behind);
         a refused batch is retried frame by frame there, so only a single frame's refusal ends the recording."""
-        if (refusal := await self.slot.reserve_audio(len(data))) is not None:
+        held = await self.slot.reserve_audio(len(data), settings.VOICE_MAX_AUDIO_BYTES_PER_USER)
+        if held is not None:
+            refusal = user_audio_limit(held)
             if final:
                 self.audio_refused = True
                 audio_bytes = await self.finish_recording()

@@ -1,7 +1,9 @@
-"""The voice PIN form: a logged-in user sets or changes their own PIN, proving it is them with their password."""
+"""The voice PIN form (a logged-in user sets or changes their own PIN, proving it is them with their password),
+and the filters of the admin's voice session list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -52,3 +54,18 @@ class PinForm(forms.Form):
         profile.save(update_fields=["pin_hash", "pin_set_at", "pin_digits"])
         clear_lockout(user_identifier(self.user.pk), "pin_attempts")
         return profile
+
+
+class SessionFilterForm(forms.Form):
+    """The session list's search (`q`: part of a name, or a user id) and order (`o`: a column, `-` for descending):
+    anything else is a form error (400), never a value the page guesses at."""
+
+    q = forms.CharField(required=False, max_length=150)
+    o = forms.ChoiceField(required=False)
+
+    def __init__(self, data: Any, *, columns: Iterable[str]) -> None:
+        super().__init__(data)
+        self.fields["o"].choices = [(order, order) for column in columns for order in (column, f"-{column}")]
+
+    def clean_o(self) -> str:
+        return self.cleaned_data["o"] or "-connected"

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from .consumers import VoiceCallConsumer
-from .receive_budget import ReceiveBudget
+from infra.receive_budget import ReceiveBudget
 
-websocket_urlpatterns: list = [path("ws/voice/", ReceiveBudget(VoiceCallConsumer.as_asgi()))]
+from .consumers import VoiceCallConsumer
+
+websocket_urlpatterns: list = [path("ws/voice/", ReceiveBudget(VoiceCallConsumer.as_asgi(), "VOICE"))]

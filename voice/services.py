@@ -188,13 +188,14 @@ async def recording_received(
     audio_bytes: int,
     *,
     details: dict[str, Any] | None = None,
-    transcript: str | None = None,
 ) -> None:
     """A recording ended: the seed's `voice_request` activity, and a `voice_message` notification to its
     author's open pages when audio arrived (published in the background: see `notices_sent`).
 
     The assistant calls this once it has heard the recording, adding `details` (transcript_chars, stt_ms, intent)
-    to the activity and the `transcript` to the notification.
+    to the activity. The notification carries neither the transcript nor the session id: staff who may read the
+    notification history may not read voice requests (the transcript is in the history, under its permission),
+    and a session id lets its holder act as the session.
     """
     await atrack_agent_activity(
         str(user.pk), "voice_request", {"session_id": session_id, "duration": round(duration, 3), **(details or {})}
@@ -205,11 +206,8 @@ async def recording_received(
             "type": "voice_message",
             "message": "Voice message received",
             "timestamp": time.time(),
-            "session_id": session_id,
             "audio_bytes": audio_bytes,
         }
-        if transcript is not None:
-            notice["transcript"] = transcript
         task = asyncio.create_task(_tell_author_later(user.pk, notice))
         _notices.add(task)
         task.add_done_callback(_notices.discard)

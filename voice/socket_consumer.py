@@ -47,6 +47,9 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
     #: True once a cap stopped the recording (its one error sent): audio frames are dropped silently, with no
     #: store call, until the next `start_recording`.
     audio_refused = False
+    #: True once this socket is counted open in `traffic` (a socket a cap refused at connect never is): its close
+    #: is counted only then, so the open-sockets gauge cannot be driven below zero by refused sockets.
+    counted_open = False
 
     @property
     def session_id(self) -> str | None:
@@ -54,6 +57,7 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         traffic.count("sockets_opened")
+        self.counted_open = True
         await self.accept()
         scope_user = self.scope.get("user")
         user = scope_user if scope_user is not None and scope_user.is_authenticated else None
@@ -73,7 +77,8 @@ class VoiceSocket(DrainMixin, AsyncWebsocketConsumer):
             await self.on_authenticated()
 
     async def disconnect(self, code: int) -> None:
-        traffic.count("sockets_closed")
+        if self.counted_open:
+            traffic.count("sockets_closed")
         if self.session_id is None:
             return  # the connection ended before its session was created
         try:

@@ -1,9 +1,10 @@
 """The voice socket's periodic work, done once per process for all its sockets on the event loop's ticker
-(`infra.ticker`): caps lease renewal and presence heartbeats.
+(`infra.ticker`): presence heartbeats (the caps' lease renewal is `infra.socket_caps.CAPS_RENEWAL`, shared with
+the notification sockets).
 
 Each was a task per socket (a coroutine, its frame and a timer on every idle connection) and one Redis round
-trip per socket per period. Now a period costs one pipeline of lease renewals, one pipeline of heartbeats and
-one pipeline reading who is online in every team concerned, whatever the number of sockets.
+trip per socket per period. Now a period costs one pipeline of heartbeats and one pipeline reading who is online
+in every team concerned, whatever the number of sockets.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from django.conf import settings
 
 from infra.ticker import Duty
 
-from . import caps, presence
+from . import presence
 
 log = logging.getLogger(__name__)
-
-
-async def _renew_caps(slots: list[caps.SocketSlot]) -> None:
-    await caps.arenew_all(slots)
 
 
 async def _heartbeat(sockets: list[Any]) -> None:
@@ -41,7 +38,5 @@ async def _heartbeat(sockets: list[Any]) -> None:
             log.exception("presence push failed")
 
 
-#: Members: `SocketSlot`s of open voice sockets (`voice.caps_consumer`).
-CAPS_RENEWAL = Duty("voice caps renewal", lambda: caps.SocketSlot.lease() / 3, _renew_caps)
 #: Members: authenticated voice consumers (`voice.presence_consumer.PresenceMixin`).
 PRESENCE_HEARTBEAT = Duty("presence heartbeat", lambda: settings.CALLS_HEARTBEAT_INTERVAL, _heartbeat)

@@ -114,3 +114,47 @@ def test_a_browser_gets_a_page_saying_when_to_try_again(redis_db):
     refused = view(request)
     assert refused.status_code == 429 and refused["Content-Type"].startswith("text/html")
     assert "try again in" in refused.content.decode() and 59 <= int(refused["Retry-After"]) <= 60
+
+
+def test_admin_login_refuses_an_account_the_site_login_locked(client, make_user, redis_db):
+    make_user("gil", staff=True)
+    for i in range(3):
+        client.post(reverse("login"), {"username": "gil", "password": "wrong"}, REMOTE_ADDR=f"10.0.1.{i}")
+    response = client.post(
+        reverse("admin:login"),
+        {"username": "gil", "password": "gil-pw"},
+        REMOTE_ADDR="10.0.1.9",
+        HTTP_ACCEPT="text/html",
+    )
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 290
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_failures_spend_the_site_logins_counters(client, make_user, redis_db):
+    make_user("hal", staff=True)
+    statuses = [
+        client.post(
+            reverse("admin:login"), {"username": "hal", "password": "wrong"}, REMOTE_ADDR=f"10.0.2.{i}"
+        ).status_code
+        for i in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    response = client.post(reverse("login"), {"username": "HAL", "password": "hal-pw"}, REMOTE_ADDR="10.0.2.9")
+    assert response.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_admin_login_attempts_are_limited_per_address(client, db, redis_db):
+    url = reverse("admin:login")
+    statuses = [client.post(url, {"username": f"nobody{i}", "password": "x"}).status_code for i in range(6)]
+    assert statuses == [200, 200, 200, 200, 200, 429]
+
+
+def test_a_successful_admin_login_clears_the_username_counter(client, make_user, redis_db):
+    make_user("ida", staff=True)
+    url = reverse("admin:login")
+    client.post(url, {"username": "ida", "password": "wrong"}, REMOTE_ADDR="10.0.3.1")
+    assert redis_db.zcard(get_rate_limit_key("user:ida", "login")) == 1
+    response = client.post(url, {"username": "ida", "password": "ida-pw"}, REMOTE_ADDR="10.0.3.2")
+    assert response.status_code == 302 and client.session["_auth_user_id"]
+    assert not redis_db.exists(get_rate_limit_key("user:ida", "login"))

@@ -246,6 +246,19 @@ def test_a_todo_deleted_before_the_yes_is_reported_gone(demo, say):
     assert (turn.ok, turn.reply) == (False, "That todo is gone: someone deleted it meanwhile.")
 
 
+def test_a_todo_changed_after_the_question_is_asked_about_again_not_deleted(demo, say):
+    turn = say("Delete buy milk.")
+    todo = demo.todo("Buy milk")
+    todo.title = "Pay the rent"
+    todo.save()
+    again = say("yes", turn.pending)
+    assert not again.ok and again.pending is not None
+    assert "changed since I asked" in again.reply and "Pay the rent" in again.reply
+    assert Todo.objects.filter(pk=todo.pk).exists()
+    done = say("yes", again.pending)  # the yes to the todo as it is now
+    assert done.ok and not Todo.objects.filter(pk=todo.pk).exists()
+
+
 def test_losing_the_editor_role_before_the_yes_refuses(demo, say):
     turn = say("Delete buy milk.")
     TeamMembership.objects.filter(team=demo.teams["Demo team"], user=demo.speaker).update(role="viewer")

@@ -10,11 +10,18 @@ import time
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from rq import SimpleWorker
+from rq.job import Job
 
+from assistant.fairness import queued_key
 from assistant.jobs import MEMORY_FIELD, NOT_HEARD_REPLY, PENDING_FIELD, run_command
 from assistant.models import VoiceRequest
 from assistant.phrases import build_demo
+from assistant.queue import enqueue_command, get_queue, job_ttl
+from assistant.tickets import ticket_key
 from convonet_site.redis_server import free_port
+from notifications.history import recent
+from notifications.keys import channel as user_channel
 from teams.models import Todo
 from voice import services, sessions
 
@@ -47,7 +54,7 @@ def session_with(user, audio: bytes) -> str:
 
 
 def run(session_id: str, channel_name: str, user, audio: bytes, *, waited: float = 0.0) -> dict:
-    return run_command(session_id, channel_name, user.pk, len(audio), 2.0, time.time() - waited)
+    return run_command(session_id, channel_name, user.pk, len(audio), 2.0, time.time() - waited).frame()
 
 
 def test_a_session_cleared_before_the_job_reads_it(demo, channel, tmp_path):
@@ -141,3 +148,58 @@ def test_an_undo_said_next_undoes_through_what_the_session_remembers(demo, chann
     assert second["intent"] == "undo" and second["ok"] is True, second
     assert not Todo.objects.filter(title="Buy bread").exists()
     assert sessions.get_session(session_id)[MEMORY_FIELD] == ""  # nothing left to undo, nothing in focus
+
+
+def test_a_queued_job_carries_ids_only_and_its_result_is_the_history_rows_id(demo, channel, tmp_path, redis_db):
+    name, received = channel
+    audio = encode(wav("help", "en-us", tmp_path))
+    session_id = session_with(demo.speaker, audio)
+    queue = get_queue()
+    worker = SimpleWorker([queue], connection=queue.connection)
+    worker.register_birth()  # a live worker, so the command is queued
+    try:
+        job_id = enqueue_command(session_id, name, demo.speaker.pk, len(audio), 2.0)
+    finally:
+        worker.register_death()
+    job = Job.fetch(job_id, connection=queue.connection)
+    shown = json.dumps([job.args, job.kwargs, job.description, job.meta])  # what RQ's admin pages show
+    assert session_id not in shown and name not in shown
+    assert 0 < redis_db.ttl(ticket_key(job_id)) <= job_ttl()
+    worker.work(burst=True)
+    frame = received()["frame"]
+    assert frame["type"] == "assistant_reply" and frame["transcript"]
+    request = VoiceRequest.objects.get()
+    assert Job.fetch(job_id, connection=queue.connection).return_value() == {"voice_request_id": request.pk}
+    assert not redis_db.exists(ticket_key(job_id))  # taken once
+    assert not redis_db.exists(queued_key(demo.speaker.pk))  # its place in the user's share given back
+
+
+def test_the_voice_message_notification_carries_no_transcript_or_session_id(demo, channel, tmp_path, redis_db):
+    name, _ = channel
+    audio = encode(wav("help", "en-us", tmp_path))
+    session_id = session_with(demo.speaker, audio)
+    frame = run(session_id, name, demo.speaker, audio)
+    assert frame["transcript"]
+    [notice] = [n for n in recent(user_channel("user", demo.speaker.pk)) if n["type"] == "voice_message"]
+    assert "transcript" not in notice and "session_id" not in notice
+    assert frame["transcript"] not in json.dumps(notice) and session_id not in json.dumps(notice)
+
+
+def test_undecodable_audio_is_never_kept(demo, channel, settings):
+    settings.VOICE_KEEP_AUDIO = True
+    name, _ = channel
+    noise = bytes(range(256)) * 40
+    frame = run(session_with(demo.speaker, noise), name, demo.speaker, noise)
+    assert frame["code"] == "undecodable_audio"
+    assert VoiceRequest.objects.get().audio is None
+
+
+def test_kept_audio_is_bounded_per_user_dropping_the_oldest(demo, channel, tmp_path, settings):
+    settings.VOICE_KEEP_AUDIO = True
+    name, _ = channel
+    quiet = tone(tmp_path, 1.0, ".webm", volume=0.0)
+    settings.VOICE_KEPT_AUDIO_BYTES_PER_USER = 2 * len(quiet)
+    for _ in range(3):
+        run(session_with(demo.speaker, quiet), name, demo.speaker, quiet)
+    kept = [bytes(r.audio) if r.audio is not None else None for r in VoiceRequest.objects.order_by("pk")]
+    assert kept == [None, quiet, quiet]

@@ -71,13 +71,13 @@ def test_a_typed_question_waits_in_the_session_for_a_typed_yes(demo, redis_db):
     name = async_to_sync(layer.new_channel)()
     session_id = sessions.create_session(fields=services.auth_fields(demo.speaker))
 
-    first = run_typed_command(session_id, name, demo.speaker.pk, "delete the todo buy milk", time.time())
+    first = run_typed_command(session_id, name, demo.speaker.pk, "delete the todo buy milk", time.time()).frame()
     assert first["intent"] == "delete_todo" and first["ok"] is False and first["asks"] is True, first
     assert async_to_sync(layer.receive)(name)["frame"] == first
     assert json.loads(sessions.get_session(session_id)[PENDING_FIELD])["await"] == "confirm"
     assert Todo.objects.filter(title="Buy milk").exists()
 
-    second = run_typed_command(session_id, name, demo.speaker.pk, "yes", time.time())
+    second = run_typed_command(session_id, name, demo.speaker.pk, "yes", time.time()).frame()
     assert second["ok"] is True and second["asks"] is False, second
     assert not Todo.objects.filter(title="Buy milk").exists()
     assert sessions.get_session(session_id)[PENDING_FIELD] == ""
@@ -87,6 +87,8 @@ def test_a_typed_question_waits_in_the_session_for_a_typed_yes(demo, redis_db):
 def test_a_typed_command_for_a_cleared_session_does_nothing(demo, redis_db):
     session_id = sessions.create_session(fields=services.auth_fields(demo.speaker))
     sessions.delete_session(session_id)
-    frame = run_typed_command(session_id, "", demo.speaker.pk, "add a todo buy bread for the demo team", time.time())
+    frame = run_typed_command(
+        session_id, "", demo.speaker.pk, "add a todo buy bread for the demo team", time.time()
+    ).frame()
     assert frame["type"] == "assistant_error" and frame["code"] == "session_gone"
     assert not Todo.objects.filter(title__iexact="buy bread").exists()

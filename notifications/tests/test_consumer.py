@@ -332,7 +332,8 @@ async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
             redis_manager.configure(settings.REDIS_URL)
 
 
-async def test_mass_connects_and_disconnects_leave_nothing_behind():
+async def test_mass_connects_and_disconnects_leave_nothing_behind(settings):
+    settings.NOTIFICATIONS_MAX_SOCKETS_PER_USER = 200  # one user's 200 pages, to load the hub
     team = await sync_to_async(make_team)("Crowd")
     alice = await sync_to_async(make_member)("alice", team)
     clients = await asyncio.gather(*(connect(alice) for _ in range(200)))

@@ -4,6 +4,8 @@ teams and inviting are rate-limited; staff still add members directly in the Dja
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 
 from analytics import ratelimit
@@ -11,7 +13,7 @@ from notifications.history import recent
 from notifications.keys import channel
 from teams.models import Team, TeamInvitation, TeamMembership
 
-from .test_views import as_user, membership, post
+from .test_views import as_user, membership, post, post_and_follow
 
 
 def members_url(people) -> str:
@@ -120,3 +122,79 @@ def test_a_member_leaves_on_their_own_and_the_last_owner_cannot(ops):
     assert "at least one owner" in olga.get(refused["Location"]).content.decode()
     assert membership(ops, "olga").role == "owner"
     assert post(as_user(ops["alice"]), url).status_code == 404  # not a member
+
+
+def test_an_invitation_lapses_when_its_sender_can_no_longer_grant_its_role(ops):
+    assert post(as_user(ops["adam"]), members_url(ops), {"username": "alice", "role": "admin"}).status_code == 302
+    invitation = TeamInvitation.objects.get(invitee=ops["alice"])
+    post(
+        as_user(ops["olga"]),
+        reverse("teams:member_role", args=[ops["team"].id, membership(ops, "adam").id]),
+        {"role": "member"},
+    )
+    assert membership(ops, "adam").role == "member"
+    alice = as_user(ops["alice"])
+    response = post(alice, reverse("teams:invitation_accept", args=[invitation.id]))
+    assert response.status_code == 302 and response["Location"] == reverse("teams:invitations")
+    assert "no longer valid" in alice.get(response["Location"]).content.decode()
+    assert not TeamMembership.objects.filter(team=ops["team"], user=ops["alice"]).exists()
+    post(as_user(ops["olga"]), members_url(ops), {"username": "alice", "role": "admin"})  # an owner renews it
+    assert post(alice, reverse("teams:invitation_accept", args=[invitation.id])).status_code == 302
+    assert membership(ops, "alice").role == "admin"
+
+
+def test_an_invitation_lapses_when_its_sender_left_the_team(ops):
+    post(as_user(ops["adam"]), members_url(ops), {"username": "alice", "role": "member"})
+    invitation = TeamInvitation.objects.get(invitee=ops["alice"])
+    post(as_user(ops["adam"]), reverse("teams:leave", args=[ops["team"].id]))
+    post(as_user(ops["alice"]), reverse("teams:invitation_accept", args=[invitation.id]))
+    assert not TeamMembership.objects.filter(team=ops["team"], user=ops["alice"]).exists()
+
+
+def test_owners_and_admins_withdraw_invitations_and_nobody_else_does(ops, make_user):
+    post(as_user(ops["olga"]), members_url(ops), {"username": "alice", "role": "member"})
+    post(as_user(ops["olga"]), members_url(ops), {"username": "nora", "role": "owner"})
+    alice_invite = TeamInvitation.objects.get(invitee=ops["alice"])
+    nora_invite = TeamInvitation.objects.get(invitee=ops["nora"])
+    withdraw = reverse("teams:invitation_withdraw", args=[ops["team"].id, alice_invite.id])
+    for name, status in (("mia", 403), ("vic", 403), ("alice", 404), ("nora", 404)):
+        assert post(as_user(ops[name]), withdraw).status_code == status, name
+    assert TeamInvitation.objects.filter(pk=alice_invite.pk).exists()
+    stranger = make_user("sten", teams={"Elsewhere": "owner"})
+    elsewhere = reverse("teams:invitation_withdraw", args=[Team.objects.get(name="Elsewhere").id, alice_invite.id])
+    assert post(as_user(stranger), elsewhere).status_code == 404
+    adam = as_user(ops["adam"])
+    page = adam.get(members_url(ops)).content.decode()
+    assert withdraw in page
+    assert post(adam, withdraw).status_code == 302
+    assert not TeamInvitation.objects.filter(pk=alice_invite.pk).exists()
+    owner_only = reverse("teams:invitation_withdraw", args=[ops["team"].id, nora_invite.id])
+    assert "Only an owner" in post_and_follow(adam, owner_only)
+    assert TeamInvitation.objects.filter(pk=nora_invite.pk).exists()
+    assert post(as_user(ops["olga"]), owner_only).status_code == 302
+    assert not TeamInvitation.objects.exists()
+
+
+def test_the_members_page_lists_an_invitation_alike_whether_the_name_exists_or_not(ops):
+    olga = as_user(ops["olga"])
+    lists = []
+    for username in ("alice", "ghost-nobody"):
+        post(olga, members_url(ops), {"username": username, "role": "viewer"})
+        invitation = TeamInvitation.objects.get(team=ops["team"], username=username)
+        page = olga.get(members_url(ops)).content.decode()
+        listed = page[page.index('<ul id="invitations">') : page.index("</ul>", page.index('<ul id="invitations">'))]
+        listed = re.sub(r'value="\w+"', "", listed.replace(f"/invitations/{invitation.id}/", "/invitations/ID/"))
+        lists.append(listed.replace(username, "NAME"))
+        TeamInvitation.objects.filter(pk=invitation.pk).delete()
+    assert lists[0] == lists[1] and "NAME as Viewer" in lists[0]
+
+
+def test_an_invitation_to_a_name_without_an_account_reaches_nobody_and_can_be_withdrawn(ops):
+    olga = as_user(ops["olga"])
+    post(olga, members_url(ops), {"username": "ghost-nobody", "role": "member"})
+    invitation = TeamInvitation.objects.get(username="ghost-nobody")
+    assert invitation.invitee is None
+    for name in ("alice", "nora"):
+        assert b"Ops" not in as_user(ops[name]).get(reverse("teams:invitations")).content
+    assert post(olga, reverse("teams:invitation_withdraw", args=[ops["team"].id, invitation.id])).status_code == 302
+    assert not TeamInvitation.objects.exists()

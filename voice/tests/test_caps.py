@@ -12,6 +12,7 @@ import websockets
 from asgiref.sync import sync_to_async
 
 from tests.waits import WAIT
+from voice import traffic
 from voice.consumers import VoiceCallConsumer
 
 from .conftest import VoiceClient
@@ -106,6 +107,27 @@ async def test_audio_is_capped_over_all_of_a_users_sockets_and_the_recording_kep
     await second.close()
 
 
+async def test_the_open_sockets_gauge_counts_only_accepted_sockets_over_every_refusal(settings, alice, redis_db):
+    settings.VOICE_MAX_SOCKETS_PER_USER = 1
+    settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = 1
+    base = traffic.stats()["open_sockets"]
+    held = await opened(alice)
+    assert traffic.stats()["open_sockets"] == base + 1
+    for _ in range(3):  # refused at connect: the user's cap
+        assert (await refused(alice, "10.0.0.7"))[0]["code"] == "too_many_sockets"
+    waiting = await opened(address="10.0.0.8")
+    for _ in range(3):  # refused at connect: the address's cap for anonymous sockets
+        assert (await refused(address="10.0.0.8"))[0]["code"] == "too_many_anonymous_sockets"
+    assert traffic.stats()["open_sockets"] == base + 2
+    pin = {"type": "authenticate", "username": "alice", "pin": "4321"}
+    assert (await answer(waiting, pin))["type"] == "authenticated"
+    assert (await answer(waiting))["code"] == "too_many_sockets"  # refused once it is alice's: it was counted open
+    await waiting.close()
+    assert traffic.stats()["open_sockets"] == base + 1
+    await held.close()
+    assert traffic.stats()["open_sockets"] == base
+
+
 #: The caps lease of the two-process test, in seconds.
 LIVE_LEASE = 9
 
@@ -148,16 +170,16 @@ def test_the_caps_hold_across_processes_and_a_killed_process_frees_its_places(da
 
 
 async def test_one_renewal_keeps_every_socket_of_the_process_and_drops_the_dead(settings, redis_db):
-    from voice.caps import SocketSlot, address_key, arenew_all, user_key
+    from infra.socket_caps import SocketSlot, address_key, arenew_all, user_key
 
     settings.VOICE_CAPS_LEASE = 60
-    users = [SocketSlot("10.0.0.9") for _ in range(3)]
-    anonymous = SocketSlot("10.0.0.9")
+    users = [SocketSlot("voice", "10.0.0.9") for _ in range(3)]
+    anonymous = SocketSlot("voice", "10.0.0.9")
     for slot in users:
-        assert await slot.join_user(4242) is None
-    assert await anonymous.join_anonymous() is None
+        assert await slot.join_user(4242, 5)
+    assert await anonymous.join_anonymous(5)
     await users[0].set_audio(1000)
-    key = user_key(4242)
+    key = user_key("voice", 4242)
     redis_db.hset(key, "dead-socket", f"{int(time.time()) - 5} 500")  # a process that died
     redis_db.hset(key, users[1].token, f"{int(time.time()) - 5} 700")  # expired before this renewal
     before = int(time.time())
@@ -169,5 +191,5 @@ async def test_one_renewal_keeps_every_socket_of_the_process_and_drops_the_dead(
     assert all(int(deadline) >= before + 60 for deadline, _ in fields.values())
     assert [fields[slot.token][1] for slot in users] == ["1000", "0", "0"]  # the expired one counts from zero
     assert 0 < redis_db.ttl(key) <= 60
-    deadline, _ = redis_db.hget(address_key("10.0.0.9"), anonymous.token).decode().split()
+    deadline, _ = redis_db.hget(address_key("voice", "10.0.0.9"), anonymous.token).decode().split()
     assert int(deadline) >= before + 60

@@ -49,7 +49,10 @@ async def test_an_accepted_invitation_shows_the_newcomer_both_ways(people, redis
     ann = await connect(people["ann"])
     eve = await connect(people["eve"])
     red = await Team.objects.aget(name="Calls Red")
-    invitation = await TeamInvitation.objects.acreate(team=red, invitee=people["eve"], role="member")
+    await TeamMembership.objects.filter(team=red, user=people["ann"]).aupdate(role="admin")  # may invite
+    invitation = await TeamInvitation.objects.acreate(
+        team=red, username="eve", invitee=people["eve"], invited_by=people["ann"], role="member"
+    )
     await sync_to_async(accept_invitation)(invitation)
     await ann.expect("presence", online=[people["eve"].id])
     await eve.expect("presence", online=[people["ann"].id])

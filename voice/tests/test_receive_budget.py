@@ -1,4 +1,4 @@
-"""The voice socket's receive budget (voice/receive_budget.py): a client sending faster than its budget gets
+"""The voice socket's receive budget (infra/receive_budget.py): a client sending faster than its budget gets
 `receive_budget_exceeded` and is closed (4008); one within it records as before."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from voice import receive_budget
-from voice.receive_budget import CLOSE_CODE, ERROR_CODE, Budget, _Gate
+from infra import receive_budget
+from infra.receive_budget import CLOSE_CODE, ERROR_CODE, Budget, _Gate
 
 from .live_ws import WsClient
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class FrozenClock:
-    """`time` as voice.receive_budget sees it: `monotonic()` moves only when the test advances it, so what a
+    """`time` as infra.receive_budget sees it: `monotonic()` moves only when the test advances it, so what a
     budget pays for is a function of the frames and of the time the test says passed, not of the machine's
     speed (at 4096 B/s a byte refills in 244 µs: any preemption between two frames would refill some)."""
 
@@ -75,7 +75,7 @@ class Server:
     def __init__(self) -> None:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.sent: list[dict] = []
-        self.gate = _Gate(self.queue.get, self.send)
+        self.gate = _Gate(self.queue.get, self.send, "VOICE")
 
     async def send(self, message: dict) -> None:
         self.sent.append(message)

@@ -185,7 +185,7 @@ def test_admin_sessions_list_searches_sorts_and_counts(admin_client, recorded):
     assert by_audio.index(recorded) < by_audio.index(other)
     by_audio = admin_client.get("/admin/voice/voicesession/", {"o": "audio"}).content.decode()
     assert by_audio.index(other) < by_audio.index(recorded)
-    assert admin_client.get("/admin/voice/voicesession/", {"o": "bogus"}).status_code == 200
+    assert admin_client.get("/admin/voice/voicesession/", {"o": "bogus"}).status_code == 400
     assert "Voice sessions" in admin_client.get("/admin/").content.decode()
 
 

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError('Give the command as the second argument, e.g. "what\'s on my list".')
         if len(text) > settings.VOICE_MAX_TYPED_CHARS:
             raise CommandError(f"A typed command is limited to {settings.VOICE_MAX_TYPED_CHARS} characters.")
-        frame = run_typed_command("", "", user.pk, text, time.time())
+        frame = run_typed_command("", "", user.pk, text, time.time()).frame()
         if options["json"]:
             self.stdout.write(json.dumps(frame, indent=2))
         elif frame["type"] == "assistant_error":

@@ -9,6 +9,7 @@
   var ERRORS = {
     assistant_unavailable: "The assistant is not running right now; your recording was not heard. Try again in a minute.",
     assistant_timeout: "The assistant was too busy to answer in time; please say it again.",
+    assistant_busy: "Your earlier commands are still waiting for the assistant; wait for their answers, then say it again.",
     assistant_failed: "Something went wrong while handling your command; please try again.",
     nothing_recorded: "Nothing was recorded: allow the microphone, speak, then press Stop.",
     undecodable_audio: "Your recording could not be decoded; try again, or use another browser.",

@@ -1,10 +1,12 @@
-"""A receive budget per voice socket (bytes and frames per second), enforced where frames arrive.
+"""A receive budget per WebSocket (bytes and frames per second), enforced where frames arrive; each route names
+its budget's settings (`ReceiveBudget(app, "VOICE")` reads `VOICE_RECEIVE_*`, `"NOTIFICATIONS"`
+`NOTIFICATIONS_RECEIVE_*`).
 
 daphne hands every frame it reads to the application through an unbounded queue: a client sending faster
 than the consumer stores (a script, a broken client) grows the process without limit (DESIGN.md §9). This
 ASGI middleware pays for each frame as daphne puts it into that queue (the queue's `put_nowait` is the
-socket's gate while the socket lives), against two token buckets (`VOICE_RECEIVE_FRAMES_PER_SECOND`,
-`VOICE_RECEIVE_BYTES_PER_SECOND`, each holding `VOICE_RECEIVE_BURST_SECONDS` worth): a frame over budget is
+socket's gate while the socket lives), against two token buckets (`{PREFIX}_RECEIVE_FRAMES_PER_SECOND`,
+`{PREFIX}_RECEIVE_BYTES_PER_SECOND`, each holding `{PREFIX}_RECEIVE_BURST_SECONDS` worth): a frame over budget is
 never queued, however busy the consumer is. A socket over budget gets one `receive_budget_exceeded` error and
 is closed (4008); frames not yet handed over are dropped, the consumer sees the disconnect and cleans up as
 usual. When `receive` is not an `asyncio.Queue`'s `get`, frames are paid for as the consumer takes them.
@@ -44,11 +46,11 @@ class Budget:
         self.at = time.monotonic()
 
     @classmethod
-    def from_settings(cls) -> Budget:
+    def from_settings(cls, prefix: str) -> Budget:
         return cls(
-            settings.VOICE_RECEIVE_FRAMES_PER_SECOND,
-            settings.VOICE_RECEIVE_BYTES_PER_SECOND,
-            settings.VOICE_RECEIVE_BURST_SECONDS,
+            getattr(settings, f"{prefix}_RECEIVE_FRAMES_PER_SECOND"),
+            getattr(settings, f"{prefix}_RECEIVE_BYTES_PER_SECOND"),
+            getattr(settings, f"{prefix}_RECEIVE_BURST_SECONDS"),
         )
 
     def spend(self, size: int) -> bool:
@@ -64,10 +66,12 @@ class Budget:
 
 
 class ReceiveBudget:
-    """Wrap one WebSocket route's application (`ReceiveBudget(Consumer.as_asgi())`)."""
+    """Wrap one WebSocket route's application (`ReceiveBudget(Consumer.as_asgi(), "VOICE")`)."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], prefix: str) -> None:
         self.app = app
+        #: The settings' prefix of this route's budget (`{prefix}_RECEIVE_*`), read when a socket first sends.
+        self.prefix = prefix
         #: The wrapped consumer, as on `as_asgi()`'s application (routes stay introspectable).
         self.consumer_class = getattr(app, "consumer_class", None)
 
@@ -75,7 +79,7 @@ class ReceiveBudget:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        gate = _Gate(receive, send)
+        gate = _Gate(receive, send, self.prefix)
         try:
             await self.app(scope, gate, send)
         finally:
@@ -87,10 +91,10 @@ class _Gate:
     an `asyncio.Queue` whose `get` is `receive`): frames are paid for as they are put; once the budget is spent,
     further frames are not queued and those queued are not handed over, up to the disconnect."""
 
-    __slots__ = ("budget", "over", "put", "queue", "receive", "refusal", "send")
+    __slots__ = ("budget", "over", "prefix", "put", "queue", "receive", "refusal", "send")
 
-    def __init__(self, receive: Receive, send: Send) -> None:
-        self.receive, self.send = receive, send
+    def __init__(self, receive: Receive, send: Send, prefix: str) -> None:
+        self.receive, self.send, self.prefix = receive, send, prefix
         self.budget: Budget | None = None
         self.over = False
         self.refusal: asyncio.Task | None = None
@@ -126,7 +130,7 @@ class _Gate:
         if self.over:
             return False
         if self.budget is None:
-            self.budget = Budget.from_settings()
+            self.budget = Budget.from_settings(self.prefix)
         payload = event.get("bytes") or event.get("text") or b""
         if self.budget.spend(len(payload)):
             return True
@@ -139,8 +143,8 @@ async def _refuse(send: Send, budget: Budget) -> None:
     error = {
         "type": "error",
         "code": ERROR_CODE,
-        "message": f"This connection sent more than {budget.describe()}; it was closed. Reconnect and send"
-        " audio as it is recorded.",
+        "message": f"This connection sent more than {budget.describe()}; it was closed. Reconnect, and send"
+        " no faster than that.",
         "frames_per_second": budget.frame_rate,
         "bytes_per_second": budget.byte_rate,
     }

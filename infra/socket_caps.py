@@ -1,21 +1,20 @@
-"""Caps on what voice sockets hold, counted in Redis so they hold across daphne processes: the owner of
-`voice:caps:user:{id}` and `voice:caps:address:{address}`.
+"""Caps on what a user's (or, while anonymous, an address's) WebSockets hold, counted in Redis so they hold across
+daphne processes: the owner of `{kind}:caps:user:{id}` and `{kind}:caps:address:{address}`, one pair per kind of
+socket (`voice`: `/ws/voice/`, `notifications`: `/ws/notifications/`).
 
-Per-connection limits (`VOICE_MAX_AUDIO_BYTES`, `VOICE_MAX_FRAME_BYTES`) let one user open many sockets (8 of
-them held 16 MB) and anyone open hundreds of unauthenticated ones from one address. So:
+Per-connection limits let one user open many sockets (8 voice sockets held 16 MB; 998 notification sockets took a
+daphne process's every file descriptor, and another user's handshake then failed) and anyone open hundreds of
+unauthenticated ones from one address. So each kind caps the sockets per user, the voice socket also the audio
+bytes per user and the sockets not yet authenticated per address (authenticated sockets are not counted per
+address: people share addresses behind NATs). The limits and the refusals' words are the consumers'; here a
+refusal is the count that was full.
 
-- a user holds at most `VOICE_MAX_SOCKETS_PER_USER` open voice sockets and at most `VOICE_MAX_AUDIO_BYTES_PER_USER`
-  bytes of audio over all of them (`too_many_sockets`, `user_audio_limit`);
-- a client address holds at most `VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS` sockets not yet authenticated
-  (`too_many_anonymous_sockets`). Authenticated sockets are not counted per address: people share addresses
-  behind NATs.
-
-Each key is a hash, one field per socket (a random token): `"{deadline} {audio bytes}"`. A process renews its
-sockets' deadlines every `VOICE_CAPS_LEASE / 3` seconds (`arenew_all`: one pipeline for all of them) and a socket
-removes its field when it closes; a socket whose process died stops being renewed, so its field is ignored (and
-dropped) once its deadline passes, and the whole key expires `VOICE_CAPS_LEASE` seconds after its last write.
-Every operation is one Lua script (atomic across processes; the key gets its TTL in the same call). While Redis
-is down nothing is counted and nothing is refused.
+Each key is a hash, one field per socket (a random token): `"{deadline} {bytes held}"`. A process renews its
+sockets' deadlines every `VOICE_CAPS_LEASE / 3` seconds (`CAPS_RENEWAL`: one pipeline for all of them, whatever
+their kind) and a socket removes its field when it closes; a socket whose process died stops being renewed, so its
+field is ignored (and dropped) once its deadline passes, and the whole key expires `VOICE_CAPS_LEASE` seconds after
+its last write. Every operation is one Lua script (atomic across processes; the key gets its TTL in the same call).
+While Redis is down nothing is counted and nothing is refused.
 """
 
 from __future__ import annotations
@@ -26,21 +25,23 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from infra.policy import Fallback
-from infra.redis_core import redis_manager
-from infra.scripts import LuaScript
+from .policy import Fallback
+from .redis_core import redis_manager
+from .scripts import LuaScript
+from .ticker import Duty
 
 #: The close code of a socket refused by a cap (after its error frame).
 CLOSE_CODE = 4429
 _ADDRESS = re.compile(r"[0-9A-Za-z.:_-]{1,64}")
+KINDS = ("voice", "notifications")
 
 
-def user_key(user_id: int) -> str:
-    return f"voice:caps:user:{int(user_id)}"
+def user_key(kind: str, user_id: int) -> str:
+    return f"{kind}:caps:user:{int(user_id)}"
 
 
-def address_key(address: str) -> str:
-    return f"voice:caps:address:{address if _ADDRESS.fullmatch(address) else 'unknown'}"
+def address_key(kind: str, address: str) -> str:
+    return f"{kind}:caps:address:{address if _ADDRESS.fullmatch(address) else 'unknown'}"
 
 
 #: Lua: drop the fields of KEYS[1] whose deadline passed; leaves `now`, `count` and `held` (audio bytes) set.
@@ -131,12 +132,12 @@ _SCRIPTS: dict[str, LuaScript] = {
 #: Audio bytes a socket reserves ahead of its frames (one Redis call per grant instead of per frame).
 AUDIO_GRANT = 64 * 1024
 
-_fallback = Fallback("voice_caps", "not counted while Redis is unusable (sockets and audio allowed)")
+_fallback = Fallback("socket_caps", "not counted while Redis is unusable (sockets and audio allowed)")
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a socket may not do what it asked: the error code, a sentence, and the limit it hit."""
+    """Why a socket may not do what it asked: the error code, a sentence, and the limit it hit (the consumer's)."""
 
     code: str
     message: str
@@ -153,9 +154,12 @@ async def _release(key: str, token: str) -> None:
 
 
 class SocketSlot:
-    """What one voice socket holds: a slot under its address while anonymous, then under its user."""
+    """What one socket of `kind` holds: a slot under its address while anonymous, then under its user."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, kind: str, address: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of socket {kind!r}")
+        self.kind = kind
         self.token = secrets.token_urlsafe(12)
         self.address = address
         self.key: str | None = None
@@ -174,31 +178,24 @@ class SocketSlot:
             return True
         return False
 
-    async def join_anonymous(self) -> Refusal | None:
-        limit = settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS
-        if await self._join(address_key(self.address), limit):
-            return None
-        return Refusal(
-            "too_many_anonymous_sockets",
-            "Too many voice connections from your address are waiting for a PIN; log in, or close some first.",
-            limit,
-        )
+    async def join_anonymous(self, limit: int) -> bool:
+        """Count the socket under its address; False when `limit` sockets of the address wait already."""
+        return await self._join(address_key(self.kind, self.address), limit)
 
-    async def join_user(self, user_id: int) -> Refusal | None:
-        """Count the socket under its user (and no longer under its address); a Refusal when the user is full."""
+    async def join_user(self, user_id: int, limit: int) -> bool:
+        """Count the socket under its user (and no longer under its address); False when the user holds `limit`."""
         if self.user_id == user_id:
-            return None
-        limit = settings.VOICE_MAX_SOCKETS_PER_USER
+            return True
         previous = self.key
-        if not await self._join(user_key(user_id), limit):
-            return Refusal("too_many_sockets", "You have too many voice connections open; close one first.", limit)
+        if not await self._join(user_key(self.kind, user_id), limit):
+            return False
         self.user_id = user_id
         if previous is not None and previous != self.key:
             await _release(previous, self.token)
-        return None
+        return True
 
-    async def reserve_audio(self, size: int) -> Refusal | None:
-        """Count `size` more bytes of audio held by the user; a Refusal when it would pass the user's cap.
+    async def reserve_audio(self, size: int, limit: int) -> int | None:
+        """Count `size` more bytes held by the user; None when they fit under `limit`, else the bytes already held.
 
         Bytes are reserved `AUDIO_GRANT` ahead and spent here, so a recording asks Redis about once per 64 KiB
         instead of once per frame; near the cap the grant is dropped and exactly `size` is asked for, so this
@@ -209,27 +206,22 @@ class SocketSlot:
             self.granted -= size
             return None
         needed = size - self.granted
-        limit = settings.VOICE_MAX_AUDIO_BYTES_PER_USER
-        reply = await _run("reserve", user_key(self.user_id), self.token, self.lease(), needed + AUDIO_GRANT, limit)
+        key = user_key(self.kind, self.user_id)
+        reply = await _run("reserve", key, self.token, self.lease(), needed + AUDIO_GRANT, limit)
         if reply is not None and int(reply[0]):
             self.granted = AUDIO_GRANT
             return None
-        reply = await _run("reserve", user_key(self.user_id), self.token, self.lease(), needed, limit)
+        reply = await _run("reserve", key, self.token, self.lease(), needed, limit)
         if reply is None or int(reply[0]):
             self.granted = 0
             return None
-        return Refusal(
-            "user_audio_limit",
-            f"Your voice connections hold {int(reply[1])} bytes of audio, the most one person may hold; "
-            "this recording was stopped and kept. Close another voice page to record more.",
-            limit,
-        )
+        return int(reply[1])
 
     async def set_audio(self, size: int) -> None:
         """The audio this socket holds is `size` bytes (a recording started over, or the store said so)."""
         if self.user_id is not None:
             self.granted = 0
-            await _run("set", user_key(self.user_id), self.token, self.lease(), size)
+            await _run("set", user_key(self.kind, self.user_id), self.token, self.lease(), size)
 
     async def release(self) -> None:
         if self.key is not None:
@@ -247,3 +239,7 @@ async def arenew_all(slots: list[SocketSlot]) -> None:
     calls = [([key], [SocketSlot.lease(), *held]) for key, held in tokens.items()]
     if calls:
         await _fallback.arun(lambda: _SCRIPTS["renew"].arun_many(redis_manager.async_client(), calls), lambda: None)
+
+
+#: Members: `SocketSlot`s of open sockets, of every kind (`voice.caps_consumer`, `notifications.consumers`).
+CAPS_RENEWAL = Duty("socket caps renewal", lambda: SocketSlot.lease() / 3, arenew_all)
