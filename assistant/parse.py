@@ -35,6 +35,7 @@ _SOUND_ALIKE = [
     (r"\bto (day|morrow|night)\b", r"to\1"),
     (r"\b(?:two|too)(?= (?:the|my|our|me|him|her|them)\b)", "to"),
     (r"\bnext weak\b", "next week"),
+    (r"^(?:and|an) do(?= (?:the last|that|it)\b|$)", "undo"),  # "And do the last change."
     (r"\bfour(?= (?:the|my|our)\b)", "for"),
     # "call the venue manager my Thursday": a date at the very end ("my Thursday standup" is someone's title)
     (r"\bmy (?=(?:next )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month)$)", "by "),

@@ -35,6 +35,8 @@ TUESDAY = datetime.date(2026, 12, 1)
         ("Hey Convonet, help.", "help"),
         ("Remind Ezra to call the venue manager my Thursday.", "remind ezra to call the venue manager by thursday"),
         ("Move my Thursday standup to Friday.", "move my thursday standup to friday"),
+        ("And do the last change.", "undo the last change"),
+        ("And do the dishes for the demo team.", "do the dishes for the demo team"),
     ],
 )
 def test_normalize(transcript, normalized):
