@@ -82,6 +82,8 @@
   function showPanel() { $("assistant").hidden = !voice.state.authenticated; }
   voice.on("session", showPanel);
   voice.on("authenticated", showPanel);
+  // This script is deferred and voice.js connects at once: the session may have been announced already.
+  showPanel();
   voice.on("recording_started", function () {
     error("");
     stopSpeaking();  // a new command interrupts the last answer
