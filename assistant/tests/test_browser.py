@@ -54,7 +54,7 @@ def test_a_spoken_command_in_the_browser_adds_the_todo(
     alice.on("console", lambda message: console.append(message.text))
     try:
         alice.wait_for_selector("#assistant:not([hidden])")
-    except PlaywrightTimeoutError:  # seen 2 runs in 7: say what the page and the server saw (cause not found yet)
+    except PlaywrightTimeoutError:  # say what the page and the server saw (was 2 runs in 7: see assistant.js showPanel)
         state = alice.inner_text("#voice-state")
         seen = f"voice page: {state!r}; console {console}; errors {errors}"
         raise AssertionError(f"{seen}\n{server.log()[-3000:]}") from None
