@@ -1,9 +1,10 @@
 """The world of the authorization matrix (tests/test_authorization_matrix.py): its people, the objects every
 URL argument points at, and how one cell (a role doing one request or sending one WebSocket frame) is observed.
 
-Kept apart from the table so that the table reads as data: `MATRIX_DUMP=FILE make test
-PYTEST_ARGS=tests/test_authorization_matrix.py` writes what every cell answers now, to review a new endpoint's
-row before adding it.
+Kept apart from the policy so that the policy reads as data. Requests go through the whole middleware stack as a
+browser's would: POSTs carry the CSRF token of the role's own cookie (a client that enforces the check), and
+WebSocket frames go through the real ASGI application (origin check, session cookie, auth middleware), not a
+consumer with `scope["user"]` set by hand.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.admin import site as admin_site
-from django.contrib.auth.models import AnonymousUser, Group, Permission
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.http import HttpResponse
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from analytics.models import ActivityRollup
 from assistant.models import VoiceRequest
+from convonet_site.asgi import application
 from convonet_site.routing import websocket_urlpatterns
 from teams.models import Team, TeamInvitation, TeamMembership, Todo, UserPreferences
 from voice import session_listing, sessions
@@ -66,6 +71,7 @@ def build_world(make_user) -> World:
     invitation = TeamInvitation.objects.create(
         team=team, username=users["user"].username, invitee=users["user"], invited_by=users["owner"]
     )
+    ActivityRollup.objects.create(hour=datetime(2026, 12, 1, 9, tzinfo=UTC), user=users["member"], action="login")
     voice_request = VoiceRequest.objects.create(
         user=users["member"],
         team=team,
@@ -147,7 +153,8 @@ def ensure_session() -> None:
 
 class Browsers:
     """One client per role, logged in once and reused across cells (a login per cell, with its signals and
-    activity tracking, made the run fifteen times slower); a cell that logged out gets a fresh login."""
+    activity tracking, made the run fifteen times slower); a cell that logged out gets a fresh login. Each client
+    enforces CSRF as a browser's requests meet it: its token comes from its own cookie, set by the login page."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -155,21 +162,61 @@ class Browsers:
 
     def client(self, role: str) -> Client:
         if role not in self.clients:
-            self.clients[role] = Client(raise_request_exception=False)
+            client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+            client.get(reverse("login"))  # sets the CSRF cookie, as a browser's first page does
+            self.clients[role] = client
         client = self.clients[role]
         cookie = client.cookies.get(settings.SESSION_COOKIE_NAME)
         if role != "anonymous" and (cookie is None or not cookie.value):
             client.force_login(self.world.users[role])
         return client
 
-    def status(self, role: str, method: str, url: str) -> int:
-        """The status `role` gets for `method url` (POSTs carry no data); every change is rolled back."""
+    def response(self, role: str, method: str, url: str, *, csrf: bool = True) -> HttpResponse:
+        """What `role` gets for `method url` (POSTs carry no data, and the CSRF token unless `csrf` is false);
+        every change is rolled back."""
         ensure_session()
         client = self.client(role)
+        headers = {}
+        if csrf and method == "POST":
+            headers["X-CSRFToken"] = client.cookies[settings.CSRF_COOKIE_NAME].value
         with transaction.atomic():
-            status = getattr(client, method.lower())(url).status_code
+            response = getattr(client, method.lower())(url, headers=headers)
             transaction.set_rollback(True)
-        return status
+        return response
+
+    def session_cookie(self, role: str) -> str:
+        """The role's session cookie, for a WebSocket handshake ("" for anonymous)."""
+        if role == "anonymous":
+            return ""
+        self.client(role)
+        return self.clients[role].cookies[settings.SESSION_COOKIE_NAME].value
+
+    def verdict(self, role: str, response: HttpResponse) -> str:
+        """How a response answers "may this role do this?": `login` (sent to sign in: 401, or a redirect to a
+        login page carrying `next=`, or to a page that sends there, as the admin's logout does for non-staff),
+        `refused` (403, 404, 405), `allowed` (the view served it: 2xx, a 400 form error, a redirect anywhere
+        else) or `error` (5xx)."""
+        status = response.status_code
+        if status >= 500:
+            return "error"
+        if status == 401:
+            return "login"
+        if status == 302:
+            location = response["Location"]
+            if _to_login(location):
+                return "login"
+            if location.startswith("/"):
+                followed = self.response(role, "GET", location)
+                if followed.status_code == 401 or (followed.status_code == 302 and _to_login(followed["Location"])):
+                    return "login"
+            return "allowed"
+        if status in (403, 404, 405):
+            return "refused"
+        return "allowed"
+
+
+def _to_login(location: str) -> bool:
+    return "login/" in location and "next=" in location
 
 
 # -- WebSocket --------------------------------------------------------------------------------------
@@ -202,14 +249,18 @@ def ws_message(kind: str, world: World) -> dict:
 UNSOLICITED = {"session", "ready", "heartbeat", "resync", "notification"}
 
 
-async def observe_ws(world: World, role: str, route: str, consumer: type, kind: str) -> str:
-    """What `role` gets for one frame of `kind`: the reply's type, or its error code; `closed:CODE` when
-    the server closes the connection before answering."""
-    communicator = WebsocketCommunicator(consumer.as_asgi(), "/" + route)
-    communicator.scope["user"] = world.users[role] if role != "anonymous" else AnonymousUser()
+async def observe_ws(world: World, cookie: str, role: str, route: str, kind: str) -> str:
+    """What `role` (signed in by its session `cookie`, "" for none) gets for one frame of `kind`, through the
+    whole ASGI stack from the site's own origin: the reply's type, or its error code; `closed:CODE` when the
+    server closes the connection before answering."""
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
+    if cookie:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, "/" + route, headers=headers)
     communicator.scope["client"] = ("10.9.0.1", 50000)
+    communicator.scope["server"] = ("testserver", 80)
     connected, _ = await communicator.connect()
-    assert connected
+    assert connected, f"{role}: the handshake to /{route} was refused"
     try:
         await communicator.send_to(text_data=json.dumps(ws_message(kind, world)))
         while True:
