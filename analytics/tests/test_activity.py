@@ -67,7 +67,12 @@ def test_other_users_are_not_read(redis_db):
 
 def test_every_key_has_a_ttl(redis_db):
     track_agent_activity(1, "login")
-    for key in redis_db.scan_iter("activity:*"):
+    events = get_user_activity(1)
+    keys = {key.decode() for key in redis_db.scan_iter("activity:*")}
+    stored = {activity.activity_key(1, f"{event['timestamp']:.6f}") for event in events}
+    assert keys == {activity.user_index_key(1), activity.USERS_KEY, *stored}
+    assert len(stored) == 1
+    for key in keys:
         assert redis_db.ttl(key) > 0, key
 
 
