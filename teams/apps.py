@@ -9,7 +9,8 @@ class TeamsConfig(AppConfig):
         from infra.health import register_section
         from infra.redis_core import redis_manager
 
-        from . import signals  # noqa: F401  (connects the cache invalidation receivers)
+        # Connect the receivers: cache invalidation first, then todo activity (the order they had before).
+        from . import signals, todo_activity  # noqa: F401
         from .cache import cache_stats, replay_pending_invalidations
 
         redis_manager.on_recover(replay_pending_invalidations)

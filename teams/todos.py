@@ -2,7 +2,7 @@
 
 Each function takes the acting user's membership of the todo's team and refuses viewers, so a
 permission check cannot be forgotten by one caller. The change is attributed to the actor
-(`activity_actor`, read by analytics), and the model signals do the rest after commit: user cache
+(`activity_actor`, read by `todo_activity`), and the model signals do the rest after commit: user cache
 invalidation and the `todo_assigned` notifications. Validation is the model's (`full_clean`): the
 assignee must be a member of the team, the priority one of the choices, the title at most 200 characters.
 """

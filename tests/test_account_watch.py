@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
+from infra import account_watch, ticker
 from tests.test_signout import Socket, live_ends, logged_in, open_both
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,16 +67,27 @@ async def test_a_bulk_update_closes_every_socket_of_the_user_and_no_others(make_
         await socket.close()
 
 
+def watched_users() -> list[int]:
+    """The users of the sockets this event loop's account check watches (the members of its ticker duty)."""
+    return sorted(member.watched_user_id for member in ticker._ticker().members.get(account_watch.CHECK, ()))
+
+
 async def test_a_socket_closed_before_the_check_is_no_longer_watched(make_user):
     alice = await sync_to_async(make_user)("alice")
     bob = await sync_to_async(make_user)("bob")
-    for socket in await open_both(await sync_to_async(logged_in)(alice)):
+    alices = await open_both(await sync_to_async(logged_in)(alice))
+    assert watched_users() == [alice.pk, alice.pk]
+    for socket in alices:
         await socket.close()
+    assert watched_users() == []
     bobs = await open_both(await sync_to_async(logged_in)(bob))
+    assert watched_users() == [bob.pk, bob.pk]
     await sync_to_async(bulk_update)(alice, is_active=False)
     await sync_to_async(bulk_update)(bob, is_active=False)
     for socket in bobs:
         await closed_4401(socket)
+        await socket.close()  # the disconnect that follows the server's close
+    assert watched_users() == []
 
 
 @pytest.mark.slow

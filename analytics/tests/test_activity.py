@@ -67,7 +67,12 @@ def test_other_users_are_not_read(redis_db):
 
 def test_every_key_has_a_ttl(redis_db):
     track_agent_activity(1, "login")
-    for key in redis_db.scan_iter("activity:*"):
+    events = get_user_activity(1)
+    keys = {key.decode() for key in redis_db.scan_iter("activity:*")}
+    stored = {activity.activity_key(1, f"{event['timestamp']:.6f}") for event in events}
+    assert keys == {activity.user_index_key(1), activity.USERS_KEY, *stored}
+    assert len(stored) == 1
+    for key in keys:
         assert redis_db.ttl(key) > 0, key
 
 
@@ -94,7 +99,15 @@ def test_bad_input_is_logged_and_dropped_never_raised(user_id, action, metadata,
     with caplog.at_level(logging.WARNING, logger="analytics.activity"):
         track_agent_activity(user_id, action, metadata)
     assert "activity event dropped" in caplog.text
-    assert redis_db.keys("activity:*") == []
+    track_agent_activity(1, "login")  # a good event after it: the one stored, and proof that writes land here
+    events = get_user_activity(1)
+    assert [e["action"] for e in events] == ["login"]
+    keys = {key.decode() for key in redis_db.scan_iter("activity:*")}
+    assert keys == {
+        activity.activity_key(1, f"{events[0]['timestamp']:.6f}"),
+        activity.user_index_key(1),
+        activity.USERS_KEY,
+    }
 
 
 def test_oversized_metadata_is_replaced_by_a_marker(redis_db):

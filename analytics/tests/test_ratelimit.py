@@ -129,7 +129,9 @@ def test_release_works_on_the_local_limiter_while_redis_is_down(redis_db):
 def test_every_key_has_a_ttl(redis_db):
     for i in range(20):
         hit(f"u{i}", "signaling")
-    for key in redis_db.scan_iter("rate_limit:*"):
+    keys = {key.decode() for key in redis_db.scan_iter("rate_limit:*")}
+    assert keys == {get_rate_limit_key(f"u{i}", "signaling") for i in range(20)} | {ratelimit.INDEX_KEY}
+    for key in keys:
         assert redis_db.pttl(key) > 0, key
 
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import time
+from types import SimpleNamespace
 
+import pytest
+
+from infra import ticker
 from infra.redis_core import redis_manager
 from tests.redis_servers import throwaway_redis
 from tests.waits import WAIT
 from voice import presence
+from voice.socket_ticker import PRESENCE_HEARTBEAT
 
 
 async def test_it_marks_a_user_online_with_ttls_set(redis_db, settings):
@@ -92,6 +100,70 @@ def test_it_lists_the_teams_of_a_user(make_user):
     )
 
 
-def test_it_takes_a_killed_process_offline_within_a_minute_by_default(settings):
-    """A dead connection drops out after the TTL; teammates learn it on their next heartbeat."""
-    assert settings.CALLS_PRESENCE_TTL + settings.CALLS_HEARTBEAT_INTERVAL <= 60
+#: A process that holds user 601's presence (team 81) the way a voice socket does, says so, and waits to be killed.
+HOLDER = """
+import asyncio, django
+django.setup()
+from voice import presence
+from voice.socket_ticker import PRESENCE_HEARTBEAT
+
+async def hold():
+    assert await presence.aheartbeat(601, "held-by-the-killed-process", [81])
+    print("online", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(hold())
+"""
+
+#: The promise (README): with the default timings, a SIGKILLed process's user is offline for teammates within 60 s.
+PROMISED_SECONDS = 60
+
+
+class Teammate:
+    """What the presence heartbeat duty needs of a voice socket: who it is, and where it pushes who is online."""
+
+    def __init__(self) -> None:
+        self.user = SimpleNamespace(id=602)
+        self.channel_name, self.call_teams, self.heartbeating = "teammate-chan", [81], True
+        self.pushes: list[tuple[float, list[int]]] = []
+
+    async def announce_presence(self) -> None:
+        pass  # what it tells its teammates is not under test here
+
+    async def push_presence(self, users: list[int]) -> None:
+        self.pushes.append((time.monotonic(), users))
+
+
+@pytest.mark.slow
+async def test_it_takes_a_killed_process_offline_within_a_minute_by_default(redis_db):
+    """A process holding a user online is killed with SIGKILL (no clean-up runs); a teammate's connection, on the
+    real heartbeat duty with the default timings, is pushed the user offline within the promised minute."""
+    env = {k: v for k, v in os.environ.items() if k not in {"CALLS_PRESENCE_TTL", "CALLS_HEARTBEAT_INTERVAL"}}
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        env={**env, "DJANGO_SETTINGS_MODULE": "convonet_site.settings_test"},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert await asyncio.wait_for(holder.stdout.readline(), WAIT) == b"online\n"
+        assert await presence.aonline_users([81]) == [601]
+    finally:
+        holder.kill()
+        await holder.wait()
+    killed_at = time.monotonic()
+    teammate = Teammate()
+    ticker.join(PRESENCE_HEARTBEAT, teammate)
+    try:
+        async with asyncio.timeout(PROMISED_SECONDS + WAIT):
+            while not any(users == [] for _, users in teammate.pushes):
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        pass
+    finally:
+        ticker.leave(PRESENCE_HEARTBEAT, teammate)
+    seen = [(round(at - killed_at, 1), users) for at, users in teammate.pushes]
+    assert seen and seen[0][1] == [601], seen  # the teammate saw the user online after the kill: the TTL holds it
+    offline_after = next((after for after, users in seen if users == []), None)
+    assert offline_after is not None and offline_after <= PROMISED_SECONDS, seen
