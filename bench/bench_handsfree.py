@@ -28,10 +28,10 @@ from pathlib import Path
 import psutil
 from django.conf import settings
 
-from assistant.tests.speech import wav
 from bench.bench_assistant import COMMAND, PIN, SETUP, _command_audio, _one, _p, _stop, _wait_for_workers, _worker
 from bench.bench_signaling import _daphne, _environment, _manage
-from tests.live import CHROMIUM_ARGS
+from devtools.live import CHROMIUM_ARGS
+from devtools.speech import wav
 
 ROUNDS = 6
 GAP = 4.0

@@ -12,12 +12,12 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.models import VoiceRequest
+from devtools.speech import wav
+from devtools.waits import wait_until
 from teams.models import Team, Todo
 from tests.live import login
-from tests.waits import wait_until
 
 from .conftest import browser_hearing
-from .speech import wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,10 +8,10 @@ import asyncio
 import pytest
 
 from assistant.models import VoiceRequest
+from devtools.live_voice import connect_with_pin, next_answer, record, say, wait_for
+from devtools.speech import spoken_webm
 
 from .conftest import LIVE_ENV
-from .live_voice import connect_with_pin, next_answer, record, say, wait_for
-from .speech import spoken_webm
 from .test_audio import tone
 from .test_live_pipeline import speaker
 

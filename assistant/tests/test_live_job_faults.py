@@ -16,12 +16,12 @@ from rq.job import Job
 
 from assistant.models import VoiceRequest
 from assistant.queue import get_queue, job_state
+from devtools.live_voice import connect_with_pin, next_answer, record, wait_for
+from devtools.live_ws import WsClient
+from devtools.speech import spoken_webm
 from teams.models import Todo
-from voice.tests.live_ws import WsClient
 
 from .conftest import LIVE_ENV
-from .live_voice import connect_with_pin, next_answer, record, wait_for
-from .speech import spoken_webm
 from .test_live_pipeline import speaker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

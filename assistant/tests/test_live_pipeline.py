@@ -10,13 +10,12 @@ from django.contrib.auth import get_user_model
 
 from analytics.activity import get_user_activity
 from assistant.models import VoiceRequest
+from devtools.live_voice import connect_with_pin, next_answer, record, say, wait_for
+from devtools.speech import spoken_webm
 from notifications.history import recent
 from notifications.keys import channel
 from teams.models import Team, TeamMembership, Todo
 from voice.models import VoiceProfile
-
-from .live_voice import connect_with_pin, next_answer, record, say, wait_for
-from .speech import spoken_webm
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from devtools.speech import padded_wav, wav
 from tests.live import login
 
 from .conftest import browser_hearing
-from .speech import padded_wav, wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -23,11 +23,10 @@ from django.contrib.auth import get_user_model
 
 from assistant.models import VoiceRequest
 from assistant.phrases import CASES, Case, build_demo
+from devtools.live_voice import connect_with_pin, say
+from devtools.speech import VOICES, spoken_webm
 from teams.models import Team, TeamMembership, Todo
 from voice.models import VoiceProfile
-
-from .live_voice import connect_with_pin, say
-from .speech import VOICES, spoken_webm
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from devtools.redis_servers import throwaway_redis
+from devtools.waits import WAIT
 from infra.redis_core import redis_manager
-from tests.redis_servers import throwaway_redis
-from tests.waits import WAIT
 from voice import presence
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from voice.tests.live_ws import WsClient
+from .live_ws import WsClient
 
 CHUNK = 16 * 1024
 ANSWERS = ("assistant_reply", "assistant_error")
