@@ -102,10 +102,10 @@ TOOLING = "devtools"
 
 
 def _test_packages(path: Path) -> set[str]:
-    """Whether `path` imports test code: the `tests` package or an app's `tests` subpackage (`voice.tests`)."""
+    """The test modules `path` imports: the `tests` package or an app's `tests` subpackage (`voice.tests`)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level]
+    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     return {name for name in names if "tests" in name.split(".")}
 
 
@@ -115,6 +115,13 @@ def test_the_product_never_imports_the_tooling() -> None:
     offenders = {
         path: TOOLING for package in product for path, names in _imports_of(package).items() if TOOLING in names
     }
+    assert offenders == {}
+
+
+def test_the_product_never_imports_test_code() -> None:
+    """Test data (the assistant's phrase set) lives under tests, where the product cannot reach it."""
+    files = [path for package in (GROUND, *APPS, *WIRING) for path in _source_files(package)]
+    offenders = {str(p.relative_to(ROOT)): sorted(found) for p in files if (found := _test_packages(p))}
     assert offenders == {}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from assistant.phrases import TODAY
+from assistant.tests.phrases import TODAY
 from devtools.live import BASE_DIR, CHROMIUM_ARGS, server_env, stop_process
 
 #: The environment of both daphne and the worker in live assistant tests: room for many voice requests from one user.

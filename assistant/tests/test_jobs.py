@@ -16,8 +16,8 @@ from rq.job import Job
 from assistant.fairness import queued_key
 from assistant.jobs import MEMORY_FIELD, NOT_HEARD_REPLY, PENDING_FIELD, run_command
 from assistant.models import VoiceRequest
-from assistant.phrases import build_demo
 from assistant.queue import enqueue_command, get_queue, job_ttl
+from assistant.tests.phrases import build_demo
 from assistant.tickets import ticket_key
 from devtools.redis_server import free_port
 from devtools.speech import encode, wav
