@@ -34,6 +34,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: Loaded into the voice page before its own scripts by the browser tests and the hands-free bench: it records the
+#: phases the page shows and stands in for speech synthesis (headless Chromium has no voices).
+PAGE_PROBE = Path(__file__).with_name("page_probe.js")
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 10.0) -> None:
