@@ -22,6 +22,8 @@ from django.db import connection
 from .redis_server import free_port
 
 BASE_DIR = Path(settings.BASE_DIR)
+#: Headless Chromium for the browser tests and the hands-free bench: a fake microphone that needs no prompt, audio
+#: that plays without a gesture, nothing fetched in the background.
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
