@@ -43,7 +43,7 @@ vad:
 run: demo model vad
 	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --noinput -v0
 	@echo "Serving on http://$(HOST):$(PORT)/ with one assistant worker (Ctrl-C stops both)"
-	DEBUG=$${DEBUG:-1} $(PY) -m convonet_site.redis_server -- bash -c '\
+	DEBUG=$${DEBUG:-1} $(PY) -m devtools.redis_server -- bash -c '\
 	  $(PY) manage.py rqworker assistant & worker=$$!; trap "kill $$worker 2>/dev/null; wait $$worker" EXIT; \
 	  $(PY) -m convonet_site.serve -b $(HOST) -p $(PORT)'
 
@@ -54,12 +54,12 @@ WORKERS ?= 1
 PROD_PORT ?= 8080
 prod: demo model vad
 	@scripts/ensure-system-packages redis nginx sentinel
-	$(PY) -m convonet_site.topology --daphne $(DAPHNES) --workers $(WORKERS) --port $(PROD_PORT)
+	$(PY) -m devtools.topology --daphne $(DAPHNES) --workers $(WORKERS) --port $(PROD_PORT)
 
 ## The whole suite against a real Redis (database 15 of a private redis-server, or of REDIS_URL) and Chromium.
 test: install-dev model vad
 	@scripts/ensure-system-packages redis chromium speech nginx sentinel
-	$(PY) -m convonet_site.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PY) -m devtools.redis_server --no-persist --private -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## How well the assistant understands people: the development and held-out sets of assistant/eval/ at text level,
 ## right, wrong changes and accuracy per intent, every miss with what was understood. `make eval SPOKEN=1` also says
@@ -68,7 +68,7 @@ test: install-dev model vad
 ## (assistant/tests/test_stt_choice.py: EVAL_STT_SET, EVAL_STT_VOICES, EVAL_STT_EVERY, EVAL_STT_CANDIDATES).
 eval: install-dev model
 	@scripts/ensure-system-packages redis $(if $(SPOKEN)$(STT),speech)
-	$(if $(SPOKEN),EVAL_SPOKEN=1) $(if $(STT),EVAL_STT=1) $(PY) -m convonet_site.redis_server --no-persist --private -- \
+	$(if $(SPOKEN),EVAL_SPOKEN=1) $(if $(STT),EVAL_STT=1) $(PY) -m devtools.redis_server --no-persist --private -- \
 	  $(VENV)/bin/pytest -q -s -p no:cacheprovider assistant/tests/test_eval.py \
 	  $(if $(SPOKEN),assistant/tests/test_spoken_eval.py) $(if $(STT),assistant/tests/test_stt_choice.py)
 
@@ -83,7 +83,7 @@ format: install-dev
 ## Benchmarks: ratios measured side by side in one run.
 ## `make bench BENCH=ingest` runs only the named ones.
 bench: install-dev
-	DEBUG=1 $(PY) -m convonet_site.redis_server --no-persist --private -- $(PY) -m bench $(BENCH)
+	DEBUG=1 $(PY) -m devtools.redis_server --no-persist --private -- $(PY) -m bench $(BENCH)
 
 ## `manage.py check --deploy` with production-like settings.
 check-deploy: install

@@ -6,7 +6,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from infra.health import register_section
+        from infra.health import register_key_namespace, register_section
         from infra.redis_core import redis_manager
 
         from . import activity, monitoring, ratelimit, signals
@@ -15,4 +15,6 @@ class AnalyticsConfig(AppConfig):
         register_section("activity", activity.stats)
         register_section("rate_limits", ratelimit.stats)
         register_section("keyspace", monitoring.keyspace_hit_rate)
+        register_key_namespace(activity.PREFIX)
+        register_key_namespace(ratelimit.PREFIX)
         signals.connect()

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from assistant.tests.live_voice import connect_with_pin, next_answer
-from assistant.tests.speech import wav
 from bench.bench_signaling import _daphne, _environment, _manage
-from tests.live import LiveDaphne
+from devtools.live import LiveDaphne
+from devtools.live_voice import connect_with_pin, next_answer
+from devtools.speech import wav
 
 SERIAL = 20
 ROUNDS = 5

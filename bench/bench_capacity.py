@@ -5,7 +5,7 @@ One daphne (started as `make run` does) and the bench's Redis database. Per open
 2 KB chunks, each waiting for the `pong` after its chunk (so the rate is what the server sustains, not a queue);
 daphne's CPU from /proc and Redis' from INFO cpu give CPU seconds per 1,000 chunks, hence chunks/s per core, and
 INFO commandstats the Redis calls per chunk. Then the same streaming through `make prod`'s nginx (deploy/'s site and
-main files, rendered by `convonet_site.topology`) in front of a daphne on a unix socket (`daphne@.service`'s command):
+main files, rendered by `devtools.topology`) in front of a daphne on a unix socket (`daphne@.service`'s command):
 nginx worker CPU per proxied WebSocket frame next to that daphne's, measured over the same frames. Kept items: Redis
 memory per audio byte, per kept notification and per rate-limit log. CPU figures are per core-second, so they hold
 whatever else the machine runs; SIZING.md multiplies them. A ping (the protocol's keep-alive and, here, the
@@ -26,9 +26,9 @@ import websockets
 
 from analytics.ratelimit import check_rate_limit
 from bench.common import member_cookie, raw_client
-from convonet_site.topology import Topology
+from devtools.live import server_env, start_daphne
+from devtools.topology import Topology
 from notifications.publish import publish_team_notification
-from tests.live import server_env, start_daphne
 
 SOCKETS = 200
 RECORDERS = 50

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from bench.bench_signaling import SETUP, _daphne, _environment, _manage
+from devtools.live_ws import WsClient
+from devtools.redis_servers import throwaway_redis
 from infra.redis_core import RedisManager
-from tests.redis_servers import throwaway_redis
-from voice.tests.live_ws import WsClient
 
 CHECK_INTERVAL = 0.2
 PRESENCE = {"CALLS_PRESENCE_TTL": "3", "CALLS_HEARTBEAT_INTERVAL": "1"}

@@ -26,19 +26,17 @@ import time
 from pathlib import Path
 
 import psutil
-from django.conf import settings
 
-from assistant.tests.speech import wav
 from bench.bench_assistant import COMMAND, PIN, SETUP, _command_audio, _one, _p, _stop, _wait_for_workers, _worker
 from bench.bench_signaling import _daphne, _environment, _manage
-from tests.live import CHROMIUM_ARGS
+from devtools.live import CHROMIUM_ARGS, PAGE_PROBE
+from devtools.speech import wav
 
 ROUNDS = 6
 GAP = 4.0
 LEAD = 2.0
 HANGOVER_MS = 700
 GOAL_MS = 1300
-PROBE = Path(settings.BASE_DIR) / "assistant" / "tests" / "page_probe.js"
 
 
 def _speech_span(path: Path) -> tuple[float, float]:
@@ -101,7 +99,7 @@ def _open_voice_page(playwright, server, microphone: Path, username: str):
     browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
     page = browser.new_context(permissions=["microphone"]).new_page()
     page.set_default_timeout(60_000)
-    page.add_init_script(path=str(PROBE))
+    page.add_init_script(path=str(PAGE_PROBE))
     page.goto(f"{server.url}/voice/")
     page.wait_for_selector("#pin-form:not([hidden])")
     page.fill("#pin-username", username)

@@ -36,10 +36,10 @@ from django.conf import settings
 
 from bench.bench_notifications import TEAM_ID, Receiver, _burst, _raise_file_limit, _rounds
 from bench.common import member_cookie
-from convonet_site.redis_server import free_port
 from convonet_site.serve import daphne_argv
+from devtools.live import LiveDaphne, start_daphne, wait_until_serving
+from devtools.redis_server import free_port
 from notifications import keys
-from tests.live import LiveDaphne, _wait_until_serving, start_daphne
 
 FRAME = bytes(range(256)) * 8  # 2 KB, MediaRecorder's 250 ms slice
 FRAME_INTERVAL = 0.25
@@ -103,7 +103,7 @@ def _start_floor(app: str, log_dir: Path) -> LiveDaphne:
             [sys.executable, "-c", code, *argv], cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     server = LiveDaphne(port, process, log_path)
-    _wait_until_serving(server)
+    wait_until_serving(server)
     return server
 
 

@@ -24,9 +24,9 @@ import websockets
 from django.conf import settings
 
 from bench.common import member_cookie
+from devtools.live import LiveDaphne, start_daphne
 from notifications import keys
 from notifications.publish import publish_team_notification
-from tests.live import LiveDaphne, start_daphne
 
 CLIENT_COUNTS = (1, 100, 1000)
 ROUNDS = {1: 100, 100: 50, 1000: 25}

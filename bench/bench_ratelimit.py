@@ -16,7 +16,7 @@ from django.conf import settings
 
 from analytics.ratelimit import check_rate_limit, get_rate_limit_key
 from bench.common import compare, raw_client, report
-from convonet_site.redis_server import free_port, start_redis_server, stop
+from devtools.redis_server import free_port, start_redis_server, stop
 from infra.redis_core import redis_manager
 
 CHECKS = 1000

@@ -22,9 +22,9 @@ from pathlib import Path
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
-from convonet_site.redis_server import free_port
-from tests.live import LiveDaphne, _wait_until_serving, daphne_command
-from voice.tests.live_ws import WsClient
+from devtools.live import LiveDaphne, daphne_command, wait_until_serving
+from devtools.live_ws import WsClient
+from devtools.redis_server import free_port
 
 ROUNDS = 10
 PER_ROUND = 50
@@ -81,7 +81,7 @@ def _daphne(env: dict[str, str], log_dir: Path) -> LiveDaphne:
             stderr=subprocess.STDOUT,
         )
     server = LiveDaphne(port, process, log_path)
-    _wait_until_serving(server)
+    wait_until_serving(server)
     return server
 
 

@@ -1,7 +1,8 @@
 """One health report, three faces: `/healthz`, `manage.py redis_health` and `manage.py redis_stats`.
 
-Owners add their own figures (cache hit rate, outage buffers, ...) with `register_section`, so the
-report grows with the product while every face keeps showing the same numbers.
+Owners add their own figures (cache hit rate, outage buffers, ...) with `register_section` and their key namespaces
+with `register_key_namespace` (from their `AppConfig.ready`), so the report grows with the product while every face
+keeps showing the same numbers, and this module names no app.
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ from .redis_core import redis_manager
 
 _fallback = Fallback("health", "reported degraded (`/healthz` 503, storage memory)", also=(redis.RedisError,))
 
-#: The seed's namespaces, counted separately in key statistics; everything else is "other".
-NAMESPACES = ("session", "user", "activity", "rate_limit")
-
 _sections: dict[str, Callable[[], Any]] = {}
+#: Key namespaces counted separately in key statistics, each registered by the app that owns it; the rest is "other".
+_namespaces: list[str] = []
 
 
 def register_section(name: str, provider: Callable[[], Any]) -> None:
     """Add `provider()`'s result to every health report under `name`."""
     _sections[name] = provider
+
+
+def register_key_namespace(prefix: str) -> None:
+    """Give the keys whose part before the first `:` is `prefix` their own count in the key statistics
+    (`get_health(keys=True)`), so an operator sees what each owner holds; an app registers the namespaces it owns."""
+    if prefix not in _namespaces:  # ready() may run more than once (some test runners): one count per namespace
+        _namespaces.append(prefix)
 
 
 def _memory(info: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +82,7 @@ def get_health(*, keys: bool = False) -> dict[str, Any]:
         report["uptime_seconds"] = info.get("uptime_in_seconds")
         report["db_keys"] = client.dbsize()
         if keys:
-            report["keys"] = redis_manager.count_keys(NAMESPACES)
+            report["keys"] = redis_manager.count_keys(_namespaces)
         return redis_manager.check()  # False when it answers but refuses writes (read-only replica, OOM)
 
     if not _fallback.run(probe, lambda: False, probe=True):

@@ -18,7 +18,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.redis_servers import ThrowawayRedis
+from devtools.redis_servers import ThrowawayRedis
 
 FAULTS = ("down", "read_only", "oom", "slow", "data_lost", "restart_empty")
 #: Longer than the 1 s socket timeout of the settings: a call made meanwhile times out, then runs.

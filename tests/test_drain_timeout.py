@@ -16,9 +16,9 @@ import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
-from tests.redis_servers import throwaway_redis
+from devtools.live_ws import WsClient
+from devtools.redis_servers import throwaway_redis
 from tests.topology import session_cookie
-from voice.tests.live_ws import WsClient
 
 pytestmark = pytest.mark.slow
 

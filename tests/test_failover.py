@@ -21,7 +21,7 @@ from django.conf import settings
 from redis.sentinel import Sentinel
 
 from analytics.activity import get_user_activity, track_agent_activity
-from convonet_site.topology import MASTER_NAME
+from devtools.topology import MASTER_NAME
 from infra.redis_core import redis_manager
 from notifications.publish import publish_team_notification
 from teams.models import Team

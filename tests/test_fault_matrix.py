@@ -17,12 +17,12 @@ import uuid
 import pytest
 from django.conf import settings
 
+from devtools.redis_servers import throwaway_redis
+from devtools.waits import wait_until
 from infra.health import get_health
 from infra.policy import fallback_stats
 from infra.redis_core import MARKER_KEY, redis_manager
 from tests.faults import FAULTS, KEEPS_DATA, LOSS_CAUSES, UNUSABLE, Fault
-from tests.redis_servers import throwaway_redis
-from tests.waits import wait_until
 
 pytestmark = pytest.mark.slow
 

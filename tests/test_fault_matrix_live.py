@@ -24,8 +24,8 @@ import websockets
 from django.conf import settings
 from django.test import Client
 
+from devtools.redis_servers import throwaway_redis
 from tests.faults import FAULTS, KEEPS_DATA, UNUSABLE, Fault
-from tests.redis_servers import throwaway_redis
 from tests.test_metrics import samples
 
 pytestmark = pytest.mark.slow

@@ -161,3 +161,44 @@ models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
 """
     found = _dependencies(ast.parse(source), "infra")
     assert found == {"teams", "voice", "notifications", "assistant", "analytics", "convonet_site"}
+
+
+TOOLING = "devtools"
+
+
+def _test_packages(path: Path) -> set[str]:
+    """The test modules `path` imports: the `tests` package or an app's `tests` subpackage (`voice.tests`)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    return {name for name in names if "tests" in name.split(".")}
+
+
+def test_the_product_never_imports_the_tooling() -> None:
+    """`devtools/` starts processes for development, tests and benches; production runs without it."""
+    product = [GROUND, *APPS, *WIRING]
+    offenders = {
+        path: TOOLING for package in product for path, names in _imports_of(package).items() if TOOLING in names
+    }
+    assert offenders == {}
+
+
+def test_the_product_never_imports_test_code() -> None:
+    """Test data (the assistant's phrase set) lives under tests, where the product cannot reach it."""
+    files = [path for package in (GROUND, *APPS, *WIRING) for path in _source_files(package)]
+    offenders = {str(p.relative_to(ROOT)): sorted(found) for p in files if (found := _test_packages(p))}
+    assert offenders == {}
+
+
+def test_benches_and_tooling_never_import_test_code() -> None:
+    """Helpers that benches and tests both need live in `devtools/`, not in a test module the bench reaches into."""
+    files = [*(ROOT / "bench").rglob("*.py"), *(ROOT / TOOLING).rglob("*.py")]
+    offenders = {str(p.relative_to(ROOT)): sorted(found) for p in files if (found := _test_packages(p))}
+    assert offenders == {}
+
+
+def test_tests_never_import_the_benches() -> None:
+    test_dirs = [ROOT / "tests", *(ROOT / app / "tests" for app in APPS)]
+    files = [path for folder in test_dirs for path in folder.rglob("*.py")]
+    offenders = [str(p.relative_to(ROOT)) for p in files if "bench" in _imported_packages(p)]
+    assert offenders == []

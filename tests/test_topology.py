@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from django.urls import reverse
 
-from convonet_site.topology import MASTER_NAME
+from devtools.live_ws import WsClient
+from devtools.topology import MASTER_NAME
 from tests.topology import scrape_metrics, session_cookie
-from voice.tests.live_ws import WsClient
 
 pytestmark = pytest.mark.slow
 

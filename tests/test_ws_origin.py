@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from websockets.exceptions import InvalidStatus
 
 from convonet_site.asgi import application
-from tests.live import production_env
+from devtools.live import production_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

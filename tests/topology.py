@@ -15,9 +15,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from convonet_site.topology import MASTER_NAME, Topology
+from devtools.live import database_url
+from devtools.topology import MASTER_NAME, Topology
 from infra.redis_target import RedisTarget, SentinelConfig
-from tests.live import _database_url
 
 METRICS_TOKEN = "test-metrics-token-0123456789"
 
@@ -29,7 +29,7 @@ def start_topology(root: Path, static_root: Path, daphne_count: int = 2, **env: 
         app_env={
             "DJANGO_SETTINGS_MODULE": "convonet_site.settings",
             "DEBUG": "0",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "SECRET_KEY": settings.SECRET_KEY,
             "REDIS_DB": "0",
             "STATIC_ROOT": str(static_root),

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from websockets.exceptions import ConnectionClosed
 
+from devtools.live_ws import WsClient
 from notifications import keys as notification_keys
-from voice.tests.live_ws import WsClient
 
 #: Close codes a page treats as "reconnect" without showing an error beyond "reconnecting".
 RECONNECT_CODES = {1001, 1006, 1011, 1012}

@@ -6,8 +6,8 @@ import pytest
 
 from analytics import activity
 from analytics.activity import atrack_agent_activity, get_user_activity, track_agent_activity
+from devtools.redis_servers import throwaway_redis
 from infra.redis_core import redis_manager
-from tests.redis_servers import throwaway_redis
 
 
 def test_it_stores_the_seeds_shape(redis_db):

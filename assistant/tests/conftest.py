@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from assistant.phrases import TODAY
-from tests.live import BASE_DIR, CHROMIUM_ARGS, server_env, stop_process
+from assistant.tests.phrases import TODAY
+from devtools.live import BASE_DIR, CHROMIUM_ARGS, server_env, stop_process
 
 #: The environment of both daphne and the worker in live assistant tests: room for many voice requests from one user.
 LIVE_ENV = {"RATE_LIMIT_VOICE_REQUESTS": "100000/60"}

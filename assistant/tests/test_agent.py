@@ -16,7 +16,7 @@ import pytest
 
 from assistant.agent import TOOL_NAMES
 from assistant.dialogue import respond
-from assistant.phrases import TODAY, build_demo
+from assistant.tests.phrases import TODAY, build_demo
 from teams.models import Todo
 
 

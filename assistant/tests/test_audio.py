@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.audio import SAMPLE_RATE, AudioError, decode
-
-from .speech import encode, wav
+from devtools.speech import encode, wav
 
 
 def tone(tmp_path, seconds: float, suffix: str, *, volume: float = 1.0) -> bytes:

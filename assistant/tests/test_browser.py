@@ -9,11 +9,11 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
+from devtools.speech import padded_wav, wav
 from teams.models import Team, Todo
 from tests.live import login
 
 from .conftest import browser_hearing
-from .speech import padded_wav, wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from analytics.activity import get_user_activity
 from assistant.dialogue import MAX_TRANSCRIPT_CHARS, respond, vocabulary
-from assistant.phrases import TODAY, build_demo
+from assistant.tests.phrases import TODAY, build_demo
 from teams.cache import get_user_data
 from teams.models import Team, TeamMembership, Todo
 

@@ -12,16 +12,16 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.models import VoiceRequest
+from devtools.live import PAGE_PROBE
+from devtools.speech import wav
+from devtools.waits import wait_until
 from teams.models import Team, Todo
 from tests.live import login
-from tests.waits import wait_until
 
 from .conftest import browser_hearing
-from .speech import wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PROBE = Path(__file__).with_name("page_probe.js")
 #: Waits on the worker (Whisper), the VAD loading or a reading: a loaded 2-core machine takes more than 5 s.
 WAIT_MS = 30_000
 
@@ -72,7 +72,7 @@ def test_hands_free_carries_out_two_spoken_commands_in_order_and_noise_starts_no
     with browser_hearing(conversation_wav) as browser:
         page = browser.new_context(permissions=["microphone"]).new_page()
         page.set_default_timeout(30_000)
-        page.add_init_script(path=str(PROBE))
+        page.add_init_script(path=str(PAGE_PROBE))
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         login(page, server, "alice", "alice-pw")
@@ -129,7 +129,7 @@ def test_a_question_is_answered_by_voice_without_a_click_when_hands_free_is_off(
     with browser_hearing(yes_wav) as browser:
         page = browser.new_context(permissions=["microphone"]).new_page()
         page.set_default_timeout(30_000)
-        page.add_init_script(path=str(PROBE))
+        page.add_init_script(path=str(PAGE_PROBE))
         login(page, server, "alice", "alice-pw")
         page.goto(f"{server.url}/voice/")
         expect(page.locator("#hands-free")).not_to_be_checked()
@@ -168,7 +168,7 @@ def test_speaking_while_an_answer_is_read_stops_it_and_is_the_next_turn(
     with browser_hearing(late_command_wav) as browser:
         page = browser.new_context(permissions=["microphone"]).new_page()
         page.set_default_timeout(30_000)
-        page.add_init_script(path=str(PROBE))
+        page.add_init_script(path=str(PAGE_PROBE))
         login(page, server, "alice", "alice-pw")
         page.goto(f"{server.url}/voice/")
         page.evaluate("window.__speakMs = 20000")

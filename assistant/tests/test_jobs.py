@@ -16,16 +16,16 @@ from rq.job import Job
 from assistant.fairness import queued_key
 from assistant.jobs import MEMORY_FIELD, NOT_HEARD_REPLY, PENDING_FIELD, run_command
 from assistant.models import VoiceRequest
-from assistant.phrases import build_demo
 from assistant.queue import enqueue_command, get_queue, job_ttl
+from assistant.tests.phrases import build_demo
 from assistant.tickets import ticket_key
-from convonet_site.redis_server import free_port
+from devtools.redis_server import free_port
+from devtools.speech import encode, wav
 from notifications.history import recent
 from notifications.keys import channel as user_channel
 from teams.models import Todo
 from voice import services, sessions
 
-from .speech import encode, wav
 from .test_audio import tone
 
 pytestmark = pytest.mark.django_db(transaction=True)

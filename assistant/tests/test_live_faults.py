@@ -8,10 +8,11 @@ import asyncio
 import pytest
 
 from assistant.models import VoiceRequest
+from devtools.live_voice import connect_with_pin, next_answer, record, say
+from devtools.speech import spoken_webm
+from devtools.waits import wait_until
 
 from .conftest import LIVE_ENV
-from .live_voice import connect_with_pin, next_answer, record, say, wait_for
-from .speech import spoken_webm
 from .test_audio import tone
 from .test_live_pipeline import speaker
 
@@ -64,7 +65,7 @@ def test_bad_recordings_each_get_their_code(daphne_factory, worker_factory, spee
     assert answers["nothing"]["code"] == "nothing_recorded"
     assert answers["second_stop"]["code"] == "not_recording"
     assert answers["command"]["type"] == "assistant_reply" and answers["command"]["intent"] == "help", answers
-    rows = wait_for(lambda: VoiceRequest.objects.count() >= 4 and VoiceRequest.objects.all(), what="4 history rows")
+    rows = wait_until(lambda: VoiceRequest.objects.count() >= 4 and VoiceRequest.objects.all(), what="4 history rows")
     # one row per heard recording: the second stop ran nothing twice, the empty stop queued nothing
     assert sorted(r.error_code or r.status for r in rows) == [
         "audio_too_long",

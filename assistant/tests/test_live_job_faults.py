@@ -16,12 +16,13 @@ from rq.job import Job
 
 from assistant.models import VoiceRequest
 from assistant.queue import get_queue, job_state
+from devtools.live_voice import connect_with_pin, next_answer, record
+from devtools.live_ws import WsClient
+from devtools.speech import spoken_webm
+from devtools.waits import wait_until
 from teams.models import Todo
-from voice.tests.live_ws import WsClient
 
 from .conftest import LIVE_ENV
-from .live_voice import connect_with_pin, next_answer, record, wait_for
-from .speech import spoken_webm
 from .test_live_pipeline import speaker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -121,7 +122,7 @@ def test_a_session_cleared_mid_job_is_answered_with_session_gone(daphne_factory,
     assert b'"success": true' in cleared
     assert answer["type"] == "assistant_error" and answer["code"] == "session_gone", answer
     assert not Todo.objects.exists()
-    request = wait_for(VoiceRequest.objects.first, what="the history row")
+    request = wait_until(VoiceRequest.objects.first, what="the history row")
     assert request.error_code == "session_gone" and "plumber" in request.transcript
     assert "Traceback" not in worker.log()
 

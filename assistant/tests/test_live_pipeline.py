@@ -10,13 +10,13 @@ from django.contrib.auth import get_user_model
 
 from analytics.activity import get_user_activity
 from assistant.models import VoiceRequest
+from devtools.live_voice import connect_with_pin, next_answer, record, say
+from devtools.speech import spoken_webm
+from devtools.waits import wait_until
 from notifications.history import recent
 from notifications.keys import channel
 from teams.models import Team, TeamMembership, Todo
 from voice.models import VoiceProfile
-
-from .live_voice import connect_with_pin, next_answer, record, say, wait_for
-from .speech import spoken_webm
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -53,7 +53,7 @@ def test_a_spoken_command_adds_the_todo_and_answers(assistant_daphne, assistant_
     assert set(answer["timings_ms"]) == {"decode", "stt", "understand", "act"}
     assert answer["timings_ms"]["stt"] > 0
 
-    request = wait_for(VoiceRequest.objects.first, what="the history row")
+    request = wait_until(VoiceRequest.objects.first, what="the history row")
     assert (request.user, request.team, request.intent, request.status) == (alice, todo.team, "add_todo", "done")
     assert request.transcript == answer["transcript"] and request.audio is None
     assert request.audio_bytes == len(audio) and 1.5 < request.audio_seconds < 4
@@ -81,4 +81,4 @@ def test_kept_audio_is_stored_with_the_request(daphne_factory, worker_factory, s
 
     answer = asyncio.run(scenario())
     assert answer["type"] == "assistant_reply" and answer["intent"] == "help", answer
-    assert bytes(wait_for(VoiceRequest.objects.first, what="the history row").audio) == audio
+    assert bytes(wait_until(VoiceRequest.objects.first, what="the history row").audio) == audio

@@ -3,19 +3,17 @@ driven with the keyboard alone: Chromium with a spoken command as its microphone
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
+from devtools.live import PAGE_PROBE
+from devtools.speech import padded_wav, wav
 from tests.live import login
 
 from .conftest import browser_hearing
-from .speech import padded_wav, wav
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PROBE = Path(__file__).with_name("page_probe.js")
 #: Waits on the worker (Whisper), the VAD loading or a reading: a loaded 2-core machine takes more than 5 s.
 WAIT_MS = 30_000
 
@@ -33,7 +31,7 @@ def test_the_page_announces_each_state_of_a_spoken_and_a_typed_command_driven_by
     with browser_hearing(list_wav) as browser:
         page = browser.new_context(permissions=["microphone"]).new_page()
         page.set_default_timeout(30_000)
-        page.add_init_script(path=str(PROBE))
+        page.add_init_script(path=str(PAGE_PROBE))
         login(page, server, "alice", "alice-pw")
         page.goto(f"{server.url}/voice/")
         phase = page.locator("#voice-phase")

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from assistant.dialogue import respond
 from assistant.jobs import prompt_for
-from assistant.phrases import CASES, TODAY, Case, build_demo, run_text, snapshot
+from assistant.tests.phrases import CASES, TODAY, Case, build_demo, run_text, snapshot
 
 
 @pytest.fixture

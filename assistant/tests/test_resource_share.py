@@ -27,11 +27,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from assistant.models import VoiceRequest
-from voice.tests.live_ws import WsClient
+from devtools.live_voice import ANSWERS, CHUNK, next_answer, record
+from devtools.live_ws import WsClient
+from devtools.speech import spoken_webm
+from devtools.waits import wait_until
 
 from .conftest import LIVE_ENV
-from .live_voice import ANSWERS, CHUNK, next_answer, record, wait_for
-from .speech import spoken_webm
 from .test_live_pipeline import speaker
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -174,7 +175,7 @@ def test_one_user_cannot_exhaust_sockets_memory_worker_time_or_database_space_fo
         noise = [await stream_noise(client, NOISE_BYTES, rng) for client in voice]
         memory_held = redis.info("memory")["used_memory"]
         audio_held = sum(redis.strlen(key) for key in redis.scan_iter(match="session:*:audio"))
-        await asyncio.to_thread(wait_for, queue_idle, 60, "the noise's jobs to end")
+        await asyncio.to_thread(wait_until, queue_idle, "the noise's jobs to end", 60)
 
         alice_voice = WsClient(
             await connect(
@@ -240,7 +241,7 @@ def test_one_user_cannot_exhaust_sockets_memory_worker_time_or_database_space_fo
     assert len(busy) == VOICE_SOCKETS - QUEUED, seen["mallory"]
 
     # Database space: noise is not kept; Mallory's kept audio stays under her bound; Alice's recording is kept.
-    wait_for(lambda: VoiceRequest.objects.filter(user=alice).exists(), what="Alice's history row")
+    wait_until(lambda: VoiceRequest.objects.filter(user=alice).exists(), "Alice's history row")
     mallory_rows = VoiceRequest.objects.filter(user=mallory)
     assert not mallory_rows.filter(status="failed", audio__isnull=False).exists()
     kept = sum(len(row.audio) for row in mallory_rows.filter(audio__isnull=False))

@@ -24,12 +24,11 @@ import pytest
 from assistant import evaluation
 from assistant.dialogue import Turn
 from assistant.jobs import PENDING_FIELD
+from devtools.live_voice import next_answer, record
+from devtools.live_ws import WsClient
+from devtools.speech import encode, wav
 from voice import sessions
 from voice.models import VoiceProfile
-from voice.tests.live_ws import WsClient
-
-from .live_voice import next_answer, record
-from .speech import encode, wav
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,4 +1,4 @@
-"""The phrase set spoken: every case of `assistant.phrases` said by espeak-ng in two voices, encoded to WebM/Opus,
+"""The phrase set spoken: every case of `assistant.tests.phrases` said by espeak-ng in two voices, encoded to WebM/Opus,
 sent through `/ws/voice/` to a live daphne and a live worker with the default (whisper) backend. A case is right
 when every turn reports the expected intent and the database holds what was asked. Prints intent accuracy,
 right-case rate and word error rate per voice, and the cases that went wrong with what was heard.
@@ -22,12 +22,11 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from assistant.models import VoiceRequest
-from assistant.phrases import CASES, Case, build_demo
+from assistant.tests.phrases import CASES, Case, build_demo
+from devtools.live_voice import connect_with_pin, say
+from devtools.speech import VOICES, spoken_webm
 from teams.models import Team, TeamMembership, Todo
 from voice.models import VoiceProfile
-
-from .live_voice import connect_with_pin, say
-from .speech import VOICES, spoken_webm
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -17,9 +17,8 @@ import pytest
 from assistant import stt
 from assistant.audio import decode
 from assistant.jobs import ANSWER_WORDS
-from convonet_site.redis_server import free_port
-
-from .speech import encode, wav
+from devtools.redis_server import free_port
+from devtools.speech import encode, wav
 
 
 class TranscriptionServer:

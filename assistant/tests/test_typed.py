@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from assistant.jobs import PENDING_FIELD, run_typed_command
 from assistant.models import VoiceRequest
-from assistant.phrases import build_demo
+from assistant.tests.phrases import build_demo
 from teams.models import Todo
 from voice import services, sessions
 

@@ -7,9 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from assistant.models import VoiceRequest
+from devtools.waits import wait_until
 from teams.models import Todo
 from tests.live import login
-from tests.waits import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

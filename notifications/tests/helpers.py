@@ -11,9 +11,9 @@ import time
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
+from devtools.waits import WAIT
 from notifications.consumers import NotificationConsumer
 from teams.models import Team, TeamMembership
-from tests.waits import WAIT
 
 #: How long nothing more may arrive after the expected frames, to show a duplicate or a stray one.
 QUIET = 0.5

@@ -137,7 +137,7 @@ def test_it_says_so_when_redis_is_down(redis_db, settings):
 
 
 def test_a_redis_that_cannot_serve_the_history_is_said_and_counted(redis_db, settings):
-    from convonet_site.redis_server import free_port
+    from devtools.redis_server import free_port
     from infra.policy import fallback_stats
     from infra.redis_core import redis_manager
 

@@ -14,10 +14,10 @@ import redis
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from devtools.live import BASE_DIR, server_env
 from notifications import keys
 from notifications.publish import publish_team_notification
 from notifications.tests.helpers import make_member, make_team, next_message, wait_subscribed
-from tests.live import BASE_DIR, server_env
 
 
 def publish_command(*args: str) -> str:

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
+from devtools.waits import WAIT
 from notifications import keys
 from notifications import listener as listener_module
 from notifications.consumers import NotificationConsumer
@@ -18,7 +19,6 @@ from notifications.hub import get_hub
 from notifications.publish import publish_team_notification, publish_user_notification
 from notifications.tests.helpers import QUIET, Client, connect, make_member, make_team
 from teams.models import TeamMembership
-from tests.waits import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -303,8 +303,8 @@ async def test_a_client_that_starts_before_anything_was_published_misses_nothing
 
 
 async def test_it_loses_nothing_across_a_redis_outage(tmp_path):
+    from devtools.redis_servers import throwaway_redis
     from infra.redis_core import redis_manager
-    from tests.redis_servers import throwaway_redis
 
     alice = await sync_to_async(make_member)("alice")
     with throwaway_redis(tmp_path) as server:

@@ -10,10 +10,10 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
+from devtools.waits import WAIT
 from notifications.hub import get_hub
 from notifications.routing import websocket_urlpatterns
 from notifications.tests.helpers import Client, make_member
-from tests.waits import WAIT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

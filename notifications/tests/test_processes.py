@@ -13,10 +13,10 @@ import websockets
 from django.conf import settings
 from django.test import Client
 
+from devtools.live import BASE_DIR, LiveDaphne, server_env
+from devtools.waits import WAIT
 from notifications import keys
 from notifications.tests.helpers import QUIET, make_member, make_team
-from tests.live import BASE_DIR, LiveDaphne, server_env
-from tests.waits import WAIT
 
 pytestmark = pytest.mark.slow
 

@@ -11,12 +11,12 @@ import redis
 from django.conf import settings
 
 from convonet_site.redis_manager import publish_team_notification, publish_user_notification
+from devtools.redis_servers import throwaway_redis
+from devtools.waits import WAIT
 from infra.redis_core import redis_manager
 from notifications import keys, signature
 from notifications.publish import outage_buffer
 from notifications.tests.helpers import next_message, wait_subscribed
-from tests.redis_servers import throwaway_redis
-from tests.waits import WAIT
 
 
 def _history(redis_db, channel_name: str) -> list[dict]:

@@ -14,12 +14,12 @@ from convonet_site.redis_manager import (
     invalidate_user_cache,
     track_agent_activity,
 )
+from devtools.redis_servers import throwaway_redis
 from infra.health import get_health
 from infra.redis_core import redis_manager
 from teams import cache
 from teams.models import Todo
 from tests.redis_monitor import split_commands
-from tests.redis_servers import throwaway_redis
 from tests.test_redis_manager import wait_for
 
 

@@ -11,9 +11,9 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from convonet_site.redis_server import free_port
+from devtools.redis_server import free_port
+from devtools.waits import WAIT, wait_until
 from infra.redis_core import redis_manager
-from tests.waits import WAIT, wait_until
 from voice.consumers import VoiceConsumer
 
 

@@ -9,8 +9,8 @@ import time
 import pytest
 import redis
 
+from devtools.waits import WAIT
 from infra.redis_core import redis_manager
-from tests.waits import WAIT
 from voice import audio_appender, sessions, traffic
 from voice.audio_appender import AudioAppender, appender
 from voice.session_memory import memory

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from devtools.waits import WAIT
 from tests.live import login
-from tests.waits import WAIT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,10 +15,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from analytics.activity import get_user_activity
+from devtools.redis_servers import throwaway_redis
+from devtools.waits import WAIT
 from infra.redis_core import redis_manager
 from notifications import keys as notification_keys
-from tests.redis_servers import throwaway_redis
-from tests.waits import WAIT
 from voice import sessions
 from voice.consumers import VoiceCallConsumer
 

@@ -6,7 +6,7 @@ import asyncio
 
 from django.test import Client
 
-from voice.tests.live_ws import WAIT, WsClient
+from devtools.live_ws import WAIT, WsClient
 
 OFFER = {"sdp": {"type": "offer", "sdp": "v=0\r\n"}}
 ANSWER = {"sdp": {"type": "answer", "sdp": "v=0\r\n"}}

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from devtools.redis_servers import throwaway_redis
 from infra.redis_core import redis_manager
 from tests.redis_monitor import app_keys
-from tests.redis_servers import throwaway_redis
 from voice import calls
 from voice.calls import CallError
 

@@ -11,7 +11,7 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 
-from tests.waits import WAIT
+from devtools.waits import WAIT
 from voice import traffic
 from voice.consumers import VoiceCallConsumer
 

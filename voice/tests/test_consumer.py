@@ -10,11 +10,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from analytics.activity import get_user_activity
+from devtools.waits import WAIT
 from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
-from tests.waits import WAIT
 from voice import services, session_handle, sessions
 from voice.consumers import VoiceConsumer
 from voice.session_memory import memory
@@ -418,7 +418,7 @@ async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
 async def test_a_redis_blip_keeps_the_recording_going_and_its_audio_in_order(redis_db, alice):
     from django.conf import settings
 
-    from convonet_site.redis_server import free_port
+    from devtools.redis_server import free_port
     from infra.redis_core import redis_manager
 
     client = await recording(alice)
@@ -534,8 +534,8 @@ async def test_a_redis_refusing_writes_still_gives_a_working_session(tmp_path, a
     import redis
     from django.conf import settings
 
+    from devtools.redis_servers import throwaway_redis
     from infra.redis_core import redis_manager
-    from tests.redis_servers import throwaway_redis
 
     with throwaway_redis(tmp_path) as server:
         raw = redis.Redis.from_url(server.url)

@@ -9,9 +9,8 @@ import pytest
 from django.conf import settings
 
 from convonet_site.serve import SERVER_LIMIT_FACTOR, TEXT_FRAME_BYTES, daphne_argv, websocket_limit
+from devtools.live_ws import WsClient
 from voice.consumers import VoiceConsumer
-
-from .live_ws import WsClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

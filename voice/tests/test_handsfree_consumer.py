@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.waits import WAIT
+from devtools.waits import WAIT
 
 from .conftest import VoiceClient
 

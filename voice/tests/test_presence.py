@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from devtools.redis_servers import throwaway_redis
+from devtools.waits import WAIT
 from infra import ticker
 from infra.redis_core import redis_manager
-from tests.redis_servers import throwaway_redis
-from tests.waits import WAIT
 from voice import presence
 from voice.socket_ticker import PRESENCE_HEARTBEAT
 

@@ -10,10 +10,9 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from devtools.live_ws import WsClient
 from infra import receive_budget
 from infra.receive_budget import CLOSE_CODE, ERROR_CODE, Budget, _Gate
-
-from .live_ws import WsClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

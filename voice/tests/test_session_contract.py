@@ -11,7 +11,7 @@ import base64
 import pytest
 from django.conf import settings
 
-from convonet_site.redis_server import free_port
+from devtools.redis_server import free_port
 from infra.redis_core import redis_manager
 from voice import session_listing, sessions
 

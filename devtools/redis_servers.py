@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from convonet_site.redis_server import free_port, start_redis_server, stop
+from .redis_server import free_port, start_redis_server, stop
 
 
 class ThrowawayRedis:

@@ -11,7 +11,7 @@ import json
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.waits import WAIT
+from .waits import WAIT
 
 
 class WsClient:
