@@ -655,7 +655,18 @@ class Dialogue:
             todos = [t for t in todos if t.due_date and t.due_date < today]
         if slots.get("priority"):
             todos = [t for t in todos if t.priority == PRIORITIES.get(slots["priority"], slots["priority"])]
-        narrowed = team or person or span or slots.get("overdue") or slots.get("priority") or done or slots.get("about")
+        if slots.get("unassigned"):
+            todos = [t for t in todos if t.assignee_id is None]
+        narrowed = (
+            team
+            or person
+            or span
+            or slots.get("overdue")
+            or slots.get("priority")
+            or done
+            or slots.get("about")
+            or slots.get("unassigned")
+        )
         mine = slots.get("mine") == "yes" or not narrowed
         if mine and person is None:
             todos = [t for t in todos if t.assignee_id == self.ctx.user.id]
@@ -667,6 +678,8 @@ class Dialogue:
     def _list_reply(self, todos: list[TodoRow], slots: dict, team, person, span, mine: bool) -> str:
         today = self.ctx.today
         state = "done" if slots.get("done") == "yes" else "open"
+        if slots.get("unassigned"):
+            state += " and unassigned"
         kind = f"{slots['priority']} priority " if slots.get("priority") else ""
         where = f" in {team['name']}" if team else ""
         when = ""
@@ -803,20 +816,28 @@ class Dialogue:
         )
 
     def _correct(self, slots: dict) -> Turn:
-        """ "No wait, I meant the backdrop": the last change put back, and made to the todo meant."""
+        """ "No wait, I meant the backdrop": the last change put back, and made to the todo meant; "I meant Olu"
+        after an assignment: the same todo, to the person meant."""
         last, record = self.memory.get("last"), self.memory.get("undo")
         if not last or not record or record.get("action") != "change" or last["slots"].get("todo_id") != record["id"]:
             raise _Refuse("I'm not sure what to change. Please say the whole command again.")
-        meant_id = slots.get("todo_id") or self.ctx.find_todo(slots.get("todo", "")).id
-        slots["todo_id"] = meant_id
-        if meant_id == record["id"]:
-            raise _Refuse("That is the one I changed.")
+        redo = {key: value for key, value in last["slots"].items() if key not in ("todo", "todo_id", "confirmed")}
+        if slots.get("person") or slots.get("person_id"):
+            if last["intent"] != "assign_todo":
+                raise _Refuse("I'm not sure what to change. Please say the whole command again.")
+            redo = {key: value for key, value in redo.items() if key not in ("person", "person_id")}
+            redo.update({key: slots[key] for key in ("person", "person_id") if slots.get(key)}, todo_id=record["id"])
+        else:
+            meant_id = slots.get("todo_id") or self.ctx.find_todo(slots.get("todo", "")).id
+            slots["todo_id"] = meant_id
+            if meant_id == record["id"]:
+                raise _Refuse("That is the one I changed.")
+            redo["todo_id"] = meant_id
         memory = dict(self.memory)
         with transaction.atomic():
             put_back = self._undo_change(record)
             self.memory.pop("undo", None)
-            redo = {key: value for key, value in last["slots"].items() if key not in ("todo", "todo_id", "confirmed")}
-            turn = self.run(last["intent"], {**redo, "todo_id": meant_id})
+            turn = self.run(last["intent"], redo)
             if not turn.ok:  # the redo was refused: nothing is put back either
                 transaction.set_rollback(True)
                 self.memory = memory

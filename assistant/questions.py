@@ -1,7 +1,8 @@
 """What a question about todos asks for: whose, which team's, due when, how urgent, open or done.
 
 People put these in any order and any words ("what's Hamish got that's overdue", "anything due tomorrow in the
-staff room?", "my urgent todos"), so the filters are read off the question's words, not matched as one template;
+staff room?", "my urgent todos", "what's unassigned at the front desk"), so the filters are read off the question's
+words, not matched as one template;
 the grammar has already said that it is a question about todos (`sentences/lists.yaml`).
 """
 
@@ -23,20 +24,26 @@ TODO_WORDS = re.compile(
 #: something else ("what's the weather like in Galway tomorrow").
 QUESTION_WORDS = frozenset(
     """
-    what whats what's which who whose show me list lists read out tell give check how many much do does did i have
-    has had got get is are was were there there's anything any something everything all of the a an my mine our on
-    in for at to by due do overdue over past late open pending left remaining outstanding still need needs needed
-    doing done finished completed closed complete todo todos task tasks item items thing things job jobs stuff work
-    working plate assigned with that thats that's this week today tonight tomorrow next coming monday tuesday
-    wednesday thursday friday saturday sunday priority urgent high highest low lowest medium normal important
-    critical top asap be yet else more now currently up and or ones one we us you can could would please look see
-    let know about going like so far already i've i'm we've ticked crossed checked off been have got gotta has
-    what've else team teams list's before end day days new moment right currently present behind late week's weeks
-    month ago lately recently just been
+    what whats what's which who whose who's whos show me list lists read out tell give check how many much do
+    does did i have has had got get is are was were there there's anything any something everything all of the a
+    an my mine our on in for at to by due do overdue over past late open pending left remaining outstanding
+    still need needs needed doing done finished completed closed complete todo todos task tasks item items thing
+    things job jobs stuff work working plate assigned with that thats that's this week today tonight tomorrow
+    next coming monday tuesday wednesday thursday friday saturday sunday priority urgent high highest low lowest
+    medium normal important critical top asap be yet else more now currently up and or ones one we us you can
+    could would please look see let know about going like so far already i've i'm we've ticked crossed checked
+    off been have got gotta has what've else team teams list's before end day days new moment right currently
+    present behind late week's weeks month ago lately recently just been
     """.split()  # noqa: SIM905 (a list of words reads best as words)
 )
 _MINE = re.compile(r"\b(?:my|mine|me|i|i've|i'm|myself|i'd)\b")
 _NOT_MINE = re.compile(r"^(?:show|tell|give|read|remind|let) me\b|\b(?:show|tell|give|read) me\b")
+#: "what's unassigned", "anything nobody's on": open todos with no one on them.
+_UNASSIGNED = re.compile(
+    r"\b(?:unassigned|not assigned(?: to anyone| to anybody)?|"
+    r"(?:nobody|no one|noone)(?:'s| is| has)(?: on| doing| got)?|"
+    r"with(?:out)? (?:an? )?(?:owner|assignee|nobody on (?:it|them))|up for grabs|free to take)\b"
+)
 _OVERDUE = re.compile(r"\b(?:overdue|over due|past due|late|behind)\b")
 _DONE = re.compile(r"\b(?:finished|completed|closed|ticked off|crossed off|checked off|done)\b")
 _NOT_DONE = re.compile(r"\b(?:to be|to get|still to be|needs to be|need to be|not|isn't|aren't|yet to be) done\b")
@@ -66,6 +73,7 @@ class Filters:
     overdue: bool = False
     priority: str = ""
     done: bool = False
+    unassigned: bool = False
     about_todos: bool = False
     #: Words that are no part of a question about todos (see QUESTION_WORDS).
     other_words: list[str] = field(default_factory=list)
@@ -81,7 +89,14 @@ class Filters:
         if self.other_words:
             return False
         return self.about_todos or bool(
-            self.mine or self.teams or self.people or self.due or self.this_week or self.overdue or self.priority
+            self.mine
+            or self.teams
+            or self.people
+            or self.due
+            or self.this_week
+            or self.overdue
+            or self.priority
+            or self.unassigned
         )
 
     def slots(self) -> dict[str, Any]:
@@ -106,6 +121,8 @@ class Filters:
             slots["priority"] = self.priority
         if self.done:
             slots["done"] = "yes"
+        if self.unassigned:
+            slots["unassigned"] = "yes"
         if self.other_team:
             slots["other_team"] = self.other_team
         if self.about:
@@ -125,6 +142,8 @@ def _take(text: str, forms: dict[str, list]) -> tuple[str, list, str]:
 def read_filters(text: str, teams: dict[str, list], people: dict[str, list], today: datetime.date) -> Filters:
     """The filters `text` (a normalised question) asks for, with `teams` and `people` the speaker's names."""
     filters = Filters(about_todos=TODO_WORDS.search(text) is not None)
+    filters.unassigned = _UNASSIGNED.search(text) is not None
+    text = _UNASSIGNED.sub(" ", text)
     text, filters.teams, _ = _take(text, teams)
     others = {form: users for form, users in people.items() if form not in ("me", "myself", "i", "mine", "my")}
     text, filters.people, filters.person_spoken = _take(text, others)

@@ -191,8 +191,11 @@ class TodoIndex(Generic[T]):
         """Title stems `word` may stand for, each with how much it counts."""
         alike = {word: 1.0} if word in self.by_stem else {}
         if len(word) >= 4:
-            for other in self.vocabulary:  # "photos" for "photograph": a short form of the title's word
-                if other.startswith(word) and len(other) > len(word):
+            tail = re.sub(r"(.)\1$", r"\1", word)  # "ball" -> "bal", as the stemmer ends "footbal"
+            for other in self.vocabulary:
+                short_form = other.startswith(word) and len(other) > len(word)  # "photos" for "photograph"
+                last_part = other.endswith(tail) and len(other) >= len(tail) + 3  # "the balls" for "the footballs"
+                if short_form or last_part:
                     alike.setdefault(other, SOUND)
             for other, ratio, _ in process.extract(word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=SPELLING):
                 alike.setdefault(other, 0.9 * ratio / 100)

@@ -237,9 +237,13 @@ def past_tense(word: str) -> bool:
     return len(word) > 3 and word.endswith("ed") and not word.endswith("eed")  # "fixed", not "need" or "feed"
 
 
+#: Verbs that are also the state they leave a thing in: "the kennels are clean" is "Clean the kennels" done.
+STATE_VERBS = frozenset({"clean", "empty", "tidy", "clear", "dry", "ready", "secure", "straight"})
+
+
 def participle(word: str) -> bool:
-    """ "sent", "fixed", "sewn", "taken": what a thing is when it was done ("the invoices are sent")."""
-    return past_tense(word) or (len(word) > 3 and word.endswith(("en", "wn", "rn")))
+    """ "sent", "fixed", "sewn", "taken", "clean": what a thing is when it was done ("the invoices are sent")."""
+    return past_tense(word) or word in STATE_VERBS or (len(word) > 3 and word.endswith(("en", "wn", "rn")))
 
 
 #: Verbs whose past is the present ("I put up the signs", "I read the contract").
