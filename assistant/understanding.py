@@ -144,6 +144,8 @@ class Understanding:
 
     def _fit(self, reading: Reading, *, loose: bool) -> float:
         slots, scores = _with_due(reading.slots), []
+        if reading.intent == "complete_todo" and NOT_DONE_YET.search(self.text):
+            return NOT_THIS
         phrases = todo_phrases(reading)
         if reading.metadata.get("past") and not past_tense(slots.get("deed", "").split(" ")[0]):
             return NOT_THIS
@@ -235,6 +237,15 @@ def past_tense(word: str) -> bool:
     if word in IRREGULAR or (word.startswith("re") and word[2:] in IRREGULAR) or word in _SAME_IN_THE_PAST:
         return True
     return len(word) > 3 and word.endswith("ed") and not word.endswith("eed")  # "fixed", not "need" or "feed"
+
+
+#: Words that say a todo is under way, not done ("nearly finished the kits", "I started the kennels", "I'll finish
+#: it tomorrow"): ticking it off would be a change nobody asked for.
+NOT_DONE_YET = re.compile(
+    r"\b(?:nearly|almost|half|partly|partially|not quite|not yet|about to|going to|gonna|will|i'll|we'll|shall|"
+    r"started|starting|begun|began|beginning|trying|tried|attempted|working on|postponed|skipped|forgot|forgotten|"
+    r"haven't|hasn't|have not|has not|didn't|did not|never)\b"
+)
 
 
 #: Verbs that are also the state they leave a thing in: "the kennels are clean" is "Clean the kennels" done.
