@@ -10,11 +10,11 @@ from tests.waits import WAIT
 from voice import presence
 
 
-async def test_it_marks_a_user_online_with_ttls_set(redis_db, settings):
+async def test_it_marks_a_user_online_with_ttls_set(redis_db):
     assert await presence.aheartbeat(501, "chan-a", [71, 72]) is True
     assert await presence.aheartbeat(501, "chan-a", [71, 72]) is False
     for key in (b"presence:user:501", b"presence:team:71", b"presence:team:72"):
-        assert 0 < redis_db.ttl(key) <= settings.CALLS_PRESENCE_TTL
+        assert 0 < redis_db.ttl(key) <= presence.PRESENCE_TTL
     assert redis_db.zrange("presence:user:501", 0, -1) == [b"chan-a"]
     assert await presence.aonline_users([71]) == [501]
     assert await presence.auser_channels(501) == ["chan-a"]
@@ -41,9 +41,9 @@ async def test_it_keeps_a_user_online_until_the_last_connection_leaves(redis_db)
     assert redis_db.zscore("presence:team:71", "501") is None
 
 
-async def test_it_shows_a_user_offline_once_heartbeats_stop(redis_db, settings):
+async def test_it_shows_a_user_offline_once_heartbeats_stop(redis_db, monkeypatch):
     """A process killed with SIGKILL never calls `aleave`: the deadline alone takes its users offline."""
-    settings.CALLS_PRESENCE_TTL = 3
+    monkeypatch.setattr(presence, "PRESENCE_TTL", 3)
     await presence.aheartbeat(501, "dead-chan", [71])
     await presence.aheartbeat(502, "live-chan", [71])
     assert await presence.aonline_users([71]) == [501, 502]
@@ -59,8 +59,8 @@ async def test_it_shows_a_user_offline_once_heartbeats_stop(redis_db, settings):
     assert await presence.aheartbeat(501, "new-chan", [71]) is True
 
 
-async def test_it_lets_the_keys_expire_with_the_last_heartbeat(redis_db, settings):
-    settings.CALLS_PRESENCE_TTL = 3
+async def test_it_lets_the_keys_expire_with_the_last_heartbeat(redis_db, monkeypatch):
+    monkeypatch.setattr(presence, "PRESENCE_TTL", 3)
     await presence.aheartbeat(501, "chan-a", [71])
     assert 0 < redis_db.pttl("presence:user:501") <= 3000 and 0 < redis_db.pttl("presence:team:71") <= 3000
     async with asyncio.timeout(WAIT):
@@ -92,6 +92,11 @@ def test_it_lists_the_teams_of_a_user(make_user):
     )
 
 
-def test_it_takes_a_killed_process_offline_within_a_minute_by_default(settings):
+def test_a_live_connection_heartbeats_at_least_twice_per_ttl():
+    """One late heartbeat must not take a live user offline."""
+    assert 2 * presence.HEARTBEAT_INTERVAL <= presence.PRESENCE_TTL
+
+
+def test_it_takes_a_killed_process_offline_within_a_minute_by_default():
     """A dead connection drops out after the TTL; teammates learn it on their next heartbeat."""
-    assert settings.CALLS_PRESENCE_TTL + settings.CALLS_HEARTBEAT_INTERVAL <= 60
+    assert presence.PRESENCE_TTL + presence.HEARTBEAT_INTERVAL <= 60
