@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 PREFIX = "activity"
 USERS_KEY = f"{PREFIX}:users"
 MAX_ACTION_LENGTH = 64
+#: Largest metadata (JSON bytes) kept with one event; bigger is replaced by a marker: events are small facts, and
+#: one caller's mistake must not fill Redis.
+MAX_METADATA_BYTES = 4096
+#: Events held in memory while Redis is down (more are dropped and counted): a few megabytes at most.
+BUFFER_SIZE = 10_000
 
 _WRITE = LuaScript(
     """
@@ -108,7 +113,7 @@ def make_event(user_id: Any, action: str, metadata: dict | None = None, *, at: f
         encoded = json.dumps(metadata, default=str, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"activity metadata is not JSON: {exc}") from None
-    if len(encoded.encode()) > settings.ACTIVITY_MAX_METADATA_BYTES:
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
         metadata = {"truncated": True, "original_bytes": len(encoded.encode())}
     else:
         metadata = json.loads(encoded)
@@ -124,7 +129,7 @@ class ActivityBuffer(OutageBuffer):
             return list(self._items)
 
 
-buffer = ActivityBuffer("activity", settings.ACTIVITY_BUFFER_SIZE)
+buffer = ActivityBuffer("activity", BUFFER_SIZE)
 _fallback = Fallback("activity", "outage buffer, written when Redis is back; reads show what it holds")
 
 

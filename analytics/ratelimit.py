@@ -37,6 +37,9 @@ from infra.scripts import LuaScript
 PREFIX = "rate_limit"
 INDEX_KEY = f"{PREFIX}:index"
 MAX_IDENTIFIER_LENGTH = 200
+#: Keys the in-process limiter tracks while Redis is down (oldest windows evicted first): bounds its memory to a
+#: few megabytes whatever the traffic.
+LOCAL_MAX_KEYS = 10_000
 
 _HIT = LuaScript(
     """
@@ -185,7 +188,7 @@ class LocalLimiter:
         return len(self._keys)
 
 
-local_limiter = LocalLimiter(settings.RATE_LIMIT_LOCAL_MAX_KEYS)
+local_limiter = LocalLimiter(LOCAL_MAX_KEYS)
 _fallback = Fallback("rate_limits", "in-process sliding window (limits per process, never open)")
 #: Refusals by action in this process, for the health report.
 _refused: Counter = Counter()

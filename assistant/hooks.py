@@ -19,12 +19,23 @@ from django.conf import settings
 
 from voice import services
 
-from .queue import JOB_TIMEOUT, TooManyQueued, enqueue_command, enqueue_typed_command, fail_lost_job, job_state
+from .queue import (
+    JOB_TIMEOUT,
+    WORKER_REGISTRATION_TTL,
+    TooManyQueued,
+    enqueue_command,
+    enqueue_typed_command,
+    fail_lost_job,
+    job_state,
+)
 
 log = logging.getLogger(__name__)
 
 #: Watchers of queued jobs, referenced until they end (a bare task may be garbage-collected mid-await).
 _watchers: set[asyncio.Task] = set()
+#: Seconds between the checks that a queued command's worker is alive: a lost worker is told within a second of
+#: its registration expiring, for one Redis read per waiting command per second.
+WATCH_INTERVAL = 1.0
 WORKER_LOST_MESSAGE = "The assistant stopped while handling your command, so it was not done; say it again."
 
 
@@ -98,9 +109,9 @@ async def watch_job(channel_name: str, job_id: str) -> None:
     mid-job), fail the job and answer the connection with `assistant_worker_lost`, instead of leaving the page to its
     own timer. A job that finishes answers the connection itself."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.VOICE_ASSISTANT_MAX_WAIT + JOB_TIMEOUT + settings.VOICE_ASSISTANT_WORKER_TTL
+    deadline = loop.time() + settings.VOICE_ASSISTANT_MAX_WAIT + JOB_TIMEOUT + WORKER_REGISTRATION_TTL
     while loop.time() < deadline:
-        await asyncio.sleep(settings.VOICE_ASSISTANT_WATCH_INTERVAL)
+        await asyncio.sleep(WATCH_INTERVAL)
         try:
             state = await sync_to_async(job_state, thread_sensitive=False)(job_id)
             if state == "over":

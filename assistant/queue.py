@@ -30,6 +30,9 @@ FAILURE_TTL = 7 * 86400
 #: The TTL given to RQ's registries and the queue list: longer than any entry they hold lives (a failed job), so
 #: an expiry never drops a live entry; refreshed by every enqueue and by every live worker.
 REGISTRY_TTL = FAILURE_TTL + 86400
+#: Seconds a worker's registration (`rq:worker:{name}`) outlives its last beat, renewed every third of it: a worker
+#: killed mid-job is noticed within 10 s, and two late beats (a long GC, a loaded machine) are survived.
+WORKER_REGISTRATION_TTL = 10
 
 
 def get_queue() -> Queue:

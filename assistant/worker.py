@@ -4,7 +4,7 @@ RQ's default worker forks a child per job, which would load the speech model aga
 jobs in its own process and loads the model once, before the first job.
 
 RQ's simple worker does not beat while a job runs: its registration is set to outlive the job's whole timeout, so a
-worker killed mid-job would look alive for minutes. This one keeps its registration at VOICE_ASSISTANT_WORKER_TTL
+worker killed mid-job would look alive for minutes. This one keeps its registration at `queue.WORKER_REGISTRATION_TTL`
 and renews it from a thread every third of that, job or not: a killed worker's key expires within that TTL, and the
 daphne that queued the job (`assistant.hooks.watch_job`) tells the page.
 """
@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.conf import settings
 from rq.worker import SimpleWorker
 
 from . import grammar, stt
-from .queue import expire_rq_keys, get_queue
+from .queue import WORKER_REGISTRATION_TTL, expire_rq_keys, get_queue
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class AssistantWorker(SimpleWorker):
 
     @property
     def registration_ttl(self) -> int:
-        return settings.VOICE_ASSISTANT_WORKER_TTL
+        return WORKER_REGISTRATION_TTL
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         """RQ's heartbeat, its TTL capped to the short registration the beat thread keeps renewing."""

@@ -69,12 +69,12 @@ def _manage(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
-def _daphne(env: dict[str, str], log_dir: Path) -> LiveDaphne:
+def _daphne(env: dict[str, str], log_dir: Path, constants: dict[str, object] | None = None) -> LiveDaphne:
     port = free_port()
     log_path = log_dir / f"daphne-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            daphne_command(port),
+            daphne_command(port, constants),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

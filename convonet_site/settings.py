@@ -138,7 +138,6 @@ REDIS_URL = redis_url_from_env()
 #: With `REDIS_SENTINELS`, every client asks the Sentinels for the master; REDIS_URL gives its password and db.
 REDIS_TARGET = RedisTarget(REDIS_URL, sentinel_from_env())
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.05, maximum=30)
-REDIS_CHECK_INTERVAL = env_float("REDIS_CHECK_INTERVAL", 1.0, minimum=0.05, maximum=60)
 REDIS_ASYNC_MAX_CONNECTIONS = env_int("REDIS_ASYNC_MAX_CONNECTIONS", 200, minimum=2)
 
 CACHES = {
@@ -168,7 +167,9 @@ CHANNEL_LAYERS = {
             # end every idle wait with TimeoutError and kill the consumer, so reads may wait longer.
             "hosts": [REDIS_TARGET.channel_layer_host(CHANNEL_LAYER_SOCKET_TIMEOUT)],
             "prefix": "asgi",
-            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1500, minimum=100),
+            # Messages one channel may queue before channels-redis drops: far above what a socket receives between
+            # two reads of its consumer, low enough that a stuck consumer cannot fill Redis.
+            "capacity": 1500,
             "expiry": 60,
             "group_expiry": 86400,
         },
@@ -187,14 +188,9 @@ VOICE_SESSION_TTL = env_int("VOICE_SESSION_TTL", 3600, minimum=10)
 VOICE_MAX_AUDIO_BYTES = env_int("VOICE_MAX_AUDIO_BYTES", 10 * 1024 * 1024, minimum=1024)
 VOICE_MAX_FRAME_BYTES = env_int("VOICE_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
 # What one voice socket may send before it is closed (infra/receive_budget.py): frames and bytes per second,
-# with bursts of up to VOICE_RECEIVE_BURST_SECONDS' worth (a client catching up after a stall).
+# with bursts of a few seconds' worth (infra.receive_budget.BURST_SECONDS).
 VOICE_RECEIVE_FRAMES_PER_SECOND = env_int("VOICE_RECEIVE_FRAMES_PER_SECOND", 100, minimum=1)
 VOICE_RECEIVE_BYTES_PER_SECOND = env_int("VOICE_RECEIVE_BYTES_PER_SECOND", 1024 * 1024, minimum=1024)
-VOICE_RECEIVE_BURST_SECONDS = env_int("VOICE_RECEIVE_BURST_SECONDS", 2, minimum=1, maximum=60)
-# Under load, the process's audio appender (voice/audio_appender.py) sends at most one round trip per this many
-# milliseconds, carrying every connection's chunk that came meanwhile; an append that finds none sent in the last
-# interval goes at once. 0: each round trip as soon as the previous one returned.
-VOICE_AUDIO_FLUSH_INTERVAL_MS = env_float("VOICE_AUDIO_FLUSH_INTERVAL_MS", 5.0, minimum=0.0, maximum=100.0)
 # Caps over all of a user's voice sockets, and on sockets not yet authenticated per client address
 # (infra/socket_caps.py).
 VOICE_MAX_SOCKETS_PER_USER = env_int("VOICE_MAX_SOCKETS_PER_USER", 5, minimum=1)
@@ -202,8 +198,6 @@ VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * V
 VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", 20, minimum=1)
 # Seconds a voice socket may listen hands-free without starting a command before it is closed (idle_listen_timeout).
 VOICE_IDLE_LISTEN_SECONDS = env_int("VOICE_IDLE_LISTEN_SECONDS", 300, minimum=1, maximum=86400)
-# Seconds a socket's place in those counts outlives its last renewal (a crashed process's sockets drop out).
-VOICE_CAPS_LEASE = env_int("VOICE_CAPS_LEASE", 60, minimum=3, maximum=3600)
 
 # -- The voice assistant (assistant app): speech to text, jobs, history -------------------------
 
@@ -232,35 +226,26 @@ VOICE_MAX_TYPED_CHARS = env_int("VOICE_MAX_TYPED_CHARS", 500, minimum=10, maximu
 VOICE_KEEP_AUDIO = env_bool("VOICE_KEEP_AUDIO", False)
 #: Kept audio per user, over all their requests: past it the oldest requests' audio is dropped (the rows stay).
 VOICE_KEPT_AUDIO_BYTES_PER_USER = env_int("VOICE_KEPT_AUDIO_BYTES_PER_USER", 50 * 1024 * 1024, minimum=0)
-#: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
 #: Commands one user may have queued or running at once (assistant/fairness.py); one more: `assistant_busy`.
 VOICE_ASSISTANT_MAX_QUEUED_PER_USER = env_int("VOICE_ASSISTANT_MAX_QUEUED_PER_USER", 2, minimum=1)
+#: A job still queued after this many seconds is answered with `assistant_timeout` instead of run late.
 VOICE_ASSISTANT_MAX_WAIT = env_float("VOICE_ASSISTANT_MAX_WAIT", 20.0, minimum=0.1, maximum=3600)
 VOICE_ASSISTANT_QUEUE = "assistant"
-#: Seconds an assistant worker's registration outlives its last beat (renewed every third of it, also mid-job): a
-#: worker killed mid-job is noticed within this (+ VOICE_ASSISTANT_WATCH_INTERVAL) and the page gets
-#: `assistant_worker_lost`.
-VOICE_ASSISTANT_WORKER_TTL = env_int("VOICE_ASSISTANT_WORKER_TTL", 10, minimum=3, maximum=3600)
-#: How often the daphne that queued a command checks its job's worker is alive.
-VOICE_ASSISTANT_WATCH_INTERVAL = env_float("VOICE_ASSISTANT_WATCH_INTERVAL", 1.0, minimum=0.1, maximum=60)
 RQ_QUEUES = {VOICE_ASSISTANT_QUEUE: {**REDIS_TARGET.rq_connection(REDIS_SOCKET_TIMEOUT), "DEFAULT_TIMEOUT": 120}}
 #: A worker that loads the speech model once and runs jobs without forking (assistant/worker.py).
 RQ = {"WORKER_CLASS": "assistant.worker.AssistantWorker"}
 
 # -- Teams, user cache and notifications (teams, notifications apps) ----------------------------
 
-# Notifications: history kept per audience (whichever limit is reached first), frame sizes, heartbeats.
+# Notifications: history kept per audience (whichever limit is reached first), frame sizes.
 NOTIFICATIONS_HISTORY_MAX = env_int("NOTIFICATIONS_HISTORY_MAX", 200, minimum=1)
 NOTIFICATIONS_HISTORY_MAX_AGE = env_int("NOTIFICATIONS_HISTORY_MAX_AGE", 7 * 86400, minimum=60)
 NOTIFICATIONS_MAX_BYTES = env_int("NOTIFICATIONS_MAX_BYTES", 8192, minimum=256)
-NOTIFICATIONS_HEARTBEAT_SECONDS = env_float("NOTIFICATIONS_HEARTBEAT_SECONDS", 25.0, minimum=0.1, maximum=3600)
-NOTIFICATIONS_OUTAGE_BUFFER = env_int("NOTIFICATIONS_OUTAGE_BUFFER", 1000, minimum=0)
 # Open /ws/notifications/ sockets per user, over all processes (infra/socket_caps.py; one page holds one).
 NOTIFICATIONS_MAX_SOCKETS_PER_USER = env_int("NOTIFICATIONS_MAX_SOCKETS_PER_USER", 10, minimum=1)
 # What one notification socket may send before it is closed (infra/receive_budget.py): clients only ever ping.
 NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND = env_int("NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND", 5, minimum=1)
 NOTIFICATIONS_RECEIVE_BYTES_PER_SECOND = env_int("NOTIFICATIONS_RECEIVE_BYTES_PER_SECOND", 4096, minimum=1024)
-NOTIFICATIONS_RECEIVE_BURST_SECONDS = env_int("NOTIFICATIONS_RECEIVE_BURST_SECONDS", 4, minimum=1, maximum=60)
 
 # -- Voice assistant: understanding and actions (assistant.dialogue) ---------------------------
 
@@ -282,27 +267,15 @@ from analytics.conf import lockout_steps_from_env, rate_limits_from_env  # noqa:
 RATE_LIMITS = rate_limits_from_env()
 #: Escalating lockouts after a full `pin_attempts` count: 15 min, 1 h, then 24 h (analytics/lockout.py).
 LOCKOUT_STEPS = lockout_steps_from_env()
-#: Keys the in-process limiter tracks while Redis is down (oldest windows evicted first).
-RATE_LIMIT_LOCAL_MAX_KEYS = env_int("RATE_LIMIT_LOCAL_MAX_KEYS", 10_000, minimum=100)
 #: How long an `activity:{user_id}:{timestamp}` event lives in Redis (the seed's 24 h).
 ACTIVITY_TTL = env_int("ACTIVITY_TTL", 86400, minimum=60)
-#: Events held in memory while Redis is down; past this they are dropped and counted.
-ACTIVITY_BUFFER_SIZE = env_int("ACTIVITY_BUFFER_SIZE", 10_000, minimum=10)
-#: Largest metadata (JSON bytes) kept with one event; bigger metadata is replaced by a marker.
-ACTIVITY_MAX_METADATA_BYTES = env_int("ACTIVITY_MAX_METADATA_BYTES", 4096, minimum=256)
 
 
 # -- Calls: presence and WebRTC signaling (voice app) -------------------------------------------
 
-# A session is online while it heartbeats; a process that dies stops heartbeating, so its users go
-# offline at most CALLS_PRESENCE_TTL seconds later, and teammates see it on their next heartbeat.
-CALLS_PRESENCE_TTL = env_int("CALLS_PRESENCE_TTL", 40, minimum=2, maximum=600)
-CALLS_HEARTBEAT_INTERVAL = env_float("CALLS_HEARTBEAT_INTERVAL", 15.0, minimum=0.2, maximum=300)
-if CALLS_HEARTBEAT_INTERVAL * 2 > CALLS_PRESENCE_TTL:
-    raise ImproperlyConfigured("CALLS_HEARTBEAT_INTERVAL must be at most half of CALLS_PRESENCE_TTL.")
+# Presence (who is online) is a heartbeat lease: timings in voice/presence.py.
 CALLS_RING_TIMEOUT = env_float("CALLS_RING_TIMEOUT", 45.0, minimum=1, maximum=600)
 CALLS_MAX_DURATION = env_int("CALLS_MAX_DURATION", 4 * 3600, minimum=60)
-CALLS_ENDED_TTL = env_int("CALLS_ENDED_TTL", 600, minimum=10)
 CALLS_SIGNAL_MAX_BYTES = env_int("CALLS_SIGNAL_MAX_BYTES", 16384, minimum=1024, maximum=262144)
 # ICE servers sent to the browser; none by default (host candidates work on one host and on a LAN).
 CALLS_STUN_URLS = env_list("CALLS_STUN_URLS")
@@ -323,9 +296,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# Seconds between the re-checks of every authenticated socket's account (infra/account_watch.py): one query per
-# process closes (4401) the sockets of users deactivated or re-passworded by a bulk update, which sends no signal.
-SOCKET_ACCOUNT_CHECK_SECONDS = env_float("SOCKET_ACCOUNT_CHECK_SECONDS", 30.0, minimum=0.1, maximum=3600)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

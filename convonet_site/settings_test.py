@@ -13,7 +13,6 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-REDIS_CHECK_INTERVAL = 0.2
 
 # Browser and multi-process tests run daphne in a subprocess that must see the test database,
 # so SQLite's test database is a file (in-memory databases are private to one process).

@@ -141,18 +141,26 @@ def wait_until_serving(server: LiveDaphne, timeout: float = 30.0) -> None:
     raise RuntimeError(f"daphne on port {server.port} did not serve within {timeout} s:\n{server.log()}")
 
 
-def daphne_command(port: int) -> list[str]:
-    """daphne as `make run` starts it (through `convonet_site.serve`, which sets its WebSocket limits)."""
-    return [sys.executable, "-m", "convonet_site.serve", "-b", "127.0.0.1", "-p", str(port)]
+def daphne_command(port: int, constants: dict[str, object] | None = None) -> list[str]:
+    """daphne as `make run` starts it (through `convonet_site.serve`, which sets its WebSocket limits); `constants`
+    (`{"module:NAME": value}`) replaces named constants of the code first (devtools/serve_with_constants.py)."""
+    command = [sys.executable, "-m", "convonet_site.serve", "-b", "127.0.0.1", "-p", str(port)]
+    if not constants:
+        return command
+    assignments = [f"{target}={value!r}" for target, value in constants.items()]
+    return [sys.executable, "-m", "devtools.serve_with_constants", *assignments, "--", *command[1:]]
 
 
-def start_daphne(log_dir: Path, port: int | None = None, **env: str) -> LiveDaphne:
-    """Start one daphne subprocess (tests and benchmarks); `port` restarts a stopped server on its port."""
+def start_daphne(
+    log_dir: Path, port: int | None = None, constants: dict[str, object] | None = None, **env: str
+) -> LiveDaphne:
+    """Start one daphne subprocess (tests and benchmarks); `port` restarts a stopped server on its port;
+    `constants` shortens a timing of the code, as `monkeypatch.setattr` does in-process."""
     port = port or free_port()
     log_path = log_dir / f"daphne-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            daphne_command(port),
+            daphne_command(port, constants),
             cwd=BASE_DIR,
             env=server_env(**env),
             stdout=log,

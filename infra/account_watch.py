@@ -1,4 +1,4 @@
-"""Authenticated sockets re-check their account every `SOCKET_ACCOUNT_CHECK_SECONDS`, all of a process's at once.
+"""Authenticated sockets re-check their account every `CHECK_SECONDS`, all of a process's at once.
 
 A socket is authenticated once, at its handshake (or by a voice PIN); sign-outs reach it through signals
 (`convonet_site.signout`). A bulk `QuerySet.update(is_active=False)` or a password hash written by a bulk update
@@ -77,7 +77,10 @@ async def _check(members: list[Watched]) -> None:
             log.exception("closing a socket whose account changed failed")
 
 
-CHECK = ticker.Duty("account check", lambda: settings.SOCKET_ACCOUNT_CHECK_SECONDS, _check)
+#: Seconds between checks: a bulk-updated account loses its sockets within half a minute, for one query per
+#: process per period however many sockets it holds.
+CHECK_SECONDS = 30.0
+CHECK = ticker.Duty("account check", lambda: CHECK_SECONDS, _check)
 
 
 def watch(member: Watched) -> None:

@@ -6,7 +6,7 @@ daphne hands every frame it reads to the application through an unbounded queue:
 than the consumer stores (a script, a broken client) grows the process without limit (DESIGN.md §9). This
 ASGI middleware pays for each frame as daphne puts it into that queue (the queue's `put_nowait` is the
 socket's gate while the socket lives), against two token buckets (`{PREFIX}_RECEIVE_FRAMES_PER_SECOND`,
-`{PREFIX}_RECEIVE_BYTES_PER_SECOND`, each holding `{PREFIX}_RECEIVE_BURST_SECONDS` worth): a frame over budget is
+`{PREFIX}_RECEIVE_BYTES_PER_SECOND`, each holding `BURST_SECONDS[prefix]` worth): a frame over budget is
 never queued, however busy the consumer is. A socket over budget gets one `receive_budget_exceeded` error and
 is closed (4008); frames not yet handed over are dropped, the consumer sees the disconnect and cleans up as
 usual. When `receive` is not an `asyncio.Queue`'s `get`, frames are paid for as the consumer takes them.
@@ -30,6 +30,9 @@ from django.conf import settings
 #: (autobahn) lets an application close only with 1000 or 3000-4999.
 CLOSE_CODE = 4008
 ERROR_CODE = "receive_budget_exceeded"
+#: Seconds' worth of frames and bytes a socket may send at once: a voice client catching up after a stall (two
+#: seconds of audio); a notifications client, which only pings, a little more slack.
+BURST_SECONDS = {"VOICE": 2, "NOTIFICATIONS": 4}
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
@@ -50,7 +53,7 @@ class Budget:
         return cls(
             getattr(settings, f"{prefix}_RECEIVE_FRAMES_PER_SECOND"),
             getattr(settings, f"{prefix}_RECEIVE_BYTES_PER_SECOND"),
-            getattr(settings, f"{prefix}_RECEIVE_BURST_SECONDS"),
+            BURST_SECONDS[prefix],
         )
 
     def spend(self, size: int) -> bool:

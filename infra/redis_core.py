@@ -47,6 +47,9 @@ REDIS_UNUSABLE_ERRORS: tuple[type[BaseException], ...] = (
 #: What redis-py's blocking pool raises when no connection was freed within its wait (its plain pool raises
 #: `MaxConnectionsError` at once).
 _POOL_WAIT_EXPIRED = "No connection available."
+#: Seconds between availability checks (one pipelined PING round trip): an outage or a recovery is seen within
+#: this, at a cost of one round trip per second per process, which no Redis notices.
+CHECK_INTERVAL = 1.0
 MARKER_KEY = "infra:marker"
 MARKER_TTL = 7 * 86400
 
@@ -104,7 +107,7 @@ class RedisManager:
 
     @property
     def check_interval(self) -> float:
-        return self._check_interval if self._check_interval is not None else settings.REDIS_CHECK_INTERVAL
+        return self._check_interval if self._check_interval is not None else CHECK_INTERVAL
 
     @property
     def socket_timeout(self) -> float:

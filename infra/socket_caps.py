@@ -10,9 +10,9 @@ address: people share addresses behind NATs). The limits and the refusals' words
 refusal is the count that was full.
 
 Each key is a hash, one field per socket (a random token): `"{deadline} {bytes held}"`. A process renews its
-sockets' deadlines every `VOICE_CAPS_LEASE / 3` seconds (`CAPS_RENEWAL`: one pipeline for all of them, whatever
+sockets' deadlines every `LEASE / 3` seconds (`CAPS_RENEWAL`: one pipeline for all of them, whatever
 their kind) and a socket removes its field when it closes; a socket whose process died stops being renewed, so its
-field is ignored (and dropped) once its deadline passes, and the whole key expires `VOICE_CAPS_LEASE` seconds after
+field is ignored (and dropped) once its deadline passes, and the whole key expires `LEASE` seconds after
 its last write. Every operation is one Lua script (atomic across processes; the key gets its TTL in the same call).
 While Redis is down nothing is counted and nothing is refused.
 """
@@ -23,8 +23,6 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from .policy import Fallback
 from .redis_core import redis_manager
 from .scripts import LuaScript
@@ -34,6 +32,9 @@ from .ticker import Duty
 CLOSE_CODE = 4429
 _ADDRESS = re.compile(r"[0-9A-Za-z.:_-]{1,64}")
 KINDS = ("voice", "notifications")
+#: Seconds a socket's place outlives its last renewal: a crashed process's sockets stop counting within a minute,
+#: while three renewals per lease let one late renewal (a busy loop, a Redis blip) pass without dropping a place.
+LEASE = 60
 
 
 def user_key(kind: str, user_id: int) -> str:
@@ -169,7 +170,7 @@ class SocketSlot:
 
     @staticmethod
     def lease() -> int:
-        return settings.VOICE_CAPS_LEASE
+        return LEASE
 
     async def _join(self, key: str, limit: int) -> bool:
         reply = await _run("join", key, self.token, self.lease(), limit)

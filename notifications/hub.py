@@ -30,7 +30,6 @@ from typing import Protocol
 
 import redis
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from infra.loop_local import PerLoop
 from infra.policy import Fallback
@@ -46,6 +45,9 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 3
 TICK_SECONDS = 1.0
+#: Seconds between heartbeat frames on an idle socket: well under the 60 s after which proxies (nginx's
+#: `proxy_read_timeout`) close a silent connection, and a page notices a dead one within half a minute.
+HEARTBEAT_SECONDS = 25.0
 #: Back-off between re-subscription attempts while Redis is down.
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
 
@@ -203,14 +205,14 @@ class Hub:
             except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
                 self.is_adopter = False
                 delivery_fallback.used(exc)
-            if time.monotonic() - last_heartbeat >= settings.NOTIFICATIONS_HEARTBEAT_SECONDS:
+            if time.monotonic() - last_heartbeat >= HEARTBEAT_SECONDS:
                 last_heartbeat = time.monotonic()
                 for listener in list(self._listeners):
                     try:
                         await listener.heartbeat()
                     except Exception:  # a connection closing under us must not stop the others' heartbeats
                         log.debug("A heartbeat could not be sent", exc_info=True)
-            await asyncio.sleep(min(TICK_SECONDS, settings.NOTIFICATIONS_HEARTBEAT_SECONDS))
+            await asyncio.sleep(min(TICK_SECONDS, HEARTBEAT_SECONDS))
 
     # -- messages ------------------------------------------------------------------------------
 

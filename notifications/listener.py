@@ -16,11 +16,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from infra.redis_core import REDIS_UNUSABLE_ERRORS
 
-from . import history
+from . import history, hub
 from .hub import RETRY_DELAYS, delivery_fallback, get_hub, notification_frame
 
 #: How long a catch-up waits for its process to be subscribed before reporting `unavailable`.
@@ -134,7 +133,7 @@ class Subscription:
             ready = {
                 "type": "ready",
                 "last_event_id": str(self.last_id) if self.last_id else None,
-                "heartbeat": settings.NOTIFICATIONS_HEARTBEAT_SECONDS,
+                "heartbeat": hub.HEARTBEAT_SECONDS,
             }
             await self.send_text(json.dumps(ready))
             while self.pending:

@@ -91,6 +91,9 @@ if ARGV[7] ~= '' then redis.call('SET', KEYS[5], envelope, 'EX', max_age) end
 return envelope
 """)
 
+#: Notifications held per process while Redis is down (more are dropped and counted): minutes of a busy site's
+#: publishing, a few megabytes at most.
+OUTAGE_BUFFER = 1000
 _buffer: OutageBuffer | None = None
 _fallback = Fallback("notifications_publish", "outage buffer, published in order (once) when Redis is back")
 
@@ -103,7 +106,7 @@ def outage_buffer() -> OutageBuffer:
     """Notifications published while Redis was down, in order, waiting for it to come back."""
     global _buffer
     if _buffer is None:
-        _buffer = OutageBuffer("notifications", settings.NOTIFICATIONS_OUTAGE_BUFFER)
+        _buffer = OutageBuffer("notifications", OUTAGE_BUFFER)
     return _buffer
 
 

@@ -33,8 +33,8 @@ def daphne_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveDap
     """Start daphne processes: `daphne_factory()` -> LiveDaphne; all stopped after the test."""
     servers: list[LiveDaphne] = []
 
-    def start(port: int | None = None, **env: str) -> LiveDaphne:
-        server = start_daphne(tmp_path, port, **env)
+    def start(port: int | None = None, constants: dict[str, object] | None = None, **env: str) -> LiveDaphne:
+        server = start_daphne(tmp_path, port, constants, **env)
         servers.append(server)
         return server
 

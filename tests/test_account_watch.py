@@ -1,5 +1,5 @@
 """The account re-check (infra/account_watch.py): a user deactivated, or whose password hash is replaced, by a bulk
-`QuerySet.update()` (no signal) loses their open sockets within `SOCKET_ACCOUNT_CHECK_SECONDS`, closed as a
+`QuerySet.update()` (no signal) loses their open sockets within `infra.account_watch.CHECK_SECONDS`, closed as a
 sign-out is (`signed_out`, 4401): `/ws/voice/` opened with the session cookie or by PIN, and `/ws/notifications/`;
 through the real ASGI stack here, and on a live daphne process."""
 
@@ -23,8 +23,8 @@ CLOSE_TIMEOUT = 30.0
 
 
 @pytest.fixture(autouse=True)
-def quick_checks(settings):
-    settings.SOCKET_ACCOUNT_CHECK_SECONDS = 0.2
+def quick_checks(monkeypatch):
+    monkeypatch.setattr(account_watch, "CHECK_SECONDS", 0.2)
 
 
 async def closed_4401(socket: Socket) -> None:
@@ -95,7 +95,7 @@ def test_a_live_server_closes_the_sockets_of_a_user_deactivated_in_bulk(daphne_f
     alice = make_user("alice")
     client = logged_in(alice)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    server = daphne_factory(SOCKET_ACCOUNT_CHECK_SECONDS="0.5")
+    server = daphne_factory(constants={"infra.account_watch:CHECK_SECONDS": 0.5})
 
     ends = live_ends(server, cookie, lambda: bulk_update(alice, is_active=False), CLOSE_TIMEOUT)
     assert ends == [("signed_out", 4401), ("signed_out", 4401)]

@@ -6,6 +6,7 @@ import redis
 from django.conf import settings
 
 from devtools.redis_servers import throwaway_redis
+from infra import redis_core
 from infra.redis_core import OutageBuffer, RedisManager, redis_manager
 
 
@@ -175,13 +176,15 @@ def pool_owner():
     policy._registry.pop("pool_test", None)
 
 
-async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_failing(settings, pool_owner, caplog):
+async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_failing(
+    settings, monkeypatch, pool_owner, caplog
+):
     """Our own pool running dry is not Redis being unusable: 50 concurrent calls on 2 connections, each holding
     its connection on the server (BLPOP), all succeed against the real Redis; no fallback is counted, nobody
     marks the manager unavailable (issue 13's stop wave). No check runs during the burst here (a check's 0.5 s
     deadline can be missed by a loaded machine alone); the next test checks while the pool is held."""
     settings.REDIS_ASYNC_MAX_CONNECTIONS = 2
-    settings.REDIS_CHECK_INTERVAL = 60
+    monkeypatch.setattr(redis_core, "CHECK_INTERVAL", 60)
     settings.REDIS_SOCKET_TIMEOUT = 4  # the pool waits 5x this for a free connection: ample on a loaded machine
     redis_manager.configure(settings.REDIS_URL)
     assert await redis_manager.ais_available()
@@ -198,12 +201,12 @@ async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_fai
     assert not [r for r in caplog.records if "is unavailable" in r.getMessage()]
 
 
-async def test_the_check_has_connections_of_its_own_while_the_pool_is_held(settings):
+async def test_the_check_has_connections_of_its_own_while_the_pool_is_held(settings, monkeypatch):
     """With every connection of the pool held (as at 1,000 recorders' stops), the manager's check still answers:
     it has connections of its own. Sharing the pool, it waited past its 0.5 s deadline and said Redis was
     unusable, every time; one of three checks in a row is allowed to miss its deadline on a loaded machine."""
     settings.REDIS_ASYNC_MAX_CONNECTIONS = 2
-    settings.REDIS_CHECK_INTERVAL = 0  # each call checks now
+    monkeypatch.setattr(redis_core, "CHECK_INTERVAL", 0)  # each call checks now
     settings.REDIS_SOCKET_TIMEOUT = 4
     redis_manager.configure(settings.REDIS_URL)
     client = redis_manager.async_client()

@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -18,6 +20,7 @@ PRINT = (
     "'traces': s.SENTRY_TRACES_SAMPLE_RATE}))"
 )
 STRONG_KEY = "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz"
+BASE_DIR = Path(__file__).resolve().parent.parent
 BASE_ENV = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "convonet_site.settings", "DEBUG": "1"}
 
 
@@ -128,6 +131,40 @@ def test_env_readers_directly(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="X_INT=-1 is below the minimum of 0"):
         env.env_int("X_INT", 1, minimum=0)
     assert env.redact_url("redis://:secret@h:1/0") == "redis://:***@h:1/0"
+
+
+#: Loads the settings with `os.environ` replaced by a mapping that notes every name asked for.
+READ_NAMES = """
+import json, os
+asked = set()
+class Noting(dict):
+    def get(self, key, default=None):
+        asked.add(key)
+        return super().get(key, default)
+    def __getitem__(self, key):
+        asked.add(key)
+        return super().__getitem__(key)
+    def __contains__(self, key):
+        asked.add(key)
+        return super().__contains__(key)
+os.environ = Noting(os.environ)
+from django.conf import settings
+settings.DEBUG
+print(json.dumps(sorted(asked)))
+"""
+
+
+def test_env_example_lists_exactly_what_the_settings_read():
+    """An operator reads `.env.example` for what they decide: a variable it lists that nothing reads would be a dead
+    knob, and one the settings read that it omits (an internal timing made a setting again) a knob nobody can find."""
+    listed = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", (BASE_DIR / ".env.example").read_text(), re.MULTILINE))
+    environment = {**BASE_ENV, "PYTHONPATH": str(BASE_DIR), "REDIS_SENTINELS": "10.0.0.1:26379"}
+    result = subprocess.run(
+        [sys.executable, "-c", READ_NAMES], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    read = set(json.loads(result.stdout)) - {"DJANGO_SETTINGS_MODULE"}
+    assert read == listed
 
 
 SENTINEL_PRINT = (

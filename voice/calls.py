@@ -4,7 +4,7 @@
 speaks from, and where the call stands. Every transition is one Lua script that checks the current
 state and the actor and writes the new state with its TTL, so two processes racing (the callee
 accepting on one while the caller hangs up on another) cannot both win. Ended calls are kept for
-`CALLS_ENDED_TTL` seconds so that a late message gets `call_ended` rather than `unknown_call`.
+`ENDED_TTL` seconds so that a late message gets `call_ended` rather than `unknown_call`.
 `call:active` indexes ringing and active calls for the admin, pruned of records that expired.
 
 What follows an operation (who is told what, which activity is recorded, whether a missed call is
@@ -37,6 +37,9 @@ from .services import display_name
 
 RINGING, ACTIVE, ENDED = "ringing", "active", "ended"
 INDEX_KEY = "call:active"
+#: Seconds an ended call is remembered: longer than any message in flight or a reconnect takes, so a late
+#: message gets `call_ended` rather than `unknown_call`.
+ENDED_TTL = 600
 #: Reasons a call ends before it was answered that make it a missed call for the callee.
 MISSED_REASONS = frozenset({"no_answer", "cancelled", "disconnected"})
 _CALL_ID = re.compile(r"[0-9a-f]{32}")
@@ -204,7 +207,7 @@ async def _transition(
     if not valid_call_id(call_id):
         raise CallError("unknown_call")
     role, allowed, new_state = _RULES[operation]
-    ttl = settings.CALLS_MAX_DURATION if new_state == ACTIVE else settings.CALLS_ENDED_TTL
+    ttl = settings.CALLS_MAX_DURATION if new_state == ACTIVE else ENDED_TTL
     args = ["" if actor is None else str(actor), role, "," + ",".join(allowed) + ",", new_state, ttl]
     keys = [call_key(call_id), INDEX_KEY]
     reply = await _fallback.arun(

@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from infra.policy import Fallback
 from infra.redis_core import redis_manager
@@ -84,6 +83,11 @@ def _keys(user_id: int, team_ids: Iterable[int]) -> list[str]:
     return [user_key(user_id), *(team_key(t) for t in sorted(set(team_ids)))]
 
 
+#: Seconds a connection stays online after its last heartbeat: a SIGKILLed process's users go offline within
+#: PRESENCE_TTL + HEARTBEAT_INTERVAL (55 s), while two heartbeats may be late before a live user flickers offline.
+PRESENCE_TTL = 40
+#: Seconds between heartbeats (`voice.socket_ticker`): at most half of PRESENCE_TTL, so one late beat is survived.
+HEARTBEAT_INTERVAL = 15.0
 _fallback = Fallback("presence", "nobody is shown online; calls are refused as callee offline")
 
 
@@ -92,9 +96,9 @@ async def _run(script: LuaScript, keys: list[str], args: list, default):
 
 
 async def aheartbeat(user_id: int, channel_name: str, team_ids: Iterable[int]) -> bool:
-    """Mark this connection online for another `CALLS_PRESENCE_TTL` seconds; True if the user just came online."""
+    """Mark this connection online for another `PRESENCE_TTL` seconds; True if the user just came online."""
     now = time.time()
-    ttl = settings.CALLS_PRESENCE_TTL
+    ttl = PRESENCE_TTL
     args = [channel_name, user_id, repr(now), repr(now + ttl), ttl]
     return bool(await _run(_HEARTBEAT, _keys(user_id, team_ids), args, 0))
 
@@ -103,7 +107,7 @@ async def aheartbeat_many(entries: list[tuple[int, str, Iterable[int]]]) -> list
     """`aheartbeat` for many connections (user id, channel name, teams) in one pipelined round trip; for each,
     True if its user just came online. All False while Redis is unusable."""
     now = time.time()
-    ttl = settings.CALLS_PRESENCE_TTL
+    ttl = PRESENCE_TTL
     calls = [
         (_keys(user_id, team_ids), [channel, user_id, repr(now), repr(now + ttl), ttl])
         for user_id, channel, team_ids in entries

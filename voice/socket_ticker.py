@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
-
 from infra.ticker import Duty
 
 from . import presence
@@ -39,4 +37,4 @@ async def _heartbeat(sockets: list[Any]) -> None:
 
 
 #: Members: authenticated voice consumers (`voice.presence_consumer.PresenceMixin`).
-PRESENCE_HEARTBEAT = Duty("presence heartbeat", lambda: settings.CALLS_HEARTBEAT_INTERVAL, _heartbeat)
+PRESENCE_HEARTBEAT = Duty("presence heartbeat", lambda: presence.HEARTBEAT_INTERVAL, _heartbeat)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from devtools.waits import WAIT
+from notifications import hub as hub_module
 from notifications import keys
 from notifications import listener as listener_module
 from notifications.consumers import NotificationConsumer
@@ -173,7 +174,7 @@ async def test_it_continues_without_resync_when_nothing_was_lost():
     sent = await apublish_user(alice.id, {"type": "t"})
     ws, frames = await connect(alice, last_event_id=sent["id"])
     assert [f["type"] for f in frames] == ["ready"]
-    assert frames[0]["heartbeat"] == settings.NOTIFICATIONS_HEARTBEAT_SECONDS
+    assert frames[0]["heartbeat"] == hub_module.HEARTBEAT_SECONDS
     await ws.disconnect()
 
 
@@ -281,8 +282,8 @@ async def _wait_for(condition, timeout: float = WAIT) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_it_sends_heartbeats_to_idle_connections(settings):
-    settings.NOTIFICATIONS_HEARTBEAT_SECONDS = 0.2
+async def test_it_sends_heartbeats_to_idle_connections(monkeypatch):
+    monkeypatch.setattr(hub_module, "HEARTBEAT_SECONDS", 0.2)
     alice = await sync_to_async(make_member)("alice")
     ws, _ = await connect(alice)
     frame = await ws.receive_json_from(timeout=WAIT)

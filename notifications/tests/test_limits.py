@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from devtools.waits import WAIT
+from infra import receive_budget, socket_caps
 from notifications.hub import get_hub
 from notifications.routing import websocket_urlpatterns
 from notifications.tests.helpers import Client, make_member
@@ -57,7 +58,7 @@ async def test_one_user_cannot_hold_more_sockets_than_the_cap_and_others_still_c
     for _ in range(5):
         error, code = await refused(hog)
         assert (error["type"], error["code"], error["limit"], code) == ("error", "too_many_sockets", 3, 4429)
-    assert 0 < redis_db.ttl(f"notifications:caps:user:{hog.pk}") <= settings.VOICE_CAPS_LEASE
+    assert 0 < redis_db.ttl(f"notifications:caps:user:{hog.pk}") <= socket_caps.LEASE
     others = [await opened(other) for _ in range(3)]  # the hog's sockets take nothing from another user
     await held.pop().disconnect()
     held.append(await opened(hog))  # a closed socket's place is released
@@ -66,8 +67,9 @@ async def test_one_user_cannot_hold_more_sockets_than_the_cap_and_others_still_c
     assert not redis_db.exists(f"notifications:caps:user:{hog.pk}", f"notifications:caps:user:{other.pk}")
 
 
-async def test_a_socket_sending_past_its_receive_budget_is_closed(settings, redis_db):
-    settings.NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND, settings.NOTIFICATIONS_RECEIVE_BURST_SECONDS = 2, 2
+async def test_a_socket_sending_past_its_receive_budget_is_closed(settings, monkeypatch, redis_db):
+    settings.NOTIFICATIONS_RECEIVE_FRAMES_PER_SECOND = 2
+    monkeypatch.setitem(receive_budget.BURST_SECONDS, "NOTIFICATIONS", 2)
     flooder = await opened(await sync_to_async(make_member)("flooder"))
     for _ in range(50):
         await flooder.send_to(text_data=json.dumps({"type": "ping"}))

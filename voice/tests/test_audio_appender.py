@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from devtools.waits import WAIT
+from infra import redis_core
 from infra.redis_core import redis_manager
 from voice import audio_appender, sessions, traffic
 from voice.audio_appender import AudioAppender, appender
@@ -79,14 +80,16 @@ async def test_a_flushed_script_cache_is_reloaded_and_every_chunk_stored(redis_d
     assert [redis_db.get(f"session:{sid}:audio") for sid in ids] == [b"abc"] * len(ids)
 
 
-async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_lost(redis_db, settings):
+async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_lost(redis_db, settings, monkeypatch):
     """`CLIENT PAUSE WRITE` holds the flush's EVALSHAs (in force when its reply arrives): the flush times out,
     each chunk is stored in memory from its offset, and moves to Redis, after what Redis had, once it is back.
 
     The short socket timeout is for the stall alone: the set-up, the recovery and the checks run with the suite's,
     as a loaded machine may take longer than 0.2 s over a healthy Redis."""
     normal_timeout = settings.REDIS_SOCKET_TIMEOUT
-    settings.REDIS_CHECK_INTERVAL = 600  # the flush finds Redis usable (checked just before) and sends
+    monkeypatch.setattr(
+        redis_core, "CHECK_INTERVAL", 600
+    )  # the flush finds Redis usable (checked just before) and sends
     ids = _recording(3)
     known = [{**KNOWN, "connected_at": repr(time.time())} for _ in ids]
     stored = await asyncio.gather(*(sessions.aappend_audio(sid, b"A" * 10, offset=0) for sid in ids))
@@ -127,8 +130,10 @@ async def _until_redis_answers() -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db, settings):
-    settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 0  # the second flush is on its way to Redis when the caller goes
+async def test_a_cancelled_connection_does_not_wedge_the_appender(redis_db, monkeypatch):
+    monkeypatch.setattr(
+        audio_appender, "FLUSH_INTERVAL", 0
+    )  # the second flush is on its way to Redis when the caller goes
     left, stays = _recording(2)
     await sessions.aappend_audio(stays, b"", offset=0)
     never_sent = asyncio.create_task(sessions.aappend_audio(left, b"never", offset=0))
@@ -173,9 +178,9 @@ class _HeldWaits:
 
 
 async def test_an_append_with_no_flush_in_the_interval_goes_at_once_later_ones_share_a_round_trip(
-    redis_db, settings, monkeypatch
+    redis_db, monkeypatch
 ):
-    settings.VOICE_AUDIO_FLUSH_INTERVAL_MS = 60_000
+    monkeypatch.setattr(audio_appender, "FLUSH_INTERVAL", 60)
     waits = _HeldWaits()
     monkeypatch.setattr(audio_appender, "asyncio", waits)
     own = AudioAppender()

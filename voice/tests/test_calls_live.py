@@ -64,8 +64,8 @@ def test_it_shows_a_user_offline_after_their_process_is_killed(daphne_factory, m
     5 s, which a loaded machine delaying one by a second or two does not do."""
     ann = make_user("kill-ann", teams={"Kill Calls": "member"})
     bob = make_user("kill-bob", teams={"Kill Calls": "member"})
-    timing = {"CALLS_PRESENCE_TTL": "6", "CALLS_HEARTBEAT_INTERVAL": "1"}
-    first, second = daphne_factory(**timing), daphne_factory(**timing)
+    timing = {"voice.presence:PRESENCE_TTL": 6, "voice.presence:HEARTBEAT_INTERVAL": 1.0}
+    first, second = daphne_factory(constants=timing), daphne_factory(constants=timing)
     cookies = session_cookie(ann), session_cookie(bob)
 
     async def scenario() -> None:

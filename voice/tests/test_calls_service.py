@@ -59,7 +59,7 @@ async def test_it_walks_ringing_active_ended(redis_db, settings):
     assert not ended.missed
     # Between what this side saw of the answer and of the hang-up (the script's clock is this machine's).
     assert asking_hangup - answered - 0.002 <= calls.duration(ended.call) <= hung_up - asked_accept + 0.002
-    assert 0 < redis_db.ttl(f"call:{call['call_id']}") <= settings.CALLS_ENDED_TTL
+    assert 0 < redis_db.ttl(f"call:{call['call_id']}") <= calls.ENDED_TTL
     assert calls.active_calls() == []
 
 

@@ -12,6 +12,7 @@ import websockets
 from asgiref.sync import sync_to_async
 
 from devtools.waits import WAIT
+from infra import socket_caps
 from voice import traffic
 from voice.consumers import VoiceCallConsumer
 
@@ -56,7 +57,7 @@ async def test_a_user_holds_at_most_the_capped_number_of_sockets(settings, alice
     first, second = await opened(alice), await opened(alice, "10.0.0.2")
     error, code = await refused(alice, "10.0.0.3")
     assert (error["code"], error["limit"], code) == ("too_many_sockets", 2, 4429)
-    assert 0 < redis_db.ttl(f"voice:caps:user:{alice.pk}") <= settings.VOICE_CAPS_LEASE
+    assert 0 < redis_db.ttl(f"voice:caps:user:{alice.pk}") <= socket_caps.LEASE
     await first.close()
     third = await opened(alice)  # the closed socket's place was released
     for voice in (second, third):
@@ -69,7 +70,7 @@ async def test_anonymous_sockets_are_capped_per_address_until_they_authenticate(
     waiting = [await opened(address="10.0.0.5"), await opened(address="10.0.0.5")]
     error, code = await refused(address="10.0.0.5")
     assert (error["code"], error["limit"], code) == ("too_many_anonymous_sockets", 2, 4429)
-    assert 0 < redis_db.ttl("voice:caps:address:10.0.0.5") <= settings.VOICE_CAPS_LEASE
+    assert 0 < redis_db.ttl("voice:caps:address:10.0.0.5") <= socket_caps.LEASE
     elsewhere = await opened(address="10.0.0.6")  # another address has its own count
     reply = await answer(waiting[0], {"type": "authenticate", "username": "alice", "pin": "4321"})
     assert reply["type"] == "authenticated"
@@ -137,8 +138,9 @@ def test_the_caps_hold_across_processes_and_a_killed_process_frees_its_places(da
     make_user("pat", pin="864200")
     # Renewed every LIVE_LEASE / 3 s by each daphne: a live socket's place lapses only if its process misses
     # renewals for 6 s, which a loaded machine delaying one by a second or two does not do.
-    caps = {"VOICE_MAX_SOCKETS_PER_USER": "2", "VOICE_CAPS_LEASE": str(LIVE_LEASE)}
-    first, second = daphne_factory(**caps), daphne_factory(**caps)
+    lease = {"infra.socket_caps:LEASE": LIVE_LEASE}
+    first = daphne_factory(constants=lease, VOICE_MAX_SOCKETS_PER_USER="2")
+    second = daphne_factory(constants=lease, VOICE_MAX_SOCKETS_PER_USER="2")
 
     async def connect(server) -> tuple[websockets.ClientConnection, dict]:
         """A PIN-authenticated socket and what follows `authenticated`: `presence` when it stays, else the error."""
@@ -169,10 +171,10 @@ def test_the_caps_hold_across_processes_and_a_killed_process_frees_its_places(da
         assert redis_db.ttl(key) > 0
 
 
-async def test_one_renewal_keeps_every_socket_of_the_process_and_drops_the_dead(settings, redis_db):
+async def test_one_renewal_keeps_every_socket_of_the_process_and_drops_the_dead(monkeypatch, redis_db):
     from infra.socket_caps import SocketSlot, address_key, arenew_all, user_key
 
-    settings.VOICE_CAPS_LEASE = 60
+    monkeypatch.setattr(socket_caps, "LEASE", 60)
     users = [SocketSlot("voice", "10.0.0.9") for _ in range(3)]
     anonymous = SocketSlot("voice", "10.0.0.9")
     for slot in users:

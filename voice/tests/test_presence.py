@@ -18,11 +18,11 @@ from voice import presence
 from voice.socket_ticker import PRESENCE_HEARTBEAT
 
 
-async def test_it_marks_a_user_online_with_ttls_set(redis_db, settings):
+async def test_it_marks_a_user_online_with_ttls_set(redis_db):
     assert await presence.aheartbeat(501, "chan-a", [71, 72]) is True
     assert await presence.aheartbeat(501, "chan-a", [71, 72]) is False
     for key in (b"presence:user:501", b"presence:team:71", b"presence:team:72"):
-        assert 0 < redis_db.ttl(key) <= settings.CALLS_PRESENCE_TTL
+        assert 0 < redis_db.ttl(key) <= presence.PRESENCE_TTL
     assert redis_db.zrange("presence:user:501", 0, -1) == [b"chan-a"]
     assert await presence.aonline_users([71]) == [501]
     assert await presence.auser_channels(501) == ["chan-a"]
@@ -49,9 +49,9 @@ async def test_it_keeps_a_user_online_until_the_last_connection_leaves(redis_db)
     assert redis_db.zscore("presence:team:71", "501") is None
 
 
-async def test_it_shows_a_user_offline_once_heartbeats_stop(redis_db, settings):
+async def test_it_shows_a_user_offline_once_heartbeats_stop(redis_db, monkeypatch):
     """A process killed with SIGKILL never calls `aleave`: the deadline alone takes its users offline."""
-    settings.CALLS_PRESENCE_TTL = 3
+    monkeypatch.setattr(presence, "PRESENCE_TTL", 3)
     await presence.aheartbeat(501, "dead-chan", [71])
     await presence.aheartbeat(502, "live-chan", [71])
     assert await presence.aonline_users([71]) == [501, 502]
@@ -67,8 +67,8 @@ async def test_it_shows_a_user_offline_once_heartbeats_stop(redis_db, settings):
     assert await presence.aheartbeat(501, "new-chan", [71]) is True
 
 
-async def test_it_lets_the_keys_expire_with_the_last_heartbeat(redis_db, settings):
-    settings.CALLS_PRESENCE_TTL = 3
+async def test_it_lets_the_keys_expire_with_the_last_heartbeat(redis_db, monkeypatch):
+    monkeypatch.setattr(presence, "PRESENCE_TTL", 3)
     await presence.aheartbeat(501, "chan-a", [71])
     assert 0 < redis_db.pttl("presence:user:501") <= 3000 and 0 < redis_db.pttl("presence:team:71") <= 3000
     async with asyncio.timeout(WAIT):
@@ -138,7 +138,7 @@ class Teammate:
 async def test_it_takes_a_killed_process_offline_within_a_minute_by_default(redis_db):
     """A process holding a user online is killed with SIGKILL (no clean-up runs); a teammate's connection, on the
     real heartbeat duty with the default timings, is pushed the user offline within the promised minute."""
-    env = {k: v for k, v in os.environ.items() if k not in {"CALLS_PRESENCE_TTL", "CALLS_HEARTBEAT_INTERVAL"}}
+    env = dict(os.environ)
     holder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -167,3 +167,8 @@ async def test_it_takes_a_killed_process_offline_within_a_minute_by_default(redi
     assert seen and seen[0][1] == [601], seen  # the teammate saw the user online after the kill: the TTL holds it
     offline_after = next((after for after, users in seen if users == []), None)
     assert offline_after is not None and offline_after <= PROMISED_SECONDS, seen
+
+
+def test_a_live_connection_heartbeats_at_least_twice_per_ttl():
+    """One late heartbeat must not take a live user offline."""
+    assert 2 * presence.HEARTBEAT_INTERVAL <= presence.PRESENCE_TTL

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 
 from teams.membership import accept_invitation
 from teams.models import Team, TeamInvitation, TeamMembership
+from voice import presence
 
 from .test_calls_consumer import close_connections, connect, people  # noqa: F401 (fixtures)
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def slow_heartbeats(settings):
+def slow_heartbeats(monkeypatch):
     """Heartbeats far apart: only the membership change itself can update presence within the test."""
-    settings.CALLS_HEARTBEAT_INTERVAL = 600
+    monkeypatch.setattr(presence, "HEARTBEAT_INTERVAL", 600)
 
 
 async def test_a_removed_member_stops_seeing_and_being_seen_at_once(people, redis_db):  # noqa: F811

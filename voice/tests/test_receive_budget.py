@@ -86,8 +86,9 @@ class Server:
         self.queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
 
-async def test_frames_within_the_budget_are_handed_over_in_order(settings, clock):
-    settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
+async def test_frames_within_the_budget_are_handed_over_in_order(settings, monkeypatch, clock):
+    settings.VOICE_RECEIVE_FRAMES_PER_SECOND = 5
+    monkeypatch.setitem(receive_budget.BURST_SECONDS, "VOICE", 1)
     server = Server()
     server.arrive(5)
     events = [await server.gate() for _ in range(7)]
@@ -96,8 +97,11 @@ async def test_frames_within_the_budget_are_handed_over_in_order(settings, clock
     assert server.sent == [] and server.gate.refusal is None
 
 
-async def test_frames_over_the_budget_are_refused_as_they_arrive_before_the_consumer_takes_any(settings, clock):
-    settings.VOICE_RECEIVE_FRAMES_PER_SECOND, settings.VOICE_RECEIVE_BURST_SECONDS = 5, 1
+async def test_frames_over_the_budget_are_refused_as_they_arrive_before_the_consumer_takes_any(
+    settings, monkeypatch, clock
+):
+    settings.VOICE_RECEIVE_FRAMES_PER_SECOND = 5
+    monkeypatch.setitem(receive_budget.BURST_SECONDS, "VOICE", 1)
     server = Server()
     server.arrive(20)
     # Refused while the frames arrived, with the consumer busy elsewhere: only the 5 paid for were queued.
@@ -124,7 +128,7 @@ async def _recording(url: str) -> WsClient:
 @pytest.mark.slow
 def test_a_flooding_client_gets_receive_budget_exceeded_and_is_closed(daphne_factory, make_user):
     make_user("fran", pin="246810")
-    server = daphne_factory(VOICE_RECEIVE_FRAMES_PER_SECOND="20", VOICE_RECEIVE_BURST_SECONDS="1")
+    server = daphne_factory(VOICE_RECEIVE_FRAMES_PER_SECOND="20")
 
     async def flood() -> tuple[dict, int | None]:
         client = await _recording(server.url)
@@ -144,7 +148,7 @@ def test_a_flooding_client_gets_receive_budget_exceeded_and_is_closed(daphne_fac
 @pytest.mark.slow
 def test_a_client_within_its_budget_records_every_byte(daphne_factory, make_user):
     make_user("fran", pin="246810")
-    server = daphne_factory(VOICE_RECEIVE_FRAMES_PER_SECOND="20", VOICE_RECEIVE_BURST_SECONDS="1")
+    server = daphne_factory(VOICE_RECEIVE_FRAMES_PER_SECOND="20")
 
     async def record() -> dict:
         client = await _recording(server.url)
