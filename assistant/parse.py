@@ -46,6 +46,9 @@ _IS_WORDS = (
     r"finished|complete|completed|sorted|ready|over|up|due|overdue|urgent|high|low|medium|normal|important|"
     r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with|made|gone|done|paid|sent|set|put|cut"
 )
+#: After "'s", the -ing words that make it an "is" ("Zoe's taking over the backups"); a possessive before other
+#: -ing words is left alone ("add Dan's meeting notes").
+_IS_DOING = r"taking|doing|handling|covering|sorting|dealing|looking after|working on|going to|running|owning"
 #: Words a stutter doubles that a title never does ("very very" may be a title's).
 _DOUBLED = r"make|add|the|a|to|it|assign|delete|mark|tick|put|move|set|and|i|uh|um|please|can|you|remind|change"
 _ENDINGS = (
@@ -71,7 +74,7 @@ def normalize(transcript: str) -> str:
     text = re.sub(rf"\b({_DOUBLED}) \1\b", r"\1", text)  # a stutter: "make make it urgent"
     text = re.sub(r"\b(?:not |the )?a do\b", "the todo", text)  # Whisper's hearing of a quick "the to-do"
     text = re.sub(r"\bwhats\b|^work's\b", "what's", text)
-    text = re.sub(rf"'s (?=(?:{_IS_WORDS})\b)", " is ", text)  # "the filament's high priority now"
+    text = re.sub(rf"'s (?=(?:{_IS_WORDS}|{_IS_DOING})\b)", " is ", text)  # "the filament's high priority now"
     text = re.sub(r"'s (?=been\b|got\b|\w+ed\b|written\b|done\b|sent\b|paid\b)", " has ", text)  # "Dan's chased it"
     text = re.sub(r"^(?:a sign|i sign|a signed|assigned|sign)\b", "assign", text)
     text = re.sub(r"\b(?:a sign|a signed)(?= (?:it )?to\b)", "assign", text)

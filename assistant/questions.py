@@ -24,16 +24,16 @@ TODO_WORDS = re.compile(
 #: something else ("what's the weather like in Galway tomorrow").
 QUESTION_WORDS = frozenset(
     """
-    what whats what's which who whose who's whos show me list lists read out tell give check how many much do
-    does did i have has had got get is are was were there there's anything any something everything all of the a
-    an my mine our on in for at to by due do overdue over past late open pending left remaining outstanding
-    still need needs needed doing done finished completed closed complete todo todos task tasks item items thing
-    things job jobs stuff work working plate assigned with that thats that's this week today tonight tomorrow
-    next coming monday tuesday wednesday thursday friday saturday sunday priority urgent high highest low lowest
-    medium normal important critical top asap be yet else more now currently up and or ones one we us you can
-    could would please look see let know about going like so far already i've i'm we've ticked crossed checked
-    off been have got gotta has what've else team teams list's before end day days new moment right currently
-    present behind late week's weeks month ago lately recently just been
+    what whats what's which who whose who's whos supposed meant show me list lists read out tell give check how
+    many much do does did i have has had got get is are was were there there's anything any something everything
+    all of the a an my mine our on in for at to by due do overdue over past late open pending left remaining
+    outstanding still need needs needed doing done finished completed closed complete todo todos task tasks item
+    items thing things job jobs stuff work working plate assigned with that thats that's this week today tonight
+    tomorrow next coming monday tuesday wednesday thursday friday saturday sunday priority urgent high highest
+    low lowest medium normal important critical top asap be yet else more now currently up and or ones one we us
+    you can could would please look see let know about going like so far already i've i'm we've ticked crossed
+    checked off been have got gotta has what've else team teams list's before end day days new moment right
+    currently present behind late week's weeks month ago lately recently just been
     """.split()  # noqa: SIM905 (a list of words reads best as words)
 )
 _MINE = re.compile(r"\b(?:my|mine|me|i|i've|i'm|myself|i'd)\b")

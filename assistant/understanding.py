@@ -18,6 +18,7 @@ from . import grammar
 from .clauses import Clauses
 from .dates import due_date
 from .grammar import Reading
+from .matching import plain
 from .references import IRREGULAR
 
 if TYPE_CHECKING:
@@ -151,6 +152,9 @@ class Understanding:
             return NOT_THIS
         if ("participle" in slots or "doing" in slots) and not phrases:
             return NOT_THIS
+        particle = slots.get("participle", "").split(" ")[0]
+        if particle in PARTICLES and not self._ends_with(slots["todo"], particle):
+            return NOT_THIS
         if phrases:
             scores.append(max(self._todo_fit(phrase) for phrase in phrases))
         elif reading.metadata.get("focus"):
@@ -166,6 +170,12 @@ class Understanding:
         if reading.intent == "list_todos" and not self.ctx.list_filters(self.text).asked:
             return NOT_THIS
         return min(scores) if scores else 1.0
+
+    def _ends_with(self, spoken: str, particle: str) -> bool:
+        """Whether every todo `spoken` names has `particle` in its title ("the bins are up" is not "Take the bins
+        out": the particles are stop words to the title search)."""
+        tied, _ = self.ctx.todo_matches(spoken)
+        return bool(tied) and all(particle in plain(todo.title).split() for todo in tied)
 
     def _todo_fit(self, spoken: str) -> float:
         if len(spoken.split()) > MAX_TODO_WORDS:
@@ -222,7 +232,10 @@ def todo_phrases(reading: Reading) -> list[str]:
     if "todo" not in slots:
         return []
     if "participle" in slots:  # "the invoices are sent": only a past participle says it was done
-        if not participle(slots["participle"].split(" ")[0]):
+        said = slots["participle"].split(" ")[0]
+        if said in PARTICLES:  # "the bins are out" for "Take the bins out" (the title's own particle: `_fit`)
+            return [slots["todo"]]
+        if not participle(said):
             return []
         return [f"{slots['todo']} {slots['participle']}", slots["todo"]]
     if "doing" in slots:  # "the tea towels need washing": a gerund
@@ -247,6 +260,9 @@ NOT_DONE_YET = re.compile(
     r"haven't|hasn't|have not|has not|didn't|did not|never)\b"
 )
 
+
+#: A phrasal verb's particle, the state its todo leaves a thing in: "the bins are out", "the tent is up".
+PARTICLES = frozenset({"out", "off", "up", "down", "away", "back"})
 
 #: Verbs that are also the state they leave a thing in: "the kennels are clean" is "Clean the kennels" done.
 STATE_VERBS = frozenset({"clean", "empty", "tidy", "clear", "dry", "ready", "secure", "straight"})

@@ -15,7 +15,14 @@ from assistant import evaluation
 #: The goal on wordings nobody wrote a template for.
 GOAL = 0.95
 #: set -> (right cases at least, wrong changes at most), as measured on 2026-12-07 (README, "Measured, not guessed").
-FLOORS = {"dev": (215, 0), "dev-2": (207, 0), "dev-3": (204, 0), "dev-4": (77, 0), "heldout": (201, 2)}
+FLOORS = {
+    "dev": (215, 0),
+    "dev-2": (207, 0),
+    "dev-3": (204, 0),
+    "dev-4": (77, 0),
+    "dev-5": (51, 0),
+    "heldout": (201, 2),
+}
 
 
 @pytest.fixture
