@@ -71,6 +71,16 @@ def _forget_what_earlier_tests_held() -> None:
     ratelimit.local_limiter.clear()
 
 
+@pytest.fixture
+def production_timings(settings):
+    """This process's Redis check at production's interval (the test settings shorten it for the rest of the suite),
+    so a fault is noticed here no sooner than it would be in production. Returns the interval."""
+    from convonet_site import settings as production
+
+    settings.REDIS_CHECK_INTERVAL = production.REDIS_CHECK_INTERVAL
+    return production.REDIS_CHECK_INTERVAL
+
+
 @pytest.fixture(autouse=True)
 def redis_db() -> redis.Redis:
     """The raw test database, flushed before the test; use it to check what the code stored."""
