@@ -142,13 +142,16 @@ async def send_batch(ws, batch: list[str | bytes], counts: Counter) -> None:
         counts["pings"] += is_ping(item)
     await ws.send(json.dumps({"type": "ping"}))
     expected = 1 + sum(map(is_ping, batch))
-    async with asyncio.timeout(60):
-        while expected:
-            reply = json.loads(await ws.recv())
-            counts[f"reply:{reply['type']}"] += 1
-            if reply["type"] == "error":
-                counts[f"error:{reply['code']}"] += 1
-            expected -= reply["type"] == "pong"
+    try:
+        async with asyncio.timeout(60):
+            while expected:
+                reply = json.loads(await ws.recv())
+                counts[f"reply:{reply['type']}"] += 1
+                if reply["type"] == "error":
+                    counts[f"error:{reply['code']}"] += 1
+                expected -= reply["type"] == "pong"
+    except TimeoutError:
+        raise AssertionError(f"{expected} of the batch's pings had no pong within 60 s: {counts}") from None
 
 
 def test_ten_thousand_generated_frames_per_websocket(daphne_factory, make_user, redis_db, capsys):
