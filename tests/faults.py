@@ -1,4 +1,4 @@
-"""The five faults of the matrix, done to a throwaway redis-server and undone: what a failing Redis looks like.
+"""The six faults of the matrix, done to a throwaway redis-server and undone: what a failing Redis looks like.
 
 - down: SIGKILL, then a restart on the same port from its AOF (`appendfsync always`: nothing acknowledged lost);
 - read_only: `REPLICAOF 127.0.0.1 1`, what a Sentinel failover does to the old master's clients;
@@ -15,10 +15,12 @@ import threading
 import time
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from devtools.redis_servers import ThrowawayRedis
+from infra import redis_core
 
 FAULTS = ("down", "read_only", "oom", "slow", "data_lost", "restart_empty")
 #: Longer than the 1 s socket timeout of the settings: a call made meanwhile times out, then runs.
@@ -32,6 +34,13 @@ KEEPS_DATA = frozenset({"down", "read_only", "oom", "slow"})
 UNUSABLE = KEEPS_DATA | {"restart_empty"}
 #: How the manager names the loss it detects (`infra.redis_core`, health's `data_lost.last.cause`).
 LOSS_CAUSES = {"data_lost": "flushed", "restart_empty": "restarted without its data"}
+
+
+def recovery_deadline() -> float:
+    """How long after the heal the app may take to be back on Redis, at production's check interval (every test
+    runs at it): the check that notices (one `CHECK_INTERVAL` after the last, plus its own timeout), then the
+    recovery's writes; four more intervals are for a loaded machine."""
+    return 5 * redis_core.CHECK_INTERVAL + settings.REDIS_SOCKET_TIMEOUT
 
 
 class Fault:

@@ -1,8 +1,9 @@
 """Graceful drain: SIGTERM to one of two daphne processes behind nginx while pages are connected, then start it again.
 
 Its WebSockets are closed with 1012 after their recordings are stopped and reported; the pages reconnect through
-nginx to the other process and catch up by id. Requires 0 lost and 0 duplicated notifications, recordings reported
-(`interrupted: "server_restart"`) with every acknowledged byte, no error frames; prints the figures (`pytest -s`).
+nginx to the other process and catch up by id. Requires every published notification kept in the history and on
+every bell, 0 duplicated, recordings reported (`interrupted: "server_restart"`) with every acknowledged byte, no
+error frames; prints the figures (`pytest -s`).
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ def test_restarting_one_daphne_with_clients_connected_loses_no_notification(prod
         await asyncio.to_thread(topology.start_daphne, 1)
         figures["restart_s"] = time.monotonic() - started
         await asyncio.sleep(1.5)
-        publisher.stopping.set()
-        await asyncio.to_thread(publisher.join)
+        await asyncio.to_thread(publisher.finish)  # what a publish raised fails the test here
         kept = await asyncio.to_thread(history_markers, topology, team_id)
         figures["published"], figures["kept"] = publisher.count, kept
         figures["catch_up_s"] = await wait_for(lambda: all(kept <= b.markers() for b in bells), 20)
@@ -93,6 +93,8 @@ def test_restarting_one_daphne_with_clients_connected_loses_no_notification(prod
     assert figures["exit_code"] == 0
     assert figures["closed_1012"] >= 1
     assert set(closes) <= {1012}
+    # Redis never failed: every notification published is in the history (none held, none dropped by the drain).
+    assert figures["kept"] == set(range(figures["published"])), figures["published"]
     assert sum(b.duplicates for b in bells) == 0
     assert errors == []
     assert restarted, "no recording was on the drained process"

@@ -171,19 +171,33 @@ async def wait_for(predicate, timeout: float, step: float = 0.05) -> float:
 
 
 class Every(threading.Thread):
-    """Call `action(n)` every `interval` s until stopped (publisher, activity writer, page poller)."""
+    """Call `action(n)` every `interval` s until stopped (publisher, activity writer, page poller).
+
+    An action that raises ends the thread; `finish` raises it again in the test, which a thread's death alone
+    would not fail."""
 
     def __init__(self, interval: float, action) -> None:
         super().__init__(daemon=True)
         self.interval, self.action = interval, action
         self.stopping = threading.Event()
         self.count = 0
+        self.error: BaseException | None = None
 
     def run(self) -> None:
-        while not self.stopping.is_set():
-            self.action(self.count)
-            self.count += 1
-            time.sleep(self.interval)
+        try:
+            while not self.stopping.is_set():
+                self.action(self.count)
+                self.count += 1
+                time.sleep(self.interval)
+        except BaseException as exc:  # re-raised by `finish`, in the test's thread
+            self.error = exc
+
+    def finish(self) -> None:
+        """Stop, wait for the last call, and raise what an action raised."""
+        self.stopping.set()
+        self.join()
+        if self.error is not None:
+            raise RuntimeError(f"{self.action!r} raised after {self.count} calls") from self.error
 
 
 def history_markers(topology, team_id: int) -> set[int]:
