@@ -37,6 +37,8 @@ class VoiceSocket(JsonFrameSocket):
 
     #: The parts, in the order their hooks run (disconnect hooks in reverse); each socket of `voice.consumers` sets it.
     part_types: tuple[type[Part], ...] = ()
+    frame_parts: dict[str, int] = {}
+    event_parts: dict[str, int] = {}
     message_types: frozenset[str] = frozenset({"ping"})
     #: Message types whose handlers use Redis only (no database connection of this thread): dispatched without
     #: Channels' per-message `aclose_old_connections()` hop. A part whose handler starts using the database
@@ -58,14 +60,17 @@ class VoiceSocket(JsonFrameSocket):
     #: What the failing frame was, for the log: `audio`, `text`, or its type once parsed.
     frame_kind = "text"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Which part handles each frame type and channel-layer event, by its index in `part_types`: worked out once
+        per class, so a socket holds no table of its own (an idle socket's memory is what scales)."""
+        super().__init_subclass__(**kwargs)
+        cls.frame_parts = {kind: i for i, part in enumerate(cls.part_types) for kind in part.message_types}
+        cls.event_parts = {event: i for i, part in enumerate(cls.part_types) for event in part.event_types}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.parts = [kind(self) for kind in self.part_types]
         self.recorder = self.part(Recorder)
-        self.handlers = {kind: getattr(part, f"handle_{kind}") for part in self.parts for kind in part.message_types}
-        self.event_handlers = {
-            event: getattr(part, get_handler_name({"type": event})) for part in self.parts for event in part.event_types
-        }
 
     def part(self, kind: type[P]) -> P | None:
         """This socket's part of that kind, None when it has none."""
@@ -156,12 +161,12 @@ class VoiceSocket(JsonFrameSocket):
                 return
             await self.receive(text_data=message.get("text"))
             return
-        handler = self.event_handlers.get(message["type"])
-        if handler is None:
+        index = self.event_parts.get(message["type"])
+        if index is None:
             await super().dispatch(message)
             return
         await aclose_old_connections()
-        await handler(message)
+        await getattr(self.parts[index], get_handler_name(message))(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session_lost:
@@ -181,10 +186,9 @@ class VoiceSocket(JsonFrameSocket):
         kind = self.frame_kind = message["type"]
         if kind not in self.database_free_types:
             await aclose_old_connections()
-        handler = self.handlers.get(kind)
-        if handler is None:  # the socket's own types (and a subclass's)
-            handler = getattr(self, f"handle_{kind}")
-        await handler(message)
+        index = self.frame_parts.get(kind)
+        owner = self if index is None else self.parts[index]  # the socket's own types (and a subclass's)
+        await getattr(owner, f"handle_{kind}")(message)
 
     async def bad_frame(self, problem: BadFrame) -> None:
         """`bad_message`, saying why (binary frames are audio, never refused as such)."""
