@@ -1,6 +1,7 @@
 """`/ws/notifications/?last_event_id=ID` (DESIGN.md §3): catch-up from the history, then live.
 
-Thin: it authenticates and parses frames; `listener.Subscription` and the process's hub do the work.
+Thin: it authenticates and words refused frames (`infra.json_socket` parses them); `listener.Subscription` and the
+process's hub do the work.
 Server frames: `notification`, `resync`, `ready` (catch-up done: `last_event_id` is where the client
 stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, signed_out (then close 4401: logout, password
 change, deactivation, also by a bulk update, found by `infra.account_watch`), bad_last_event_id, bad_message,
