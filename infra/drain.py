@@ -10,16 +10,6 @@ from __future__ import annotations
 
 #: RFC 6455's "service restart": reconnect, another process will answer.
 RESTART_CLOSE_CODE = 1012
-#: The ASGI message `serve` queues for each open WebSocket; channels dispatches it to `server_drain`.
+#: The ASGI message `serve` queues for each open WebSocket; channels dispatches it to `server_drain`
+#: (`infra.json_socket.JsonFrameSocket`).
 DRAIN_MESSAGE = {"type": "server.drain"}
-
-
-class DrainMixin:
-    """For WebSocket consumers: on `server.drain`, `before_drain()` then close with 1012."""
-
-    async def server_drain(self, message: dict) -> None:
-        await self.before_drain()
-        await self.close(code=RESTART_CLOSE_CODE)
-
-    async def before_drain(self) -> None:
-        """Finish what this connection holds before it is closed (default: nothing)."""

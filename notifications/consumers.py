@@ -1,6 +1,7 @@
 """`/ws/notifications/?last_event_id=ID` (DESIGN.md §3): catch-up from the history, then live.
 
-Thin: it authenticates and parses frames; `listener.Subscription` and the process's hub do the work.
+Thin: it authenticates and words refused frames (`infra.json_socket` parses them); `listener.Subscription` and the
+process's hub do the work.
 Server frames: `notification`, `resync`, `ready` (catch-up done: `last_event_id` is where the client
 stands), `heartbeat`, `pong`, `error` (codes: not_authenticated, signed_out (then close 4401: logout, password
 change, deactivation, also by a bulk update, found by `infra.account_watch`), bad_last_event_id, bad_message,
@@ -12,27 +13,25 @@ why in `reason`: malformed, too_large, unknown_type). The connection stays open 
 from __future__ import annotations
 
 import asyncio
-import json
 from functools import partial
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from infra import account_watch, signout, ticker
-from infra.drain import DrainMixin
+from infra.json_socket import BadFrame, JsonFrameSocket
 from infra.socket_caps import CAPS_RENEWAL, CLOSE_CODE, SocketSlot
 
 from . import history
 from .audiences import channels_for_user
-from .listener import Subscription, error_frame
+from .listener import Subscription
 
-#: The largest frame a client may send (they only ever send `ping`).
+#: The largest frame a client may send, in characters (they only ever send `ping`).
 MAX_CLIENT_FRAME = 1024
 
 
-class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
+class NotificationConsumer(JsonFrameSocket):
     #: No channel layer: delivery is the hub's. A layer would cost every connection a receive loop on
     #: Redis (at 1,000 connections those reads timed out and closed connections with 1011).
     channel_layer_alias = None
@@ -40,8 +39,8 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
     slot: SocketSlot | None = None
     watched_user_id = 0
     watched_hash = ""
-    #: The message types a client may send (the authorization matrix has a row for each).
     message_types: frozenset[str] = frozenset({"ping"})
+    max_text_chars = MAX_CLIENT_FRAME
 
     async def connect(self) -> None:
         await self.accept()
@@ -88,31 +87,23 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
             ticker.leave(CAPS_RENEWAL, self.slot)
             await self.slot.release()
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None:
-            await self.send_error("bad_message", "Binary frames are not accepted here.", reason="malformed")
-            return
-        if len(text_data) > MAX_CLIENT_FRAME:
+    async def handle_ping(self, message: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def bad_frame(self, problem: BadFrame) -> None:
+        """`bad_message` with the detail in `reason` (DESIGN.md §3): malformed, too_large or unknown_type."""
+        if problem.reason == "unknown_type":
             await self.send_error(
-                "bad_message", f"Frames are limited to {MAX_CLIENT_FRAME} characters.", reason="too_large"
+                "bad_message", "Unknown message type.", reason="unknown_type", received=problem.received[:64]
             )
             return
-        try:
-            message = json.loads(text_data)
-        except (ValueError, RecursionError):  # JSONDecodeError, or nesting deeper than Python recurses
-            await self.send_error("bad_message", "Frames must be JSON objects.", reason="malformed")
-            return
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            await self.send_error(
-                "bad_message", 'Frames must be JSON objects with a string "type".', reason="malformed"
-            )
-            return
-        if message["type"] in self.message_types:  # ping
-            await self.send_text(json.dumps({"type": "pong"}))
-        else:
-            await self.send_error(
-                "bad_message", "Unknown message type.", reason="unknown_type", received=message["type"][:64]
-            )
+        text, reason = {
+            "binary": ("Binary frames are not accepted here.", "malformed"),
+            "too_large": (f"Frames are limited to {problem.limit} characters.", "too_large"),
+            "malformed": ("Frames must be JSON objects.", "malformed"),
+            "untyped": ('Frames must be JSON objects with a string "type".', "malformed"),
+        }[problem.reason]
+        await self.send_error("bad_message", text, reason=reason)
 
     async def signed_out(self) -> None:
         await self.send_error("signed_out", "You were signed out; log in again.")
@@ -123,6 +114,3 @@ class NotificationConsumer(DrainMixin, AsyncWebsocketConsumer):
 
     async def send_text(self, frame: str) -> None:
         await self.send(text_data=frame)
-
-    async def send_error(self, code: str, message: str, **extra) -> None:
-        await self.send_text(error_frame(code, message, **extra))

@@ -1,40 +1,44 @@
 """The connection's side of its calls: ring timers, ending a call (by hangup, ring timeout or disconnect)
 and the channel-layer events the other side sends (`call.<what>`, handled by the method of the same name).
 
-What follows an ended call is decided by `voice.calls` (an `Outcome`); this mixin relays it.
+What follows an ended call is decided by `voice.calls` (an `Outcome`); this part relays it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from django.conf import settings
 
 from . import calls
 from .calls import CallError
+from .socket_part import Part
 
 
-class CallEventsMixin:
-    """Base of `CallSignalingMixin` (it keeps `calls_here` and `ring_timers` for an authenticated connection)."""
+class CallEvents(Part):
+    """Base of `voice.call_consumer.Calls`: the calls this connection is in (`calls_here`), their ring timers, and
+    the events the other side sends."""
 
-    async def on_authenticated(self) -> None:
+    event_types = frozenset({"call.incoming", "call.accepted", "call.rejected", "call.signal", "call.hangup"})
+
+    def __init__(self, socket: Any) -> None:
+        super().__init__(socket)
         self.calls_here: set[str] = set()
         self.ring_timers: dict[str, asyncio.Task] = {}
-        await super().on_authenticated()
 
     async def on_disconnect(self) -> None:
-        for timer in getattr(self, "ring_timers", {}).values():
+        for timer in self.ring_timers.values():
             timer.cancel()
-        for call_id in list(getattr(self, "calls_here", ())):
+        for call_id in list(self.calls_here):
             with contextlib.suppress(CallError):
-                await self._end(await calls.ahangup_call(call_id, self.user.id, reason="disconnected"))
-        await super().on_disconnect()
+                await self._end(await calls.ahangup_call(call_id, self.socket.user.id, reason="disconnected"))
 
     async def _relay(self, outcome: calls.Outcome) -> None:
         for tell in outcome.tell:
             for channel in tell.channels:
-                await self.channel_layer.send(channel, tell.event)
+                await self.socket.channel_layer.send(channel, tell.event)
         await calls.arecord(outcome)
 
     async def _ring_timeout(self, call_id: str) -> None:
@@ -44,14 +48,14 @@ class CallEventsMixin:
         except CallError:
             return  # answered, rejected or hung up meanwhile
         await self._end(ended)
-        await self.send_json({"type": "hangup", "call_id": call_id, "reason": "no_answer"})
+        await self.socket.send_json({"type": "hangup", "call_id": call_id, "reason": "no_answer"})
 
     async def _end(self, ended: calls.Transition) -> None:
         """After a call ended here: relay what follows; the side that ended it is answered after this, so its
         `hangup` means everything is recorded."""
         self.calls_here.discard(ended.call["call_id"])
         self._stop_ringing(ended.call["call_id"])
-        await self._relay(await calls.aafter_end(ended, self.channel_name))
+        await self._relay(await calls.aafter_end(ended, self.socket.channel_name))
 
     def _stop_ringing(self, call_id: str) -> None:
         timer = self.ring_timers.pop(call_id, None)
@@ -61,7 +65,7 @@ class CallEventsMixin:
     # -- channel-layer events (named after their types) ----------------------------------------
 
     async def call_incoming(self, event: dict) -> None:
-        await self.send_json(
+        await self.socket.send_json(
             {
                 "type": "incoming_call",
                 "call_id": event["call_id"],
@@ -73,17 +77,17 @@ class CallEventsMixin:
 
     async def call_accepted(self, event: dict) -> None:
         self._stop_ringing(event["call_id"])
-        await self.send_json({"type": "call_accepted", "call_id": event["call_id"]})
+        await self.socket.send_json({"type": "call_accepted", "call_id": event["call_id"]})
 
     async def call_rejected(self, event: dict) -> None:
         self.calls_here.discard(event["call_id"])
         self._stop_ringing(event["call_id"])
-        await self.send_json({"type": "call_rejected", "call_id": event["call_id"]})
+        await self.socket.send_json({"type": "call_rejected", "call_id": event["call_id"]})
 
     async def call_signal(self, event: dict) -> None:
-        await self.send_json({"type": "signal", "call_id": event["call_id"], "data": event["data"]})
+        await self.socket.send_json({"type": "signal", "call_id": event["call_id"], "data": event["data"]})
 
     async def call_hangup(self, event: dict) -> None:
         self.calls_here.discard(event["call_id"])
         self._stop_ringing(event["call_id"])
-        await self.send_json({"type": "hangup", "call_id": event["call_id"], "reason": event["reason"]})
+        await self.socket.send_json({"type": "hangup", "call_id": event["call_id"], "reason": event["reason"]})

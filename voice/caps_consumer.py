@@ -14,6 +14,8 @@ from django.conf import settings
 from infra import ticker
 from infra.socket_caps import CAPS_RENEWAL, CLOSE_CODE, Refusal, SocketSlot
 
+from .socket_part import Part
+
 
 def too_many_sockets() -> Refusal:
     limit = settings.VOICE_MAX_SOCKETS_PER_USER
@@ -37,14 +39,16 @@ def user_audio_limit(held: int) -> Refusal:
     )
 
 
-class SocketCapsMixin:
-    """Combine first, before `VoiceConsumer` (it wraps `connect`, `on_authenticated` and the audio path)."""
+class SocketCaps(Part):
+    """The socket's slot under the caps: taken at connect, moved to the user on authentication, released after the
+    close. The recorder (`voice.recording_consumer.Recorder`) reserves each batch of audio here before storing it."""
 
     slot: SocketSlot | None = None
 
-    async def connect(self) -> None:
-        self.slot = SocketSlot("voice", self.client_address())
-        user = self.scope.get("user")
+    async def admit(self) -> bool:
+        socket = self.socket
+        self.slot = SocketSlot("voice", socket.client_address())
+        user = socket.scope.get("user")
         if user is not None and user.is_authenticated:
             joined = await self.slot.join_user(user.pk, settings.VOICE_MAX_SOCKETS_PER_USER)
             refusal = None if joined else too_many_sockets()
@@ -52,49 +56,34 @@ class SocketCapsMixin:
             limit = settings.VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS
             refusal = None if await self.slot.join_anonymous(limit) else too_many_anonymous_sockets()
         if refusal is not None:
-            await self.accept()
+            await socket.accept()
             await self.refuse(refusal)
-            return
+            return False
         ticker.join(CAPS_RENEWAL, self.slot)  # the process renews every open socket's lease at once
-        await super().connect()
+        return True
 
-    async def on_authenticated(self) -> None:
-        if not await self.slot.join_user(self.user.pk, settings.VOICE_MAX_SOCKETS_PER_USER):
+    async def on_authenticated(self) -> bool:
+        if not await self.slot.join_user(self.socket.user.pk, settings.VOICE_MAX_SOCKETS_PER_USER):
             await self.refuse(too_many_sockets())
-            return
-        await super().on_authenticated()
+            return False
+        return True
 
-    async def disconnect(self, code: int) -> None:
-        try:
-            await super().disconnect(code)
-        finally:
-            if self.slot is not None:
-                ticker.leave(CAPS_RENEWAL, self.slot)
-                await self.slot.release()
+    async def after_close(self) -> None:
+        if self.slot is not None:
+            ticker.leave(CAPS_RENEWAL, self.slot)
+            await self.slot.release()
 
     async def refuse(self, refusal: Refusal) -> None:
-        await self.send_error(refusal.code, refusal.message, limit=refusal.limit)
-        self.session_lost = True
-        await self.close(code=CLOSE_CODE)
+        socket = self.socket
+        await socket.send_error(refusal.code, refusal.message, limit=refusal.limit)
+        socket.session_lost = True
+        await socket.close(code=CLOSE_CODE)
 
-    async def handle_start_recording(self, message: dict) -> None:
-        await super().handle_start_recording(message)
-        if self.recording_started is not None:
-            await self.slot.set_audio(0)  # a new recording replaces the session's audio
+    async def reserve_audio(self, size: int) -> Refusal | None:
+        """Reserve `size` more bytes of audio under the user's cap; the refusal when the user holds too much."""
+        held = await self.slot.reserve_audio(size, settings.VOICE_MAX_AUDIO_BYTES_PER_USER)
+        return None if held is None else user_audio_limit(held)
 
-    async def _store(self, data: bytes, *, final: bool) -> bool:
-        """Reserve the batch's bytes under the user's audio cap, then store it (`RecordingMixin`'s write-behind);
-        a refused batch is retried frame by frame there, so only a single frame's refusal ends the recording."""
-        held = await self.slot.reserve_audio(len(data), settings.VOICE_MAX_AUDIO_BYTES_PER_USER)
-        if held is not None:
-            refusal = user_audio_limit(held)
-            if final:
-                self.audio_refused = True
-                audio_bytes = await self.finish_recording()
-                await self.send_error(refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes)
-            return False
-        stored = await super()._store(data, final=final)
-        if not stored and self.session_id is not None:
-            # The store refused what was reserved (stopped, past the per-recording cap): count what it holds.
-            await self.slot.set_audio(await self.session.audio_size())
-        return stored
+    async def hold_audio(self, size: int) -> None:
+        """The session holds `size` bytes of audio (a new recording: 0; a refused store: what the store kept)."""
+        await self.slot.set_audio(size)

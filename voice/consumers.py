@@ -1,43 +1,48 @@
 """The voice WebSocket (`/ws/voice/`, DESIGN.md §3): `VoiceCallConsumer`, routed by `voice.routing`.
 
-Each consumer is a stack of thin mixins over `VoiceSocket`, each in a module named for its part:
-`voice.pin_consumer` (PIN authentication), `voice.recording_consumer` (recording and audio),
-`voice.typed_consumer` (typed commands), `voice.handsfree_consumer` (hands-free listening's idle limit),
-`voice.presence_consumer` (who is online), `voice.call_consumer` and `voice.call_events` (calls; decisions in
-`voice.calls`), `voice.signout` (closing on sign-out), `voice.caps_consumer` (socket and audio caps).
-Text frames are JSON `{"type": ...}`; a type listed in `message_types` is dispatched to
-`handle_<type>(message)`, so mixins add types by extending `message_types` and defining handlers.
+One socket class (`voice.socket_consumer.VoiceSocket`) and its parts, each a plain object in a module named for
+it: the caps (`voice.caps_consumer`, over `infra.socket_caps`), closing on sign-out (`voice.signout`), who is
+online (`voice.presence_consumer`), calls (`voice.call_consumer` and `voice.call_events`; decisions in
+`voice.calls`), PIN authentication (`voice.pin_consumer`), hands-free listening's idle limit
+(`voice.handsfree_consumer`), recording and audio (`voice.recording_consumer`), typed commands
+(`voice.typed_consumer`) and the assistant's frames (`voice.assistant_relay`). `VOICE_PARTS` is the one order
+their hooks run in.
 """
 
 from __future__ import annotations
 
-from .call_consumer import CALL_MESSAGE_TYPES, CallSignalingMixin
-from .caps_consumer import SocketCapsMixin
-from .handsfree_consumer import HANDS_FREE_MESSAGE_TYPES, HandsFreeMixin
-from .pin_consumer import PIN_MESSAGE_TYPES, PinAuthMixin
-from .presence_consumer import PresenceMixin
-from .recording_consumer import RECORDING_MESSAGE_TYPES, RecordingMixin
-from .signout import SignOutMixin
-from .socket_consumer import VoiceSocket
-from .typed_consumer import TYPED_MESSAGE_TYPES, TypedCommandMixin
+from .assistant_relay import AssistantRelay
+from .call_consumer import Calls
+from .caps_consumer import SocketCaps
+from .handsfree_consumer import HandsFree
+from .pin_consumer import PinAuth
+from .presence_consumer import Presence
+from .recording_consumer import Recorder
+from .signout import SignOut
+from .socket_consumer import VoiceSocket, types_of
+from .typed_consumer import TypedCommands
 
-__all__ = ["VoiceCallConsumer", "VoiceConsumer", "VoiceSocket"]
+__all__ = ["VOICE_PARTS", "VoiceCallConsumer", "VoiceConsumer", "VoiceSocket"]
+
+#: The parts of `/ws/voice/`, in the order their hooks run (`on_disconnect` in reverse):
+#: the caps first, so a socket or user they refuse reaches no other part; sign-out next, so a sign-out reaches the
+#: socket from the moment it is authenticated (and until it is closed); calls after presence, so at close a call is
+#: hung up while its user still shows online; the recorder late, so at close the audio is stored first.
+VOICE_PARTS = (SocketCaps, SignOut, Presence, Calls, PinAuth, HandsFree, Recorder, TypedCommands, AssistantRelay)
+#: The parts that make a voice session: without caps, sign-out, calls or presence (tests drive sessions alone).
+SESSION_PARTS = tuple(kind for kind in VOICE_PARTS if kind not in (SocketCaps, SignOut, Calls, Presence))
 
 
-class VoiceConsumer(PinAuthMixin, HandsFreeMixin, RecordingMixin, TypedCommandMixin, VoiceSocket):
+class VoiceConsumer(VoiceSocket):
     """A voice session: PIN authentication, recording, typed commands and hands-free listening."""
 
-    message_types = (
-        VoiceSocket.message_types
-        | PIN_MESSAGE_TYPES
-        | RECORDING_MESSAGE_TYPES
-        | TYPED_MESSAGE_TYPES
-        | HANDS_FREE_MESSAGE_TYPES
-    )
+    part_types = SESSION_PARTS
+    message_types = types_of(SESSION_PARTS)
 
 
-class VoiceCallConsumer(SocketCapsMixin, SignOutMixin, CallSignalingMixin, PresenceMixin, VoiceConsumer):
+class VoiceCallConsumer(VoiceSocket):
     """The `/ws/voice/` consumer: voice sessions plus presence and calls on the same connection, closed on
     sign-out, within the per-user and per-address caps."""
 
-    message_types = VoiceConsumer.message_types | CALL_MESSAGE_TYPES
+    part_types = VOICE_PARTS
+    message_types = types_of(VOICE_PARTS)

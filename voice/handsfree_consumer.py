@@ -16,6 +16,8 @@ from django.conf import settings
 from infra import ticker
 from infra.ticker import Duty
 
+from .socket_part import Part
+
 HANDS_FREE_MESSAGE_TYPES = frozenset({"hands_free"})
 #: Close code of a hands-free socket that started no turn for `VOICE_IDLE_LISTEN_SECONDS`.
 IDLE_LISTEN_CLOSE_CODE = 4408
@@ -28,56 +30,53 @@ async def _close_idle(sockets: list[Any]) -> None:
             await socket.idle_listen_timeout()
 
 
-#: Members: voice consumers listening hands-free. Checked 4 times per allowed idle period (at most every 5 s).
+#: Members: the hands-free parts of sockets listening hands-free. Checked 4 times per allowed idle period (at most
+#: every 5 s).
 IDLE_LISTEN = Duty("hands-free idle listening", lambda: min(5.0, settings.VOICE_IDLE_LISTEN_SECONDS / 4), _close_idle)
 
 
-class HandsFreeMixin:
-    """Combine before `RecordingMixin` and `TypedCommandMixin` (it notes their turns) and `VoiceSocket`."""
+class HandsFree(Part):
+    """Hands-free listening: told of each turn (`on_turn`), it closes a socket that listens and starts none."""
 
+    message_types = HANDS_FREE_MESSAGE_TYPES
     #: When this socket said it listens hands-free (monotonic), None when it does not.
     listening_since: float | None = None
     last_turn_at = 0.0
 
     async def handle_hands_free(self, message: dict) -> None:
-        await self.session.extend()
-        if self.user is None:
-            await self.send_error("not_authenticated", "Log in or enter your voice PIN first.")
+        socket = self.socket
+        await socket.session.extend()
+        if socket.user is None:
+            await socket.send_error("not_authenticated", "Log in or enter your voice PIN first.")
             return
         on = message.get("on")
         if not isinstance(on, bool):
-            await self.send_error("bad_message", 'hands_free takes "on": true or false.')
+            await socket.send_error("bad_message", 'hands_free takes "on": true or false.')
             return
         if on and self.listening_since is None:
             self.listening_since = self.last_turn_at = time.monotonic()
             ticker.join(IDLE_LISTEN, self)
         elif not on:
             self._stop_listening()
-        await self.send_json({"type": "hands_free", "on": on, "idle_seconds": settings.VOICE_IDLE_LISTEN_SECONDS})
+        await socket.send_json({"type": "hands_free", "on": on, "idle_seconds": settings.VOICE_IDLE_LISTEN_SECONDS})
 
-    async def handle_start_recording(self, message: dict) -> None:
+    async def on_turn(self) -> None:
         self.last_turn_at = time.monotonic()
-        await super().handle_start_recording(message)
-
-    async def handle_say(self, message: dict) -> None:
-        self.last_turn_at = time.monotonic()
-        await super().handle_say(message)
 
     async def idle_listen_timeout(self) -> None:
         """No turn for `VOICE_IDLE_LISTEN_SECONDS` while listening hands-free: say so and close."""
         self._stop_listening()
         seconds = settings.VOICE_IDLE_LISTEN_SECONDS
-        await self.send_error(
+        await self.socket.send_error(
             "idle_listen_timeout",
             f"Hands-free listening heard no command for {seconds} s, so it was turned off; switch it on again when "
             "you need it.",
             idle_seconds=seconds,
         )
-        await self.close(code=IDLE_LISTEN_CLOSE_CODE)
+        await self.socket.close(code=IDLE_LISTEN_CLOSE_CODE)
 
     async def on_disconnect(self) -> None:
         self._stop_listening()
-        await super().on_disconnect()
 
     def _stop_listening(self) -> None:
         if self.listening_since is not None:

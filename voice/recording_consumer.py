@@ -2,6 +2,8 @@
 
 Each chunk carries the audio's length as this connection counts it (`audio_offset`), so a chunk retried
 after a timeout that had in fact run is never stored twice; a store that lost audio is said, not hidden.
+Where the socket has caps (`voice.caps_consumer.SocketCaps`), each batch is reserved under the user's audio cap
+before it is stored.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 from django.conf import settings
 
 from . import handover, services, traffic
+from .caps_consumer import SocketCaps
+from .socket_part import Part
 
 RECORDING_MESSAGE_TYPES = frozenset({"start_recording", "stop_recording"})
 #: Queued audio past this waits for the writer before the connection reads on (bounded memory per socket).
@@ -20,10 +24,8 @@ WRITE_BEHIND_MAX_BYTES = 256 * 1024
 log = logging.getLogger(__name__)
 
 
-class RecordingMixin:
-    """Combine before `VoiceSocket` (it uses the session handle, `user` and `send_error`).
-
-    Write-behind: a frame is queued and the consumer reads the next one at once; one writer task per
+class Recorder(Part):
+    """Write-behind: a frame is queued and the consumer reads the next one at once; one writer task per
     connection stores what is queued, in order, as one append (one Redis round trip for every frame that
     arrived while the previous append was in flight). `stop_recording` waits for it before answering, so
     `audio_bytes` is every byte sent; a batch a cap refuses is retried frame by frame, so exactly the frames
@@ -32,6 +34,12 @@ class RecordingMixin:
     `WRITE_BEHIND_MAX_BYTES`, never a byte a `pong` or `recording_stopped` acknowledged.
     """
 
+    message_types = RECORDING_MESSAGE_TYPES
+    #: When the current recording started (monotonic), None while none is in progress.
+    recording_started: float | None = None
+    #: True once a cap stopped the recording (its one error sent): audio frames are dropped silently, with no
+    #: store call, until the next `start_recording`.
+    audio_refused = False
     #: Bytes of the current recording stored so far, as this connection counts them.
     audio_offset = 0
     #: What the assistant said of the last recording that ended (queued, or why it will not be heard).
@@ -41,15 +49,16 @@ class RecordingMixin:
     _writer: asyncio.Task | None = None
 
     async def receive_audio(self, chunk: bytes) -> None:
+        socket = self.socket
         traffic.count("audio_bytes_in", len(chunk))
         if len(chunk) > settings.VOICE_MAX_FRAME_BYTES:
-            await self.send_error(
+            await socket.send_error(
                 "bad_message", f"Audio frames are limited to {settings.VOICE_MAX_FRAME_BYTES} bytes.", size=len(chunk)
             )
             return
         if self.recording_started is None:
-            await self.send_error("not_recording", "Send start_recording before audio.")
-            await self.session.extend()
+            await socket.send_error("not_recording", "Send start_recording before audio.")
+            await socket.session.extend()
             return
         self._pending.append(chunk)
         self._pending_bytes += len(chunk)
@@ -76,101 +85,130 @@ class RecordingMixin:
                 self._pending, self._pending_bytes = [], 0
         except Exception:
             log.exception("storing voice audio failed")
-            await self.send_error("server_error", "Something went wrong on our side; try again.")
+            await self.socket.send_error("server_error", "Something went wrong on our side; try again.")
 
     async def _store(self, data: bytes, *, final: bool) -> bool:
+        """Reserve `data` under the user's audio cap (where the socket has caps), then append it; True when stored.
+        A refusal ends the recording only when `final` (a single frame): a refused batch is retried frame by frame,
+        so exactly the frames that fit are kept."""
+        caps = self.socket.part(SocketCaps)
+        if caps is not None:
+            refusal = await caps.reserve_audio(len(data))
+            if refusal is not None:
+                if final:
+                    self.audio_refused = True
+                    audio_bytes = await self.finish_recording()
+                    await self.socket.send_error(
+                        refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes
+                    )
+                return False
+        stored = await self._append(data, final=final)
+        if caps is not None and not stored and self.socket.session_id is not None:
+            # The store refused what was reserved (stopped, past the per-recording cap): count what it holds.
+            await caps.hold_audio(await self.socket.session.audio_size())
+        return stored
+
+    async def _append(self, data: bytes, *, final: bool) -> bool:
         """Append `data` at this connection's offset; True when stored. A cap's refusal ends the recording
         only when `final` (a single frame); other refusals (stopped, session gone) always do."""
-        result = await self.session.append(data, self.audio_offset)
+        socket = self.socket
+        result = await socket.session.append(data, self.audio_offset)
         if result.status == "offset_mismatch":
             # Redis lost audio it had stored (it came back empty, or without its last writes): say what
             # is missing, then carry on from what is stored.
-            await self.send_error(
+            await socket.send_error(
                 "audio_lost",
                 "Part of this recording was lost by the server; the recording continues.",
                 expected_bytes=self.audio_offset,
                 audio_bytes=result.size,
             )
             self.audio_offset = result.size
-            result = await self.session.append(data, self.audio_offset)
+            result = await socket.session.append(data, self.audio_offset)
         if result.ok:
             self.audio_offset = result.size
             return True
         if result.status == "too_large" and final:
             self.audio_refused = True
             stored = await self.finish_recording()
-            await self.send_error(
+            await socket.send_error(
                 "audio_too_large",
                 f"A recording is limited to {settings.VOICE_MAX_AUDIO_BYTES} bytes; it was stopped and kept.",
                 audio_bytes=result.size,
             )
             if stored is not None and self.assistant_frame is not None:
-                await self.send_json(self.assistant_frame)
+                await socket.send_json(self.assistant_frame)
         elif result.status == "not_recording":
             self.recording_started = None
-            await self.send_error("not_recording", "The recording was stopped; send start_recording again.")
+            await socket.send_error("not_recording", "The recording was stopped; send start_recording again.")
         elif result.status == "missing":
             self.recording_started = None
-            await self.session_gone()
+            await socket.session_gone()
         return False
 
     async def handle_start_recording(self, message: dict) -> None:
-        await self.session.extend()
-        if self.user is None:
-            await self.send_error("not_authenticated", "Log in or enter your voice PIN first.")
+        socket = self.socket
+        await socket.turn_started()
+        await socket.session.extend()
+        if socket.user is None:
+            await socket.send_error("not_authenticated", "Log in or enter your voice PIN first.")
             return
         if self.recording_started is not None:
-            await self.send_error("already_recording", "A recording is already in progress.")
+            await socket.send_error("already_recording", "A recording is already in progress.")
             return
         await self.flush_audio()  # a writer still ending the last recording (it was stopped by a cap)
-        limit = await services.voice_request_allowed(self.user.pk)
+        limit = await services.voice_request_allowed(socket.user.pk)
         if not limit.allowed:
-            await self.send_error(
+            await socket.send_error(
                 "rate_limited", "Too many voice requests; wait a little.", retry_after=limit.retry_after
             )
             return
-        if not await self.session.update({"is_recording": "True", "audio_buffer": ""}):
-            await self.session_gone()
+        if not await socket.session.update({"is_recording": "True", "audio_buffer": ""}):
+            await socket.session_gone()
             return
         self.recording_started, self.audio_offset, self.audio_refused = time.monotonic(), 0, False
         self._pending, self._pending_bytes = [], 0
         traffic.count("recordings_started")
-        await self.send_json({"type": "recording_started"})
+        await socket.send_json({"type": "recording_started"})
+        if (caps := socket.part(SocketCaps)) is not None:
+            await caps.hold_audio(0)  # a new recording replaces the session's audio
 
     async def handle_stop_recording(self, message: dict) -> None:
+        socket = self.socket
         await self.flush_audio()  # `audio_bytes` counts every frame sent before the stop
         if self.recording_started is None:
-            await self.session.extend()
-            await self.send_error("not_recording", "No recording is in progress.")
+            await socket.session.extend()
+            await socket.send_error("not_recording", "No recording is in progress.")
             return
         audio_bytes = await self.finish_recording()
         if audio_bytes is None:
-            await self.session_gone()
+            await socket.session_gone()
             return
-        await self.send_json({"type": "recording_stopped", "audio_bytes": audio_bytes})
+        await socket.send_json({"type": "recording_stopped", "audio_bytes": audio_bytes})
         if self.assistant_frame is not None:
-            await self.send_json(self.assistant_frame)
+            await socket.send_json(self.assistant_frame)
 
     async def before_drain(self) -> None:
         """The process is restarting (`infra.drain`): a recording in progress ends here, everything received stored,
         handed over and reported (`recording_stopped` with `interrupted: "server_restart"`), as if the user had
         pressed stop."""
-        if self.recording_started is None or self.session_id is None:
+        if self.recording_started is None or self.socket.session_id is None:
             return
         await self.flush_audio()  # `audio_bytes` counts every frame received before the drain
         audio_bytes = await self.finish_recording()
         if audio_bytes is not None:
-            await self.send_json(
+            await self.socket.send_json(
                 {"type": "recording_stopped", "audio_bytes": audio_bytes, "interrupted": "server_restart"}
             )
 
-    async def handle_ping(self, message: dict) -> None:
-        await self.flush_audio()  # a `pong` acknowledges every frame sent before the ping: it is stored
-        await super().handle_ping(message)
-
     async def on_disconnect(self) -> None:
-        await self.flush_audio()  # a clean close stores what was sent before it
-        await super().on_disconnect()
+        """A recording the close interrupted still counts as a voice request; a clean close stores what was sent
+        before it."""
+        socket = self.socket
+        if self.recording_started is not None and socket.user is not None:
+            duration = time.monotonic() - self.recording_started
+            traffic.count("recordings_interrupted")
+            await services.recording_interrupted(socket.user, socket.session_id, duration)
+        await self.flush_audio()
 
     async def finish_recording(self) -> int | None:
         """Mark the session stopped and hand the recording over (`voice.handover`: the assistant); the audio's size,
@@ -179,12 +217,8 @@ class RecordingMixin:
         duration = time.monotonic() - (self.recording_started or time.monotonic())
         self.recording_started = None
         traffic.count("recordings_finished")
-        if not await self.session.update({"is_recording": "False"}):
+        if not await self.socket.session.update({"is_recording": "False"}):
             return None
-        audio_bytes = await self.session.audio_size()
-        self.assistant_frame = await handover.hand_over(self, duration, audio_bytes)
+        audio_bytes = await self.socket.session.audio_size()
+        self.assistant_frame = await handover.hand_over(self.socket, duration, audio_bytes)
         return audio_bytes
-
-    async def assistant_event(self, event: dict) -> None:
-        """A frame from the assistant's job (`assistant.jobs.deliver`), sent through the channel layer."""
-        await self.send_json(event["frame"])

@@ -6,33 +6,36 @@ from __future__ import annotations
 
 from infra import account_watch, signout
 
+from .socket_part import Part
 
-class SignOutMixin:
-    """Combine before `VoiceConsumer` (it uses its hooks `on_authenticated` / `on_disconnect`)."""
 
+class SignOut(Part):
+    """Listed before the parts that act for the user, so a sign-out from the moment the socket is authenticated
+    reaches it; being watched is the `infra.account_watch.Watched` this part is."""
+
+    event_types = frozenset({signout.EVENT})
     signout_groups: list[str] = []
     watched_user_id = 0
     watched_hash = ""
 
-    async def on_authenticated(self) -> None:
-        # Joined first, so a sign-out from the moment the socket is authenticated reaches it.
-        self.signout_groups = signout.socket_groups(self.user, self.scope)
+    async def on_authenticated(self) -> bool:
+        socket = self.socket
+        self.signout_groups = signout.socket_groups(socket.user, socket.scope)
         for group in self.signout_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.watched_user_id, self.watched_hash = self.user.pk, account_watch.auth_hash(self.user, self.scope)
+            await socket.channel_layer.group_add(group, socket.channel_name)
+        self.watched_user_id, self.watched_hash = socket.user.pk, account_watch.auth_hash(socket.user, socket.scope)
         account_watch.watch(self)
-        await super().on_authenticated()
+        return True
 
     async def on_disconnect(self) -> None:
         account_watch.unwatch(self)
         for group in self.signout_groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        await super().on_disconnect()
+            await self.socket.channel_layer.group_discard(group, self.socket.channel_name)
 
     async def signout_close(self, event: dict) -> None:
-        await self.send_error("signed_out", "You were signed out; log in again.")
-        self.session_lost = True
-        await self.close(code=signout.CLOSE_CODE)
+        await self.socket.send_error("signed_out", "You were signed out; log in again.")
+        self.socket.session_lost = True
+        await self.socket.close(code=signout.CLOSE_CODE)
 
     async def account_revoked(self) -> None:
         await self.signout_close({"type": signout.EVENT})

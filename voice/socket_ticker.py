@@ -21,20 +21,20 @@ log = logging.getLogger(__name__)
 
 async def _heartbeat(sockets: list[Any]) -> None:
     """Keep these connections online, notice teammates whose process died, push each its teammates if changed."""
-    came_online = await presence.aheartbeat_many([(s.user.id, s.channel_name, s.call_teams) for s in sockets])
+    came_online = await presence.aheartbeat_many([(s.user_id, s.channel_name, s.call_teams) for s in sockets])
     online = await presence.aonline_by_team({team for s in sockets for team in s.call_teams})
     for socket, came in zip(sockets, came_online, strict=True):
         try:
             if not socket.heartbeating:  # it left while the beat was on its way: take back what the beat wrote
-                await presence.aleave(socket.user.id, socket.channel_name, socket.call_teams)
+                await presence.aleave(socket.user_id, socket.channel_name, socket.call_teams)
                 continue
             if came:
                 await socket.announce_presence()
-            users = {user for team in socket.call_teams for user in online.get(team, ())} - {socket.user.id}
+            users = {user for team in socket.call_teams for user in online.get(team, ())} - {socket.user_id}
             await socket.push_presence(sorted(users))
         except Exception:  # one closed socket must not keep the others from their presence
             log.exception("presence push failed")
 
 
-#: Members: authenticated voice consumers (`voice.presence_consumer.PresenceMixin`).
+#: Members: the presence parts of authenticated voice sockets (`voice.presence_consumer.Presence`).
 PRESENCE_HEARTBEAT = Duty("presence heartbeat", lambda: presence.HEARTBEAT_INTERVAL, _heartbeat)

@@ -7,48 +7,53 @@ from __future__ import annotations
 from django.conf import settings
 
 from . import handover, services
+from .socket_part import Part
 
 TYPED_MESSAGE_TYPES = frozenset({"say"})
 
 
-class TypedCommandMixin:
-    """Combine before `VoiceSocket` (it uses the session handle, `user`, `recording_started` and `send_error`)."""
+class TypedCommands(Part):
+    """`say`: refused while the socket's recorder has a recording in progress."""
+
+    message_types = TYPED_MESSAGE_TYPES
 
     async def handle_say(self, message: dict) -> None:
-        if not await self.session.extend():
-            await self.session_gone()
+        socket = self.socket
+        await socket.turn_started()
+        if not await socket.session.extend():
+            await socket.session_gone()
             return
-        if self.user is None:
-            await self.send_error("not_authenticated", "Log in or enter your voice PIN first.")
+        if socket.user is None:
+            await socket.send_error("not_authenticated", "Log in or enter your voice PIN first.")
             return
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
-            await self.send_error(
+            await socket.send_error(
                 "bad_command", 'A typed command is {"type": "say", "text": "..."} with some words in "text".'
             )
             return
         text = " ".join(text.split())
         limit = settings.VOICE_MAX_TYPED_CHARS
         if len(text) > limit:
-            await self.send_error(
+            await socket.send_error(
                 "command_too_long", f"A typed command is limited to {limit} characters; say it shorter.", limit=limit
             )
             return
-        if self.recording_started is not None:
-            await self.send_error(
+        if socket.recorder.recording_started is not None:
+            await socket.send_error(
                 "recording_in_progress", "A recording is in progress: stop it before typing a command."
             )
             return
-        allowed = await services.voice_request_allowed(self.user.pk)
+        allowed = await services.voice_request_allowed(socket.user.pk)
         if not allowed.allowed:
-            await self.send_error(
+            await socket.send_error(
                 "rate_limited", "Too many voice requests; wait a little.", retry_after=allowed.retry_after
             )
             return
-        frame = await handover.hand_over_text(self, text)
+        frame = await handover.hand_over_text(socket, text)
         if frame is None:
-            await self.send_error(
+            await socket.send_error(
                 "assistant_unavailable", "This server takes no typed commands (no assistant is installed)."
             )
             return
-        await self.send_json(frame)
+        await socket.send_json(frame)

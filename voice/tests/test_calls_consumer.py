@@ -239,6 +239,21 @@ async def test_it_ends_the_call_when_a_side_disconnects(people, redis_db):
     assert "call_ended" in [e["action"] for e in get_user_activity(str(people["ann"].id))]
 
 
+async def test_a_closing_connection_hangs_up_its_call_before_its_user_goes_offline(people):
+    """`voice.consumers.VOICE_PARTS` lists presence before calls, and the socket runs disconnect hooks in reverse:
+    the peer hears `hangup` while the user still shows online, and only then sees them leave."""
+    ann = await connect(people["ann"])
+    bob = await connect(people["bob"])
+    await ann.expect("presence", online=[people["bob"].id])
+    call_id = await answered(ann, bob, people["bob"])
+    await bob.close()
+    frames = [await ann.ws.receive_json_from(timeout=WAIT) for _ in range(2)]
+    assert [(frame["type"], frame.get("call_id"), frame.get("online")) for frame in frames] == [
+        ("hangup", call_id, None),
+        ("presence", None, []),
+    ]
+
+
 async def test_it_makes_a_caller_leaving_while_it_rings_a_missed_call(people, redis_db):
     ann = await connect(people["ann"])
     bob = await connect(people["bob"])

@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 import time
-from types import SimpleNamespace
 
 import pytest
 
@@ -123,7 +122,7 @@ class Teammate:
     """What the presence heartbeat duty needs of a voice socket: who it is, and where it pushes who is online."""
 
     def __init__(self) -> None:
-        self.user = SimpleNamespace(id=602)
+        self.user_id = 602
         self.channel_name, self.call_teams, self.heartbeating = "teammate-chan", [81], True
         self.pushes: list[tuple[float, list[int]]] = []
 
@@ -138,12 +137,11 @@ class Teammate:
 async def test_it_takes_a_killed_process_offline_within_a_minute_by_default(redis_db):
     """A process holding a user online is killed with SIGKILL (no clean-up runs); a teammate's connection, on the
     real heartbeat duty with the default timings, is pushed the user offline within the promised minute."""
-    env = dict(os.environ)
     holder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         HOLDER,
-        env={**env, "DJANGO_SETTINGS_MODULE": "convonet_site.settings_test"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "convonet_site.settings_test"},
         stdout=asyncio.subprocess.PIPE,
     )
     try:
