@@ -418,3 +418,27 @@ def test_two_moves_of_one_snapshot_into_a_redis_that_came_back_empty_store_it_on
         finally:
             raw.execute_command("CLIENT", "UNPAUSE")
             redis_manager.configure(settings.REDIS_URL)
+
+
+async def test_a_recovery_re_creates_live_sessions_once_per_loss_never_one_cleared_since(redis_db):
+    """Both of the manager's callbacks run `recover`: the loss re-creates the live connection's session, and a
+    later recovery (Redis back after an outage) leaves alone the session staff cleared meanwhile."""
+    import asyncio
+    import threading
+
+    from voice.session_handle import SessionHandle
+
+    handle = SessionHandle(lambda: {"user_id": "3", "connected_at": repr(time.time())})
+    sid = await handle.create()
+    assert await asyncio.to_thread(redis_manager.check)  # the manager adopts Redis's marker
+    redis_db.flushdb()  # Redis came back empty
+    redis_db.set("convonet-test:marker", "1", ex=86400)
+    await asyncio.to_thread(redis_manager.check)  # detection; the callbacks run in a thread
+    for thread in threading.enumerate():
+        if thread.name == "redis-data-lost":
+            thread.join(WAIT)
+    assert redis_db.hget(f"session:{sid}", "user_id") == b"3"
+    assert sessions.delete_session(sid)  # staff cleared it; the connection is still live
+    assert await asyncio.to_thread(session_recovery.recover) == 0
+    assert not redis_db.exists(f"session:{sid}")
+    await handle.delete()
