@@ -78,12 +78,12 @@ def redis_db() -> redis.Redis:
     client.flushdb()
     client.set(MARKER, "1", ex=86400)
     redis_manager.configure(settings.REDIS_URL)
-    from voice import session_handle
+    from voice import session_recovery
     from voice.session_memory import memory
 
     memory.clear()
-    with session_handle._live_lock:
-        session_handle._live.clear()  # a test's connections that never closed are not the next test's
+    with session_recovery._live_lock:
+        session_recovery._live.clear()  # a test's connections that never closed are not the next test's
     _forget_what_earlier_tests_held()
     yield client
     for thread in threading.enumerate():

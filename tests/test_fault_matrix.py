@@ -43,11 +43,12 @@ def healthy() -> bool:
 def sessions_case(fault: str, user) -> None:
     from voice import sessions
     from voice.session_memory import memory
+    from voice.session_recovery import Caller
 
     known = {"user_id": str(user.pk), "authenticated": "True", "connected_at": repr(time.time() - 1)}
     sid = sessions.create_session(fields=known)
     yield
-    assert sessions.update_session(sid, {"step": "during"}, revive=known)  # memory, or Redis re-created
+    assert Caller(known).update_session(sid, {"step": "during"})  # memory, or Redis re-created
     assert sessions.get_session(sid)["step"] == "during"
     made_during = sessions.create_session()
     yield
@@ -59,26 +60,27 @@ def sessions_case(fault: str, user) -> None:
 def audio_case(fault: str, user) -> None:
     from voice import session_listing, sessions
     from voice.session_memory import memory
+    from voice.session_recovery import Caller
 
     known = {"user_id": str(user.pk), "is_recording": "True", "connected_at": repr(time.time() - 1)}
     sid = sessions.create_session(fields=known)
-    sent = sessions.append_audio(sid, b"before-", offset=0, revive=known).size
+    sent = Caller(known).append_audio(sid, b"before-", offset=0).size
     yield
-    during = sessions.append_audio(sid, b"during-", offset=sent, revive=known)
+    during = Caller(known).append_audio(sid, b"during-", offset=sent)
     if fault in UNUSABLE:
         assert during.ok  # appended in memory from the connection's offset
     else:  # Redis lost what it had: the loss is reported, then the recording carries on from what is stored
         assert during.status == "offset_mismatch" and during.size == 0
-        during = sessions.append_audio(sid, b"during-", offset=0, revive=known)
+        during = Caller(known).append_audio(sid, b"during-", offset=0)
     offset = during.size
     yield
     if fault == "restart_empty":
         # What memory held moves to the empty Redis (the recovery); Redis lacks what came before it.
         wait_until(lambda: not memory.holds(sid))
-        after = sessions.append_audio(sid, b"after", offset=offset, revive=known)
+        after = Caller(known).append_audio(sid, b"after", offset=offset)
         assert after.status == "offset_mismatch" and after.size == len(b"during-")  # the loss is said
         offset = after.size
-    after = sessions.append_audio(sid, b"after", offset=offset, revive=known)
+    after = Caller(known).append_audio(sid, b"after", offset=offset)
     assert after.ok
     expected = b"before-during-after" if fault in KEEPS_DATA else b"during-after"
     assert b"".join(session_listing.iter_audio(sid)) == expected  # a chunk that timed out yet ran is there once

@@ -10,10 +10,9 @@ class VoiceConfig(AppConfig):
         from infra.redis_core import redis_manager
 
         from . import signals, traffic  # noqa: F401 - signals: presence follows membership changes
-        from .session_handle import recreate_live_sessions
-        from .session_store import move_memory_sessions_to_redis
+        from .session_recovery import recover
 
-        redis_manager.on_recover(move_memory_sessions_to_redis)
-        redis_manager.on_data_lost(recreate_live_sessions)
+        redis_manager.on_recover(recover)
+        redis_manager.on_data_lost(recover)
         register_section("voice", traffic.stats)
         register_key_namespace("session")

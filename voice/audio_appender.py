@@ -14,10 +14,10 @@ chunks and saved little CPU; 5 ms gathers ~7 at 300 recorders (`make bench BENCH
 
 Each chunk keeps its own fate: the script checks its offset, its cap and its session as a single call would,
 and an error reply or a refusal (offset mismatch, too large) reaches only its own connection. The failure
-policy is the store's (`session_store.arun`): while Redis is unusable, or when a flush fails so, every chunk of
-the flush runs on the in-process store as it would have alone (one fallback counted per chunk), and a chunk
-whose session is held in memory (an outage just ended) or that Redis reports missing goes through `arun`
-itself, which moves or re-creates the session first.
+policy is the store's: while Redis is unusable, or when a flush fails so, every chunk of the flush runs its
+caller's in-process stand-in as it would have alone (one fallback counted per chunk), and a chunk whose session
+is held in memory (an outage just ended) is handed back (`VIA_STORE`) for its caller to send alone through
+`voice.session_recovery`, which moves the session first.
 
 What a crash can lose: the chunks queued here or in the flush in flight. None was acknowledged: a connection
 answers `pong` and `recording_stopped` only once its own appends returned.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from infra.redis_core import pool_exhausted, redis_manager
 
 from . import traffic
 from .session_memory import memory
-from .session_store import APPEND, Known, arun, fallback, on_memory, session_id_of
+from .session_store import APPEND, fallback, session_id_of
 
 #: A flush takes queued chunks up to this many bytes (at least one chunk): a reply never waits behind an
 #: unbounded pipeline, and what a crash can lose stays bounded.
@@ -43,15 +44,16 @@ MAX_FLUSH_BYTES = 4 * 1024 * 1024
 #: Seconds between two flushes under load: 5 ms gathered ~7 chunks per round trip at 300 recorders (above) and
 #: adds at most 5 ms to `pong` and `recording_stopped`. 0: each flush as soon as the previous one returned.
 FLUSH_INTERVAL = 0.005
-#: The reply that sends a chunk through `session_store.arun` (its session is held in memory, or missing).
-_VIA_STORE = object()
+#: The reply for a chunk whose session is held in memory: its caller sends it alone, through the recovery.
+VIA_STORE = object()
 
 
 @dataclass(slots=True)
 class _Append:
     keys: list[str]
     args: list[Any]
-    revive: Known
+    #: The chunk on the in-process store, as its caller would run it alone.
+    instead: Callable[[], Any]
     reply: asyncio.Future
 
 
@@ -63,18 +65,16 @@ class AudioAppender:
         self._flusher: asyncio.Task | None = None
         self._flushed_at = float("-inf")
 
-    async def append(self, keys: list[str], args: list[Any], revive: Known) -> Any:
+    async def append(self, keys: list[str], args: list[Any], instead: Callable[[], Any]) -> Any:
         """The append script's reply for one chunk (`session_store.append_args`), sent with whatever else is
-        queued. Cancelling the caller before its flush leaves the chunk unsent; nothing else waits on it."""
+        queued; `instead()` when Redis cannot serve it, `VIA_STORE` when its session is held in memory.
+        Cancelling the caller before its flush leaves the chunk unsent; nothing else waits on it."""
         loop = asyncio.get_running_loop()
-        item = _Append(keys, args, revive, loop.create_future())
+        item = _Append(keys, args, instead, loop.create_future())
         self._queue.append(item)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_queued())
-        reply = await item.reply
-        if reply is _VIA_STORE or (revive is not None and APPEND.missed(reply)):
-            return await arun(APPEND, keys, args, revive)
-        return reply
+        return await item.reply
 
     async def _flush_queued(self) -> None:
         loop = asyncio.get_running_loop()
@@ -112,7 +112,7 @@ class AudioAppender:
         direct = []
         for item in batch:
             if memory.holds(session_id_of(item.keys)):
-                _settle(item, _VIA_STORE)
+                _settle(item, VIA_STORE)
             else:
                 direct.append(item)
         if not direct:
@@ -157,7 +157,7 @@ def _settle_on_memory(item: _Append) -> None:
     if item.reply.done():
         return
     try:
-        _settle(item, on_memory(APPEND, item.keys, item.args, item.revive))
+        _settle(item, item.instead())
     except Exception as exc:
         _settle(item, exc)
 

@@ -15,6 +15,7 @@ from typing import Any
 from infra.redis_core import redis_manager
 
 from .session_memory import memory
+from .session_recovery import run
 from .session_store import (
     FIELDS,
     INFO,
@@ -26,7 +27,6 @@ from .session_store import (
     fallback,
     keys_of,
     pairs,
-    run,
     text_fields,
 )
 from .sessions import get_session

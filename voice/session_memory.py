@@ -4,9 +4,10 @@ Shaped around sessions, like the rate limiter's local limiter, not around Redis 
 fields, its audio, one expiry (a session's two Redis keys always share their TTL) and where its audio starts
 in the whole recording (`base`: an offset when it continues audio that Redis holds, `REPLACES` when a
 recording restarted here replaces it, None while nothing was appended here). A session deleted here is
-remembered for a session TTL (`was_cleared`), so a live connection does not revive it. Bounded: when full,
-the session closest to expiry goes first. `voice.session_store` runs the session operations on it, with
-the rules of its Lua scripts (`voice/tests/test_session_contract.py` holds both stores to one contract).
+remembered for a session TTL (`was_cleared`), so a live connection does not re-create it. Bounded: when full,
+the session closest to expiry goes first. `MemorySessionStore` runs the session operations on it with the
+rules of their Lua scripts: it is the `voice.session_store.SessionStore` that stands in for Redis
+(`voice/tests/test_session_contract.py` holds both stores to one contract).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from .session_store import Op, session_id_of, session_ttl
 
 #: The in-process audio replaces what Redis holds (the recording restarted here), rather than continuing it.
 REPLACES = "replace"
@@ -122,5 +126,99 @@ class MemorySessions:
             self._cleared.clear()
 
 
-#: This process's in-process session store.
+#: This process's in-process sessions, and the store over them.
 memory = MemorySessions()
+
+
+class MemorySessionStore:
+    """The session operations on a `MemorySessions`, each answering as its Lua script answers (its arguments
+    and its reply shaped alike), so the parsing of replies is written once for both stores."""
+
+    storage = "memory"
+
+    def __init__(self, sessions: MemorySessions) -> None:
+        self.sessions = sessions
+
+    def run(self, op: Op, keys: list[str], args: list[Any]) -> Any:
+        return getattr(self, f"_{op.name}")(session_id_of(keys), args)
+
+    async def arun(self, op: Op, keys: list[str], args: list[Any]) -> Any:
+        """In-process work only, short: no thread hop."""
+        return self.run(op, keys, args)
+
+    def create_continuing(self, session_id: str, args: list[Any], base: int) -> int:
+        """`create`, its audio continuing `base` bytes that Redis holds (a live session re-created here)."""
+        ttl, audio, pairs = int(args[0]), args[1], args[2:]
+        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
+        return int(self.sessions.create(session_id, fields, audio, ttl, base=base))
+
+    def _create(self, session_id: str, args: list[Any]) -> int:
+        return self.create_continuing(session_id, args, 0)
+
+    def _get(self, session_id: str, args: list[Any]) -> list:
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            return [dict(held.fields), held.audio] if held else [{}, b""]
+
+    def _update(self, session_id: str, args: list[Any]) -> int:
+        ttl, audio_mode, audio, pairs = int(args[0]), args[1], args[2], args[3:]
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            if held is None:
+                return 0
+            if audio_mode == "1":
+                held.audio, held.base = audio, REPLACES
+            held.fields.update(zip(pairs[::2], pairs[1::2], strict=True))
+            held.deadline = time.monotonic() + ttl
+            return 1
+
+    def _append(self, session_id: str, args: list[Any]) -> list[int]:
+        chunk, limit, ttl, expected = args[0], int(args[1]), int(args[2]), args[3]
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            if held is None:
+                return [-1, 0]
+            held.deadline = time.monotonic() + ttl
+            if held.base is None and expected != "" and not held.audio:
+                # The first chunk held here: the audio before it is in Redis (a live session re-created here).
+                held.base = str(expected)
+            size = held.size
+            if held.fields.get("is_recording") != "True":
+                status = -2
+            elif expected != "" and size != int(expected):
+                tail = held.audio[-len(chunk) :] if chunk and len(held.audio) >= len(chunk) else b""
+                status = 1 if size == int(expected) + len(chunk) and tail == chunk else -4
+            elif size + len(chunk) > limit:
+                status = -3
+            else:
+                held.audio += chunk
+                status, size = 1, held.size
+            return [status, size]
+
+    def _extend(self, session_id: str, args: list[Any]) -> int:
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            if held is None:
+                return 0
+            held.deadline = time.monotonic() + int(args[0])
+            return 1
+
+    def _delete(self, session_id: str, args: list[Any]) -> int:
+        return int(self.sessions.delete(session_id, clearing_ttl=session_ttl()))
+
+    def _info(self, session_id: str, args: list[Any]) -> list:
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            if held is None:
+                return [{}, -2, -2, 0, b""]
+            end = None if int(args[0]) == -1 else int(args[0]) + 1
+            return [dict(held.fields), held.ttl(), held.ttl(), len(held.audio), held.audio[:end]]
+
+    def _size(self, session_id: str, args: list[Any]) -> int:
+        """The recording's length: where the audio held here starts, plus what it holds; -1 when not held here."""
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            return held.size if held else -1
+
+
+memory_store = MemorySessionStore(memory)

@@ -13,28 +13,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .audio_appender import appender
+from .session_recovery import Caller, arun, run
 from .session_store import (
-    APPEND,
     CREATE,
     DELETE,
-    EXTEND,
     GET,
-    SIZE,
-    UPDATE,
     AppendResult,
     InvalidSessionId,
-    Known,
-    append_args,
-    append_result,
-    arun,
     create_args,
     indexed_keys,
     keys_of,
-    run,
     session_from,
     session_ttl,
-    update_args,
 )
 
 __all__ = [
@@ -52,8 +42,14 @@ __all__ = [
     "delete_session",
     "extend_session",
     "get_session",
+    "session_ttl",
     "update_session",
 ]
+
+
+#: The seed's callers know nothing of a session beyond its id: one that went missing stays missing (a live
+#: connection calls with what it knows instead, `voice.session_handle`).
+_anyone = Caller()
 
 
 def create_session(
@@ -83,36 +79,25 @@ def get_session(session_id: str) -> dict[str, str] | None:
     return session_from(run(GET, keys_of(session_id), []))
 
 
-def update_session(
-    session_id: str, data: Mapping[str, Any], *, ttl: int | None = None, revive: Mapping[str, Any] | None = None
-) -> bool:
+def update_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
     """Set fields and extend both TTLs in one call; `{"audio_buffer": ""}` clears the audio.
 
-    Returns False (and creates nothing) when the session does not exist, except that on the in-process
-    store a session missing there is re-created from `revive` (the fields its connection knows), since
-    during an outage a live session that lives in Redis is not in memory (see `on_memory`).
+    Returns False (and creates nothing) when the session does not exist.
     """
-    keys, args = update_args(session_id, data, ttl)
-    return bool(run(UPDATE, keys, args, revive))
+    return _anyone.update_session(session_id, data, ttl=ttl)
 
 
-async def aupdate_session(
-    session_id: str, data: Mapping[str, Any], *, ttl: int | None = None, revive: Mapping[str, Any] | None = None
-) -> bool:
-    keys, args = update_args(session_id, data, ttl)
-    return bool(await arun(UPDATE, keys, args, revive))
+async def aupdate_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
+    return await _anyone.aupdate_session(session_id, data, ttl=ttl)
 
 
-def extend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[str, Any] | None = None) -> bool:
-    """Push both keys' expiry to `ttl` seconds from now (activity); False when the session is gone.
-
-    `revive` as for `update_session`.
-    """
-    return bool(run(EXTEND, keys_of(session_id), [ttl or session_ttl()], revive))
+def extend_session(session_id: str, ttl: int | None = None) -> bool:
+    """Push both keys' expiry to `ttl` seconds from now (activity); False when the session is gone."""
+    return _anyone.extend_session(session_id, ttl)
 
 
-async def aextend_session(session_id: str, ttl: int | None = None, *, revive: Mapping[str, Any] | None = None) -> bool:
-    return bool(await arun(EXTEND, keys_of(session_id), [ttl or session_ttl()], revive))
+async def aextend_session(session_id: str, ttl: int | None = None) -> bool:
+    return await _anyone.aextend_session(session_id, ttl)
 
 
 def delete_session(session_id: str) -> bool:
@@ -125,31 +110,29 @@ async def adelete_session(session_id: str) -> bool:
 
 
 def append_audio(
-    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
+    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None
 ) -> AppendResult:
     """APPEND one chunk while the session records, refusing it past `max_bytes`; extends both TTLs.
 
     With `offset` (the audio's length before this chunk, as the caller counts it) the chunk is appended
     only at that length, and reported `ok` without a second copy when it is already there: a retried
-    call is never applied twice. `revive` as for `update_session`.
+    call is never applied twice.
     """
-    return append_result(run(APPEND, *append_args(session_id, chunk, max_bytes, offset), revive))
+    return _anyone.append_audio(session_id, chunk, offset=offset, max_bytes=max_bytes)
 
 
 async def aappend_audio(
-    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None, revive: Known = None
+    session_id: str, chunk: bytes, *, offset: int | None = None, max_bytes: int | None = None
 ) -> AppendResult:
     """`append_audio` for consumers: sent with the other connections' chunks waiting in this process, one round
     trip for all of them (`voice.audio_appender`)."""
-    keys, args = append_args(session_id, chunk, max_bytes, offset)
-    return append_result(await appender().append(keys, args, revive))
+    return await _anyone.aappend_audio(session_id, chunk, offset=offset, max_bytes=max_bytes)
 
 
-def audio_size(session_id: str, *, revive: Known = None) -> int:
-    """Bytes of audio buffered for the session (0 when it has none or is gone). `revive` as for `update_session`:
-    while Redis is unusable, a live connection's size counts the audio it had acknowledged."""
-    return max(0, int(run(SIZE, keys_of(session_id), [], revive)))
+def audio_size(session_id: str) -> int:
+    """Bytes of audio buffered for the session (0 when it has none or is gone)."""
+    return _anyone.audio_size(session_id)
 
 
-async def aaudio_size(session_id: str, *, revive: Known = None) -> int:
-    return max(0, int(await arun(SIZE, keys_of(session_id), [], revive)))
+async def aaudio_size(session_id: str) -> int:
+    return await _anyone.aaudio_size(session_id)

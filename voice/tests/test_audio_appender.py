@@ -12,9 +12,10 @@ import redis
 from devtools.waits import WAIT
 from infra import redis_core
 from infra.redis_core import redis_manager
-from voice import audio_appender, sessions, traffic
+from voice import audio_appender, session_store, sessions, traffic
 from voice.audio_appender import AudioAppender, appender
 from voice.session_memory import memory
+from voice.session_recovery import Caller
 from voice.session_store import fallback
 
 #: What a live connection knows of its session (`SessionHandle.known`): enough to carry on in memory.
@@ -102,7 +103,7 @@ async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_l
     try:
         assert raw.execute_command("CLIENT", "PAUSE", 20000, "WRITE")
         during = await asyncio.gather(
-            *(sessions.aappend_audio(sid, b"B" * 5, offset=10, revive=k) for sid, k in zip(ids, known, strict=True))
+            *(Caller(k).aappend_audio(sid, b"B" * 5, offset=10) for sid, k in zip(ids, known, strict=True))
         )
         assert _flushes() == flushes + 1  # sent, then timed out
         assert fallback.count == fallbacks + len(ids)  # one fallback counted per append, as alone
@@ -116,7 +117,7 @@ async def test_redis_stalling_mid_flush_falls_back_and_no_acknowledged_byte_is_l
         redis_manager.mark_unavailable("the stall")  # as the failed flush left it: the check below is a recovery
     await _until_redis_answers()
     after = await asyncio.gather(
-        *(sessions.aappend_audio(sid, b"C" * 3, offset=15, revive=k) for sid, k in zip(ids, known, strict=True))
+        *(Caller(k).aappend_audio(sid, b"C" * 3, offset=15) for sid, k in zip(ids, known, strict=True))
     )
     assert after == [sessions.AppendResult("ok", 18)] * len(ids)
     for sid in ids:
@@ -185,7 +186,7 @@ async def test_an_append_with_no_flush_in_the_interval_goes_at_once_later_ones_s
     monkeypatch.setattr(audio_appender, "asyncio", waits)
     own = AudioAppender()
     first, *others = _recording(4)
-    keys_args = [sessions.append_args(sid, b"abc", None, 0) for sid in (first, *others)]
+    keys_args = [session_store.append_args(sid, b"abc", None, 0) for sid in (first, *others)]
     before = _flushes()
     assert await asyncio.wait_for(own.append(*keys_args[0], None), 10) == [1, 3]  # idle: not held an interval
     assert _flushes() == before + 1 and waits.asked == []

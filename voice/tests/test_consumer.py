@@ -15,7 +15,7 @@ from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
-from voice import services, session_handle, sessions
+from voice import services, session_recovery, sessions
 from voice.consumers import VoiceConsumer
 from voice.session_memory import memory
 
@@ -360,7 +360,7 @@ async def test_a_size_read_while_redis_is_unusable_counts_the_acknowledged_audio
     await client.ask({"type": "start_recording"})
     await client.send_bytes(b"y" * 4096)
     assert await client.ask({"type": "ping"}) == {"type": "pong"}
-    handle = session_handle._live[client.session_id]
+    handle = session_recovery._live[client.session_id]
     request.getfixturevalue("redis_down")
     assert not memory.holds(client.session_id)
     assert await handle.audio_size() == 4096

@@ -14,6 +14,7 @@ from django.conf import settings
 from devtools.redis_server import free_port
 from infra.redis_core import redis_manager
 from voice import session_listing, sessions
+from voice.session_recovery import Caller
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -91,7 +92,7 @@ def test_a_live_connection_revives_its_session_where_it_went_missing(store):
     known = {"user_id": "9", "authenticated": "True", "is_recording": "True"}
     if store == "redis":
         # In Redis a missing session stays gone (cleared by staff, or expired) unless Redis lost its data.
-        assert sessions.append_audio("abcdefgh", b"x", offset=0, revive=known).status == "missing"
+        assert Caller(known).append_audio("abcdefgh", b"x", offset=0).status == "missing"
     else:
-        assert sessions.append_audio("abcdefgh", b"x", offset=0, revive=known).ok
+        assert Caller(known).append_audio("abcdefgh", b"x", offset=0).ok
         assert sessions.get_session("abcdefgh")["user_id"] == "9"

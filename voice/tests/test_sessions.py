@@ -10,8 +10,9 @@ import pytest
 from devtools.waits import WAIT, wait_until
 from infra.redis_core import redis_manager
 from tests.redis_monitor import app_keys
-from voice import session_listing, session_store, sessions
+from voice import session_listing, session_recovery, session_store, sessions
 from voice.session_memory import memory
+from voice.session_recovery import Caller
 
 
 def test_create_writes_the_seeds_fields_and_both_keys_with_one_ttl(redis_db):
@@ -254,22 +255,22 @@ def test_a_session_missing_in_memory_is_revived_only_when_asked(redis_db, redis_
     assert not sessions.extend_session("livesession1")
     assert not sessions.append_audio("livesession1", b"x").ok
     known = {"user_id": "5", "authenticated": "True", "is_recording": "True"}
-    assert sessions.append_audio("livesession1", b"x", revive=known).ok
+    assert Caller(known).append_audio("livesession1", b"x").ok
     assert sessions.get_session("livesession1")["user_id"] == "5"
-    assert sessions.extend_session("livesession2", revive=known)
-    assert sessions.update_session("livesession3", {"is_recording": "False"}, revive=known)
+    assert Caller(known).extend_session("livesession2")
+    assert Caller(known).update_session("livesession3", {"is_recording": "False"})
     assert sessions.get_session("livesession3")["is_recording"] == "False"
     assert sessions.get_session("livesession3")["authenticated_at"] == ""  # the seed's fields all there
     assert sessions.delete_session("livesession3")  # staff cleared it during the outage: it stays gone
-    assert not sessions.extend_session("livesession3", revive=known)
-    assert sessions.append_audio("livesession3", b"x", revive=known).status == "missing"
+    assert not Caller(known).extend_session("livesession3")
+    assert Caller(known).append_audio("livesession3", b"x").status == "missing"
 
 
 def test_revive_never_recreates_a_session_cleared_while_redis_is_up(redis_db):
     sid = sessions.create_session(fields={"is_recording": "True"})
     sessions.delete_session(sid)
-    assert sessions.append_audio(sid, b"x", revive={"is_recording": "True"}).status == "missing"
-    assert not sessions.extend_session(sid, revive={})
+    assert Caller({"is_recording": "True"}).append_audio(sid, b"x").status == "missing"
+    assert not Caller({}).extend_session(sid)
     assert not redis_db.exists(f"session:{sid}")
 
 
@@ -316,7 +317,7 @@ def test_a_redis_refusing_writes_keeps_sessions_in_memory(tmp_path):
             sid = sessions.create_session(fields={"is_recording": "True"})
             assert sessions.append_audio(sid, b"abc").ok and sessions.get_session(sid)["is_recording"] == "True"
             assert not raw.exists(f"session:{sid}") and memory.holds(sid)
-            assert session_store.move_memory_sessions_to_redis() == 0 and memory.holds(sid)
+            assert session_recovery.recover() == 0 and memory.holds(sid)
         finally:
             redis_manager.configure(settings.REDIS_URL)
             memory.clear()
@@ -369,7 +370,7 @@ def test_moving_a_session_back_never_holds_the_store_lock_across_redis(tmp_path,
         raw = redis.Redis.from_url(server.url, socket_timeout=10)
         try:
             assert raw.execute_command("CLIENT", "PAUSE", 120_000, "WRITE")  # until this test lifts it
-            mover = threading.Thread(target=session_store.move_memory_sessions_to_redis)
+            mover = threading.Thread(target=session_recovery.recover)
             mover.start()
             wait_until(lambda: raw.info("clients")["blocked_clients"] >= 1, "the mover never reached Redis")
             assert memory._lock.acquire(timeout=5)  # free while the mover waits on Redis
@@ -401,13 +402,13 @@ def test_two_moves_of_one_snapshot_into_a_redis_that_came_back_empty_store_it_on
         assert sessions.append_audio(sid, b"before", offset=0).ok
         known = sessions.get_session(sid)
         redis_manager.configure(f"redis://127.0.0.1:{free_port()}/0")  # Redis unreachable
-        assert sessions.append_audio(sid, b"during", offset=6, revive=known).ok  # held in memory from offset 6
+        assert Caller(known).append_audio(sid, b"during", offset=6).ok  # held in memory from offset 6
         raw = redis.Redis.from_url(server.url, socket_timeout=10)
         raw.flushall()  # ... and Redis comes back empty
         redis_manager.configure(server.url)
         try:
             assert raw.execute_command("CLIENT", "PAUSE", 1500)
-            movers = [threading.Thread(target=session_store.move_memory_sessions_to_redis) for _ in range(2)]
+            movers = [threading.Thread(target=session_recovery.recover) for _ in range(2)]
             for mover in movers:
                 mover.start()
             for mover in movers:
@@ -417,3 +418,27 @@ def test_two_moves_of_one_snapshot_into_a_redis_that_came_back_empty_store_it_on
         finally:
             raw.execute_command("CLIENT", "UNPAUSE")
             redis_manager.configure(settings.REDIS_URL)
+
+
+async def test_a_recovery_re_creates_live_sessions_once_per_loss_never_one_cleared_since(redis_db):
+    """Both of the manager's callbacks run `recover`: the loss re-creates the live connection's session, and a
+    later recovery (Redis back after an outage) leaves alone the session staff cleared meanwhile."""
+    import asyncio
+    import threading
+
+    from voice.session_handle import SessionHandle
+
+    handle = SessionHandle(lambda: {"user_id": "3", "connected_at": repr(time.time())})
+    sid = await handle.create()
+    assert await asyncio.to_thread(redis_manager.check)  # the manager adopts Redis's marker
+    redis_db.flushdb()  # Redis came back empty
+    redis_db.set("convonet-test:marker", "1", ex=86400)
+    await asyncio.to_thread(redis_manager.check)  # detection; the callbacks run in a thread
+    for thread in threading.enumerate():
+        if thread.name == "redis-data-lost":
+            thread.join(WAIT)
+    assert redis_db.hget(f"session:{sid}", "user_id") == b"3"
+    assert sessions.delete_session(sid)  # staff cleared it; the connection is still live
+    assert await asyncio.to_thread(session_recovery.recover) == 0
+    assert not redis_db.exists(f"session:{sid}")
+    await handle.delete()
