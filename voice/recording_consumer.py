@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
 
@@ -96,11 +97,7 @@ class Recorder(Part):
             refusal = await caps.reserve_audio(len(data))
             if refusal is not None:
                 if final:
-                    self.audio_refused = True
-                    audio_bytes = await self.finish_recording()
-                    await self.socket.send_error(
-                        refusal.code, refusal.message, limit=refusal.limit, audio_bytes=audio_bytes
-                    )
+                    await self._stop_at_cap(refusal.code, refusal.message, limit=refusal.limit)
                 return False
         stored = await self._append(data, final=final)
         if caps is not None and not stored and self.socket.session_id is not None:
@@ -128,15 +125,11 @@ class Recorder(Part):
             self.audio_offset = result.size
             return True
         if result.status == "too_large" and final:
-            self.audio_refused = True
-            stored = await self.finish_recording()
-            await socket.send_error(
+            await self._stop_at_cap(
                 "audio_too_large",
                 f"A recording is limited to {settings.VOICE_MAX_AUDIO_BYTES} bytes; it was stopped and kept.",
                 audio_bytes=result.size,
             )
-            if stored is not None and self.assistant_frame is not None:
-                await socket.send_json(self.assistant_frame)
         elif result.status == "not_recording":
             self.recording_started = None
             await socket.send_error("not_recording", "The recording was stopped; send start_recording again.")
@@ -144,6 +137,16 @@ class Recorder(Part):
             self.recording_started = None
             await socket.session_gone()
         return False
+
+    async def _stop_at_cap(self, code: str, message: str, **details: Any) -> None:
+        """A cap (the recording's, or the user's) stopped the recording: it ends kept and handed over as a stop
+        would, the error says why and what is kept, and the assistant's frame follows as after `recording_stopped`,
+        whichever cap it was."""
+        self.audio_refused = True
+        audio_bytes = await self.finish_recording()
+        await self.socket.send_error(code, message, **{"audio_bytes": audio_bytes, **details})
+        if audio_bytes is not None and self.assistant_frame is not None:
+            await self.socket.send_json(self.assistant_frame)
 
     async def handle_start_recording(self, message: dict) -> None:
         socket = self.socket

@@ -100,12 +100,28 @@ async def test_audio_is_capped_over_all_of_a_users_sockets_and_the_recording_kep
     error = await answer(second)
     assert (error["code"], error["limit"], error["audio_bytes"]) == ("user_audio_limit", 5000, 1500)
     assert redis_db.get(f"session:{second.session_id}:audio") == b"b" * 1500
+    assert (await answer(second))["code"] == "assistant_unavailable"  # the kept recording, handed over
     assert (await answer(second, {"type": "stop_recording"}))["code"] == "not_recording"
     await first.close()  # its 3000 bytes go with it
     assert (await answer(second, {"type": "start_recording"}))["type"] == "recording_started"
     await second.send_bytes(b"d" * 4000)
     assert (await answer(second, {"type": "stop_recording"}))["audio_bytes"] == 4000
     await second.close()
+
+
+async def test_a_recording_the_users_audio_cap_stopped_sends_the_assistants_frame(settings, alice, redis_db):
+    settings.VOICE_MAX_AUDIO_BYTES_PER_USER = 2500
+    voice = await opened(alice)
+    assert (await answer(voice, {"type": "start_recording"}))["type"] == "recording_started"
+    await voice.send_bytes(b"a" * 2000)
+    await voice.send_bytes(b"b" * 1000)  # past the cap: the recording stops with the 2000 bytes kept
+    assert (await answer(voice))["code"] == "user_audio_limit"
+    # as after `recording_stopped` or `audio_too_large`: what the assistant said of the kept recording (no worker
+    # here), before the `pong` that acknowledges the frames sent before it
+    frame = await answer(voice, {"type": "ping"})
+    assert (frame["type"], frame.get("code")) == ("assistant_error", "assistant_unavailable"), frame
+    assert (await answer(voice))["type"] == "pong"
+    await voice.close()
 
 
 async def test_the_open_sockets_gauge_counts_only_accepted_sockets_over_every_refusal(settings, alice, redis_db):
