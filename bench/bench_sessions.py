@@ -82,7 +82,7 @@ def run() -> None:
 
     report("update_session vs raw HSET", compare(update, lambda: raw.hset(seed_key, "is_recording", "False")), goal=1.3)
     # What is left once the server-side script is paid for: our Python around the same EVALSHA.
-    keys, args = session_store.update_args(sid, {"is_recording": "False"}, None)
+    keys, args = session_store.update_args(sid, {"is_recording": "False"})
     script = session_store.UPDATE.script
     report(
         "update_session vs its own EVALSHA sent by hand",

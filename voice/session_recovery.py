@@ -246,11 +246,11 @@ class Caller:
     def __init__(self, known: Mapping[str, Any] | None = None) -> None:
         self.known = known
 
-    def update_session(self, session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
-        return bool(run(UPDATE, *update_args(session_id, data, ttl), self.known))
+    def update_session(self, session_id: str, data: Mapping[str, Any]) -> bool:
+        return bool(run(UPDATE, *update_args(session_id, data), self.known))
 
-    async def aupdate_session(self, session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
-        return bool(await arun(UPDATE, *update_args(session_id, data, ttl), self.known))
+    async def aupdate_session(self, session_id: str, data: Mapping[str, Any]) -> bool:
+        return bool(await arun(UPDATE, *update_args(session_id, data), self.known))
 
     def extend_session(self, session_id: str, ttl: int | None = None) -> bool:
         return bool(run(EXTEND, keys_of(session_id), [ttl or session_ttl()], self.known))

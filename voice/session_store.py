@@ -257,7 +257,7 @@ def session_from(reply: list) -> dict[str, str] | None:
     return session
 
 
-def update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> tuple[list[str], list[Any]]:
+def update_args(session_id: str, data: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
     data = dict(data)
     audio_mode, audio = "0", b""
     if "audio_buffer" in data:
@@ -267,7 +267,7 @@ def update_args(session_id: str, data: Mapping[str, Any], ttl: int | None) -> tu
         except (ValueError, TypeError) as exc:
             raise ValueError("audio_buffer must be base64") from exc
         audio_mode = "1"
-    return keys_of(session_id), [ttl or session_ttl(), audio_mode, audio, *flatten(data)]
+    return keys_of(session_id), [session_ttl(), audio_mode, audio, *flatten(data)]
 
 
 @dataclass(frozen=True)

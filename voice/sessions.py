@@ -79,16 +79,16 @@ def get_session(session_id: str) -> dict[str, str] | None:
     return session_from(run(GET, keys_of(session_id), []))
 
 
-def update_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
+def update_session(session_id: str, data: Mapping[str, Any]) -> bool:
     """Set fields and extend both TTLs in one call; `{"audio_buffer": ""}` clears the audio.
 
     Returns False (and creates nothing) when the session does not exist.
     """
-    return _anyone.update_session(session_id, data, ttl=ttl)
+    return _anyone.update_session(session_id, data)
 
 
-async def aupdate_session(session_id: str, data: Mapping[str, Any], *, ttl: int | None = None) -> bool:
-    return await _anyone.aupdate_session(session_id, data, ttl=ttl)
+async def aupdate_session(session_id: str, data: Mapping[str, Any]) -> bool:
+    return await _anyone.aupdate_session(session_id, data)
 
 
 def extend_session(session_id: str, ttl: int | None = None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import time
 
 import pytest
@@ -207,6 +208,14 @@ def test_the_seeds_examples_work_through_the_facade(redis_db):
     assert redis_db.hgetall("session:abc123")[b"is_recording"] == b"True"
     assert redis_db.get("session:abc123:audio") == b""
     assert delete_session("abc123")
+
+
+def test_the_seeds_functions_take_the_seeds_arguments_only():
+    from convonet_site.redis_manager import get_session, update_session
+
+    assert list(inspect.signature(get_session).parameters) == ["session_id"]
+    assert list(inspect.signature(update_session).parameters) == ["session_id", "data"]
+    assert list(inspect.signature(sessions.aupdate_session).parameters) == ["session_id", "data"]
 
 
 def _made_during_an_outage(fields: dict) -> str:
