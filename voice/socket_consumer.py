@@ -32,8 +32,8 @@ def types_of(part_types: tuple[type[Part], ...]) -> frozenset[str]:
 
 
 class VoiceSocket(JsonFrameSocket):
-    """One voice session per connection, and the parts `part_types` lists (it must list a `Recorder`: every voice
-    socket records). Binary frames are audio, for the recorder."""
+    """One voice session per connection, and the parts `part_types` lists (a `Recorder` among them, checked when the
+    class is defined: every voice socket records). Binary frames are audio, for the recorder."""
 
     #: The parts, in the order their hooks run (disconnect hooks in reverse); each socket of `voice.consumers` sets it.
     part_types: tuple[type[Part], ...] = ()
@@ -64,13 +64,15 @@ class VoiceSocket(JsonFrameSocket):
         """Which part handles each frame type and channel-layer event, by its index in `part_types`: worked out once
         per class, so a socket holds no table of its own (an idle socket's memory is what scales)."""
         super().__init_subclass__(**kwargs)
+        if not any(issubclass(kind, Recorder) for kind in cls.part_types):
+            raise TypeError(f"{cls.__name__}.part_types lists no Recorder: every voice socket records")
         cls.frame_parts = {kind: i for i, part in enumerate(cls.part_types) for kind in part.message_types}
         cls.event_parts = {event: i for i, part in enumerate(cls.part_types) for event in part.event_types}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.parts = [kind(self) for kind in self.part_types]
-        self.recorder = self.part(Recorder)
+        self.recorder: Recorder = next(part for part in self.parts if isinstance(part, Recorder))
 
     def part(self, kind: type[P]) -> P | None:
         """This socket's part of that kind, None when it has none."""

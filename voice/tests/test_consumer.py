@@ -16,8 +16,9 @@ from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
 from voice import services, session_recovery, sessions
-from voice.consumers import VoiceConsumer
+from voice.consumers import VoiceConsumer, VoiceSocket
 from voice.session_memory import memory
+from voice.typed_consumer import TypedCommands
 
 from .conftest import VoiceClient
 
@@ -398,6 +399,13 @@ async def test_subclasses_add_message_types_and_hear_about_authentication(redis_
     assert (await plain.ask({"type": "echo"}))["code"] == "bad_message"
     for client in (anonymous, logged_in, plain):
         await client.close()
+
+
+def test_a_voice_socket_without_a_recorder_is_refused_when_its_class_is_defined():
+    with pytest.raises(TypeError, match="lists no Recorder"):
+
+        class Unrecorded(VoiceSocket):
+            part_types = (TypedCommands,)
 
 
 async def test_no_voice_message_for_a_user_who_turned_them_off(redis_db, alice):
