@@ -16,8 +16,10 @@ from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
 from voice import services, session_recovery, sessions
-from voice.consumers import VoiceConsumer, VoiceSocket
+from voice.consumers import SESSION_PARTS, VoiceConsumer, VoiceSocket
 from voice.session_memory import memory
+from voice.socket_consumer import types_of
+from voice.socket_part import Part
 from voice.typed_consumer import TypedCommands
 
 from .conftest import VoiceClient
@@ -369,31 +371,37 @@ async def test_a_size_read_while_redis_is_unusable_counts_the_acknowledged_audio
     await client.close()
 
 
-class Extended(VoiceConsumer):
-    """What the calls feature does: more message types, and the hooks."""
+class Echo(Part):
+    """A part as the socket's parts are: its own message type, and told when the user is known."""
 
-    message_types = VoiceConsumer.message_types | {"echo"}
+    message_types = frozenset({"echo"})
     events: list[str] = []
 
     async def handle_echo(self, message: dict) -> None:
-        await self.send_json({"type": "echo", "user_id": self.user.pk if self.user else None})
+        user = self.socket.user
+        await self.socket.send_json({"type": "echo", "user_id": user.pk if user else None})
 
-    async def on_authenticated(self) -> None:
-        Extended.events.append(f"authenticated {self.user.username}")
-        await super().on_authenticated()
+    async def on_authenticated(self) -> bool:
+        Echo.events.append(f"authenticated {self.socket.user.username}")
+        return True
 
 
-async def test_subclasses_add_message_types_and_hear_about_authentication(redis_db, alice, bob):
-    Extended.events = []
+class Extended(VoiceSocket):
+    part_types = (*SESSION_PARTS, Echo)
+    message_types = types_of(part_types)
+
+
+async def test_a_listed_part_gets_its_message_types_and_hears_about_authentication(redis_db, alice, bob):
+    Echo.events = []
     anonymous = VoiceClient(consumer=Extended)
     await anonymous.connect()
     assert await anonymous.ask({"type": "echo"}) == {"type": "echo", "user_id": None}
-    assert Extended.events == []
+    assert Echo.events == []
     await anonymous.ask({"type": "authenticate", "username": "bob", "pin": "123456"})
     assert await anonymous.ask({"type": "echo"}) == {"type": "echo", "user_id": bob.pk}
     logged_in = VoiceClient(alice, consumer=Extended)
     await logged_in.connect()
-    assert Extended.events == ["authenticated bob", "authenticated alice"]
+    assert Echo.events == ["authenticated bob", "authenticated alice"]
     plain = VoiceClient(alice)
     await plain.connect()
     assert (await plain.ask({"type": "echo"}))["code"] == "bad_message"
