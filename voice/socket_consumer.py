@@ -142,9 +142,14 @@ class VoiceSocket(JsonFrameSocket):
             await part.on_turn()
 
     async def on_disconnect(self) -> None:
-        """Once per connection before the session is deleted (also after staff cleared it): each part, last first."""
+        """Once per connection before the session is deleted (also after staff cleared it): each part, last first.
+        A part that fails is logged and the others still run: each takes down what it holds (a presence left on the
+        ticker would show its user online for as long as the process lives)."""
         for part in reversed(self.parts):
-            await part.on_disconnect()
+            try:
+                await part.on_disconnect()
+            except Exception:
+                log.exception("voice part %s failed at close", type(part).__name__)
 
     async def before_drain(self) -> None:
         for part in self.parts:

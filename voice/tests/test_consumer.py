@@ -15,8 +15,9 @@ from infra.redis_core import redis_manager
 from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
-from voice import services, session_recovery, sessions
+from voice import presence, services, session_recovery, sessions
 from voice.consumers import SESSION_PARTS, VoiceConsumer, VoiceSocket
+from voice.presence_consumer import Presence
 from voice.session_memory import memory
 from voice.socket_consumer import types_of
 from voice.socket_part import Part
@@ -308,6 +309,27 @@ async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_t
     await client.close()
     assert hooks == [client.session_id]
     assert app_keys(redis_db) == set()
+
+
+async def test_a_part_failing_at_close_leaves_the_other_parts_to_take_down_what_they_hold(redis_db, alice, caplog):
+    class FailsAtClose(Part):
+        async def on_disconnect(self) -> None:
+            raise RuntimeError("broken at close")
+
+    class Fragile(VoiceSocket):
+        part_types = (Presence, *SESSION_PARTS, FailsAtClose)  # its hook runs first at close
+        message_types = types_of(part_types)
+
+    client = VoiceClient(alice, consumer=Fragile)
+    await client.connect()
+    assert (await client.receive())["type"] == "presence"  # pushed once she is online
+    assert await presence.auser_channels(alice.pk)  # online, heartbeating on the process's ticker
+    await client.close()
+    assert await presence.auser_channels(alice.pk) == []  # the presence part still left after the failure
+    assert app_keys(redis_db) == set()
+    assert [r.getMessage() for r in caplog.records if r.name == "voice.socket_consumer"] == [
+        "voice part FailsAtClose failed at close"
+    ]
 
 
 async def test_two_connections_have_separate_sessions(redis_db, alice):
