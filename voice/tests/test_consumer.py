@@ -362,7 +362,7 @@ async def test_sessions_run_in_memory_while_redis_is_down(redis_db, alice, redis
 
 async def test_a_stop_while_redis_is_unusable_reports_the_audio_redis_holds(redis_db, alice, request):
     """A recording stored in Redis, stopped while the manager holds Redis unusable (an outage, or a flip of
-    the manager during a wave of stops): the session is revived in memory for the stop, and `audio_bytes` is
+    the manager during a wave of stops): the session is re-created in memory for the stop, and `audio_bytes` is
     every acknowledged byte, not the 0 that memory held (issue 13: 97 stops answered 0)."""
     client = VoiceClient(alice)
     await client.connect()

@@ -88,7 +88,7 @@ async def test_the_async_twins_keep_the_same_contract(store):
     assert not await sessions.aextend_session(sid)
 
 
-def test_a_live_connection_revives_its_session_where_it_went_missing(store):
+def test_a_live_connection_recreates_its_session_where_it_went_missing(store):
     known = {"user_id": "9", "authenticated": "True", "is_recording": "True"}
     if store == "redis":
         # In Redis a missing session stays gone (cleared by staff, or expired) unless Redis lost its data.

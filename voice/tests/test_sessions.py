@@ -260,7 +260,7 @@ async def test_the_async_calls_also_find_a_session_made_during_an_outage(redis_d
     assert not memory.holds(sid)
 
 
-def test_a_session_missing_in_memory_is_revived_only_when_asked(redis_db, redis_down):
+def test_a_session_missing_in_memory_is_recreated_only_for_a_caller_that_knows_it(redis_db, redis_down):
     assert not sessions.extend_session("livesession1")
     assert not sessions.append_audio("livesession1", b"x").ok
     known = {"user_id": "5", "authenticated": "True", "is_recording": "True"}
@@ -275,7 +275,7 @@ def test_a_session_missing_in_memory_is_revived_only_when_asked(redis_db, redis_
     assert Caller(known).append_audio("livesession3", b"x").status == "missing"
 
 
-def test_revive_never_recreates_a_session_cleared_while_redis_is_up(redis_db):
+def test_a_caller_that_knows_it_never_recreates_a_session_cleared_while_redis_is_up(redis_db):
     sid = sessions.create_session(fields={"is_recording": "True"})
     sessions.delete_session(sid)
     assert Caller({"is_recording": "True"}).append_audio(sid, b"x").status == "missing"
