@@ -144,7 +144,7 @@ class VoiceSocket(JsonFrameSocket):
     async def on_disconnect(self) -> None:
         """Once per connection before the session is deleted (also after staff cleared it): each part, last first.
         A part that fails is logged and the others still run: each takes down what it holds (a presence left on the
-        ticker would show its user online for as long as the process lives)."""
+        ticker keeps heartbeating its user online until the closed socket happens to be garbage-collected)."""
         for part in reversed(self.parts):
             try:
                 await part.on_disconnect()
