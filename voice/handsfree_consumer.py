@@ -23,11 +23,11 @@ HANDS_FREE_MESSAGE_TYPES = frozenset({"hands_free"})
 IDLE_LISTEN_CLOSE_CODE = 4408
 
 
-async def _close_idle(sockets: list[Any]) -> None:
+async def _close_idle(parts: list[Any]) -> None:
     now = time.monotonic()
-    for socket in sockets:
-        if socket.listening_since is not None and now - socket.last_turn_at >= settings.VOICE_IDLE_LISTEN_SECONDS:
-            await socket.idle_listen_timeout()
+    for part in parts:
+        if part.listening_since is not None and now - part.last_turn_at >= settings.VOICE_IDLE_LISTEN_SECONDS:
+            await part.idle_listen_timeout()
 
 
 #: Members: the hands-free parts of sockets listening hands-free. Checked 4 times per allowed idle period (at most

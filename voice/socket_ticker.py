@@ -19,19 +19,20 @@ from . import presence
 log = logging.getLogger(__name__)
 
 
-async def _heartbeat(sockets: list[Any]) -> None:
-    """Keep these connections online, notice teammates whose process died, push each its teammates if changed."""
-    came_online = await presence.aheartbeat_many([(s.user_id, s.channel_name, s.call_teams) for s in sockets])
-    online = await presence.aonline_by_team({team for s in sockets for team in s.call_teams})
-    for socket, came in zip(sockets, came_online, strict=True):
+async def _heartbeat(parts: list[Any]) -> None:
+    """Keep these connections online, notice teammates whose process died, push each its teammates if changed
+    (`parts`: the sockets' `voice.presence_consumer.Presence` parts)."""
+    came_online = await presence.aheartbeat_many([(p.user_id, p.channel_name, p.call_teams) for p in parts])
+    online = await presence.aonline_by_team({team for p in parts for team in p.call_teams})
+    for part, came in zip(parts, came_online, strict=True):
         try:
-            if not socket.heartbeating:  # it left while the beat was on its way: take back what the beat wrote
-                await presence.aleave(socket.user_id, socket.channel_name, socket.call_teams)
+            if not part.heartbeating:  # it left while the beat was on its way: take back what the beat wrote
+                await presence.aleave(part.user_id, part.channel_name, part.call_teams)
                 continue
             if came:
-                await socket.announce_presence()
-            users = {user for team in socket.call_teams for user in online.get(team, ())} - {socket.user_id}
-            await socket.push_presence(sorted(users))
+                await part.announce_presence()
+            users = {user for team in part.call_teams for user in online.get(team, ())} - {part.user_id}
+            await part.push_presence(sorted(users))
         except Exception:  # one closed socket must not keep the others from their presence
             log.exception("presence push failed")
 
