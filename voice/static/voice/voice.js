@@ -146,7 +146,7 @@
     var text = ERRORS[m.code] || m.message;
     if (upload && !state.recording) upload = null;  // its start_recording was refused
     if (m.retry_after) text += " Try again in " + Math.ceil(m.retry_after) + " s.";
-    if (m.code === "audio_too_large") stopRecorder(false);
+    if (m.code === "audio_too_large" || m.code === "user_audio_limit") stopRecorder(false);  // stopped and kept: the assistant has it
     if (stream && !state.recording) {  // start_recording was refused: release the microphone
       stream.getTracks().forEach(function (t) { t.stop(); });
       stream = null;
