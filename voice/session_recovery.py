@@ -91,8 +91,8 @@ class Live(Protocol):
 #: This process's live connections by session id; the lock is never held across a Redis call.
 _live: dict[str, Live] = {}
 _live_lock = threading.Lock()
-#: The time of the last data loss whose live sessions `recover` re-created.
-_recreated_for = 0.0
+#: The last data loss (`redis_manager.data_losses` entry) whose live sessions `recover` re-created.
+_handled_loss: dict[str, Any] | None = None
 
 
 class Known(Mapping):
@@ -210,13 +210,14 @@ def untrack(session_id: str) -> None:
 
 
 def _live_after_a_new_loss() -> list[Live]:
-    """The live connections, when Redis lost its data since the last re-creation; else none."""
-    global _recreated_for
+    """The live connections, when Redis lost its data since the last re-creation; else none. The newest loss is
+    known by identity, not by its time: a clock set back or forward (a test travelling in time) must not hide one."""
+    global _handled_loss
     with _live_lock:
-        new = [loss["at"] for loss in redis_manager.data_losses if loss["at"] > _recreated_for]
-        if not new:
+        losses = redis_manager.data_losses
+        if not losses or losses[-1] is _handled_loss:
             return []
-        _recreated_for = max(new)
+        _handled_loss = losses[-1]
         return list(_live.values())
 
 

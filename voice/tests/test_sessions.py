@@ -7,6 +7,7 @@ import inspect
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from devtools.waits import WAIT, wait_until
 from infra.redis_core import redis_manager
@@ -451,3 +452,32 @@ async def test_a_recovery_re_creates_live_sessions_once_per_loss_never_one_clear
     assert await asyncio.to_thread(session_recovery.recover) == 0
     assert not redis_db.exists(f"session:{sid}")
     await handle.delete()
+
+
+def test_a_loss_seen_under_a_clock_set_forward_does_not_hide_the_next_one(redis_db):
+    """A loss is handled once, known by identity: one recorded while the clock read next year (a test travelling in
+    time flushed Redis) once made every later loss look already handled, and live sessions stayed lost."""
+    import datetime
+    import threading
+
+    import time_machine
+
+    from voice.session_handle import SessionHandle
+
+    def lose_the_data() -> None:
+        assert redis_manager.check()  # the manager adopts Redis's marker
+        redis_db.flushdb()  # Redis came back empty
+        redis_db.set("convonet-test:marker", "1", ex=86400)
+        redis_manager.check()  # detection; the callbacks run in a thread
+        for thread in threading.enumerate():
+            if thread.name == "redis-data-lost":
+                thread.join(WAIT)
+
+    handle = SessionHandle(lambda: {"user_id": "3", "connected_at": repr(time.time())})
+    sid = async_to_sync(handle.create)()
+    with time_machine.travel(datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)):
+        lose_the_data()
+    assert redis_db.hget(f"session:{sid}", "user_id") == b"3"
+    lose_the_data()  # back in the present
+    assert redis_db.hget(f"session:{sid}", "user_id") == b"3"
+    async_to_sync(handle.delete)()
