@@ -33,6 +33,10 @@ pytestmark = pytest.mark.slow
 
 CHUNK = b"\x00" * 2048
 CHUNK_INTERVAL = 0.25
+#: How long a listener may wait for the notifications of its recordings after the heal: the hub re-subscribes with
+#: back-off (up to 2 s a try) and then catches up from the history; on a loaded machine that took more than the
+#: recovery deadline (6 s) once in CI. The claim is "each once", not a delivery time.
+DELIVERY_WAIT = 20
 USERS = 10
 RECORDERS_PER_USER = 2
 METRICS_TOKEN = "fault-matrix-live"
@@ -170,7 +174,7 @@ async def _scenario(
     await asyncio.sleep(4 * CHUNK_INTERVAL)
     stopped_after = await asyncio.gather(*(r.stop() for r in firsts))
 
-    await asyncio.gather(*(listener.read(RECORDERS_PER_USER, recovers_within) for listener in listeners))
+    await asyncio.gather(*(listener.read(RECORDERS_PER_USER, DELIVERY_WAIT) for listener in listeners))
     await asyncio.sleep(0.5)  # a duplicate would have arrived by now
     await asyncio.gather(*(listener.read(RECORDERS_PER_USER + 1, 0.2) for listener in listeners))
 
