@@ -30,7 +30,7 @@ from .server_tuning import freeze_after_startup, with_backlog
 APPLICATION = "convonet_site.asgi:application"
 #: daphne's message and frame limits, as a multiple of the largest frame the app accepts.
 SERVER_LIMIT_FACTOR = 2
-#: The voice consumer's text-frame limit (`VoiceConsumer.max_text_bytes`), which the server must also exceed.
+#: The voice consumer's text-frame limit (`VoiceSocket.max_text_bytes`), which the server must also exceed.
 TEXT_FRAME_BYTES = 64 * 1024
 #: After the drain's deadline, how long the 1012 close handshakes of the sockets still open may take.
 CLOSE_GRACE = 1.0

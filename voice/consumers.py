@@ -19,25 +19,16 @@ from .pin_consumer import PinAuth
 from .presence_consumer import Presence
 from .recording_consumer import Recorder
 from .signout import SignOut
-from .socket_consumer import VoiceSocket, types_of
+from .socket_consumer import VoiceSocket
 from .typed_consumer import TypedCommands
 
-__all__ = ["VOICE_PARTS", "VoiceCallConsumer", "VoiceConsumer", "VoiceSocket"]
+__all__ = ["VOICE_PARTS", "VoiceCallConsumer", "VoiceSocket"]
 
 #: The parts of `/ws/voice/`, in the order their hooks run (`on_disconnect` in reverse):
 #: the caps first, so a socket or user they refuse reaches no other part; sign-out next, so a sign-out reaches the
 #: socket from the moment it is authenticated (and until it is closed); calls after presence, so at close a call is
 #: hung up while its user still shows online; the recorder late, so at close the audio is stored first.
 VOICE_PARTS = (SocketCaps, SignOut, Presence, Calls, PinAuth, HandsFree, Recorder, TypedCommands, AssistantRelay)
-#: The parts that make a voice session: without caps, sign-out, calls or presence (tests drive sessions alone).
-SESSION_PARTS = tuple(kind for kind in VOICE_PARTS if kind not in (SocketCaps, SignOut, Calls, Presence))
-
-
-class VoiceConsumer(VoiceSocket):
-    """A voice session: PIN authentication, recording, typed commands and hands-free listening."""
-
-    part_types = SESSION_PARTS
-    message_types = types_of(SESSION_PARTS)
 
 
 class VoiceCallConsumer(VoiceSocket):
@@ -45,4 +36,3 @@ class VoiceCallConsumer(VoiceSocket):
     sign-out, within the per-user and per-address caps."""
 
     part_types = VOICE_PARTS
-    message_types = types_of(VOICE_PARTS)

@@ -68,6 +68,15 @@ class MemorySessions:
         with self._lock:
             return [session_id for session_id in list(self._sessions) if self.find(session_id) is not None]
 
+    def snapshot(self, session_id: str) -> tuple[dict[str, str], int, bytes, str | None] | None:
+        """A copy of what is held for the session (fields, seconds left, audio, where the audio starts in Redis's
+        copy), taken under the lock so a move to Redis never sends half of a write; None when nothing live is held."""
+        with self._lock:
+            held = self.find(session_id)
+            if held is None or held.ttl() <= 0:
+                return None
+            return dict(held.fields), held.ttl(), held.audio, held.base
+
     def audio_range(self, session_id: str, start: int, end: int) -> bytes:
         """Bytes `start` to `end` (exclusive) of the audio held here; empty when the session is not held."""
         with self._lock:
@@ -134,17 +143,11 @@ class MemorySessionStore:
     """The session operations on a `MemorySessions`, each answering as its Lua script answers (its arguments
     and its reply shaped alike), so the parsing of replies is written once for both stores."""
 
-    storage = "memory"
-
     def __init__(self, sessions: MemorySessions) -> None:
         self.sessions = sessions
 
     def run(self, op: Op, keys: list[str], args: list[Any]) -> Any:
         return getattr(self, f"_{op.name}")(session_id_of(keys), args)
-
-    async def arun(self, op: Op, keys: list[str], args: list[Any]) -> Any:
-        """In-process work only, short: no thread hop."""
-        return self.run(op, keys, args)
 
     def create_continuing(self, session_id: str, args: list[Any], base: int) -> int:
         """`create`, its audio continuing `base` bytes that Redis holds (a live session re-created here)."""

@@ -129,11 +129,10 @@ def _move_to_redis(keys: list[str]) -> int:
     """
     session_id = session_id_of(keys)
     with _moving:
-        with memory._lock:
-            held = memory.find(session_id)
-            if held is None or held.ttl() <= 0:
-                return 0
-            fields, ttl, audio, base = dict(held.fields), held.ttl(), held.audio, held.base
+        held = memory.snapshot(session_id)
+        if held is None:
+            return 0
+        fields, ttl, audio, base = held
         args = [ttl, audio, base or "0", *flatten(fields)]
         moved = int(_MERGE(redis_manager.binary_client, [keys[0], keys[1], SESSION_INDEX_KEY], args))
         memory.forget_moved(session_id, fields, audio)

@@ -297,7 +297,13 @@ def append_result(reply: list) -> AppendResult:
     return AppendResult(_APPEND_STATUS[int(reply[0])], int(reply[1]))
 
 
-SIZE = Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), lambda reply: int(reply) == -1)
+#: -1 for a session that is not there (as the in-process store answers), so a live connection's lost session is
+#: re-created before its size is read, as it is before an append.
+SIZE = Op(
+    "size",
+    LuaScript("if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end return redis.call('STRLEN', KEYS[2])"),
+    lambda reply: int(reply) == -1,
+)
 
 
 # -- the stores: one protocol, Redis here, the in-process store in `voice.session_memory` ------------
@@ -305,19 +311,14 @@ SIZE = Op("size", LuaScript("return redis.call('STRLEN', KEYS[2])"), lambda repl
 
 class SessionStore(Protocol):
     """Where the session operations run. Each store answers every operation as its Lua script answers
-    (`voice/tests/test_session_contract.py`), so a caller cannot tell them apart but for `storage`."""
-
-    storage: str
+    (`voice/tests/test_session_contract.py`), so a caller cannot tell them apart."""
 
     def run(self, op: Op, keys: list[str], args: list[Any]) -> Any: ...
 
-    async def arun(self, op: Op, keys: list[str], args: list[Any]) -> Any: ...
-
 
 class RedisSessionStore:
-    """The scripts on the manager's Redis; its errors reach the caller (`voice.session_recovery` falls back)."""
-
-    storage = "redis"
+    """The scripts on the manager's Redis; its errors reach the caller (`voice.session_recovery` falls back).
+    `arun` is the event loop's way in (the in-process store needs none: its work is short and never waits)."""
 
     def run(self, op: Op, keys: list[str], args: list[Any]) -> Any:
         return op.script(redis_manager.binary_client, keys, args)
@@ -326,4 +327,4 @@ class RedisSessionStore:
         return await op.script.acall(redis_manager.async_client(binary=True), keys, args)
 
 
-redis_store: SessionStore = RedisSessionStore()
+redis_store = RedisSessionStore()

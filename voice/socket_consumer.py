@@ -26,11 +26,6 @@ log = logging.getLogger(__name__)
 P = TypeVar("P", bound=Part)
 
 
-def types_of(part_types: tuple[type[Part], ...]) -> frozenset[str]:
-    """The frame types a socket of these parts accepts: its own (`ping`) and each part's."""
-    return VoiceSocket.message_types.union(*(kind.message_types for kind in part_types))
-
-
 class VoiceSocket(JsonFrameSocket):
     """One voice session per connection, and the parts `part_types` lists (a `Recorder` among them, checked when the
     class is defined: every voice socket records). Binary frames are audio, for the recorder."""
@@ -39,6 +34,7 @@ class VoiceSocket(JsonFrameSocket):
     part_types: tuple[type[Part], ...] = ()
     frame_parts: dict[str, int] = {}
     event_parts: dict[str, int] = {}
+    #: The socket's own frame types; each subclass adds its parts' (`__init_subclass__`).
     message_types: frozenset[str] = frozenset({"ping"})
     #: Message types whose handlers use Redis only (no database connection of this thread): dispatched without
     #: Channels' per-message `aclose_old_connections()` hop. A part whose handler starts using the database
@@ -61,13 +57,15 @@ class VoiceSocket(JsonFrameSocket):
     frame_kind = "text"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Which part handles each frame type and channel-layer event, by its index in `part_types`: worked out once
-        per class, so a socket holds no table of its own (an idle socket's memory is what scales)."""
+        """Which part handles each frame type and channel-layer event, by its index in `part_types`, and so which
+        frame types the socket accepts: worked out once per class from its parts, so a socket holds no table of its
+        own (an idle socket's memory is what scales) and no list of types can drift from its parts."""
         super().__init_subclass__(**kwargs)
         if not any(issubclass(kind, Recorder) for kind in cls.part_types):
             raise TypeError(f"{cls.__name__}.part_types lists no Recorder: every voice socket records")
         cls.frame_parts = {kind: i for i, part in enumerate(cls.part_types) for kind in part.message_types}
         cls.event_parts = {event: i for i, part in enumerate(cls.part_types) for event in part.event_types}
+        cls.message_types = cls.message_types | frozenset(cls.frame_parts)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

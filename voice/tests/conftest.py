@@ -14,13 +14,13 @@ from django.conf import settings
 from devtools.redis_server import free_port
 from devtools.waits import WAIT, wait_until
 from infra.redis_core import redis_manager
-from voice.consumers import VoiceConsumer
+from voice.tests.sockets import SessionSocket
 
 
 class VoiceClient:
     """A WebsocketCommunicator speaking the voice protocol, for one simulated browser."""
 
-    def __init__(self, user: Any = None, address: str = "10.0.0.1", consumer: type = VoiceConsumer) -> None:
+    def __init__(self, user: Any = None, address: str = "10.0.0.1", consumer: type = SessionSocket) -> None:
         self.communicator = WebsocketCommunicator(consumer.as_asgi(), "/ws/voice/")
         self.communicator.scope["client"] = (address, 50000)
         if user is not None:

@@ -16,11 +16,11 @@ from notifications.history import recent
 from notifications.keys import channel
 from tests.redis_monitor import app_keys
 from voice import presence, services, session_recovery, sessions
-from voice.consumers import SESSION_PARTS, VoiceConsumer, VoiceSocket
+from voice.consumers import VoiceSocket
 from voice.presence_consumer import Presence
 from voice.session_memory import memory
-from voice.socket_consumer import types_of
 from voice.socket_part import Part
+from voice.tests.sockets import SESSION_PARTS, SessionSocket
 from voice.typed_consumer import TypedCommands
 
 from .conftest import VoiceClient
@@ -294,7 +294,7 @@ async def test_voice_requests_are_limited_to_ten_a_minute(redis_db, alice):
 async def test_a_session_cleared_by_staff_closes_the_connection_and_still_runs_the_hooks(redis_db, alice):
     hooks: list[str] = []
 
-    class Hooked(VoiceConsumer):
+    class Hooked(SessionSocket):
         async def on_disconnect(self) -> None:
             hooks.append(self.session_id)
             await super().on_disconnect()
@@ -318,7 +318,6 @@ async def test_a_part_failing_at_close_leaves_the_other_parts_to_take_down_what_
 
     class Fragile(VoiceSocket):
         part_types = (Presence, *SESSION_PARTS, FailsAtClose)  # its hook runs first at close
-        message_types = types_of(part_types)
 
     client = VoiceClient(alice, consumer=Fragile)
     await client.connect()
@@ -410,7 +409,6 @@ class Echo(Part):
 
 class Extended(VoiceSocket):
     part_types = (*SESSION_PARTS, Echo)
-    message_types = types_of(part_types)
 
 
 async def test_a_listed_part_gets_its_message_types_and_hears_about_authentication(redis_db, alice, bob):
@@ -557,7 +555,7 @@ async def test_deeply_nested_json_is_a_bad_message_and_logs_nothing(redis_db, al
 
 
 async def test_a_text_frame_failing_before_its_type_is_known_is_logged_as_text(redis_db, alice, caplog):
-    class Broken(VoiceConsumer):
+    class Broken(SessionSocket):
         async def parse(self, text: str) -> dict | None:
             raise RuntimeError("broken")
 

@@ -10,13 +10,13 @@ from django.conf import settings
 
 from convonet_site.serve import SERVER_LIMIT_FACTOR, TEXT_FRAME_BYTES, daphne_argv, websocket_limit
 from devtools.live_ws import WsClient
-from voice.consumers import VoiceConsumer
+from voice.consumers import VoiceCallConsumer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_server_limit_is_above_every_frame_the_app_accepts():
-    assert VoiceConsumer.max_text_bytes <= TEXT_FRAME_BYTES
+    assert VoiceCallConsumer.max_text_bytes <= TEXT_FRAME_BYTES
     assert websocket_limit() == SERVER_LIMIT_FACTOR * max(settings.VOICE_MAX_FRAME_BYTES, TEXT_FRAME_BYTES)
     argv = daphne_argv(["-p", "1"])
     limit = str(websocket_limit())

@@ -14,7 +14,9 @@ from django.conf import settings
 from devtools.redis_server import free_port
 from infra.redis_core import redis_manager
 from voice import session_listing, sessions
-from voice.session_recovery import Caller
+from voice.session_memory import memory_store
+from voice.session_recovery import Caller, run
+from voice.session_store import SIZE, keys_of
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -75,6 +77,17 @@ def test_append_refusals(store):
     assert sessions.append_audio("nosuchsession", b"x").status == "missing"
     with pytest.raises(sessions.InvalidSessionId):
         sessions.append_audio("bad:id", b"x")
+
+
+def test_both_stores_answer_minus_one_for_the_size_of_a_session_that_is_not_there(store):
+    """The reply a live connection's lost session is re-created on (`SIZE.missed`), as an append's `missing` is;
+    the seed's API still says 0 bytes."""
+    sid = sessions.create_session()
+    assert sessions.audio_size(sid) == 0
+    sessions.delete_session(sid)
+    reply = run(SIZE, keys_of(sid), []) if store == "redis" else memory_store.run(SIZE, keys_of(sid), [])
+    assert SIZE.missed(reply)
+    assert sessions.audio_size(sid) == 0
 
 
 async def test_the_async_twins_keep_the_same_contract(store):
