@@ -86,14 +86,18 @@ class JsonFrameSocket(AsyncWebsocketConsumer):
         """Answer a refused frame with `bad_message`, worded for this socket's clients."""
         raise NotImplementedError(f"{type(self).__name__} words its refused frames")
 
-    async def send_json(self, payload: dict) -> None:
-        # A client may close right after its last message (hangup, then the tab closes). daphne refuses
-        # sends on a closed socket; letting that escape would kill the consumer before its disconnect
-        # hook, leaving what the socket holds to its TTLs instead of a clean end.
+    async def send_frame(self, text: str) -> None:
+        """Send one text frame, dropped when the client has gone. A client may close right after its last
+        message (hangup, then the tab closes), and daphne refuses sends on a closed socket: letting that escape
+        would kill the consumer before its disconnect hook (leaving what the socket holds to its TTLs), or make a
+        fan-out log every closed tab as a failed delivery."""
         try:
-            await self.send(text_data=json.dumps(payload))
+            await self.send(text_data=text)
         except Disconnected:
             log.debug("dropped a frame for a connection that has closed")
+
+    async def send_json(self, payload: dict) -> None:
+        await self.send_frame(json.dumps(payload))
 
     async def send_error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})

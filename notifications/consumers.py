@@ -66,7 +66,7 @@ class NotificationConsumer(JsonFrameSocket):
         load = partial(channels_for_user, user.pk)
         self.subscription = Subscription(
             await database_sync_to_async(load)(),
-            self.send_text,
+            self.send_frame,
             user_id=str(user.pk),
             load_channels=load,
             signout_groups=frozenset(signout.socket_groups(user, self.scope)),
@@ -111,6 +111,3 @@ class NotificationConsumer(JsonFrameSocket):
 
     async def account_revoked(self) -> None:
         await self.signed_out()
-
-    async def send_text(self, frame: str) -> None:
-        await self.send(text_data=frame)
