@@ -7,6 +7,7 @@ from .socket_part import Part
 
 
 class AssistantRelay(Part):
+    __slots__ = ()
     event_types = frozenset({"assistant.event"})
 
     async def assistant_event(self, event: dict) -> None:

@@ -9,7 +9,6 @@ named `call.<what>` and handled by the method of the same name.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from channels.db import database_sync_to_async
@@ -31,6 +30,8 @@ CALL_MESSAGE_TYPES = frozenset({"call", "accept", "reject", "signal", "hangup"})
 
 class Calls(CallEvents):
     """Call signaling for an authenticated voice connection."""
+
+    __slots__ = ()
 
     message_types = CALL_MESSAGE_TYPES
 
@@ -84,8 +85,7 @@ class Calls(CallEvents):
             await self._refuse(error)
             return
         call_id = call["call_id"]
-        self.calls_here.add(call_id)
-        self.ring_timers[call_id] = asyncio.create_task(self._ring_timeout(call_id))
+        self._joined(call_id, ringing=True)
         await self.socket.send_json(
             {"type": "calling", "call_id": call_id, "to_user": to_user, "ice_servers": calls.ice_servers()}
         )
@@ -100,7 +100,7 @@ class Calls(CallEvents):
         except CallError as error:
             await self._refuse(error, call_id)
             return
-        self.calls_here.add(call_id)
+        self._joined(call_id)
         await self.socket.send_json({"type": "call_accepted", "call_id": call_id, "peer": call["caller_id"]})
         await self._relay(
             calls.after_accept(call, self.socket.channel_name, await presence.auser_channels(self.socket.user.id))

@@ -9,12 +9,17 @@ A refused socket gets the cap's error code (`too_many_sockets`, `too_many_anonym
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
 from infra import ticker
 from infra.socket_caps import CAPS_RENEWAL, CLOSE_CODE, Refusal, SocketSlot
 
 from .socket_part import Part
+
+if TYPE_CHECKING:
+    from .socket_consumer import VoiceSocket
 
 
 def too_many_sockets() -> Refusal:
@@ -43,7 +48,11 @@ class SocketCaps(Part):
     """The socket's slot under the caps: taken at connect, moved to the user on authentication, released after the
     close. The recorder (`voice.recording_consumer.Recorder`) reserves each batch of audio here before storing it."""
 
-    slot: SocketSlot | None = None
+    __slots__ = ("slot",)
+
+    def __init__(self, socket: VoiceSocket) -> None:
+        super().__init__(socket)
+        self.slot: SocketSlot | None = None
 
     async def admit(self) -> bool:
         socket = self.socket

@@ -9,7 +9,7 @@ forgotten tab does not listen to a room for hours. The check runs for all such s
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -17,6 +17,9 @@ from infra import ticker
 from infra.ticker import Duty
 
 from .socket_part import Part
+
+if TYPE_CHECKING:
+    from .socket_consumer import VoiceSocket
 
 HANDS_FREE_MESSAGE_TYPES = frozenset({"hands_free"})
 #: Close code of a hands-free socket that started no turn for `VOICE_IDLE_LISTEN_SECONDS`.
@@ -39,9 +42,13 @@ class HandsFree(Part):
     """Hands-free listening: told of each turn (`on_turn`), it closes a socket that listens and starts none."""
 
     message_types = HANDS_FREE_MESSAGE_TYPES
-    #: When this socket said it listens hands-free (monotonic), None when it does not.
-    listening_since: float | None = None
-    last_turn_at = 0.0
+    __slots__ = ("__weakref__", "last_turn_at", "listening_since")
+
+    def __init__(self, socket: VoiceSocket) -> None:
+        super().__init__(socket)
+        #: When this socket said it listens hands-free (monotonic), None when it does not.
+        self.listening_since: float | None = None
+        self.last_turn_at = 0.0
 
     async def handle_hands_free(self, message: dict) -> None:
         socket = self.socket

@@ -14,6 +14,8 @@ PIN_MESSAGE_TYPES = frozenset({"authenticate"})
 class PinAuth(Part):
     """`authenticate`: a good PIN makes the socket the user's, and the socket tells its parts (`on_authenticated`)."""
 
+    __slots__ = ()
+
     message_types = PIN_MESSAGE_TYPES
 
     async def handle_authenticate(self, message: dict) -> None:

@@ -5,6 +5,9 @@ process) or when its teams change."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
@@ -14,6 +17,9 @@ from . import presence
 from .services import display_name
 from .socket_part import Part
 from .socket_ticker import PRESENCE_HEARTBEAT
+
+if TYPE_CHECKING:
+    from .socket_consumer import VoiceSocket
 
 
 def _display_names(user_ids: list[int]) -> dict[int, str]:
@@ -26,11 +32,15 @@ class Presence(Part):
 
     message_types = frozenset({"presence"})
     event_types = frozenset({"presence.changed", "presence.teams_changed"})
-    call_teams: list[int] = []
-    #: True from authentication until the connection leaves: it heartbeats on the process's ticker.
-    heartbeating = False
-    #: Who else was last sent online (sorted user ids), None before the first push.
-    presence_sent: list[int] | None = None
+    __slots__ = ("__weakref__", "call_teams", "heartbeating", "presence_sent")
+
+    def __init__(self, socket: VoiceSocket) -> None:
+        super().__init__(socket)
+        self.call_teams: Sequence[int] = ()
+        #: True from authentication until the connection leaves: it heartbeats on the process's ticker.
+        self.heartbeating = False
+        #: Who else was last sent online (sorted user ids), None before the first push.
+        self.presence_sent: list[int] | None = None
 
     @property
     def user_id(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -19,10 +19,17 @@ from . import handover, services, traffic
 from .caps_consumer import SocketCaps
 from .socket_part import Part
 
+if TYPE_CHECKING:
+    from .socket_consumer import VoiceSocket
+
 RECORDING_MESSAGE_TYPES = frozenset({"start_recording", "stop_recording"})
 #: Queued audio past this waits for the writer before the connection reads on (bounded memory per socket).
 WRITE_BEHIND_MAX_BYTES = 256 * 1024
 log = logging.getLogger(__name__)
+
+
+#: The writer's queue while no recording is in progress (shared, never appended to: audio is refused then).
+_NOTHING_PENDING: list[bytes] = []
 
 
 class Recorder(Part):
@@ -36,18 +43,30 @@ class Recorder(Part):
     """
 
     message_types = RECORDING_MESSAGE_TYPES
-    #: When the current recording started (monotonic), None while none is in progress.
-    recording_started: float | None = None
-    #: True once a cap stopped the recording (its one error sent): audio frames are dropped silently, with no
-    #: store call, until the next `start_recording`.
-    audio_refused = False
-    #: Bytes of the current recording stored so far, as this connection counts them.
-    audio_offset = 0
-    #: What the assistant said of the last recording that ended (queued, or why it will not be heard).
-    assistant_frame: dict | None = None
-    _pending: list[bytes] = []  # replaced by a list of its own at start_recording
-    _pending_bytes = 0
-    _writer: asyncio.Task | None = None
+    __slots__ = (
+        "_pending",
+        "_pending_bytes",
+        "_writer",
+        "assistant_frame",
+        "audio_offset",
+        "audio_refused",
+        "recording_started",
+    )
+
+    def __init__(self, socket: VoiceSocket) -> None:
+        super().__init__(socket)
+        #: When the current recording started (monotonic), None while none is in progress.
+        self.recording_started: float | None = None
+        #: True once a cap stopped the recording (its one error sent): audio frames are dropped silently, with no
+        #: store call, until the next `start_recording`.
+        self.audio_refused = False
+        #: Bytes of the current recording stored so far, as this connection counts them.
+        self.audio_offset = 0
+        #: What the assistant said of the last recording that ended (queued, or why it will not be heard).
+        self.assistant_frame: dict | None = None
+        self._pending: list[bytes] = _NOTHING_PENDING  # a list of its own from start_recording
+        self._pending_bytes = 0
+        self._writer: asyncio.Task | None = None
 
     async def receive_audio(self, chunk: bytes) -> None:
         socket = self.socket

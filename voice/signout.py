@@ -4,19 +4,29 @@ or when the process's account re-check (`infra.account_watch`) finds its user de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from infra import account_watch, signout
 
 from .socket_part import Part
+
+if TYPE_CHECKING:
+    from .socket_consumer import VoiceSocket
 
 
 class SignOut(Part):
     """Listed before the parts that act for the user, so a sign-out from the moment the socket is authenticated
     reaches it; being watched is the `infra.account_watch.Watched` this part is."""
 
+    __slots__ = ("__weakref__", "signout_groups", "watched_hash", "watched_user_id")
     event_types = frozenset({signout.EVENT})
-    signout_groups: list[str] = []
-    watched_user_id = 0
-    watched_hash = ""
+
+    def __init__(self, socket: VoiceSocket) -> None:
+        super().__init__(socket)
+        self.signout_groups: Sequence[str] = ()
+        self.watched_user_id = 0
+        self.watched_hash = ""
 
     async def on_authenticated(self) -> bool:
         socket = self.socket

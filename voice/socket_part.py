@@ -14,7 +14,13 @@ if TYPE_CHECKING:
 
 
 class Part:
-    """The hooks a part may define; each default does nothing, so a part defines only those it needs."""
+    """The hooks a part may define; each default does nothing, so a part defines only those it needs.
+
+    Every part declares `__slots__` (its state, with defaults set in `__init__`): a socket holds one object per
+    part, and an idle socket's memory is what scales, so a part costs its pointers, not a dict of its own
+    (`voice/tests/test_socket_memory.py`). A part the ticker holds (weakly) adds `__weakref__` to its slots."""
+
+    __slots__ = ("socket",)
 
     #: Frame types this part handles, each by its method `handle_<type>`.
     message_types: frozenset[str] = frozenset()

@@ -15,6 +15,8 @@ TYPED_MESSAGE_TYPES = frozenset({"say"})
 class TypedCommands(Part):
     """`say`: refused while the socket's recorder has a recording in progress."""
 
+    __slots__ = ()
+
     message_types = TYPED_MESSAGE_TYPES
 
     async def handle_say(self, message: dict) -> None:
