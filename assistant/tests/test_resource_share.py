@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 
 import django_rq
 import pytest
@@ -156,7 +157,7 @@ def test_one_user_cannot_exhaust_sockets_memory_worker_time_or_database_space_fo
     help_command = spoken_webm("help", "en-gb", speech_dir)
     kept_bound = int(1.5 * len(long_command))  # room for one of Mallory's commands, not two
     server = daphne_factory(**LIVE_ENV, **CAPS)
-    worker_factory(**CAPS, VOICE_KEPT_AUDIO_BYTES_PER_USER=str(kept_bound))
+    worker = worker_factory(**CAPS, VOICE_KEPT_AUDIO_BYTES_PER_USER=str(kept_bound))
     mallory, alice = speaker("mallory", "246801"), speaker("alice", "135790")
     mallory_cookie, alice_cookie = session_cookie(mallory), session_cookie(alice)
     redis = redis_db
@@ -187,9 +188,15 @@ def test_one_user_cannot_exhaust_sockets_memory_worker_time_or_database_space_fo
         await alice_voice.expect("authenticated")
         alice_bell = await open_socket(server.url, "/ws/notifications/", cookie=alice_cookie, local="127.0.0.2")
 
-        for client in voice:
-            client.backlog.clear()
-            await record(client, long_command)
+        # All of Mallory's commands are queued before the worker takes one, so her share, not the worker's speed,
+        # decides how many are refused (a fast worker finishing the first before the third was sent refused none).
+        worker.process.send_signal(signal.SIGSTOP)
+        try:
+            for client in voice:
+                client.backlog.clear()
+                await record(client, long_command)
+        finally:
+            worker.process.send_signal(signal.SIGCONT)
         await record(alice_voice, help_command)
         alice_answer = await next_answer(alice_voice, timeout=120)
         mallory_frames = await answers(voice, VOICE_SOCKETS, timeout=120)
