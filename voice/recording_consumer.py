@@ -208,7 +208,10 @@ class Recorder(Part):
             await socket.session_gone()
             return
         stopped = {"type": "recording_stopped", "audio_bytes": audio_bytes}
-        await socket.send_json({**stopped, "tentative": True} if self.tentative else stopped)
+        if self.tentative:  # whether it awaits a verdict: false when the assistant did not take it
+            end_of_turn = socket.part(EndOfTurn)
+            stopped["tentative"] = end_of_turn is not None and end_of_turn.turn is not None
+        await socket.send_json(stopped)
         if self.assistant_frame is not None:
             await socket.send_json(self.assistant_frame)
 

@@ -109,7 +109,7 @@ async def test_a_verdict_with_no_tentative_recording_is_out_of_order(redis_db, a
     assert await client.ask({"type": "start_recording", "tentative": True}) == {"type": "recording_started"}
     await client.send_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 100)
     stopped = await client.ask({"type": "stop_recording"})
-    assert stopped == {"type": "recording_stopped", "audio_bytes": 104, "tentative": True}
+    assert stopped == {"type": "recording_stopped", "audio_bytes": 104, "tentative": False}  # not awaiting a verdict
     assert (await client.receive())["code"] == "assistant_unavailable"
     assert (await client.ask({"type": "end_turn", "commit": True}))["code"] == "no_tentative_turn"
     assert (await client.ask({"type": "end_turn", "commit": False}))["code"] == "no_tentative_turn"
