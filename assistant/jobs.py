@@ -277,7 +277,7 @@ def hear_and_act(user: Any, outcome: Outcome, verdict: verdicts.Verdict | None =
     if not outcome.transcript:
         not_heard(outcome)
         return
-    if verdict is not None:
+    if verdict is not None and verdict.job_id is not None:  # a tentative turn
         committed = verdict.committed()
         outcome.timings["verdict"] = verdict.waited_ms
         if not committed:
