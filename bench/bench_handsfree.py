@@ -193,6 +193,11 @@ def _report(name: str, free: dict[str, list]) -> None:
         ("end of speech -> turn committed", free["turn_end"]),
         ("end of speech -> reply frame", free["answer"]),
         ("end of speech -> reply shown", free["reply"]),
+        # the same less each turn's own transcription: what the end of turn costs, whatever the machine's load
+        (
+            "  the same, less the worker's STT",
+            [r - t["stt"] for r, t in zip(free["reply"], free["timings"], strict=True)],
+        ),
     )
     for label, values in rows:
         print(f"     {label:<34} p50 {_p(values, 50):6.0f} ms   p95 {_p(values, 95):6.0f} ms")
