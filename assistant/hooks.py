@@ -1,6 +1,7 @@
 """What the assistant does when a voice recording ends or a command is typed (voice's `handover.recording_finished`
 and `handover.command_typed` signals, connected in `AssistantConfig.ready`): hand it to the assistant's queue
-(`assistant.queue`).
+(`assistant.queue`); and with the page's verdict on a tentative recording (`handover.turn_judged`): pass it to the
+job (`assistant.verdicts`), freeing at once what a retracted one held.
 
 The voice consumer stays thin: it sends the signal in place of recording the request itself, and forwards
 `assistant.event` messages (sent by the job through the channel layer) as frames.
@@ -19,6 +20,8 @@ from django.conf import settings
 
 from voice import services
 
+from . import verdicts
+from .fairness import give_back
 from .queue import (
     JOB_TIMEOUT,
     WORKER_REGISTRATION_TTL,
@@ -28,6 +31,7 @@ from .queue import (
     fail_lost_job,
     job_state,
 )
+from .tickets import take_ticket
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,11 @@ def error_frame(code: str, message: str) -> dict[str, str]:
 
 
 async def recording_finished(
-    sender: Any, consumer: Any, duration: float, audio_bytes: int, **kwargs: Any
-) -> dict[str, str]:
+    sender: Any, consumer: Any, duration: float, audio_bytes: int, turn: str | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """Queue the recording for the assistant, or record the request at once when it will not be heard; returns
-    the frame for the page (`assistant_thinking`, or an `assistant_error` saying why)."""
+    the frame for the page (`assistant_thinking`, with `"tentative": true` for a tentative recording's `turn`, or an
+    `assistant_error` saying why)."""
     user, session_id = consumer.user, consumer.session_id
     if not audio_bytes:
         await services.recording_received(user, session_id, duration, 0)
@@ -55,7 +60,7 @@ async def recording_finished(
     # Redis only, no database: off asgiref's one sync thread, so a wave of stops does not queue behind each other.
     try:
         job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
-            session_id, consumer.channel_name, user.pk, audio_bytes, duration
+            session_id, consumer.channel_name, user.pk, audio_bytes, duration, turn
         )
     except TooManyQueued:
         await services.recording_received(user, session_id, duration, audio_bytes)
@@ -66,7 +71,25 @@ async def recording_finished(
             "assistant_unavailable",
             "The assistant is not running right now, so your recording was not heard; try again in a minute.",
         )
-    return thinking(consumer.channel_name, job_id)
+    frame = thinking(consumer.channel_name, job_id)
+    return {**frame, "tentative": True} if turn is not None else frame
+
+
+async def turn_judged(sender: Any, consumer: Any, turn: str, commit: bool, **kwargs: Any) -> None:
+    """Pass the page's verdict to the tentative turn's job; a retracted turn's place in the user's share and its
+    ticket are taken back at once (a job not yet started then finds no ticket and ends), so the longer turn that
+    follows is not refused `assistant_busy`."""
+
+    def judge() -> None:
+        verdicts.give(turn, commit)
+        if not commit:
+            take_ticket(turn)
+            give_back(consumer.user.pk, turn)
+
+    try:
+        await sync_to_async(judge, thread_sensitive=False)()
+    except redis.exceptions.RedisError:
+        log.warning("could not pass the verdict on turn %s", turn, exc_info=True)
 
 
 async def command_typed(sender: Any, consumer: Any, text: str, **kwargs: Any) -> dict[str, str]:

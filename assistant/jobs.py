@@ -5,7 +5,10 @@ Everything heavy happens here, never on daphne's event loop. The job carries onl
 waits beside it: `assistant.tickets`), reads the audio from `session:{id}:audio` itself, and its result is the
 history row's id: transcripts and replies are read in the history, under its own permission. Every outcome is
 answered: an `assistant_reply`, or an `assistant_error` with a code the page can explain, so a page never waits
-on a job that gave up.
+on a job that gave up. A tentative recording (a hands-free page's speculative end of turn) is decoded and transcribed
+at once, then waits for the page's verdict (`assistant.verdicts`): committed, it is understood, acted on, answered
+and recorded as any other; retracted or left without a verdict, it is dropped: no action, no frame, no history row
+(the page has moved on to the longer turn, which is the request the user made).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from rq import get_current_job
 
 from voice import services, sessions
 
-from . import dates, dialogue, stt
+from . import dates, dialogue, stt, verdicts
 from .audio import AudioError, decode
 from .fairness import give_back
 from .models import VoiceRequest
@@ -92,8 +95,14 @@ class Outcome:
             "typed": self.typed,
             "asks": self.asks,
             "actions": self.actions,
-            "timings_ms": {k: self.timings.get(k, 0) for k in ("decode", "stt", "understand", "act")},
+            "timings_ms": {k: self.timings.get(k, 0) for k in self.timed_stages()},
         }
+
+    def timed_stages(self) -> tuple[str, ...]:
+        """The stages the page is told the time of: a tentative turn's also its wait in the queue and for the
+        verdict (where the speculative end of turn's time goes)."""
+        stages = ("decode", "stt", "understand", "act")
+        return ("queued", *stages, "verdict") if "verdict" in self.timings else stages
 
 
 class FirstWrite:
@@ -132,7 +141,12 @@ class _Stage:
 
 
 def run_job(
-    user_id: int, enqueued_at: float, audio_bytes: int = 0, duration: float = 0.0, typed: bool = False
+    user_id: int,
+    enqueued_at: float,
+    audio_bytes: int = 0,
+    duration: float = 0.0,
+    typed: bool = False,
+    tentative: bool = False,
 ) -> dict[str, Any]:
     """The RQ job: take where to answer (and what was typed) from the job's ticket, answer, record; the result
     carries ids only."""
@@ -140,12 +154,17 @@ def run_job(
     try:
         ticket = take_ticket(job.id) if job is not None else None
         if ticket is None:
-            log.warning("assistant job %s has no ticket (expired or already taken): nobody to answer", job and job.id)
+            log.warning(
+                "assistant job %s has no ticket (expired, taken or retracted): nobody to answer", job and job.id
+            )
             return {"voice_request_id": None}
         if typed:
             outcome = run_typed_command(ticket.session_id, ticket.channel_name, user_id, ticket.text, enqueued_at)
         else:
-            outcome = run_command(ticket.session_id, ticket.channel_name, user_id, audio_bytes, duration, enqueued_at)
+            verdict = verdicts.Verdict(job.id if tentative else None, enqueued_at)
+            outcome = run_command(
+                ticket.session_id, ticket.channel_name, user_id, audio_bytes, duration, enqueued_at, verdict
+            )
         return {"voice_request_id": outcome.request_id}
     finally:
         if job is not None:
@@ -153,11 +172,24 @@ def run_job(
 
 
 def run_command(
-    session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, enqueued_at: float
+    session_id: str,
+    channel_name: str,
+    user_id: int,
+    audio_bytes: int,
+    duration: float,
+    enqueued_at: float,
+    verdict: verdicts.Verdict | None = None,
 ) -> Outcome:
-    """A recording: answer the connection, then record the request (activity, notification, history)."""
+    """A recording: answer the connection, then record the request (activity, notification, history). A tentative
+    one's `verdict` is asked for once it is transcribed (or refused): nothing is acted on, said or recorded before
+    the page commits it."""
     outcome = Outcome(session_id, audio_bytes, timings={"queued": round((time.time() - enqueued_at) * 1000)})
-    return answer(channel_name, user_id, enqueued_at, outcome, duration, hear_and_act)
+    verdict = verdict or verdicts.Verdict(None, enqueued_at)
+
+    def work(user: Any, outcome: Outcome) -> None:
+        hear_and_act(user, outcome, verdict)
+
+    return answer(channel_name, user_id, enqueued_at, outcome, duration, work, verdict)
 
 
 def run_typed_command(session_id: str, channel_name: str, user_id: int, text: str, enqueued_at: float) -> Outcome:
@@ -175,9 +207,11 @@ def answer(
     outcome: Outcome,
     duration: float,
     work: Callable[[Any, Outcome], None],
+    verdict: verdicts.Verdict | None = None,
 ) -> Outcome:
     """Run `work` for the user, then answer the connection (when there is one) and record the request: every
-    outcome is answered, so a page never waits on a job that gave up."""
+    outcome is answered, so a page never waits on a job that gave up; a tentative turn the page did not commit
+    (`verdict`) is dropped instead, unanswered and unrecorded (the page does not wait on it)."""
     close_old_connections()
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     try:
@@ -199,6 +233,10 @@ def answer(
         log.exception("assistant job for session %s failed", outcome.session_id)
         outcome.status, outcome.error_code = VoiceRequest.Status.FAILED, "assistant_failed"
         outcome.error_message = "Something went wrong while handling your command; try again."
+    if verdict is not None and not verdict.committed():
+        log.info("tentative turn %s dropped (retracted, or no verdict in time)", verdict.job_id)
+        close_old_connections()
+        return outcome
     if channel_name:
         deliver(channel_name, outcome.frame())
     if user is not None:
@@ -207,8 +245,9 @@ def answer(
     return outcome
 
 
-def hear_and_act(user: Any, outcome: Outcome) -> None:
-    """Decode, transcribe, understand and act, filling `outcome` (Refusal for what cannot be heard)."""
+def hear_and_act(user: Any, outcome: Outcome, verdict: verdicts.Verdict | None = None) -> None:
+    """Decode, transcribe, understand and act, filling `outcome` (Refusal for what cannot be heard); a tentative
+    turn waits for its `verdict` between hearing and understanding, and is not understood unless committed."""
     clock = _Clock(outcome.timings)
     today = dates.today()
     session = sessions.get_session(outcome.session_id)
@@ -238,6 +277,11 @@ def hear_and_act(user: Any, outcome: Outcome) -> None:
     if not outcome.transcript:
         not_heard(outcome)
         return
+    if verdict is not None and verdict.job_id is not None:  # a tentative turn
+        committed = verdict.committed()
+        outcome.timings["verdict"] = verdict.waited_ms
+        if not committed:
+            return  # dropped by `answer`: understanding may write (a follow-up question), acting surely does
     if not sessions.extend_session(outcome.session_id):  # cleared (staff) while it was being transcribed
         raise Refusal("session_gone", "This voice session was cleared before your command was done; reconnect.")
     understand_and_act(user, outcome, session, today, doubts=heard.doubts)

@@ -53,10 +53,16 @@ class TooManyQueued(Exception):
     """The user has `VOICE_ASSISTANT_MAX_QUEUED_PER_USER` commands queued or running already (`assistant.fairness`)."""
 
 
-def enqueue_command(session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float) -> str | None:
+def enqueue_command(
+    session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, turn: str | None = None
+) -> str | None:
     """Queue the recording and return the job id; None when no worker is alive (or Redis refused), so the page can
-    be told at once instead of waiting for a job nobody runs; TooManyQueued when the user has their share."""
+    be told at once instead of waiting for a job nobody runs; TooManyQueued when the user has their share. A
+    tentative recording's `turn` is its job id, and the job acts only on the page's commit (`assistant.verdicts`)."""
     kwargs = {"audio_bytes": audio_bytes, "duration": duration}
+    if turn is not None:
+        kwargs["tentative"] = True
+        return _enqueue(session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes, tentative", job_id=turn)
     return _enqueue(session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes")
 
 
@@ -66,12 +72,14 @@ def enqueue_typed_command(session_id: str, channel_name: str, user_id: int, text
     return _enqueue(session_id, channel_name, user_id, {"typed": True}, f"typed, {len(text)} chars", text=text)
 
 
-def _enqueue(session_id: str, channel_name: str, user_id: int, kwargs: dict, what: str, text: str = "") -> str | None:
+def _enqueue(
+    session_id: str, channel_name: str, user_id: int, kwargs: dict, what: str, text: str = "", job_id: str = ""
+) -> str | None:
     try:
         queue = get_queue()
         if not live_workers(queue):
             return None
-        job_id = uuid.uuid4().hex
+        job_id = job_id or uuid.uuid4().hex
         if not take_place(user_id, job_id, job_ttl() + JOB_TIMEOUT):
             raise TooManyQueued
         write_ticket(job_id, session_id, channel_name, job_ttl(), text=text)

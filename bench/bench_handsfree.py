@@ -1,4 +1,5 @@
-"""Hands-free mode in Chromium: VAD onset and end-of-turn delays, end of speech -> reply shown, the renderer's CPU.
+"""Hands-free mode in Chromium: VAD onset and end-of-turn delays, end of speech -> reply shown, the renderer's CPU;
+with the speculative end of turn (the page's default) and without it (`convonet.voice.speculate` = "0").
 
 A live daphne and one RQ worker (Whisper base) as in `bench_assistant`; Debian's Chromium whose fake microphone plays
 one WAV: 2 s of silence, then the bench's 3 s command ROUNDS times with GAP s of silence between. The page listens
@@ -7,8 +8,9 @@ hands-free (Silero VAD v5 in the page, 0.7 s hangover) with no click after the s
 WAV's own timeline by the first onset (taken as on time: onset delays are those of the later turns against it). Speech
 starts and ends in the WAV are found by ffmpeg's silencedetect (-40 dB). Push-to-talk, for comparison: stop->reply of
 the same command sent as WebM over `/ws/voice/` (what `bench_assistant` measures; the user's own delay in pressing Stop
-comes on top). CPU: the renderer's (and Chromium's audio service's) CPU seconds per second over 10 s of a silent
-microphone, hands-free on against the same page with it off.
+comes on top). Where the time goes, per turn, from the frames the page sent and received (`devtools/page_probe.js`)
+and the worker's `timings_ms` in each reply. CPU: the renderer's (and Chromium's audio service's) CPU seconds per
+second over 10 s of a silent microphone, hands-free on against the same page with it off.
 
 `BENCH_SCREENSHOTS=DIR` also saves the voice page in each state (idle, listening, hearing, thinking, speaking) as
 DIR/voice-{state}.png, after the measurements (the README's pictures: `docs/`).
@@ -94,12 +96,13 @@ def _chromium_cpu_seconds(browser_pid: int) -> float:
     return total
 
 
-def _open_voice_page(playwright, server, microphone: Path, username: str):
+def _open_voice_page(playwright, server, microphone: Path, username: str, *, speculate: bool = True):
     args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={microphone}%noloop"]
     browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=args)
     page = browser.new_context(permissions=["microphone"]).new_page()
     page.set_default_timeout(60_000)
     page.add_init_script(path=str(PAGE_PROBE))
+    page.add_init_script(f"localStorage.setItem('convonet.voice.speculate', '{int(speculate)}')")
     page.goto(f"{server.url}/voice/")
     page.wait_for_selector("#pin-form:not([hidden])")
     page.fill("#pin-username", username)
@@ -141,13 +144,16 @@ def _cpu(playwright, server, silence: Path) -> tuple[float, float]:
         browser.close()
 
 
-def _hands_free(playwright, server, microphone: Path, spans: list[tuple[float, float]]) -> dict[str, list[float]]:
-    browser, page = _open_voice_page(playwright, server, microphone, "bench1")
+def _hands_free(
+    playwright, server, microphone: Path, spans: list[tuple[float, float]], *, speculate: bool, user: str
+) -> dict[str, list]:
+    browser, page = _open_voice_page(playwright, server, microphone, user, speculate=speculate)
     try:
         page.click("#hands-free")
         page.wait_for_function(f"window.__replyLog.length >= {ROUNDS}", timeout=(LEAD + ROUNDS * 12) * 1000)
         phase_log = page.evaluate("window.__phaseLog")
         replies = page.evaluate("window.__replyLog")
+        sent, received = page.evaluate("window.__sent"), page.evaluate("window.__received")
         said = page.eval_on_selector_all("#conversation li .said", "els => els.map(e => e.textContent)")
     finally:
         browser.close()
@@ -156,12 +162,50 @@ def _hands_free(playwright, server, microphone: Path, spans: list[tuple[float, f
     if len(hearing) != ROUNDS or len(thinking) != ROUNDS:
         raise RuntimeError(f"expected {ROUNDS} turns, the page went through {phase_log}; heard {said}")
     anchor = hearing[0] - spans[0][0] * 1000  # the WAV's time 0 on the page's clock
+    ends = [anchor + spans[i][1] * 1000 for i in range(ROUNDS)]
+    bounds = [*hearing[1:], float("inf")]
+
+    def first(log: list, i: int, test) -> float:
+        """When (page clock) turn i first sent or received a frame that passes `test`."""
+        return next(t for t, frame in log if hearing[i] <= t < bounds[i] and test(frame))
+
+    starts = [first(sent, i, lambda f: f["type"] == "start_recording") for i in range(ROUNDS)]
+    answers = [first(received, i, lambda f: f["type"] in ("assistant_reply", "assistant_error")) for i in range(ROUNDS)]
+    frames = [next(f for t, f in received if t == answers[i]) for i in range(ROUNDS)]
     return {
         "onset": [hearing[i] - (anchor + spans[i][0] * 1000) for i in range(1, ROUNDS)],
-        "turn_end": [thinking[i] - (anchor + spans[i][1] * 1000) for i in range(ROUNDS)],
-        "reply": [replies[i] - (anchor + spans[i][1] * 1000) for i in range(ROUNDS)],
+        "sent": [starts[i] - ends[i] for i in range(ROUNDS)],
+        "turn_end": [thinking[i] - ends[i] for i in range(ROUNDS)],
+        "answer": [answers[i] - ends[i] for i in range(ROUNDS)],
+        "reply": [replies[i] - ends[i] for i in range(ROUNDS)],
+        "retracted": [sum(1 for t, f in sent if f == {"type": "end_turn", "commit": False})],
+        "timings": [f.get("timings_ms", {}) for f in frames],
         "said": said,
     }
+
+
+def _report(name: str, free: dict[str, list]) -> None:
+    """One hands-free pass: the end-to-end figures, then where the time went (p50 of each step)."""
+    print(f"   hands-free, {name}:")
+    rows = (
+        ("VAD onset delay", free["onset"]),
+        ("end of speech -> turn sent", free["sent"]),
+        ("end of speech -> turn committed", free["turn_end"]),
+        ("end of speech -> reply frame", free["answer"]),
+        ("end of speech -> reply shown", free["reply"]),
+        # the same less each turn's own transcription: what the end of turn costs, whatever the machine's load
+        (
+            "  the same, less the worker's STT",
+            [r - t["stt"] for r, t in zip(free["reply"], free["timings"], strict=True)],
+        ),
+    )
+    for label, values in rows:
+        print(f"     {label:<34} p50 {_p(values, 50):6.0f} ms   p95 {_p(values, 95):6.0f} ms")
+    stages = ("queued", "decode", "stt", "verdict", "understand", "act")
+    split = [
+        f"{s} {_p([t[s] for t in free['timings']], 50):.0f}" for s in stages if all(s in t for t in free["timings"])
+    ]
+    print(f"     worker p50 (ms): {', '.join(split)}; tentative turns retracted: {free['retracted'][0]}")
 
 
 def _screenshots(playwright, server, microphone: Path, folder: Path) -> list[Path]:
@@ -201,7 +245,8 @@ def run() -> None:
             asyncio.run(_one(server, "bench0", webm))  # warm-up
             push = [asyncio.run(_one(server, "bench0", webm))["latency"] * 1000 for _ in range(ROUNDS)]
             with sync_playwright() as playwright:
-                free = _hands_free(playwright, server, microphone, spans)
+                free = _hands_free(playwright, server, microphone, spans, speculate=True, user="bench1")
+                plain = _hands_free(playwright, server, microphone, spans, speculate=False, user="bench3")
                 idle_cpu, listening_cpu = _cpu(playwright, server, silence)
                 if os.environ.get("BENCH_SCREENSHOTS"):
                     folder_out = Path(os.environ["BENCH_SCREENSHOTS"])
@@ -212,10 +257,8 @@ def run() -> None:
             server.stop()
     print(f"   {ROUNDS} commands of {spans[0][1] - spans[0][0]:.1f} s of speech ({COMMAND!r}), {GAP:g} s apart, "
           f"hangover {HANGOVER_MS} ms; heard: {free['said'][0]!r}")  # fmt: skip
-    for name, values in (("VAD onset delay", free["onset"]), ("end of speech -> turn sent", free["turn_end"])):
-        print(f"     {name:<34} p50 {_p(values, 50):6.0f} ms   p95 {_p(values, 95):6.0f} ms")
-    print(f"     {'end of speech -> reply (hands-free)':<34} p50 {_p(free['reply'], 50):6.0f} ms   "
-          f"p95 {_p(free['reply'], 95):6.0f} ms")  # fmt: skip
+    _report("speculative end of turn (the page's default)", free)
+    _report("without speculation (each turn sent after the whole hangover)", plain)
     print(f"     {'stop -> reply (push-to-talk, WebM)':<34} p50 {_p(push, 50):6.0f} ms   p95 {_p(push, 95):6.0f} ms"
           "   (+ the user's delay in pressing Stop)")  # fmt: skip
     print(

@@ -198,6 +198,10 @@ VOICE_MAX_AUDIO_BYTES_PER_USER = env_int("VOICE_MAX_AUDIO_BYTES_PER_USER", 2 * V
 VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS = env_int("VOICE_MAX_ANONYMOUS_SOCKETS_PER_ADDRESS", 20, minimum=1)
 # Seconds a voice socket may listen hands-free without starting a command before it is closed (idle_listen_timeout).
 VOICE_IDLE_LISTEN_SECONDS = env_int("VOICE_IDLE_LISTEN_SECONDS", 300, minimum=1, maximum=86400)
+# Seconds after a hands-free page's tentative recording (its speculative end of turn) within which the page must commit
+# or retract it (`end_turn`); past them the turn is dropped (`turn_expired`), never acted on. Longer than the page's
+# longest hangover (3 s).
+VOICE_TENTATIVE_VERDICT_SECONDS = env_float("VOICE_TENTATIVE_VERDICT_SECONDS", 6.0, minimum=0.5, maximum=60)
 
 # -- The voice assistant (assistant app): speech to text, jobs, history -------------------------
 

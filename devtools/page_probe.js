@@ -3,9 +3,33 @@
 // (performance.now(), ms), window.__phaseTexts what it said; window.__replyLog the time each exchange appeared in #conversation. Headless Chromium here has no voices (an utterance
 // ends at once with "synthesis-failed"), so the page gets a synthesizer that "speaks" each answer for
 // window.__speakMs (1.5 s unless a test sets it) and
-// counts in window.__spoken / window.__cancelled what it was asked to read and to stop.
+// counts in window.__spoken / window.__cancelled what it was asked to read and to stop. window.__sent and
+// window.__received: every JSON frame the page's WebSockets sent and received, each as [performance.now(), frame].
 (function () {
   "use strict";
+  window.__sent = [];
+  window.__received = [];
+  var NativeSocket = window.WebSocket;
+  function parsed(data) {
+    if (typeof data !== "string") return null;
+    try { return JSON.parse(data); } catch (e) { return null; }
+  }
+  var nativeSend = NativeSocket.prototype.send;
+  NativeSocket.prototype.send = function (data) {
+    var frame = parsed(data);
+    if (frame) window.__sent.push([performance.now(), frame]);
+    return nativeSend.call(this, data);
+  };
+  window.WebSocket = function (url, protocols) {
+    var socket = protocols === undefined ? new NativeSocket(url) : new NativeSocket(url, protocols);
+    socket.addEventListener("message", function (event) {
+      var frame = parsed(event.data);
+      if (frame) window.__received.push([performance.now(), frame]);
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = NativeSocket.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { window.WebSocket[k] = NativeSocket[k]; });
   window.__phases = [];
   window.__phaseLog = [];
   window.__phaseTexts = [];

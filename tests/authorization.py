@@ -242,6 +242,7 @@ def ws_message(kind: str, world: World) -> dict:
         "signal": {"call_id": call_id, "data": {"candidate": {"candidate": "x"}}},
         "say": {"text": "help"},
         "hands_free": {"on": True},
+        "end_turn": {"commit": True},
     }.get(kind, {}) | {"type": kind}
 
 

@@ -209,6 +209,16 @@ WS: dict[tuple[str, str], tuple[str, ...]] = {
         "unknown_call",
         "unknown_call",
     ),
+    # a verdict with no tentative recording before it, on a fresh socket: out of order for everyone signed in
+    ("ws/voice/", "end_turn"): (
+        "not_authenticated",
+        "no_tentative_turn",
+        "no_tentative_turn",
+        "no_tentative_turn",
+        "no_tentative_turn",
+        "no_tentative_turn",
+        "no_tentative_turn",
+    ),
     ("ws/voice/", "hands_free"): (
         "not_authenticated",
         "hands_free",

@@ -3,7 +3,8 @@
 Each chunk carries the audio's length as this connection counts it (`audio_offset`), so a chunk retried
 after a timeout that had in fact run is never stored twice; a store that lost audio is said, not hidden.
 Where the socket has caps (`voice.caps_consumer.SocketCaps`), each batch is reserved under the user's audio cap
-before it is stored.
+before it is stored. A hands-free socket may mark a recording tentative (`"tentative": true`): it is handed over to be
+transcribed at once and acted on only when the page commits it (`voice.end_of_turn`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from django.conf import settings
 
 from . import handover, services, traffic
 from .caps_consumer import SocketCaps
+from .end_of_turn import EndOfTurn
+from .handsfree_consumer import HandsFree
 from .socket_part import Part
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ class Recorder(Part):
         "audio_offset",
         "audio_refused",
         "recording_started",
+        "tentative",
     )
 
     def __init__(self, socket: VoiceSocket) -> None:
@@ -64,6 +68,8 @@ class Recorder(Part):
         self.audio_offset = 0
         #: What the assistant said of the last recording that ended (queued, or why it will not be heard).
         self.assistant_frame: dict | None = None
+        #: The current recording is a hands-free page's speculative end of turn (`voice.end_of_turn`).
+        self.tentative = False
         self._pending: list[bytes] = _NOTHING_PENDING  # a list of its own from start_recording
         self._pending_bytes = 0
         self._writer: asyncio.Task | None = None
@@ -174,12 +180,27 @@ class Recorder(Part):
         if socket.user is None:
             await socket.send_error("not_authenticated", "Log in or enter your voice PIN first.")
             return
+        tentative = message.get("tentative", False)
+        if not isinstance(tentative, bool):
+            await socket.send_error("bad_message", 'start_recording takes "tentative": true or false.')
+            return
+        hands_free = socket.part(HandsFree)
+        if tentative and (hands_free is None or hands_free.listening_since is None):
+            await socket.send_error(
+                "tentative_needs_hands_free",
+                'A tentative recording is a hands-free page\'s: send {"type": "hands_free", "on": true} first.',
+            )
+            return
         if self.recording_started is not None:
             await socket.send_error("already_recording", "A recording is already in progress.")
             return
         await self.flush_audio()  # a writer still ending the last recording (it was stopped by a cap)
-        limit = await services.voice_request_allowed(socket.user.pk)
-        if not limit.allowed:
+        end_of_turn = socket.part(EndOfTurn)
+        if end_of_turn is not None and end_of_turn.take_carried():
+            limit = None  # the rest of a retracted turn: counted when that turn started
+        else:
+            limit = await services.voice_request_allowed(socket.user.pk)
+        if limit is not None and not limit.allowed:
             await socket.send_error(
                 "rate_limited", "Too many voice requests; wait a little.", retry_after=limit.retry_after
             )
@@ -188,6 +209,7 @@ class Recorder(Part):
             await socket.session_gone()
             return
         self.recording_started, self.audio_offset, self.audio_refused = time.monotonic(), 0, False
+        self.tentative = tentative
         self._pending, self._pending_bytes = [], 0
         traffic.count("recordings_started")
         await socket.send_json({"type": "recording_started"})
@@ -205,7 +227,11 @@ class Recorder(Part):
         if audio_bytes is None:
             await socket.session_gone()
             return
-        await socket.send_json({"type": "recording_stopped", "audio_bytes": audio_bytes})
+        stopped = {"type": "recording_stopped", "audio_bytes": audio_bytes}
+        if self.tentative:  # whether it awaits a verdict: false when the assistant did not take it
+            end_of_turn = socket.part(EndOfTurn)
+            stopped["tentative"] = end_of_turn is not None and end_of_turn.turn is not None
+        await socket.send_json(stopped)
         if self.assistant_frame is not None:
             await socket.send_json(self.assistant_frame)
 
@@ -242,5 +268,9 @@ class Recorder(Part):
         if not await self.socket.session.update({"is_recording": "False"}):
             return None
         audio_bytes = await self.socket.session.audio_size()
-        self.assistant_frame = await handover.hand_over(self.socket, duration, audio_bytes)
+        end_of_turn = self.socket.part(EndOfTurn) if self.tentative else None
+        turn = end_of_turn.hold() if end_of_turn is not None else None
+        self.assistant_frame = await handover.hand_over(self.socket, duration, audio_bytes, turn)
+        if end_of_turn is not None and not (self.assistant_frame or {}).get("tentative"):
+            end_of_turn.forget()  # refused (busy, no worker) or nobody took it: no verdict is awaited
         return audio_bytes

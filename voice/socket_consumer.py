@@ -39,7 +39,9 @@ class VoiceSocket(JsonFrameSocket):
     #: Message types whose handlers use Redis only (no database connection of this thread): dispatched without
     #: Channels' per-message `aclose_old_connections()` hop. A part whose handler starts using the database
     #: removes its type here.
-    database_free_types: frozenset[str] = frozenset({"ping", "start_recording", "stop_recording", "say", "hands_free"})
+    database_free_types: frozenset[str] = frozenset(
+        {"ping", "start_recording", "stop_recording", "say", "hands_free", "end_turn"}
+    )
     #: Text frames larger than this are refused with `bad_message` before they are parsed.
     max_text_bytes = 64 * 1024
 

@@ -96,6 +96,9 @@ def test_hands_free_carries_out_two_spoken_commands_in_order_and_noise_starts_no
         assert items.count() == 2
         phases = page.evaluate("window.__phases")
         assert phases.count("hearing") == 2, phases  # two turns heard: the noise was never "hearing you"
+        # each turn sent at its first silence, tentatively, and committed once the hangover passed
+        assert [s.get("tentative") for s in sent_of(page, "start_recording")] == [True, True]
+        assert [frame["commit"] for frame in sent_of(page, "end_turn")] == [True, True]
         assert errors == []
 
     titles = [t.title for t in Todo.objects.filter(team__name="Demo team").order_by("id")]
@@ -185,3 +188,65 @@ def test_speaking_while_an_answer_is_read_stops_it_and_is_the_next_turn(
         phases = page.evaluate("window.__phases")
         assert phases[phases.index("speaking") + 1] == "hearing", phases  # the reading stopped when speech began
         assert page.evaluate("window.__cancelled") >= 1
+
+
+@pytest.fixture
+def paused_command_wav(tmp_path):
+    """0.5 s of silence, "add a todo call the plumber" (espeak's trailing silence cut), a 0.45 s pause (shorter than
+    the 0.7 s hangover, longer than the page's 0.256 s speculation), "for the demo team", 2 s of silence."""
+    first = wav("add a todo call the plumber", "en-us", tmp_path)
+    second = wav("for the demo team", "en-us", tmp_path)
+    target = tmp_path / "paused.wav"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(first), "-i", str(second), "-filter_complex",
+         "[0]aresample=48000,areverse,silenceremove=start_periods=1:start_threshold=-40dB,areverse,"
+         "adelay=500,apad=pad_dur=0.45[a];[1]aresample=48000,apad=pad_dur=2[b];[a][b]concat=n=2:v=0:a=1",
+         "-ac", "1", "-ar", "48000", str(target)],
+        check=True,
+    )  # fmt: skip
+    return target
+
+
+def sent_of(page, kind: str) -> list[dict]:
+    return [frame for _, frame in page.evaluate("window.__sent") if frame["type"] == kind]
+
+
+def test_a_pause_shorter_than_the_hangover_inside_a_command_is_one_command_acted_on_once(
+    assistant_daphne, worker_factory, make_user, paused_command_wav
+):
+    """The page speculates at the pause (a tentative turn: "add a todo call the plumber"), speech resumes, so it
+    retracts that turn and sends the longer one, and commits it after the hangover: one command, with all its words,
+    carried out once; the retracted turn is never acted on."""
+    worker_factory(VOICE_STT_DOUBT_PROBABILITY="0")
+    make_user("alice", teams={"Demo team": "owner"})
+    server = assistant_daphne
+    with browser_hearing(paused_command_wav) as browser:
+        page = browser.new_context(permissions=["microphone"]).new_page()
+        page.set_default_timeout(30_000)
+        page.add_init_script(path=str(PAGE_PROBE))
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        login(page, server, "alice", "alice-pw")
+        page.goto(f"{server.url}/voice/")
+        page.click("#hands-free")
+        phase = page.locator("#voice-phase")
+        items = page.locator("#conversation li")
+        expect(items).to_have_count(1, timeout=60_000)
+        expect(items.nth(0).locator(".said")).to_contain_text(re.compile("plumber.*demo team", re.I))
+        expect(items.nth(0).locator(".reply")).to_have_text(
+            re.compile(r"^Added '[^']*plumber[^']*' to Demo team\.", re.I)
+        )
+        expect(phase).to_have_attribute("data-phase", "listening", timeout=WAIT_MS)
+        page.wait_for_timeout(2000)  # the retracted turn's job has long ended: it said nothing
+        assert items.count() == 1
+        starts = sent_of(page, "start_recording")
+        verdicts = [frame["commit"] for frame in sent_of(page, "end_turn")]
+        assert [s.get("tentative") for s in starts] == [True, True], starts  # the short turn, then the whole one
+        assert verdicts == [False, True], verdicts
+        phases = page.evaluate("window.__phases")
+        assert phases.count("hearing") == 1 and phases.count("thinking") == 1, phases  # "hearing you" until commit
+        assert errors == []
+
+    assert [t.title.lower() for t in Todo.objects.all()] == ["call the plumber"]
+    assert wait_until(lambda: VoiceRequest.objects.count() == 1 or None)
+    assert "demo team" in VoiceRequest.objects.get().transcript.lower()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from analytics.ratelimit import get_rate_limit_key, user_identifier
 from devtools.waits import WAIT
 
 from .conftest import VoiceClient
@@ -62,4 +63,61 @@ async def test_an_anonymous_socket_may_not_listen_hands_free(redis_db):
     client = VoiceClient()
     await client.connect()
     assert (await client.ask({"type": "hands_free", "on": True}))["code"] == "not_authenticated"
+    await client.close()
+
+
+# -- the speculative end of turn's frames (`voice.end_of_turn`); with a worker: assistant/tests/test_end_of_turn.py --
+
+
+async def test_a_tentative_recording_is_refused_when_the_socket_is_not_hands_free(redis_db, alice):
+    """Push-to-talk has no speculative end of turn: the recording is not started (nor counted)."""
+    client = VoiceClient(alice)
+    await client.connect()
+    reply = await client.ask({"type": "start_recording", "tentative": True})
+    assert (reply["type"], reply["code"]) == ("error", "tentative_needs_hands_free")
+    assert (await client.ask({"type": "stop_recording"}))["code"] == "not_recording"
+    assert not redis_db.exists(get_rate_limit_key(user_identifier(alice.pk), "voice_requests"))
+    await client.close()
+
+
+@pytest.mark.parametrize("tentative", [None, "yes", 1])
+async def test_tentative_takes_true_or_false(redis_db, alice, tentative):
+    client = VoiceClient(alice)
+    await client.connect()
+    await client.ask({"type": "hands_free", "on": True})
+    reply = await client.ask({"type": "start_recording", "tentative": tentative})
+    assert (reply["type"], reply["code"]) == ("error", "bad_message")
+    await client.close()
+
+
+@pytest.mark.parametrize("frame", [{}, {"commit": None}, {"commit": "true"}, {"commit": 1}])
+async def test_end_turn_takes_commit_true_or_false(redis_db, alice, frame):
+    client = VoiceClient(alice)
+    await client.connect()
+    reply = await client.ask({"type": "end_turn", **frame})
+    assert (reply["type"], reply["code"]) == ("error", "bad_message")
+    await client.close()
+
+
+async def test_a_verdict_with_no_tentative_recording_is_out_of_order(redis_db, alice):
+    """Also after a tentative recording no assistant took (no worker here: `assistant_unavailable`): nothing awaits
+    a verdict, so nothing could be acted on by one."""
+    client = VoiceClient(alice)
+    await client.connect()
+    assert (await client.ask({"type": "end_turn", "commit": True}))["code"] == "no_tentative_turn"
+    await client.ask({"type": "hands_free", "on": True})
+    assert await client.ask({"type": "start_recording", "tentative": True}) == {"type": "recording_started"}
+    await client.send_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 100)
+    stopped = await client.ask({"type": "stop_recording"})
+    assert stopped == {"type": "recording_stopped", "audio_bytes": 104, "tentative": False}  # not awaiting a verdict
+    assert (await client.receive())["code"] == "assistant_unavailable"
+    assert (await client.ask({"type": "end_turn", "commit": True}))["code"] == "no_tentative_turn"
+    assert (await client.ask({"type": "end_turn", "commit": False}))["code"] == "no_tentative_turn"
+    await client.close()
+
+
+async def test_an_anonymous_socket_may_not_end_a_turn(redis_db):
+    client = VoiceClient()
+    await client.connect()
+    assert (await client.ask({"type": "end_turn", "commit": True}))["code"] == "not_authenticated"
     await client.close()

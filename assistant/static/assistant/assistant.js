@@ -92,7 +92,11 @@
   // A job the queue accepted is always answered; this only catches a worker that died mid-job.
   var NO_ANSWER_SECONDS = 90, waiting = null;
   function stopWaiting() { if (waiting) { clearTimeout(waiting); waiting = null; } }
-  voice.on("assistant_thinking", function () {
+  // A tentative turn (hands-free's speculative end of turn) is only being transcribed: the page still hears you until
+  // it commits the turn (the server's end_turn echo), which is when the assistant thinks.
+  voice.on("assistant_thinking", function (m) { if (!m.tentative) thinking(); });
+  voice.on("end_turn", function (m) { if (m.commit) thinking(); });
+  function thinking() {
     status("Thinking…");
     voice.setPhase("thinking");
     stopWaiting();
@@ -101,7 +105,7 @@
       voice.setPhase("idle");
       error("No answer from the assistant after " + NO_ANSWER_SECONDS + " s; it may have stopped. Please try again.");
     }, NO_ANSWER_SECONDS * 1000);
-  });
+  }
 
   voice.on("assistant_reply", function (m) {
     stopWaiting();

@@ -3,6 +3,12 @@
 // after the chosen silence; the utterance goes to the server as one recording (convonetVoice.sendRecording).
 // Noise without speech starts nothing. Speech while an answer is read stops it (assistant.js, on "hearing").
 // A reply that asks a question is followed by listening for the answer, in both modes.
+//
+// Speculative end of turn (hands-free on): at the first SPECULATE_MS of silence after speech the page sends the turn so
+// far as a *tentative* recording, which the assistant transcribes at once; when the whole pause has passed with no more
+// speech (the detector's onSpeechEnd) it commits it ({"type": "end_turn", "commit": true}) and the assistant acts;
+// speech before that retracts it ("commit": false) and the longer turn follows. The page keeps its own copy of the
+// turn's frames (onFrameProcessed, with the same pre-speech pad as the detector), so the tentative audio is the turn's.
 (function () {
   "use strict";
 
@@ -12,14 +18,23 @@
   if (!voice || !box) return;
 
   var ON_KEY = "convonet.voice.handsFree", SILENCE_KEY = "convonet.voice.handsFreeSilence";
+  // "0" turns the speculative end of turn off (each turn is sent once the whole pause passed): the bench's baseline.
+  var speculate = localStorage.getItem("convonet.voice.speculate") !== "0";
   // Seconds the page listens for the answer to a question when hands-free is off.
   var FOLLOW_UP_SECONDS = 8;
   // Speech shorter than this is a misfire (a cough, a click), not a turn.
-  var MIN_SPEECH_MS = 250;
+  var MIN_SPEECH_MS = 250, PRE_SPEECH_PAD_MS = 300;
+  // Silence after speech that sends the turn so far, tentatively; the detector's frames (Silero v5: 512 samples at
+  // 16 kHz) and its thresholds (vad-web's defaults: a frame is speech at 0.3, silence under 0.25).
+  var SPECULATE_MS = 256, FRAME_MS = 32, SPEECH_AT = 0.3, SILENCE_BELOW = 0.25;
+  var PAD_FRAMES = Math.floor(PRE_SPEECH_PAD_MS / FRAME_MS), MIN_SPEECH_FRAMES = Math.floor(MIN_SPEECH_MS / FRAME_MS);
   var switchEl = $("hands-free"), silenceEl = $("hands-free-silence");
   var detector = null, loading = null, audioContext = null;
   var mode = "off";  // off | hands-free | follow-up
   var askedBack = false, followUpTimer = null;
+  // The frames before speech (the pad), and the turn being heard: its frames, speech frames, silent frames since the
+  // last speech, and its tentative recording (voice.sendRecording's turn) while one awaits its verdict.
+  var pad = [], heard = null;
 
   var stored = parseFloat(localStorage.getItem(SILENCE_KEY));
   if (stored >= 0.3 && stored <= 3) silenceEl.value = stored;
@@ -56,7 +71,10 @@
         startOnLoad: false,
         redemptionMs: silenceMs(),
         minSpeechMs: MIN_SPEECH_MS,
-        preSpeechPadMs: 300,
+        preSpeechPadMs: PRE_SPEECH_PAD_MS,
+        positiveSpeechThreshold: SPEECH_AT,
+        negativeSpeechThreshold: SILENCE_BELOW,
+        onFrameProcessed: frameProcessed,
         onSpeechStart: speechStarted,
         onVADMisfire: misfire,
         onSpeechEnd: speechEnded,
@@ -79,22 +97,70 @@
       "Listening hands-free: speak any time (a " + (silenceMs() / 1000) + " s pause ends your turn).";
   }
 
+  function wavOf(samples) { return window.vad.utils.encodeWAV(samples, 1, 16000, 1, 16); }  // 16-bit PCM, 16 kHz mono
+
+  function joined(frames) {
+    var length = frames.reduce(function (n, f) { return n + f.length; }, 0), out = new Float32Array(length), at = 0;
+    frames.forEach(function (f) { out.set(f, at); at += f.length; });
+    return out;
+  }
+
+  // Called for every frame before the detector's own events for it (so the first speech frame is in `pad` when
+  // onSpeechStart comes).
+  function frameProcessed(probabilities, frame) {
+    if (!listening()) return;
+    if (!heard) {
+      pad.push(frame);
+      if (pad.length > PAD_FRAMES + 1) pad.shift();
+      return;
+    }
+    heard.frames.push(frame);
+    if (probabilities.isSpeech >= SPEECH_AT) {
+      heard.speech += 1;
+      heard.silent = 0;
+      retract();
+    } else if (probabilities.isSpeech < SILENCE_BELOW) {
+      heard.silent += 1;
+      if (speculate && mode === "hands-free" && !heard.tentative && heard.speech >= MIN_SPEECH_FRAMES &&
+          heard.silent * FRAME_MS >= SPECULATE_MS) {
+        heard.tentative = voice.sendRecording(wavOf(joined(heard.frames)), { tentative: true });
+      }
+    }
+  }
+
+  // Speech resumed (or the turn was abandoned) before the verdict: the tentative turn is dropped on the server.
+  function retract() {
+    if (!heard || !heard.tentative) return;
+    voice.sendAfterUploads({ type: "end_turn", commit: false }, heard.tentative);
+    heard.tentative = null;
+  }
+
   function speechStarted() {
     if (!listening()) return;
     clearTimeout(followUpTimer);
+    heard = { frames: pad, speech: 0, silent: 0, tentative: null };
+    pad = [];
     voice.setPhase("hearing");
   }
 
   function misfire() {
+    retract();
+    heard = null;
     if (listening() && voice.state.phase === "hearing") voice.setPhase("listening", listenText());
   }
 
   function speechEnded(audio) {
-    if (!listening()) return;
-    var wav = window.vad.utils.encodeWAV(audio, 1, 16000, 1, 16);  // 16-bit PCM, 16 kHz mono
+    if (!listening()) { retract(); heard = null; return; }
+    var tentative = heard && heard.tentative;
+    heard = null;
     askedBack = false;
     if (mode === "follow-up") stopListening();
-    if (!voice.sendRecording(wav)) voice.setPhase(mode === "off" ? "idle" : "listening", listenText());
+    if (tentative && !tentative.failed) {  // no speech since it was sent: act on it
+      voice.sendAfterUploads({ type: "end_turn", commit: true }, tentative);
+      voice.setPhase("thinking");
+      return;
+    }
+    if (!voice.sendRecording(wavOf(audio))) voice.setPhase(mode === "off" ? "idle" : "listening", listenText());
   }
 
   function startListening(newMode) {
@@ -109,6 +175,9 @@
   }
 
   function stopListening() {
+    retract();
+    heard = null;
+    pad = [];
     mode = "off";
     clearTimeout(followUpTimer);
     if (detector) detector.pause();

@@ -33,9 +33,12 @@
     command_too_long: "That command is too long; type it shorter.",
     recording_in_progress: "Stop the recording before typing a command.",
     idle_listen_timeout: "Hands-free listening heard no command for a while, so it was turned off; switch it on again when you need it.",
+    turn_expired: "Your command was dropped before it was done (the page answered too late); please say it again.",
     session_gone: "This voice session was cleared; starting a new one.",
     server_error: "Something went wrong on the server.",
   };
+
+  var END_TURN_ERRORS = { no_tentative_turn: true, turn_expired: true };
 
   function setConnection(value, text) {
     state.connection = value;
@@ -102,7 +105,7 @@
     };
     socket.onclose = function (event) {
       if (state.recording) stopRecorder(false);
-      upload = null;  // a turn waiting for recording_started is lost with the session
+      dropUploads();  // turns waiting for recording_started are lost with the session
       state.sessionId = null;
       state.authenticated = false;
       // 1012: this server process is restarting (a deploy); another one answers at once.
@@ -144,7 +147,8 @@
 
   on("error", function (m) {
     var text = ERRORS[m.code] || m.message;
-    if (upload && !state.recording) upload = null;  // its start_recording was refused
+    // its start_recording was refused, or a cap stopped it (an end_turn's refusal is about an earlier turn)
+    if (upload && !state.recording && !END_TURN_ERRORS[m.code]) endUpload(false);
     if (m.retry_after) text += " Try again in " + Math.ceil(m.retry_after) + " s.";
     if (m.code === "audio_too_large" || m.code === "user_audio_limit") stopRecorder(false);  // stopped and kept: the assistant has it
     if (stream && !state.recording) {  // start_recording was refused: release the microphone
@@ -247,20 +251,58 @@
   });
 
   // A turn the page already holds whole (hands-free: the voice activity detector's WAV of one utterance) goes as a
-  // recording does: start_recording, the bytes in frames well under VOICE_MAX_FRAME_BYTES, stop_recording.
-  var UPLOAD_FRAME_BYTES = 64 * 1024, upload = null;
+  // recording does: start_recording, the bytes in frames well under VOICE_MAX_FRAME_BYTES, stop_recording. Turns
+  // (and messages about them: a tentative turn's end_turn) go one after another, each once the last was stopped.
+  // A turn is {tentative, held, failed}: held once the server awaits a verdict on it (a tentative one), failed when
+  // it was refused; a message sent `after` a failed turn is dropped.
+  var UPLOAD_FRAME_BYTES = 64 * 1024, upload = null, uploads = [];
 
-  function sendRecording(bytes) {
-    if (state.recording || upload) return false;
-    upload = bytes;
-    if (!send({ type: "start_recording" })) { upload = null; return false; }
-    setPhase("thinking");
-    return true;
+  function sendRecording(bytes, options) {
+    if (state.recording) return null;
+    var turn = { bytes: bytes, tentative: !!(options && options.tentative), held: false, failed: false };
+    uploads.push(turn);
+    if (!turn.tentative) setPhase("thinking");
+    nextUpload();
+    return turn;
+  }
+
+  function sendAfterUploads(message, after) {
+    uploads.push({ message: message, after: after || null });
+    nextUpload();
+  }
+
+  function nextUpload() {
+    while (!upload && uploads.length) {
+      var item = uploads.shift();
+      if (item.message) {
+        if (!(item.after && item.after.failed)) send(item.message);
+        continue;
+      }
+      if (send(item.tentative ? { type: "start_recording", tentative: true } : { type: "start_recording" })) {
+        upload = item;
+      } else {
+        item.failed = true;
+      }
+    }
+  }
+
+  // The turn in flight ended: `ok` when stopped (and, a tentative one, awaiting its verdict).
+  function endUpload(ok) {
+    upload.held = ok && upload.tentative;
+    upload.failed = !ok;
+    upload = null;
+    nextUpload();
+  }
+
+  function dropUploads() {
+    if (upload) upload.failed = true;
+    uploads.forEach(function (item) { if (!item.message) item.failed = true; });
+    upload = null;
+    uploads = [];
   }
 
   function sendUpload() {
-    var bytes = new Uint8Array(upload);
-    upload = null;
+    var bytes = new Uint8Array(upload.bytes);
     for (var at = 0; at < bytes.length; at += UPLOAD_FRAME_BYTES) {
       socket.send(bytes.subarray(at, at + UPLOAD_FRAME_BYTES));
     }
@@ -269,6 +311,7 @@
 
   on("recording_stopped", function (m) {
     $("bytes-stored").textContent = m.audio_bytes + " bytes";
+    if (upload && !state.recording) endUpload(!upload.tentative || m.tentative === true);
     if (m.interrupted === "server_restart") {
       if (state.recording) stopRecorder(false);
       showError("The server restarted: your recording was stopped and kept (" + m.audio_bytes +
@@ -303,6 +346,7 @@
 
   window.convonetVoice = {
     send: send, on: on, onOpen: onOpen, state: state, setPhase: setPhase, sendRecording: sendRecording,
+    sendAfterUploads: sendAfterUploads,
   };
   connect();
 })();
