@@ -134,12 +134,13 @@ def _and_list(labels: list[str]) -> str:
 
 
 def _name_forms(name: str) -> list[str]:
-    """How a name may be said: as written, without "team", and possessive ("Kitchen crew's")."""
+    """How a name may be said: as written, without "team", without its own article ("in the Static" for "The
+    Static": the templates' own "[the]" takes the spoken one), and possessive ("Kitchen crew's")."""
     base = plain(name)
     forms = [base, f"{base}'s", f"{base}s"]
-    short = re.sub(r" team$", "", base)
-    if short != base and short:
-        forms += [short, f"{short}'s"]
+    for short in dict.fromkeys([re.sub(r" team$", "", base), re.sub(r"^(?:the|a|an) (?=\S)", "", base)]):
+        if short != base and short:
+            forms += [short, f"{short}'s"]
     return forms
 
 
@@ -1022,8 +1023,15 @@ def _items(title: str) -> tuple[list[str], bool]:
     if listed and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
         return parts, True
     if short:
-        return parts, all(len(part.split()) == 1 for part in parts)
+        return parts, all(len(part.split()) == 1 for part in parts) or all(map(_plural_pair, parts))
     return [whole], True
+
+
+def _plural_pair(part: str) -> bool:
+    """ "coffee filters", "paper towels": two words ending in a plural, a thing of its own in a list ("fish and chips
+    night" is no list of these)."""
+    words = part.lower().split()
+    return len(words) == 2 and re.fullmatch(r"[a-z]{2,}[^su]s", words[1]) is not None
 
 
 def _ends_the_question(text: str, words: list[str]) -> bool:

@@ -44,7 +44,8 @@ _SOUND_ALIKE = [
 #: After "'s", the words that make it an "is" ("the filament's urgent now").
 _IS_WORDS = (
     r"finished|complete|completed|sorted|ready|over|up|due|overdue|urgent|high|low|medium|normal|important|"
-    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with|made|gone|done|paid|sent|set|put|cut"
+    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with|made|gone|done|paid|sent|set|put|cut|all|"
+    r"nearly|almost"
 )
 #: After "'s", the -ing words that make it an "is" ("Zoe's taking over the backups"); a possessive before other
 #: -ing words is left alone ("add Dan's meeting notes").

@@ -41,7 +41,7 @@ _NOT_MINE = re.compile(r"^(?:show|tell|give|read|remind|let) me\b|\b(?:show|tell
 #: "what's unassigned", "anything nobody's on": open todos with no one on them.
 _UNASSIGNED = re.compile(
     r"\b(?:unassigned|not assigned(?: to anyone| to anybody)?|"
-    r"(?:nobody|no one|noone)(?:'s| is| has)(?: on| doing| got)?|"
+    r"(?:nobody|no one|noone)(?:'s| is| has)(?: on| doing| got| taken| picked up| claimed| grabbed)?(?: yet)?|"
     r"with(?:out)? (?:an? )?(?:owner|assignee|nobody on (?:it|them))|up for grabs|free to take)\b"
 )
 _OVERDUE = re.compile(r"\b(?:overdue|over due|past due|late|behind)\b")

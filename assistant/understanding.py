@@ -147,7 +147,15 @@ class Understanding:
         slots, scores = _with_due(reading.slots), []
         if reading.intent == "complete_todo" and NOT_DONE_YET.search(self.text):
             return NOT_THIS
+        if (
+            reading.intent == "assign_todo"
+            and slots.get("person", "me") in ("me", "i", "we")
+            and LATER.search(self.text)
+        ):
+            return NOT_THIS
         phrases = todo_phrases(reading)
+        if phrases and phrases[-1].split(" ")[0] in NO_TODO:
+            return NOT_THIS
         if reading.metadata.get("past") and not past_tense(slots.get("deed", "").split(" ")[0]):
             return NOT_THIS
         if ("participle" in slots or "doing" in slots) and not phrases:
@@ -259,6 +267,17 @@ NOT_DONE_YET = re.compile(
     r"started|starting|begun|began|beginning|trying|tried|attempted|working on|postponed|skipped|forgot|forgotten|"
     r"haven't|hasn't|have not|has not|didn't|did not|never)\b"
 )
+
+
+#: "I'll do it later", "I'll take the kennels tomorrow": a plan, not a promise to take a todo over.
+LATER = re.compile(
+    r"\b(?:later(?: on| today)?|soon|in a (?:bit|minute|moment|while|sec|second)|at some point|some ?time|"
+    r"eventually|tomorrow|tonight|next week|this (?:afternoon|evening|weekend)|after lunch|"
+    r"when i (?:can|get a (?:chance|minute)))$"
+)
+
+#: Words that start no todo's name: "anything nobody's picked up", "everything Sam has finished" are questions.
+NO_TODO = frozenset({"anything", "everything", "nothing", "something", "what", "which", "who", "whose", "whatever"})
 
 
 #: A phrasal verb's particle, the state its todo leaves a thing in: "the bins are out", "the tent is up".
