@@ -19,7 +19,7 @@ from .clauses import Clauses
 from .dates import due_date
 from .grammar import Reading
 from .matching import plain
-from .references import IRREGULAR
+from .references import IRREGULAR, stem, stems
 
 if TYPE_CHECKING:
     from .dialogue import Context
@@ -164,7 +164,10 @@ class Understanding:
         if particle in PARTICLES and not self._ends_with(slots["todo"], particle):
             return NOT_THIS
         if phrases:
-            scores.append(max(self._todo_fit(phrase) for phrase in phrases))
+            best = max(phrases, key=lambda phrase: (self._todo_fit(phrase), -phrases.index(phrase)))
+            if not self._same_deed(reading, best):
+                return NOT_THIS  # not a todo misnamed, which the dialogue would find again by its words
+            scores.append(self._todo_fit(best))
         elif reading.metadata.get("focus"):
             scores.append(1.0 if self.focus else 0.0)
         if "team" in slots:
@@ -184,6 +187,21 @@ class Understanding:
         out": the particles are stop words to the title search)."""
         tied, _ = self.ctx.todo_matches(spoken)
         return bool(tied) and all(particle in plain(todo.title).split() for todo in tied)
+
+    def _same_deed(self, reading: Reading, named: str) -> bool:
+        """Whether what was said to be done is what the todo named asks: "Rosa booked the venue" names "Send the demo
+        to the venue" by its words, but booking is not sending; "I rang the bakery" is "Call the bakery" (a verb of
+        the same kind), "I sorted the tap" any todo. Only a reading whose todo was found without its verb is asked."""
+        said = reading.slots.get("deed") or reading.slots.get("participle", "")
+        verb = said.split(" ")[0]
+        if not verb or verb in PARTICLES:
+            return True
+        if f" {verb} " in f" {named} " or stem(verb) in ANY_DEED:
+            return True
+        bases = {stem(verb), stem(verb[:-1]) if verb.endswith("n") else stem(verb)}  # "sewn", "known"
+        kin = bases | {stem(word) for base in bases for word in VERB_KIN.get(base, ())}
+        tied, _ = self.ctx.todo_matches(named)
+        return all(kin & set(stems(todo.title)) for todo in tied)
 
     def _todo_fit(self, spoken: str) -> float:
         if len(spoken.split()) > MAX_TODO_WORDS:
@@ -278,6 +296,31 @@ LATER = re.compile(
 
 #: Words that start no todo's name: "anything nobody's picked up", "everything Sam has finished" are questions.
 NO_TODO = frozenset({"anything", "everything", "nothing", "something", "what", "which", "who", "whose", "whatever"})
+
+
+#: Verbs that say a thing was done whatever it was ("I sorted the tap", "got the present", "dealt with the rota").
+ANY_DEED = frozenset(
+    stem(word) for word in ("do", "get", "sort", "finish", "complete", "handle", "deal", "wrap", "tackle", "manage")
+)
+#: Verbs of one kind: "sent off the ethics form" did "Submit the ethics form", "I rang the bakery" "Call the bakery".
+VERB_KIN = {
+    stem(word): group
+    for group in (
+        ("call", "ring", "phone", "rang"),
+        ("send", "submit", "post", "file", "email", "mail", "hand", "return", "deliver", "give", "go"),
+        ("buy", "purchase", "order", "pick", "collect", "fetch", "get"),
+        ("fix", "mend", "repair", "patch"),
+        ("clean", "wash", "scrub", "wipe", "tidy", "hoover", "vacuum", "mop", "dust", "clear", "empty"),
+        ("book", "reserve", "arrange", "schedule"),
+        ("write", "draft", "type"),
+        ("check", "test", "inspect", "review", "look"),
+        ("update", "edit", "revise", "refresh", "change"),
+        ("put", "set", "hang", "stick", "place"),
+        ("take", "bring", "carry", "move"),
+        ("tell", "inform", "remind", "ask", "message", "text"),
+    )
+    for word in group
+}
 
 
 #: A phrasal verb's particle, the state its todo leaves a thing in: "the bins are out", "the tent is up".
