@@ -298,9 +298,10 @@ LATER = re.compile(
 NO_TODO = frozenset({"anything", "everything", "nothing", "something", "what", "which", "who", "whose", "whatever"})
 
 
-#: Verbs that say a thing was done whatever it was ("I sorted the tap", "got the present", "dealt with the rota").
+#: Verbs that say a thing was done whatever it was ("I sorted the tap", "got the present", "the photos are taken").
 ANY_DEED = frozenset(
-    stem(word) for word in ("do", "get", "sort", "finish", "complete", "handle", "deal", "wrap", "tackle", "manage")
+    stem(word)
+    for word in "do get sort finish complete handle deal wrap tackle manage take make".split()  # noqa: SIM905
 )
 #: Verbs of one kind: "sent off the ethics form" did "Submit the ethics form", "I rang the bakery" "Call the bakery".
 VERB_KIN = {
