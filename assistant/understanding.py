@@ -29,6 +29,8 @@ PRONOUNS = frozenset(
     ["it", "that", "this", "them", "that one", "this one", "that todo", "this todo", "that task", "this task",
      "the last one", "the one i just added", "the new one", "the same one"]
 )  # fmt: skip
+#: A new title named this well by an open todo's title is that todo (every word said is one of its words).
+SAME_TODO = 0.9
 #: A todo named in more words than this names none (and would cost a lookup per word of a long transcript).
 MAX_TODO_WORDS = 12
 #: Hassil intent -> (the dialogue's intent, fixed slots).
@@ -158,6 +160,8 @@ class Understanding:
             return NOT_THIS
         if reading.metadata.get("past") and not past_tense(slots.get("deed", "").split(" ")[0]):
             return NOT_THIS
+        if slots.get("deed", "").startswith("got ") and HAS_GOT.search(self.text):
+            return NOT_THIS  # "Mei's got the pH meter": she has it, not done it
         if ("participle" in slots or "doing" in slots) and not phrases:
             return NOT_THIS
         particle = slots.get("participle", "").split(" ")[0]
@@ -178,6 +182,8 @@ class Understanding:
             scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
+        if reading.metadata.get("need") and self._names_an_open_todo(slots.get("title", "")):
+            return NOT_THIS
         if reading.intent == "list_todos" and not self.ctx.list_filters(self.text).asked:
             return NOT_THIS
         return min(scores) if scores else 1.0
@@ -202,6 +208,11 @@ class Understanding:
         kin = bases | {stem(word) for base in bases for word in VERB_KIN.get(base, ())}
         tied, _ = self.ctx.todo_matches(named)
         return all(kin & set(stems(todo.title)) for todo in tied)
+
+    def _names_an_open_todo(self, title: str) -> bool:
+        """Whether a title said as a need ("I need to print the setlists") is one already on the list."""
+        tied, score = self.ctx.todo_matches(title)
+        return score >= SAME_TODO and any(not todo.done for todo in tied)
 
     def _todo_fit(self, spoken: str) -> float:
         if len(spoken.split()) > MAX_TODO_WORDS:
@@ -278,13 +289,15 @@ def past_tense(word: str) -> bool:
     return len(word) > 3 and word.endswith("ed") and not word.endswith("eed")  # "fixed", not "need" or "feed"
 
 
-#: Words that say a todo is under way, not done ("nearly finished the kits", "I started the kennels", "I'll finish
-#: it tomorrow"): ticking it off would be a change nobody asked for.
+#: Words that say a todo is under way or done wrong, not done ("nearly finished the kits", "I started the kennels",
+#: "I'll finish it tomorrow", "the menus were printed wrong"): ticking it off would be a change nobody asked for.
 NOT_DONE_YET = re.compile(
     r"\b(?:nearly|almost|half|partly|partially|not quite|not yet|about to|going to|gonna|will|i'll|we'll|shall|"
     r"started|starting|begun|began|beginning|trying|tried|attempted|working on|postponed|skipped|forgot|forgotten|"
-    r"haven't|hasn't|have not|has not|didn't|did not|never)\b"
+    r"haven't|hasn't|have not|has not|didn't|did not|never|wrong|wrongly|badly|incorrectly|by mistake|in error)\b"
 )
+#: "has got", "I've got": having a thing, not getting it done.
+HAS_GOT = re.compile(r"\b(?:has|have|i've|we've|they've|you've) got\b")
 
 
 #: "I'll do it later", "I'll take the kennels tomorrow": a plan, not a promise to take a todo over.
