@@ -1063,11 +1063,17 @@ def _maybe_a_list(title: str) -> bool:
     return bool(found) and "," not in title and len(before.split()) >= 3 and len(after.split()) <= 2
 
 
+#: Who may be anyone: never a teammate, and never "nobody" however alike they sound.
+SOMEONE = frozenset({"somebody", "someone", "anybody", "anyone", "everybody", "everyone", "whoever"})
+
+
 def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
     """ "nobody", "no one"; unless `exactly`, also what sounds like it ("no bother", once no teammate matched)."""
     joined = plain(spoken).replace(" ", "")
     if joined in ("nobody", "noone", "none"):
         return True
+    if joined in SOMEONE:  # "can somebody take the demo?" asks for a volunteer, it unassigns nobody
+        return False
     return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
 
 

@@ -182,8 +182,10 @@ class Understanding:
             scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
-        if reading.metadata.get("need") and self._names_an_open_todo(slots.get("title", "")):
-            return NOT_THIS
+        if reading.metadata.get("need") and (
+            (loose and "person" in slots) or self._names_an_open_todo(slots.get("title", ""))
+        ):
+            return NOT_THIS  # a need of someone said loosely is anything ("the demo needs to go to the venue")
         if reading.intent == "list_todos" and not self.ctx.list_filters(self.text).asked:
             return NOT_THIS
         return min(scores) if scores else 1.0
@@ -204,6 +206,8 @@ class Understanding:
             return True
         if f" {verb} " in f" {named} " or stem(verb) in ANY_DEED:
             return True
+        if stem(verb) in LIGHT_VERBS and "participle" in reading.slots:
+            return True  # "the photos have been taken"; but "I've taken the cold room" is taking it on
         bases = {stem(verb), stem(verb[:-1]) if verb.endswith("n") else stem(verb)}  # "sewn", "known"
         kin = bases | {stem(word) for base in bases for word in VERB_KIN.get(base, ())}
         tied, _ = self.ctx.todo_matches(named)
@@ -314,8 +318,10 @@ NO_TODO = frozenset({"anything", "everything", "nothing", "something", "what", "
 #: Verbs that say a thing was done whatever it was ("I sorted the tap", "got the present", "the photos are taken").
 ANY_DEED = frozenset(
     stem(word)
-    for word in "do get sort finish complete handle deal wrap tackle manage take make".split()  # noqa: SIM905
+    for word in "do get sort finish complete handle deal wrap tackle manage".split()  # noqa: SIM905
 )
+#: Verbs that say a thing was done when said of the thing ("the photos are taken", "the beds are made").
+LIGHT_VERBS = frozenset({stem("take"), stem("make")})
 #: Verbs of one kind: "sent off the ethics form" did "Submit the ethics form", "I rang the bakery" "Call the bakery".
 VERB_KIN = {
     stem(word): group
