@@ -29,6 +29,8 @@ PRONOUNS = frozenset(
     ["it", "that", "this", "them", "that one", "this one", "that todo", "this todo", "that task", "this task",
      "the last one", "the one i just added", "the new one", "the same one"]
 )  # fmt: skip
+#: What a priority is said as ("switch the rota to urgent" is no new title).
+PRIORITY_WORDS = frozenset({"low", "medium", "normal", "high", "urgent", "critical", "important", "top", "asap"})
 #: A new title named this well by an open todo's title is that todo (every word said is one of its words).
 SAME_TODO = 0.9
 #: A todo named in more words than this names none (and would cost a lookup per word of a long transcript).
@@ -147,8 +149,8 @@ class Understanding:
 
     def _fit(self, reading: Reading, *, loose: bool) -> float:
         slots, scores = _with_due(reading.slots), []
-        if reading.intent == "complete_todo" and NOT_DONE_YET.search(self.text):
-            return NOT_THIS
+        if reading.intent == "complete_todo" and (NOT_DONE_YET.search(self.text) or LATER.search(self.text)):
+            return NOT_THIS  # "the bins are out tomorrow" is a plan
         if (
             reading.intent == "assign_todo"
             and slots.get("person", "me") in ("me", "i", "we")
@@ -182,6 +184,8 @@ class Understanding:
             scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
+        if reading.intent == "rename_todo" and self._names_no_title(slots.get("title", "")):
+            return NOT_THIS
         if reading.metadata.get("need") and (
             (loose and "person" in slots) or self._names_an_open_todo(slots.get("title", ""))
         ):
@@ -212,6 +216,14 @@ class Understanding:
         kin = bases | {stem(word) for base in bases for word in VERB_KIN.get(base, ())}
         tied, _ = self.ctx.todo_matches(named)
         return all(kin & set(stems(todo.title)) for todo in tied)
+
+    def _names_no_title(self, title: str) -> bool:
+        """A new title that is only a date, a priority or a teammate ("switch the bins to Thursday", "change the
+        dentist to Lena") is another change said loosely, never a title."""
+        title = re.sub(r"^(?:the|a|an|on|by|for) ", "", title.strip())
+        if due_date(title, self.ctx.today) is not None or plain(title) in self.ctx.names.people:
+            return True
+        return re.sub(r" priority$", "", title) in PRIORITY_WORDS
 
     def _names_an_open_todo(self, title: str) -> bool:
         """Whether a title said as a need ("I need to print the setlists") is one already on the list."""
@@ -318,7 +330,7 @@ NO_TODO = frozenset({"anything", "everything", "nothing", "something", "what", "
 #: Verbs that say a thing was done whatever it was ("I sorted the tap", "got the present", "the photos are taken").
 ANY_DEED = frozenset(
     stem(word)
-    for word in "do get sort finish complete handle deal wrap tackle manage".split()  # noqa: SIM905
+    for word in "do get sort finish complete handle deal tackle manage".split()  # noqa: SIM905
 )
 #: Verbs that say a thing was done when said of the thing ("the photos are taken", "the beds are made").
 LIGHT_VERBS = frozenset({stem("take"), stem("make")})
