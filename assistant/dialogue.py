@@ -975,8 +975,8 @@ class Dialogue:
         (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
         text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
-        text = Clauses(self.ctx).peel_tail(text, slots)
-        text = re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip()
+        text = Clauses(self.ctx).peel_tail(_LIST_TAIL.sub("", text), slots)
+        text = _LIST_TAIL.sub("", re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip())
         if "team" not in slots and "team_id" not in slots:
             self._refuse_other_team(text)
         text = re.sub(r"^by (?=\w)", "buy ", text)  # Whisper's "by" for a title's "Buy", "right" for "Write"
@@ -995,6 +995,9 @@ class Dialogue:
             if _names_a_team(named):
                 raise _Refuse(f"You're not in a team called {_team_named(named)}.")
 
+
+#: "... to the list", "... on my list": where a new todo goes when no team is named, no part of its title.
+_LIST_TAIL = re.compile(r"\s+(?:to|on|onto|in|into) (?:the|my|our) (?:todo |shopping )?list$")
 
 #: What starts a verb's object rather than a list's next item ("water, the plants"; not "milk, eggs").
 _OBJECT = r"(?:the|my|our|your|his|her|their|its|this|that|these|those)\s"
