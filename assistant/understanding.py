@@ -149,6 +149,8 @@ class Understanding:
 
     def _fit(self, reading: Reading, *, loose: bool) -> float:
         slots, scores = _with_due(reading.slots), []
+        if loose and reading.metadata.get("exact_names"):
+            return NOT_THIS
         if reading.intent == "complete_todo" and (NOT_DONE_YET.search(self.text) or LATER.search(self.text)):
             return NOT_THIS  # "the bins are out tomorrow" is a plan
         if (
