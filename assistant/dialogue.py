@@ -645,7 +645,9 @@ class Dialogue:
         if person is not None:
             todos = [t for t in todos if t.assignee_id == person.id]
         span = None
-        if slots.get("due") == "this week":
+        if slots.get("due_until"):
+            span = (today, datetime.date.fromisoformat(slots["due_until"]))
+        elif slots.get("due") == "this week":
             span = (today, today + datetime.timedelta(days=6))
         elif slots.get("due"):
             day = parse_date(slots["due"], today)
@@ -684,7 +686,9 @@ class Dialogue:
         kind = f"{slots['priority']} priority " if slots.get("priority") else ""
         where = f" in {team['name']}" if team else ""
         when = ""
-        if span:
+        if span and slots.get("due_until"):
+            when = f" due by {speak_date(span[1], today)}"
+        elif span:
             when = " due this week" if span[0] != span[1] else f" due {speak_date(span[0], today)}"
         elif slots.get("overdue"):
             when = " overdue"

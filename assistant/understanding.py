@@ -162,6 +162,8 @@ class Understanding:
         phrases = todo_phrases(reading)
         if phrases and phrases[-1].split(" ")[0] in NO_TODO:
             return NOT_THIS
+        if slots.get("person", "").split(" ")[0] in NO_TODO:
+            return NOT_THIS  # "what did Zoe finish" asks; "what" did nothing
         if reading.metadata.get("past") and not past_tense(slots.get("deed", "").split(" ")[0]):
             return NOT_THIS
         if slots.get("deed", "").startswith("got ") and HAS_GOT.search(self.text):
