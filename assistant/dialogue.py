@@ -134,12 +134,13 @@ def _and_list(labels: list[str]) -> str:
 
 
 def _name_forms(name: str) -> list[str]:
-    """How a name may be said: as written, without "team", and possessive ("Kitchen crew's")."""
+    """How a name may be said: as written, without "team", without its own article ("in the Static" for "The
+    Static": the templates' own "[the]" takes the spoken one), and possessive ("Kitchen crew's")."""
     base = plain(name)
     forms = [base, f"{base}'s", f"{base}s"]
-    short = re.sub(r" team$", "", base)
-    if short != base and short:
-        forms += [short, f"{short}'s"]
+    for short in dict.fromkeys([re.sub(r" team$", "", base), re.sub(r"^(?:the|a|an) (?=\S)", "", base)]):
+        if short != base and short:
+            forms += [short, f"{short}'s"]
     return forms
 
 
@@ -644,7 +645,9 @@ class Dialogue:
         if person is not None:
             todos = [t for t in todos if t.assignee_id == person.id]
         span = None
-        if slots.get("due") == "this week":
+        if slots.get("due_until"):
+            span = (today, datetime.date.fromisoformat(slots["due_until"]))
+        elif slots.get("due") == "this week":
             span = (today, today + datetime.timedelta(days=6))
         elif slots.get("due"):
             day = parse_date(slots["due"], today)
@@ -683,7 +686,9 @@ class Dialogue:
         kind = f"{slots['priority']} priority " if slots.get("priority") else ""
         where = f" in {team['name']}" if team else ""
         when = ""
-        if span:
+        if span and slots.get("due_until"):
+            when = f" due by {speak_date(span[1], today)}"
+        elif span:
             when = " due this week" if span[0] != span[1] else f" due {speak_date(span[0], today)}"
         elif slots.get("overdue"):
             when = " overdue"
@@ -974,8 +979,8 @@ class Dialogue:
         (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
         text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
-        text = Clauses(self.ctx).peel_tail(text, slots)
-        text = re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip()
+        text = Clauses(self.ctx).peel_tail(_LIST_TAIL.sub("", text), slots)
+        text = _LIST_TAIL.sub("", re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip())
         if "team" not in slots and "team_id" not in slots:
             self._refuse_other_team(text)
         text = re.sub(r"^by (?=\w)", "buy ", text)  # Whisper's "by" for a title's "Buy", "right" for "Write"
@@ -994,6 +999,9 @@ class Dialogue:
             if _names_a_team(named):
                 raise _Refuse(f"You're not in a team called {_team_named(named)}.")
 
+
+#: "... to the list", "... on my list": where a new todo goes when no team is named, no part of its title.
+_LIST_TAIL = re.compile(r"\s+(?:to|on|onto|in|into) (?:the|my|our) (?:todo |shopping )?list$")
 
 #: What starts a verb's object rather than a list's next item ("water, the plants"; not "milk, eggs").
 _OBJECT = r"(?:the|my|our|your|his|her|their|its|this|that|these|those)\s"
@@ -1022,8 +1030,15 @@ def _items(title: str) -> tuple[list[str], bool]:
     if listed and all(len(part.split()) <= LIST_ITEM_WORDS + 1 for part in parts):
         return parts, True
     if short:
-        return parts, all(len(part.split()) == 1 for part in parts)
+        return parts, all(len(part.split()) == 1 for part in parts) or all(map(_plural_pair, parts))
     return [whole], True
+
+
+def _plural_pair(part: str) -> bool:
+    """ "coffee filters", "paper towels": two words ending in a plural, a thing of its own in a list ("fish and chips
+    night" is no list of these)."""
+    words = part.lower().split()
+    return len(words) == 2 and re.fullmatch(r"[a-z]{2,}[^su]s", words[1]) is not None
 
 
 def _ends_the_question(text: str, words: list[str]) -> bool:
@@ -1055,11 +1070,17 @@ def _maybe_a_list(title: str) -> bool:
     return bool(found) and "," not in title and len(before.split()) >= 3 and len(after.split()) <= 2
 
 
+#: Who may be anyone: never a teammate, and never "nobody" however alike they sound.
+SOMEONE = frozenset({"somebody", "someone", "anybody", "anyone", "everybody", "everyone", "whoever"})
+
+
 def _means_nobody(spoken: str, *, exactly: bool = True) -> bool:
     """ "nobody", "no one"; unless `exactly`, also what sounds like it ("no bother", once no teammate matched)."""
     joined = plain(spoken).replace(" ", "")
     if joined in ("nobody", "noone", "none"):
         return True
+    if joined in SOMEONE:  # "can somebody take the demo?" asks for a volunteer, it unassigns nobody
+        return False
     return not exactly and max(SequenceMatcher(None, joined, word).ratio() for word in ("nobody", "noone")) >= 0.55
 
 

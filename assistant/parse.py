@@ -32,7 +32,13 @@ _OPENINGS = (
 )
 #: What Whisper writes for words of a command, put right: "whats due to day", "push it to next weak".
 _SOUND_ALIKE = [
-    (r"\bto (day|morrow|night)\b", r"to\1"),
+    # ("to night shift" is a team: only a "to day"/"to night" that ends the command or a clause is the day)
+    (r"\bto morrow\b", "tomorrow"),
+    (
+        r"\bto (day|night)\b"
+        r"(?=$| (?:at|by|for|on|in|from|of|and|please|then|instead|i|we|it|so|or|but|too|as|with|is|are)\b)",
+        r"to\1",
+    ),
     (r"\b(?:two|too)(?= (?:the|my|our|me|him|her|them)\b)", "to"),
     (r"\bnext weak\b", "next week"),
     (r"^(?:and|an) do(?= (?:the last|that|it)\b|$)", "undo"),  # "And do the last change."
@@ -44,7 +50,8 @@ _SOUND_ALIKE = [
 #: After "'s", the words that make it an "is" ("the filament's urgent now").
 _IS_WORDS = (
     r"finished|complete|completed|sorted|ready|over|up|due|overdue|urgent|high|low|medium|normal|important|"
-    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with|made|gone|done|paid|sent|set|put|cut"
+    r"not|no|now|on|off|back|still|the|a|an|in|at|for|broken|open|with|made|gone|done|paid|sent|set|put|cut|all|"
+    r"nearly|almost"
 )
 #: After "'s", the -ing words that make it an "is" ("Zoe's taking over the backups"); a possessive before other
 #: -ing words is left alone ("add Dan's meeting notes").

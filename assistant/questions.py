@@ -33,7 +33,7 @@ QUESTION_WORDS = frozenset(
     low lowest medium normal important critical top asap be yet else more now currently up and or ones one we us
     you can could would please look see let know about going like so far already i've i'm we've ticked crossed
     checked off been have got gotta has what've else team teams list's before end day days new moment right
-    currently present behind late week's weeks month ago lately recently just been
+    currently present behind late week's weeks month ago lately recently just been finish complete
     """.split()  # noqa: SIM905 (a list of words reads best as words)
 )
 _MINE = re.compile(r"\b(?:my|mine|me|i|i've|i'm|myself|i'd)\b")
@@ -41,11 +41,13 @@ _NOT_MINE = re.compile(r"^(?:show|tell|give|read|remind|let) me\b|\b(?:show|tell
 #: "what's unassigned", "anything nobody's on": open todos with no one on them.
 _UNASSIGNED = re.compile(
     r"\b(?:unassigned|not assigned(?: to anyone| to anybody)?|"
-    r"(?:nobody|no one|noone)(?:'s| is| has)(?: on| doing| got)?|"
+    r"(?:nobody|no one|noone)(?:'s| is| has)(?: on| doing| got| taken| picked up| claimed| grabbed)?(?: yet)?|"
     r"with(?:out)? (?:an? )?(?:owner|assignee|nobody on (?:it|them))|up for grabs|free to take)\b"
 )
 _OVERDUE = re.compile(r"\b(?:overdue|over due|past due|late|behind)\b")
-_DONE = re.compile(r"\b(?:finished|completed|closed|ticked off|crossed off|checked off|done)\b")
+_DONE = re.compile(
+    r"\b(?:finished|completed|closed|ticked off|crossed off|checked off|done|did\s+(?:\w+\s+)?(?:finish|complete))\b"
+)
 _NOT_DONE = re.compile(r"\b(?:to be|to get|still to be|needs to be|need to be|not|isn't|aren't|yet to be) done\b")
 _PRIORITY = [
     (re.compile(r"\b(?:urgent|critical|top priority|asap)\b"), "urgent"),
@@ -57,6 +59,7 @@ _DAY = re.compile(
     r"\b(?:today|tonight|tomorrow|the day after tomorrow|(?:on |this )?(?:monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday))\b"
 )
+_UNTIL = re.compile(r"\b(by|before|until|till|up to) ((?:\w+ ?){1,4})")
 _DATE_AFTER = re.compile(r"\b(?:due|do|for|by|on|before) ((?:\w+ ?){1,4})")
 
 
@@ -69,6 +72,8 @@ class Filters:
     people: list[Any] = field(default_factory=list)
     person_spoken: str = ""
     due: datetime.date | None = None
+    #: "due by Friday", "before Friday": the last day of a span from today (`due` is one day).
+    until: datetime.date | None = None
     this_week: bool = False
     overdue: bool = False
     priority: str = ""
@@ -93,6 +98,7 @@ class Filters:
             or self.teams
             or self.people
             or self.due
+            or self.until
             or self.this_week
             or self.overdue
             or self.priority
@@ -115,6 +121,8 @@ class Filters:
             slots["due"] = self.due.isoformat()
         if self.this_week:
             slots["due"] = "this week"
+        if self.until:
+            slots["due_until"] = self.until.isoformat()
         if self.overdue:
             slots["overdue"] = "yes"
         if self.priority:
@@ -157,6 +165,8 @@ def read_filters(text: str, teams: dict[str, list], people: dict[str, list], tod
             break
     filters.done = _DONE.search(text) is not None and _NOT_DONE.search(text) is None
     if not filters.this_week:
+        filters.until = _until(text, today)
+    if not filters.this_week and not filters.until:
         filters.due = _date_in(text, today)
     filters.other_words = [word for word in text.split() if not _question_word(word, today)]
     return filters
@@ -169,6 +179,17 @@ def _question_word(word: str, today: datetime.date) -> bool:
         or re.fullmatch(r"\d+th", word) is not None
         or bool(parse_date(f"{word} 1", today) or number(word) is not None)
     )
+
+
+def _until(text: str, today: datetime.date) -> datetime.date | None:
+    """ "due by Friday" (Friday too), "before Friday" (up to Thursday): a question about a span, not one day."""
+    for found in _UNTIL.finditer(text):
+        words = found.group(2).split()
+        for count in range(len(words), 0, -1):
+            date = parse_date(" ".join(words[:count]), today)
+            if date is not None:
+                return date - datetime.timedelta(days=1) if found.group(1) == "before" else date
+    return None
 
 
 def _date_in(text: str, today: datetime.date) -> datetime.date | None:

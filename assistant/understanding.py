@@ -19,7 +19,7 @@ from .clauses import Clauses
 from .dates import due_date
 from .grammar import Reading
 from .matching import plain
-from .references import IRREGULAR
+from .references import IRREGULAR, stem, stems
 
 if TYPE_CHECKING:
     from .dialogue import Context
@@ -29,6 +29,10 @@ PRONOUNS = frozenset(
     ["it", "that", "this", "them", "that one", "this one", "that todo", "this todo", "that task", "this task",
      "the last one", "the one i just added", "the new one", "the same one"]
 )  # fmt: skip
+#: What a priority is said as ("switch the rota to urgent" is no new title).
+PRIORITY_WORDS = frozenset({"low", "medium", "normal", "high", "urgent", "critical", "important", "top", "asap"})
+#: A new title named this well by an open todo's title is that todo (every word said is one of its words).
+SAME_TODO = 0.9
 #: A todo named in more words than this names none (and would cost a lookup per word of a long transcript).
 MAX_TODO_WORDS = 12
 #: Hassil intent -> (the dialogue's intent, fixed slots).
@@ -145,18 +149,35 @@ class Understanding:
 
     def _fit(self, reading: Reading, *, loose: bool) -> float:
         slots, scores = _with_due(reading.slots), []
-        if reading.intent == "complete_todo" and NOT_DONE_YET.search(self.text):
+        if loose and reading.metadata.get("exact_names"):
+            return NOT_THIS
+        if reading.intent == "complete_todo" and (NOT_DONE_YET.search(self.text) or LATER.search(self.text)):
+            return NOT_THIS  # "the bins are out tomorrow" is a plan
+        if (
+            reading.intent == "assign_todo"
+            and slots.get("person", "me") in ("me", "i", "we")
+            and LATER.search(self.text)
+        ):
             return NOT_THIS
         phrases = todo_phrases(reading)
+        if phrases and phrases[-1].split(" ")[0] in NO_TODO:
+            return NOT_THIS
+        if slots.get("person", "").split(" ")[0] in NO_TODO:
+            return NOT_THIS  # "what did Zoe finish" asks; "what" did nothing
         if reading.metadata.get("past") and not past_tense(slots.get("deed", "").split(" ")[0]):
             return NOT_THIS
+        if slots.get("deed", "").startswith("got ") and HAS_GOT.search(self.text):
+            return NOT_THIS  # "Mei's got the pH meter": she has it, not done it
         if ("participle" in slots or "doing" in slots) and not phrases:
             return NOT_THIS
         particle = slots.get("participle", "").split(" ")[0]
         if particle in PARTICLES and not self._ends_with(slots["todo"], particle):
             return NOT_THIS
         if phrases:
-            scores.append(max(self._todo_fit(phrase) for phrase in phrases))
+            best = max(phrases, key=lambda phrase: (self._todo_fit(phrase), -phrases.index(phrase)))
+            if not self._same_deed(reading, best):
+                return NOT_THIS  # not a todo misnamed, which the dialogue would find again by its words
+            scores.append(self._todo_fit(best))
         elif reading.metadata.get("focus"):
             scores.append(1.0 if self.focus else 0.0)
         if "team" in slots:
@@ -167,6 +188,12 @@ class Understanding:
             scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
+        if reading.intent == "rename_todo" and self._names_no_title(slots.get("title", "")):
+            return NOT_THIS
+        if reading.metadata.get("need") and (
+            (loose and "person" in slots) or self._names_an_open_todo(slots.get("title", ""))
+        ):
+            return NOT_THIS  # a need of someone said loosely is anything ("the demo needs to go to the venue")
         if reading.intent == "list_todos" and not self.ctx.list_filters(self.text).asked:
             return NOT_THIS
         return min(scores) if scores else 1.0
@@ -176,6 +203,36 @@ class Understanding:
         out": the particles are stop words to the title search)."""
         tied, _ = self.ctx.todo_matches(spoken)
         return bool(tied) and all(particle in plain(todo.title).split() for todo in tied)
+
+    def _same_deed(self, reading: Reading, named: str) -> bool:
+        """Whether what was said to be done is what the todo named asks: "Rosa booked the venue" names "Send the demo
+        to the venue" by its words, but booking is not sending; "I rang the bakery" is "Call the bakery" (a verb of
+        the same kind), "I sorted the tap" any todo. Only a reading whose todo was found without its verb is asked."""
+        said = reading.slots.get("deed") or reading.slots.get("participle", "")
+        verb = said.split(" ")[0]
+        if not verb or verb in PARTICLES:
+            return True
+        if f" {verb} " in f" {named} " or stem(verb) in ANY_DEED:
+            return True
+        if stem(verb) in LIGHT_VERBS and "participle" in reading.slots:
+            return True  # "the photos have been taken"; but "I've taken the cold room" is taking it on
+        bases = {stem(verb), stem(verb[:-1]) if verb.endswith("n") else stem(verb)}  # "sewn", "known"
+        kin = bases | {stem(word) for base in bases for word in VERB_KIN.get(base, ())}
+        tied, _ = self.ctx.todo_matches(named)
+        return all(kin & set(stems(todo.title)) for todo in tied)
+
+    def _names_no_title(self, title: str) -> bool:
+        """A new title that is only a date, a priority or a teammate ("switch the bins to Thursday", "change the
+        dentist to Lena") is another change said loosely, never a title."""
+        title = re.sub(r"^(?:the|a|an|on|by|for) ", "", title.strip())
+        if due_date(title, self.ctx.today) is not None or plain(title) in self.ctx.names.people:
+            return True
+        return re.sub(r" priority$", "", title) in PRIORITY_WORDS
+
+    def _names_an_open_todo(self, title: str) -> bool:
+        """Whether a title said as a need ("I need to print the setlists") is one already on the list."""
+        tied, score = self.ctx.todo_matches(title)
+        return score >= SAME_TODO and any(not todo.done for todo in tied)
 
     def _todo_fit(self, spoken: str) -> float:
         if len(spoken.split()) > MAX_TODO_WORDS:
@@ -252,13 +309,54 @@ def past_tense(word: str) -> bool:
     return len(word) > 3 and word.endswith("ed") and not word.endswith("eed")  # "fixed", not "need" or "feed"
 
 
-#: Words that say a todo is under way, not done ("nearly finished the kits", "I started the kennels", "I'll finish
-#: it tomorrow"): ticking it off would be a change nobody asked for.
+#: Words that say a todo is under way or done wrong, not done ("nearly finished the kits", "I started the kennels",
+#: "I'll finish it tomorrow", "the menus were printed wrong"): ticking it off would be a change nobody asked for.
 NOT_DONE_YET = re.compile(
     r"\b(?:nearly|almost|half|partly|partially|not quite|not yet|about to|going to|gonna|will|i'll|we'll|shall|"
     r"started|starting|begun|began|beginning|trying|tried|attempted|working on|postponed|skipped|forgot|forgotten|"
-    r"haven't|hasn't|have not|has not|didn't|did not|never)\b"
+    r"haven't|hasn't|have not|has not|didn't|did not|never|wrong|wrongly|badly|incorrectly|by mistake|in error)\b"
 )
+#: "has got", "I've got": having a thing, not getting it done.
+HAS_GOT = re.compile(r"\b(?:has|have|i've|we've|they've|you've) got\b")
+
+
+#: "I'll do it later", "I'll take the kennels tomorrow": a plan, not a promise to take a todo over.
+LATER = re.compile(
+    r"\b(?:later(?: on| today)?|soon|in a (?:bit|minute|moment|while|sec|second)|at some point|some ?time|"
+    r"eventually|tomorrow|tonight|next week|this (?:afternoon|evening|weekend)|after lunch|"
+    r"when i (?:can|get a (?:chance|minute)))$"
+)
+
+#: Words that start no todo's name: "anything nobody's picked up", "everything Sam has finished" are questions.
+NO_TODO = frozenset({"anything", "everything", "nothing", "something", "what", "which", "who", "whose", "whatever"})
+
+
+#: Verbs that say a thing was done whatever it was ("I sorted the tap", "got the present", "the photos are taken").
+ANY_DEED = frozenset(
+    stem(word)
+    for word in "do get sort finish complete handle deal tackle manage".split()  # noqa: SIM905
+)
+#: Verbs that say a thing was done when said of the thing ("the photos are taken", "the beds are made").
+LIGHT_VERBS = frozenset({stem("take"), stem("make")})
+#: Verbs of one kind: "sent off the ethics form" did "Submit the ethics form", "I rang the bakery" "Call the bakery".
+VERB_KIN = {
+    stem(word): group
+    for group in (
+        ("call", "ring", "phone", "rang"),
+        ("send", "submit", "post", "file", "email", "mail", "hand", "return", "deliver", "give", "go"),
+        ("buy", "purchase", "order", "pick", "collect", "fetch", "get"),
+        ("fix", "mend", "repair", "patch"),
+        ("clean", "wash", "scrub", "wipe", "tidy", "hoover", "vacuum", "mop", "dust", "clear", "empty"),
+        ("book", "reserve", "arrange", "schedule"),
+        ("write", "draft", "type"),
+        ("check", "test", "inspect", "review", "look"),
+        ("update", "edit", "revise", "refresh", "change"),
+        ("put", "set", "hang", "stick", "place"),
+        ("take", "bring", "carry", "move"),
+        ("tell", "inform", "remind", "ask", "message", "text"),
+    )
+    for word in group
+}
 
 
 #: A phrasal verb's particle, the state its todo leaves a thing in: "the bins are out", "the tent is up".

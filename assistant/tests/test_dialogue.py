@@ -445,3 +445,51 @@ def test_a_sound_alike_answers_a_yes_no_question(demo, say, heard, intent):
     turn = say(heard, turn.pending)
     assert turn.intent == intent
     assert (demo.todo("Buy milk") is None) == (intent == "delete_todo")
+
+
+# -- what must change nothing, or only what was meant (issue 17, found by probing beyond the eval sets) ---------
+
+
+@pytest.mark.parametrize(
+    ("heard", "title"),
+    [
+        ("Bob booked the release notes.", "Write the release notes"),  # the title's words, another deed
+        ("Bob's got the login bug.", "Fix the login bug"),  # having it, not doing it
+        ("The release notes were written wrong.", "Write the release notes"),
+        ("The release notes are written tomorrow.", "Write the release notes"),  # a plan
+    ],
+)
+def test_a_deed_that_is_not_the_todo_ticks_nothing_off(demo, say, heard, title):
+    say(heard)
+    assert demo.todo(title).done is False
+
+
+def test_somebody_is_never_nobody(demo, say):
+    turn = say("Can somebody take the login bug?")
+    assert demo.todo("Fix the login bug").assignee.username == "bob", turn.reply
+
+
+def test_a_day_or_a_teammate_is_no_new_title(demo, say):
+    say("Switch buy milk to Thursday.")
+    assert demo.todo("Buy milk").due_date == TODAY.replace(day=3)
+    say("Change the release notes to Carol.")
+    assert demo.todo("Write the release notes").assignee.username == "carol"
+
+
+def test_a_need_already_on_the_list_adds_nothing(demo, say):
+    before = Todo.objects.count()
+    turn = say("Dave needs to restart the staging server.")  # Dave is only in Ops: no question of which team
+    assert Todo.objects.count() == before, turn.reply
+
+
+def test_an_add_to_the_list_keeps_the_list_out_of_the_title(demo, say):
+    say("Add call the plumber to the list for Ops.")
+    assert demo.todo("Call the plumber", "Ops") is not None
+
+
+def test_due_by_a_day_is_every_day_until_then(say):
+    turn = say("What's due by Friday?")
+    assert turn.intent == "list_todos"
+    for title in ("Fix the login bug", "Write the release notes", "Book a meeting room", "Renew the SSL certificate"):
+        assert title in turn.reply, turn.reply
+    assert "Buy milk" not in turn.reply

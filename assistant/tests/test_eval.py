@@ -16,12 +16,13 @@ from assistant import evaluation
 GOAL = 0.95
 #: set -> (right cases at least, wrong changes at most), as measured on 2026-12-07 (README, "Measured, not guessed").
 FLOORS = {
-    "dev": (215, 0),
+    "dev": (216, 0),
     "dev-2": (207, 0),
     "dev-3": (204, 0),
     "dev-4": (77, 0),
     "dev-5": (51, 0),
-    "heldout": (201, 2),
+    "dev-6": (75, 0),
+    "heldout": (202, 2),
 }
 
 

@@ -37,6 +37,9 @@ TUESDAY = datetime.date(2026, 12, 1)
         ("Move my Thursday standup to Friday.", "move my thursday standup to friday"),
         ("And do the last change.", "undo the last change"),
         ("And do the dishes for the demo team.", "do the dishes for the demo team"),
+        ("What's due to day on Maple ward?", "what's due today on maple ward"),
+        ("Add buy milk to Night shift.", "add buy milk to night shift"),  # a team, not "tonight"
+        ("The cold room's all cleaned out.", "the cold room is all cleaned out"),
     ],
 )
 def test_normalize(transcript, normalized):
