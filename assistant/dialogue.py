@@ -237,6 +237,12 @@ class Context:
                         people[form].append(user)
         return grammar.Names(teams, people)
 
+    @cached_property
+    def team_kinds(self) -> frozenset[str]:
+        """The last words of the user's team names of two words or more ("desk" of "Metro desk"): another team's name
+        ending in one of them ("the sports desk") names a team of the same kind."""
+        return frozenset(plain(team["name"]).split()[-1] for team in self.teams if len(plain(team["name"]).split()) > 1)
+
     def joined_names(self, text: str) -> str:
         """`text` with a one-word name said as two words written as one: "the hacker space" -> "the hackerspace"."""
         words = text.split(" ")
@@ -576,6 +582,7 @@ class Dialogue:
         self._require_editor(membership, "add todos to")
         if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
             raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
+        self._refuse_duplicates(titles, team_id, membership.team.name)
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
         if slots.get("parts") and not slots.get("confirmed"):
             question = (
@@ -978,7 +985,7 @@ class Dialogue:
         """ "buy milk for the demo team assign to alice priority high due friday" -> titles and slots: the clauses
         (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
-        text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
+        text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |:)+", "", text)
         text = Clauses(self.ctx).peel_tail(_LIST_TAIL.sub("", text), slots)
         text = _LIST_TAIL.sub("", re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip())
         if "team" not in slots and "team_id" not in slots:
@@ -991,13 +998,21 @@ class Dialogue:
         if not sure:
             slots["parts"] = [_capitalized(part) for part in parts]
 
-    @staticmethod
-    def _refuse_other_team(text: str) -> None:
-        """ "... to the Merch stall": a team, just not one of the user's."""
+    def _refuse_duplicates(self, titles: list[str], team_id: int, team_name: str) -> None:
+        """An add of a title the team already has open would make a second copy of the same todo: the speaker
+        most likely does not know it is there, and saying so changes nothing."""
+        open_titles = {plain(todo.title) for todo in self.ctx.todos if todo.team_id == team_id and not todo.done}
+        there = [title for title in titles if plain(title) in open_titles]
+        if there:
+            raise _Refuse(f"{_and_list([quote(t) for t in there])} is already on {team_name}'s list.")
+
+    def _refuse_other_team(self, text: str) -> None:
+        """ "... to the Merch stall", "... to the sports desk": a team, just not one of the user's."""
+        kinds = self.ctx.team_kinds
         for found in re.finditer(r" (?:to|for|on|in|into|onto) (?:the )?", text):
             named = text[found.end() :]
-            if _names_a_team(named):
-                raise _Refuse(f"You're not in a team called {_team_named(named)}.")
+            if _names_a_team(named, kinds):
+                raise _Refuse(f"You're not in a team called {_team_named(named, kinds)}.")
 
 
 #: "... to the list", "... on my list": where a new todo goes when no team is named, no part of its title.
@@ -1048,15 +1063,20 @@ def _ends_the_question(text: str, words: list[str]) -> bool:
     return len(words) <= 3 and found is not None and found.group(1).split() == words
 
 
-def _names_a_team(spoken: str) -> bool:
-    """Whether `spoken` reads as a team's name ("the merch stall list", "the finance team"): the user named a team,
-    just not one of theirs. Said from the words alone, so the answer is the same whether or not such a team exists
-    (who else has which team is nobody's business)."""
-    return len(spoken.split()) <= 5 and re.search(r"\b(?:team|list|board)$", spoken) is not None
+def _names_a_team(spoken: str, kinds: frozenset[str] = frozenset()) -> bool:
+    """Whether `spoken` reads as a team's name ("the merch stall list", "the finance team", "the sports desk" when
+    the user is in "Metro desk"): the user named a team, just not one of theirs. Said from the words and the user's
+    own teams alone, so the answer is the same whether or not such a team exists (who else has which team is
+    nobody's business)."""
+    words = spoken.split()
+    if not 1 <= len(words) <= 5:
+        return False
+    return re.search(r"\b(?:team|list|board)$", spoken) is not None or (len(words) >= 2 and words[-1] in kinds)
 
 
-def _team_named(spoken: str) -> str:
-    return re.sub(r"^(?:the )|(?:'s)?(?: todo)?(?: list| team| board)$", "", spoken).strip()
+def _team_named(spoken: str, kinds: frozenset[str] = frozenset()) -> str:
+    named = re.sub(r"^(?:the )|(?:'s)?(?: todo)?(?: list| team| board)$", "", spoken).strip()
+    return named if named.split() else spoken
 
 
 def _title_words(text: str) -> list[str]:
