@@ -493,3 +493,14 @@ def test_due_by_a_day_is_every_day_until_then(say):
     for title in ("Fix the login bug", "Write the release notes", "Book a meeting room", "Renew the SSL certificate"):
         assert title in turn.reply, turn.reply
     assert "Buy milk" not in turn.reply
+
+
+def test_new_before_a_thing_is_part_of_its_title(demo, say):
+    say("Could you put new mugs on the Ops list?")
+    assert demo.todo("New mugs", "Ops") is not None, [t.title for t in Todo.objects.all()]
+
+
+def test_adding_a_title_already_open_in_the_team_makes_no_second_copy(demo, say):
+    turn = say("Add order coffee beans to Ops.")
+    assert (turn.ok, Todo.objects.filter(title="Order coffee beans").count()) == (False, 1), turn.reply
+    assert "already" in turn.reply
