@@ -157,6 +157,17 @@ class TodoRow(NamedTuple):
     team_name: str
 
 
+def _first_words(teams: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A team named by its first word alone ("metro" for "Metro desk"), as people shorten a name they say daily:
+    only a word of four letters or more that starts no other of the user's teams' names."""
+    starts: dict[str, list] = {}
+    for team in teams:
+        words = re.sub(r"^(?:the|a|an) (?=\S)", "", plain(team["name"])).split()
+        if len(words) > 1 and len(words[0]) >= 4:
+            starts.setdefault(words[0], []).append(team)
+    return {word: found[0] for word, found in starts.items() if len(found) == 1}
+
+
 class Context:
     """What the assistant knows about one user for one turn (loaded lazily, at most once)."""
 
@@ -229,6 +240,9 @@ class Context:
             for form in _name_forms(team["name"]):
                 if team not in teams.setdefault(form, []):
                     teams[form].append(team)
+        for first, team in _first_words(self.teams).items():
+            for form in (first, f"{first}'s"):
+                teams.setdefault(form, [team])
         people: dict[str, list] = {form: [self.user] for form in ("me", "myself")}
         for user in self.people:
             for name in {user.get_full_name(), user.first_name, user.last_name, user.username}:
