@@ -1000,6 +1000,9 @@ class Dialogue:
         (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
         text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |:)+", "", text)
+        # "new water the plants" is Whisper's "new todo, water the plants" (the comma is gone by now): "new" before a
+        # verb and its object is no part of a title; before a thing it is ("new quickdraws")
+        text = re.sub(r"^(?:a )?new (?=\S+ (?:the|a|an|my|our|his|her|their|some|up|out|off|down|back)\b)", "", text)
         text = Clauses(self.ctx).peel_tail(_LIST_TAIL.sub("", text), slots)
         text = _LIST_TAIL.sub("", re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip())
         if "team" not in slots and "team_id" not in slots:

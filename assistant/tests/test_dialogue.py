@@ -504,3 +504,20 @@ def test_adding_a_title_already_open_in_the_team_makes_no_second_copy(demo, say)
     turn = say("Add order coffee beans to Ops.")
     assert (turn.ok, Todo.objects.filter(title="Order coffee beans").count()) == (False, 1), turn.reply
     assert "already" in turn.reply
+
+
+@pytest.mark.parametrize("heard", ["I'll put the milk in the fridge.", "I'll put the bins out."])
+def test_putting_a_thing_somewhere_adds_nothing(demo, say, heard):
+    before = Todo.objects.count()
+    turn = say(heard)
+    assert (turn.intent, Todo.objects.count()) == ("unknown", before), turn.reply
+
+
+def test_a_sentence_naming_only_people_and_todos_of_other_teams_is_not_understood(demo, say, make_user):
+    finance = Team.objects.create(name="Finance")
+    erin = make_user("erin")
+    erin.first_name = "Erin"
+    erin.save()
+    TeamMembership.objects.create(team=finance, user=erin, role="owner")
+    turn = say("Erin should cover the audit.")
+    assert (turn.intent, turn.ok) == ("unknown", False), turn.reply
