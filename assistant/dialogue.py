@@ -750,6 +750,7 @@ class Dialogue:
         todo = self._todo(slots)
         membership = self.ctx.membership(todo.team_id)
         self._require_editor(membership, "change todos in")
+        also = self._also(slots, todo.team_id)
         if slots.get("person_id"):
             assignee = get_user_model().objects.filter(pk=slots["person_id"]).first()
         elif _means_nobody(slots.get("person", "")):
@@ -759,13 +760,35 @@ class Dialogue:
             if assignee is None and not _means_nobody(slots.get("person", ""), exactly=False):
                 raise _Refuse(f"I don't know anyone called {slots.get('person')} in {membership.team.name}.")
         before = undo.fields_of(todo)
-        self._save(lambda: change_todo(membership, todo, assignee=assignee), membership, assignee)
+        self._save(lambda: change_todo(membership, todo, assignee=assignee, **also), membership, assignee)
         self.memory["undo"] = undo.changed(todo, before)
         if assignee is None:
             reply = f"{quote(todo.title)} is now unassigned."
         else:
             reply = f"Assigned {quote(todo.title)} to {'you' if assignee == self.ctx.user else person_name(assignee)}."
+        if "priority" in also:
+            reply += f" It's {also['priority']} priority now."
+        if also.get("due_date"):
+            reply += f" It's due {speak_date(also['due_date'], self.ctx.today)}."
         return done(reply, "assign_todo", "todo_updated", [todo])
+
+    def _also(self, slots: dict, team_id: int) -> dict[str, Any]:
+        """ "assign the style guide to Ines and make it high priority": a priority or a due date said after the
+        assignee, read off its end when the whole does not name a teammate (the name left must name one)."""
+        spoken = slots.get("person", "")
+        if slots.get("person_id") or " " not in spoken or self.ctx.find_person(spoken, team_id) is not None:
+            return {}
+        extra: dict[str, Any] = {}
+        rest = re.sub(r"(?: and| then| also)+$", "", Clauses(self.ctx).peel_tail(spoken, extra)).strip()
+        if set(extra) - {"priority", "due"} or not extra or self.ctx.find_person(rest, team_id) is None:
+            return {}
+        slots["person"] = rest
+        also: dict[str, Any] = {}
+        if "priority" in extra:
+            also["priority"] = extra["priority"]
+        if "due" in extra:
+            also["due_date"] = datetime.date.fromisoformat(extra["due"])
+        return also
 
     def _update_todo(self, slots: dict) -> Turn:
         todo = self._todo(slots, done_only=slots.get("done") == "no")

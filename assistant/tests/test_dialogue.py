@@ -521,3 +521,15 @@ def test_a_sentence_naming_only_people_and_todos_of_other_teams_is_not_understoo
     TeamMembership.objects.create(team=finance, user=erin, role="owner")
     turn = say("Erin should cover the audit.")
     assert (turn.intent, turn.ok) == ("unknown", False), turn.reply
+
+
+def test_an_assignment_with_a_priority_after_it_sets_both_and_one_undo_takes_both_back(
+    demo, say, django_capture_on_commit_callbacks
+):
+    turn = say("Assign the release notes to Carol and make it urgent.")
+    todo = demo.todo("Write the release notes")
+    assert (todo.assignee.username, todo.priority) == ("carol", "urgent"), turn.reply
+    with django_capture_on_commit_callbacks(execute=True):
+        respond(demo.speaker, "Undo.", today=TODAY, memory=turn.memory)
+    todo = demo.todo("Write the release notes")
+    assert (todo.assignee, todo.priority) == (None, "medium")
