@@ -650,6 +650,15 @@ class Dialogue:
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
+        several = [u for u in self.ctx.people if u.id in slots.get("person_ids", [])]
+        if several:
+            todos = [t for t in self.ctx.todos if not t.done and t.assignee_id in {u.id for u in several}]
+            if team is not None:
+                todos = [t for t in todos if t.team_id == team["id"]]
+            spoken = [self._describe(t, with_team=team is None, who=True) for t in todos[:SPOKEN_LIST_LIMIT]]
+            names = _and_list([person_name(u) for u in several])
+            reply = f"{names} have {len(todos)} open todos: {'; '.join(spoken)}{_more(len(todos) - len(spoken))}."
+            return Turn(reply if todos else f"{names} have no open todos.", "list_todos", [], None, True)
         if slots.get("person_id"):
             person = next((u for u in self.ctx.people if u.id == slots["person_id"]), None)
         elif slots.get("person"):

@@ -533,3 +533,10 @@ def test_an_assignment_with_a_priority_after_it_sets_both_and_one_undo_takes_bot
         respond(demo.speaker, "Undo.", today=TODAY, memory=turn.memory)
     todo = demo.todo("Write the release notes")
     assert (todo.assignee, todo.priority) == (None, "medium")
+
+
+def test_a_question_about_two_teammates_is_answered_about_both(demo, say):
+    turn = say("What have Bob and Carol got?")
+    assert turn.intent == "list_todos", turn.reply
+    assert "Fix the login bug" in turn.reply and "Plan the launch party" in turn.reply, turn.reply
+    assert "Buy milk" not in turn.reply and "Restart the staging server" not in turn.reply
