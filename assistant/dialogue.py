@@ -576,6 +576,9 @@ class Dialogue:
         if not titles:
             raise _Refuse("What should the todo say? Try: add a todo buy milk.")
         slots["titles"] = titles = [_capitalized(title) for title in titles]
+        if any(plain(title) in self.ctx.names.people for title in titles):
+            # "add Ines to Crag rats" asks for a member, not a todo named after her
+            raise _Refuse("I can only add todos. People join a team on its page.")
         slots.pop("title", None)
         assignee = None
         if slots.get("person_id"):
@@ -672,7 +675,7 @@ class Dialogue:
             todos = [t for t in self.ctx.todos if t.id in slots["about"]]
         if team is not None:
             todos = [t for t in todos if t.team_id == team["id"]]
-        if person is not None:
+        if person is not None and not slots.get("about"):  # "is Yuki doing the trip": the trip, and who has it
             todos = [t for t in todos if t.assignee_id == person.id]
         span = None
         if slots.get("due_until"):

@@ -344,7 +344,8 @@ def past_tense(word: str) -> bool:
 NOT_DONE_YET = re.compile(
     r"\b(?:nearly|almost|half|partly|partially|not quite|not yet|about to|going to|gonna|will|i'll|we'll|shall|"
     r"started|starting|begun|began|beginning|trying|tried|attempted|working on|postponed|skipped|forgot|forgotten|"
-    r"haven't|hasn't|have not|has not|didn't|did not|never|wrong|wrongly|badly|incorrectly|by mistake|in error)\b"
+    r"haven't|hasn't|have not|has not|didn't|did not|never|wrong|wrongly|badly|incorrectly|by mistake|in error|"
+    r"apart from|except|other than|but for|save for|bar the|still needs?|just needs?)\b"
 )
 #: Verbs that add a todo only when said of a list ("put X on the list"), and the ones that add whatever follows.
 PLACING = re.compile(r"\b(?:put|stick|pop|throw|chuck|bung)\b")

@@ -540,3 +540,19 @@ def test_a_question_about_two_teammates_is_answered_about_both(demo, say):
     assert turn.intent == "list_todos", turn.reply
     assert "Fix the login bug" in turn.reply and "Plan the launch party" in turn.reply, turn.reply
     assert "Buy milk" not in turn.reply and "Restart the staging server" not in turn.reply
+
+
+def test_adding_a_teammate_to_a_team_adds_no_todo_named_after_them(demo, say):
+    before = Todo.objects.count()
+    turn = say("Add Carol to Ops.")
+    assert (turn.ok, Todo.objects.count()) == (False, before), turn.reply
+
+
+def test_done_but_for_a_part_ticks_nothing_off(demo, say):
+    say("The release notes are written apart from the intro.")
+    assert demo.todo("Write the release notes").done is False
+
+
+def test_asking_whether_someone_does_a_todo_they_do_not_have_names_the_todo_and_its_owner(demo, say):
+    turn = say("Is Carol doing the login bug?")
+    assert turn.intent == "list_todos" and "Fix the login bug" in turn.reply and "Bob" in turn.reply, turn.reply
