@@ -157,6 +157,17 @@ class TodoRow(NamedTuple):
     team_name: str
 
 
+def _first_words(teams: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A team named by its first word alone ("metro" for "Metro desk"), as people shorten a name they say daily:
+    only a word of four letters or more that starts no other of the user's teams' names."""
+    starts: dict[str, list] = {}
+    for team in teams:
+        words = re.sub(r"^(?:the|a|an) (?=\S)", "", plain(team["name"])).split()
+        if len(words) > 1 and len(words[0]) >= 4:
+            starts.setdefault(words[0], []).append(team)
+    return {word: found[0] for word, found in starts.items() if len(found) == 1}
+
+
 class Context:
     """What the assistant knows about one user for one turn (loaded lazily, at most once)."""
 
@@ -229,6 +240,9 @@ class Context:
             for form in _name_forms(team["name"]):
                 if team not in teams.setdefault(form, []):
                     teams[form].append(team)
+        for first, team in _first_words(self.teams).items():
+            for form in (first, f"{first}'s"):
+                teams.setdefault(form, [team])
         people: dict[str, list] = {form: [self.user] for form in ("me", "myself")}
         for user in self.people:
             for name in {user.get_full_name(), user.first_name, user.last_name, user.username}:
@@ -236,6 +250,12 @@ class Context:
                     if user not in people.setdefault(form, []):
                         people[form].append(user)
         return grammar.Names(teams, people)
+
+    @cached_property
+    def team_kinds(self) -> frozenset[str]:
+        """The last words of the user's team names of two words or more ("desk" of "Metro desk"): another team's name
+        ending in one of them ("the sports desk") names a team of the same kind."""
+        return frozenset(plain(team["name"]).split()[-1] for team in self.teams if len(plain(team["name"]).split()) > 1)
 
     def joined_names(self, text: str) -> str:
         """`text` with a one-word name said as two words written as one: "the hacker space" -> "the hackerspace"."""
@@ -556,6 +576,9 @@ class Dialogue:
         if not titles:
             raise _Refuse("What should the todo say? Try: add a todo buy milk.")
         slots["titles"] = titles = [_capitalized(title) for title in titles]
+        if any(plain(title) in self.ctx.names.people for title in titles):
+            # "add Ines to Crag rats" asks for a member, not a todo named after her
+            raise _Refuse("I can only add todos. People join a team on its page.")
         slots.pop("title", None)
         assignee = None
         if slots.get("person_id"):
@@ -576,6 +599,7 @@ class Dialogue:
         self._require_editor(membership, "add todos to")
         if assignee is not None and assignee not in self.ctx.members.get(team_id, []):
             raise _Refuse(f"{person_name(assignee)} isn't a member of {membership.team.name}.")
+        self._refuse_duplicates(titles, team_id, membership.team.name)
         due = datetime.date.fromisoformat(slots["due"]) if slots.get("due") else None
         if slots.get("parts") and not slots.get("confirmed"):
             question = (
@@ -629,6 +653,15 @@ class Dialogue:
             if team is None:
                 raise _Refuse(f"You're not in a team called {slots['team']}.")
             slots["team_id"] = team["id"]
+        several = [u for u in self.ctx.people if u.id in slots.get("person_ids", [])]
+        if several:
+            todos = [t for t in self.ctx.todos if not t.done and t.assignee_id in {u.id for u in several}]
+            if team is not None:
+                todos = [t for t in todos if t.team_id == team["id"]]
+            spoken = [self._describe(t, with_team=team is None, who=True) for t in todos[:SPOKEN_LIST_LIMIT]]
+            names = _and_list([person_name(u) for u in several])
+            reply = f"{names} have {len(todos)} open todos: {'; '.join(spoken)}{_more(len(todos) - len(spoken))}."
+            return Turn(reply if todos else f"{names} have no open todos.", "list_todos", [], None, True)
         if slots.get("person_id"):
             person = next((u for u in self.ctx.people if u.id == slots["person_id"]), None)
         elif slots.get("person"):
@@ -642,7 +675,7 @@ class Dialogue:
             todos = [t for t in self.ctx.todos if t.id in slots["about"]]
         if team is not None:
             todos = [t for t in todos if t.team_id == team["id"]]
-        if person is not None:
+        if person is not None and not slots.get("about"):  # "is Yuki doing the trip": the trip, and who has it
             todos = [t for t in todos if t.assignee_id == person.id]
         span = None
         if slots.get("due_until"):
@@ -729,6 +762,7 @@ class Dialogue:
         todo = self._todo(slots)
         membership = self.ctx.membership(todo.team_id)
         self._require_editor(membership, "change todos in")
+        also = self._also(slots, todo.team_id)
         if slots.get("person_id"):
             assignee = get_user_model().objects.filter(pk=slots["person_id"]).first()
         elif _means_nobody(slots.get("person", "")):
@@ -738,13 +772,35 @@ class Dialogue:
             if assignee is None and not _means_nobody(slots.get("person", ""), exactly=False):
                 raise _Refuse(f"I don't know anyone called {slots.get('person')} in {membership.team.name}.")
         before = undo.fields_of(todo)
-        self._save(lambda: change_todo(membership, todo, assignee=assignee), membership, assignee)
+        self._save(lambda: change_todo(membership, todo, assignee=assignee, **also), membership, assignee)
         self.memory["undo"] = undo.changed(todo, before)
         if assignee is None:
             reply = f"{quote(todo.title)} is now unassigned."
         else:
             reply = f"Assigned {quote(todo.title)} to {'you' if assignee == self.ctx.user else person_name(assignee)}."
+        if "priority" in also:
+            reply += f" It's {also['priority']} priority now."
+        if also.get("due_date"):
+            reply += f" It's due {speak_date(also['due_date'], self.ctx.today)}."
         return done(reply, "assign_todo", "todo_updated", [todo])
+
+    def _also(self, slots: dict, team_id: int) -> dict[str, Any]:
+        """ "assign the style guide to Ines and make it high priority": a priority or a due date said after the
+        assignee, read off its end when the whole does not name a teammate (the name left must name one)."""
+        spoken = slots.get("person", "")
+        if slots.get("person_id") or " " not in spoken or self.ctx.find_person(spoken, team_id) is not None:
+            return {}
+        extra: dict[str, Any] = {}
+        rest = re.sub(r"(?: and| then| also)+$", "", Clauses(self.ctx).peel_tail(spoken, extra)).strip()
+        if set(extra) - {"priority", "due"} or not extra or self.ctx.find_person(rest, team_id) is None:
+            return {}
+        slots["person"] = rest
+        also: dict[str, Any] = {}
+        if "priority" in extra:
+            also["priority"] = extra["priority"]
+        if "due" in extra:
+            also["due_date"] = datetime.date.fromisoformat(extra["due"])
+        return also
 
     def _update_todo(self, slots: dict) -> Turn:
         todo = self._todo(slots, done_only=slots.get("done") == "no")
@@ -978,7 +1034,10 @@ class Dialogue:
         """ "buy milk for the demo team assign to alice priority high due friday" -> titles and slots: the clauses
         (`sentences/clauses.yaml`) come in any order, so the last one is read off the end, then the next."""
         text = re.sub(r"^(?:(?:a|an|another|new) )*(?:todo|task|item|reminder) ", "", text)
-        text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |a new |new |:)+", "", text)
+        text = re.sub(r"^(?:todo |task |item |called |named |saying |to |that says |:)+", "", text)
+        # "new water the plants" is Whisper's "new todo, water the plants" (the comma is gone by now): "new" before a
+        # verb and its object is no part of a title; before a thing it is ("new quickdraws")
+        text = re.sub(r"^(?:a )?new (?=\S+ (?:the|a|an|my|our|his|her|their|some|up|out|off|down|back)\b)", "", text)
         text = Clauses(self.ctx).peel_tail(_LIST_TAIL.sub("", text), slots)
         text = _LIST_TAIL.sub("", re.sub(r"(?:,| and| with| it's| its| that's)+$", "", text.strip()).strip())
         if "team" not in slots and "team_id" not in slots:
@@ -991,13 +1050,21 @@ class Dialogue:
         if not sure:
             slots["parts"] = [_capitalized(part) for part in parts]
 
-    @staticmethod
-    def _refuse_other_team(text: str) -> None:
-        """ "... to the Merch stall": a team, just not one of the user's."""
+    def _refuse_duplicates(self, titles: list[str], team_id: int, team_name: str) -> None:
+        """An add of a title the team already has open would make a second copy of the same todo: the speaker
+        most likely does not know it is there, and saying so changes nothing."""
+        open_titles = {plain(todo.title) for todo in self.ctx.todos if todo.team_id == team_id and not todo.done}
+        there = [title for title in titles if plain(title) in open_titles]
+        if there:
+            raise _Refuse(f"{_and_list([quote(t) for t in there])} is already on {team_name}'s list.")
+
+    def _refuse_other_team(self, text: str) -> None:
+        """ "... to the Merch stall", "... to the sports desk": a team, just not one of the user's."""
+        kinds = self.ctx.team_kinds
         for found in re.finditer(r" (?:to|for|on|in|into|onto) (?:the )?", text):
             named = text[found.end() :]
-            if _names_a_team(named):
-                raise _Refuse(f"You're not in a team called {_team_named(named)}.")
+            if _names_a_team(named, kinds):
+                raise _Refuse(f"You're not in a team called {_team_named(named, kinds)}.")
 
 
 #: "... to the list", "... on my list": where a new todo goes when no team is named, no part of its title.
@@ -1048,15 +1115,20 @@ def _ends_the_question(text: str, words: list[str]) -> bool:
     return len(words) <= 3 and found is not None and found.group(1).split() == words
 
 
-def _names_a_team(spoken: str) -> bool:
-    """Whether `spoken` reads as a team's name ("the merch stall list", "the finance team"): the user named a team,
-    just not one of theirs. Said from the words alone, so the answer is the same whether or not such a team exists
-    (who else has which team is nobody's business)."""
-    return len(spoken.split()) <= 5 and re.search(r"\b(?:team|list|board)$", spoken) is not None
+def _names_a_team(spoken: str, kinds: frozenset[str] = frozenset()) -> bool:
+    """Whether `spoken` reads as a team's name ("the merch stall list", "the finance team", "the sports desk" when
+    the user is in "Metro desk"): the user named a team, just not one of theirs. Said from the words and the user's
+    own teams alone, so the answer is the same whether or not such a team exists (who else has which team is
+    nobody's business)."""
+    words = spoken.split()
+    if not 1 <= len(words) <= 5:
+        return False
+    return re.search(r"\b(?:team|list|board)$", spoken) is not None or (len(words) >= 2 and words[-1] in kinds)
 
 
-def _team_named(spoken: str) -> str:
-    return re.sub(r"^(?:the )|(?:'s)?(?: todo)?(?: list| team| board)$", "", spoken).strip()
+def _team_named(spoken: str, kinds: frozenset[str] = frozenset()) -> str:
+    named = re.sub(r"^(?:the )|(?:'s)?(?: todo)?(?: list| team| board)$", "", spoken).strip()
+    return named if named.split() else spoken
 
 
 def _title_words(text: str) -> list[str]:

@@ -31,7 +31,7 @@ from teams.models import Team, TeamMembership, Todo
 from .dialogue import Turn, respond
 
 SETS = Path(__file__).with_name("eval")
-SPLITS = ("dev", "dev-2", "dev-3", "dev-4", "dev-5", "dev-6", "heldout")
+SPLITS = ("dev", "dev-2", "dev-3", "dev-4", "dev-5", "dev-6", "dev-7", "heldout")
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,8 @@ class Filters:
     teams: list[Any] = field(default_factory=list)
     people: list[Any] = field(default_factory=list)
     person_spoken: str = ""
+    #: "what have Sami and Ines got": every teammate named, when more than one was (each name naming one person).
+    several: list[Any] = field(default_factory=list)
     due: datetime.date | None = None
     #: "due by Friday", "before Friday": the last day of a span from today (`due` is one day).
     until: datetime.date | None = None
@@ -113,7 +115,9 @@ class Filters:
             slots["team_id"] = self.teams[0]["id"]
         elif self.teams:
             slots["team"] = self.teams[0]["name"]
-        if len(self.people) == 1:
+        if self.several:
+            slots["person_ids"] = [user.id for user in self.several]
+        elif len(self.people) == 1:
             slots["person_id"] = self.people[0].id
         elif self.people:
             slots["person"] = self.person_spoken
@@ -154,7 +158,11 @@ def read_filters(text: str, teams: dict[str, list], people: dict[str, list], tod
     text = _UNASSIGNED.sub(" ", text)
     text, filters.teams, _ = _take(text, teams)
     others = {form: users for form, users in people.items() if form not in ("me", "myself", "i", "mine", "my")}
+    said = text
     text, filters.people, filters.person_spoken = _take(text, others)
+    filters.several = _several(said, text, others, filters.people, filters.person_spoken)
+    if filters.several:
+        text = _take(text, others)[0]
     filters.mine = _MINE.search(_NOT_MINE.sub(" ", text)) is not None
     if re.search(r"\bthis week\b|\bthe week\b", text):
         filters.this_week = True
@@ -170,6 +178,23 @@ def read_filters(text: str, teams: dict[str, list], people: dict[str, list], tod
         filters.due = _date_in(text, today)
     filters.other_words = [word for word in text.split() if not _question_word(word, today)]
     return filters
+
+
+def _several(said: str, rest: str, people: dict[str, list], first: list, first_form: str) -> list[Any]:
+    """A second teammate joined to the first by "and"/"or" ("Sami and Ines"): both, each named unambiguously; else
+    none (a question about two people is answered about both or not at all, never about one of them)."""
+    if len(first) != 1:
+        return []
+    _, second, second_form = _take(rest, people)
+    if len(second) != 1 or second[0] == first[0]:
+        return []
+    joined = _joined(first_form, second_form, said) or _joined(second_form, first_form, said)
+    return [first[0], second[0]] if joined else []
+
+
+def _joined(one: str, other: str, said: str) -> bool:
+    pair = rf"(?<![\w']){re.escape(one)}(?:'s)? (?:and|or|&) {re.escape(other)}(?![\w'])"
+    return re.search(pair, said) is not None
 
 
 def _question_word(word: str, today: datetime.date) -> bool:

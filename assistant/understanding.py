@@ -110,7 +110,12 @@ class Understanding:
         # "{due}" alone, which fits anything); never one that is not this kind of sentence ("the puddings are
         # urgent" is no "the puddings are <done>")
         specific = [
-            r for r in failed if r.literal and not r.metadata.get("focus") and self.fit(r, loose=True) != NOT_THIS
+            r
+            for r in failed
+            if r.literal
+            and not r.metadata.get("focus")
+            and self.fit(r, loose=True) != NOT_THIS
+            and not self._names_nothing(r)
         ]
         if not specific:
             return None
@@ -186,6 +191,8 @@ class Understanding:
             scores.append(self.ctx.person_fit(slots["person"], loose=loose, nobody=reading.intent == "unassign_todo"))
         if "due" in slots and slots["due"] != "none":
             scores.append(1.0 if due_date(slots["due"], self.ctx.today) else 0.0)
+        if reading.intent == "add_todo" and self._placing_a_thing(slots.get("title", "")):
+            return NOT_THIS
         if reading.intent in ("add_todo", "rename_todo") and not slots.get("title", "x").strip():
             scores.append(0.0)
         if reading.intent == "rename_todo" and self._names_no_title(slots.get("title", "")):
@@ -197,6 +204,29 @@ class Understanding:
         if reading.intent == "list_todos" and not self.ctx.list_filters(self.text).asked:
             return NOT_THIS
         return min(scores) if scores else 1.0
+
+    def _names_nothing(self, reading: Reading) -> bool:
+        """A reading with two names or more of which none names anything of the speaker's ("Bram should cover the
+        derby match" from someone in neither Bram's team nor its list) is no command about their todos: not a
+        refusal about one of them but "I didn't understand"."""
+        slots, names = reading.slots, []
+        phrases = todo_phrases(reading)
+        if phrases:
+            names.append(max(self._todo_fit(phrase) for phrase in phrases))
+        if "team" in slots:
+            names.append(self.ctx.team_fit(slots["team"], loose=True))
+        if "person" in slots:
+            names.append(self.ctx.person_fit(slots["person"], loose=True))
+        return len(names) >= 2 and not any(names)
+
+    def _placing_a_thing(self, title: str) -> bool:
+        """ "I'll put the chalk bags in the van", "I'll put the bins out": a verb of placing adds only when it puts
+        something on a list (a team, "the list", a todo word); else it is about a thing and a place."""
+        said = f" {self.text} "
+        before = said[: said.find(f" {title} ")] if title and f" {title} " in said else said
+        if not PLACING.search(before) or ADDING.search(before) or LISTED.search(self.text):
+            return False
+        return not any(re.search(rf"\b{re.escape(form)}\b", self.text) for form in self.ctx.names.teams)
 
     def _ends_with(self, spoken: str, particle: str) -> bool:
         """Whether every todo `spoken` names has `particle` in its title ("the bins are up" is not "Take the bins
@@ -314,8 +344,13 @@ def past_tense(word: str) -> bool:
 NOT_DONE_YET = re.compile(
     r"\b(?:nearly|almost|half|partly|partially|not quite|not yet|about to|going to|gonna|will|i'll|we'll|shall|"
     r"started|starting|begun|began|beginning|trying|tried|attempted|working on|postponed|skipped|forgot|forgotten|"
-    r"haven't|hasn't|have not|has not|didn't|did not|never|wrong|wrongly|badly|incorrectly|by mistake|in error)\b"
+    r"haven't|hasn't|have not|has not|didn't|did not|never|wrong|wrongly|badly|incorrectly|by mistake|in error|"
+    r"apart from|except|other than|but for|save for|bar the|still needs?|just needs?)\b"
 )
+#: Verbs that add a todo only when said of a list ("put X on the list"), and the ones that add whatever follows.
+PLACING = re.compile(r"\b(?:put|stick|pop|throw|chuck|bung)\b")
+ADDING = re.compile(r"\b(?:add|create|jot|note|write)\b")
+LISTED = re.compile(r"\b(?:list|todo|task|reminder|item|entry|job)\b")
 #: "has got", "I've got": having a thing, not getting it done.
 HAS_GOT = re.compile(r"\b(?:has|have|i've|we've|they've|you've) got\b")
 

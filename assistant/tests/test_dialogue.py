@@ -493,3 +493,66 @@ def test_due_by_a_day_is_every_day_until_then(say):
     for title in ("Fix the login bug", "Write the release notes", "Book a meeting room", "Renew the SSL certificate"):
         assert title in turn.reply, turn.reply
     assert "Buy milk" not in turn.reply
+
+
+def test_new_before_a_thing_is_part_of_its_title(demo, say):
+    say("Could you put new mugs on the Ops list?")
+    assert demo.todo("New mugs", "Ops") is not None, [t.title for t in Todo.objects.all()]
+
+
+def test_adding_a_title_already_open_in_the_team_makes_no_second_copy(demo, say):
+    turn = say("Add order coffee beans to Ops.")
+    assert (turn.ok, Todo.objects.filter(title="Order coffee beans").count()) == (False, 1), turn.reply
+    assert "already" in turn.reply
+
+
+@pytest.mark.parametrize("heard", ["I'll put the milk in the fridge.", "I'll put the bins out."])
+def test_putting_a_thing_somewhere_adds_nothing(demo, say, heard):
+    before = Todo.objects.count()
+    turn = say(heard)
+    assert (turn.intent, Todo.objects.count()) == ("unknown", before), turn.reply
+
+
+def test_a_sentence_naming_only_people_and_todos_of_other_teams_is_not_understood(demo, say, make_user):
+    finance = Team.objects.create(name="Finance")
+    erin = make_user("erin")
+    erin.first_name = "Erin"
+    erin.save()
+    TeamMembership.objects.create(team=finance, user=erin, role="owner")
+    turn = say("Erin should cover the audit.")
+    assert (turn.intent, turn.ok) == ("unknown", False), turn.reply
+
+
+def test_an_assignment_with_a_priority_after_it_sets_both_and_one_undo_takes_both_back(
+    demo, say, django_capture_on_commit_callbacks
+):
+    turn = say("Assign the release notes to Carol and make it urgent.")
+    todo = demo.todo("Write the release notes")
+    assert (todo.assignee.username, todo.priority) == ("carol", "urgent"), turn.reply
+    with django_capture_on_commit_callbacks(execute=True):
+        respond(demo.speaker, "Undo.", today=TODAY, memory=turn.memory)
+    todo = demo.todo("Write the release notes")
+    assert (todo.assignee, todo.priority) == (None, "medium")
+
+
+def test_a_question_about_two_teammates_is_answered_about_both(demo, say):
+    turn = say("What have Bob and Carol got?")
+    assert turn.intent == "list_todos", turn.reply
+    assert "Fix the login bug" in turn.reply and "Plan the launch party" in turn.reply, turn.reply
+    assert "Buy milk" not in turn.reply and "Restart the staging server" not in turn.reply
+
+
+def test_adding_a_teammate_to_a_team_adds_no_todo_named_after_them(demo, say):
+    before = Todo.objects.count()
+    turn = say("Add Carol to Ops.")
+    assert (turn.ok, Todo.objects.count()) == (False, before), turn.reply
+
+
+def test_done_but_for_a_part_ticks_nothing_off(demo, say):
+    say("The release notes are written apart from the intro.")
+    assert demo.todo("Write the release notes").done is False
+
+
+def test_asking_whether_someone_does_a_todo_they_do_not_have_names_the_todo_and_its_owner(demo, say):
+    turn = say("Is Carol doing the login bug?")
+    assert turn.intent == "list_todos" and "Fix the login bug" in turn.reply and "Bob" in turn.reply, turn.reply
