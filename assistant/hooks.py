@@ -21,12 +21,12 @@ from django.conf import settings
 from voice import services
 
 from . import verdicts
+from .enqueuer import enqueuer
 from .fairness import give_back
 from .queue import (
     JOB_TIMEOUT,
     WORKER_REGISTRATION_TTL,
     TooManyQueued,
-    enqueue_command,
     enqueue_typed_command,
     fail_lost_job,
     job_state,
@@ -57,11 +57,10 @@ async def recording_finished(
     if not audio_bytes:
         await services.recording_received(user, session_id, duration, 0)
         return error_frame("nothing_recorded", "Nothing was recorded: allow the microphone, speak, then stop.")
-    # Redis only, no database: off asgiref's one sync thread, so a wave of stops does not queue behind each other.
+    # Redis only, no database: off asgiref's one sync thread, and with the loop's other stops in one thread hop
+    # (`assistant.enqueuer`), so a wave of stops does not queue behind each other.
     try:
-        job_id = await sync_to_async(enqueue_command, thread_sensitive=False)(
-            session_id, consumer.channel_name, user.pk, audio_bytes, duration, turn
-        )
+        job_id = await enqueuer().enqueue(session_id, consumer.channel_name, user.pk, audio_bytes, duration, turn)
     except TooManyQueued:
         await services.recording_received(user, session_id, duration, audio_bytes)
         return busy_frame()

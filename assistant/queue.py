@@ -54,16 +54,46 @@ class TooManyQueued(Exception):
 
 
 def enqueue_command(
-    session_id: str, channel_name: str, user_id: int, audio_bytes: int, duration: float, turn: str | None = None
+    session_id: str,
+    channel_name: str,
+    user_id: int,
+    audio_bytes: int,
+    duration: float,
+    turn: str | None = None,
+    *,
+    workers_checked: bool = False,
 ) -> str | None:
     """Queue the recording and return the job id; None when no worker is alive (or Redis refused), so the page can
     be told at once instead of waiting for a job nobody runs; TooManyQueued when the user has their share. A
-    tentative recording's `turn` is its job id, and the job acts only on the page's commit (`assistant.verdicts`)."""
+    tentative recording's `turn` is its job id, and the job acts only on the page's commit (`assistant.verdicts`).
+    `workers_checked`: the caller saw a live worker just now (`enqueue_commands`)."""
     kwargs = {"audio_bytes": audio_bytes, "duration": duration}
+    what, job_id = f"{audio_bytes} bytes", ""
     if turn is not None:
         kwargs["tentative"] = True
-        return _enqueue(session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes, tentative", job_id=turn)
-    return _enqueue(session_id, channel_name, user_id, kwargs, f"{audio_bytes} bytes")
+        what, job_id = f"{what}, tentative", turn
+    return _enqueue(session_id, channel_name, user_id, kwargs, what, job_id=job_id, workers_checked=workers_checked)
+
+
+def enqueue_commands(calls: list[tuple]) -> list[str | Exception | None]:
+    """`enqueue_command` for each of `calls` (its arguments), in one thread hop and with one look for a live worker
+    (`assistant.enqueuer`: the stops of one event loop, handed over together); each call's outcome in its place,
+    an exception (TooManyQueued: the user's share is full) returned rather than raised, so it reaches only its own
+    caller and the others are queued."""
+    try:
+        workers = bool(live_workers())
+    except redis.exceptions.RedisError:
+        log.warning("could not look for an assistant worker", exc_info=True)
+        workers = False
+    if not workers:
+        return [None] * len(calls)
+    outcomes: list[str | Exception | None] = []
+    for call in calls:
+        try:
+            outcomes.append(enqueue_command(*call, workers_checked=True))
+        except Exception as exc:  # its own caller raises it, as a call of its own would have
+            outcomes.append(exc)
+    return outcomes
 
 
 def enqueue_typed_command(session_id: str, channel_name: str, user_id: int, text: str) -> str | None:
@@ -73,11 +103,18 @@ def enqueue_typed_command(session_id: str, channel_name: str, user_id: int, text
 
 
 def _enqueue(
-    session_id: str, channel_name: str, user_id: int, kwargs: dict, what: str, text: str = "", job_id: str = ""
+    session_id: str,
+    channel_name: str,
+    user_id: int,
+    kwargs: dict,
+    what: str,
+    text: str = "",
+    job_id: str = "",
+    workers_checked: bool = False,
 ) -> str | None:
     try:
         queue = get_queue()
-        if not live_workers(queue):
+        if not workers_checked and not live_workers(queue):
             return None
         job_id = job_id or uuid.uuid4().hex
         if not take_place(user_id, job_id, job_ttl() + JOB_TIMEOUT):

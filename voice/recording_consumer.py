@@ -265,9 +265,9 @@ class Recorder(Part):
         duration = time.monotonic() - (self.recording_started or time.monotonic())
         self.recording_started = None
         traffic.count("recordings_finished")
-        if not await self.socket.session.update({"is_recording": "False"}):
+        audio_bytes = await self.socket.session.stop_recording()
+        if audio_bytes is None:
             return None
-        audio_bytes = await self.socket.session.audio_size()
         end_of_turn = self.socket.part(EndOfTurn) if self.tentative else None
         turn = end_of_turn.hold() if end_of_turn is not None else None
         self.assistant_frame = await handover.hand_over(self.socket, duration, audio_bytes, turn)

@@ -53,6 +53,11 @@ class SessionHandle:
         """The stored audio's length; while Redis is unusable, never less than what was acknowledged here."""
         return await self._caller().aaudio_size(self.session_id)
 
+    async def stop_recording(self) -> int | None:
+        """Mark the session not recording and read the stored audio's length in one store call (a stop is on
+        the user's wait); None when the session is gone. Where Redis is unusable, never less than acknowledged."""
+        return await self._caller().astop_recording(self.session_id)
+
     async def delete(self) -> None:
         untrack(self.session_id)
         await sessions.adelete_session(self.session_id)

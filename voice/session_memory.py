@@ -217,6 +217,16 @@ class MemorySessionStore:
             end = None if int(args[0]) == -1 else int(args[0]) + 1
             return [dict(held.fields), held.ttl(), held.ttl(), len(held.audio), held.audio[:end]]
 
+    def _stop(self, session_id: str, args: list[Any]) -> int:
+        """Mark the recording stopped and push the expiry; the recording's length, -1 when not held here."""
+        with self.sessions._lock:
+            held = self.sessions.find(session_id)
+            if held is None:
+                return -1
+            held.fields["is_recording"] = "False"
+            held.deadline = time.monotonic() + int(args[0])
+            return held.size
+
     def _size(self, session_id: str, args: list[Any]) -> int:
         """The recording's length: where the audio held here starts, plus what it holds; -1 when not held here."""
         with self.sessions._lock:

@@ -38,6 +38,7 @@ from .session_store import (
     INDEX_ADD,
     SESSION_INDEX_KEY,
     SIZE,
+    STOP,
     UPDATE,
     AppendResult,
     Op,
@@ -280,3 +281,8 @@ class Caller:
 
     async def aaudio_size(self, session_id: str) -> int:
         return max(0, int(await arun(SIZE, keys_of(session_id), [], self.known)))
+
+    async def astop_recording(self, session_id: str) -> int | None:
+        """Mark the session not recording; the stored audio's length, None when the session is gone."""
+        reply = int(await arun(STOP, keys_of(session_id), [session_ttl()], self.known))
+        return None if STOP.missed(reply) else reply

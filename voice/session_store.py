@@ -306,6 +306,23 @@ SIZE = Op(
 )
 
 
+#: A recording's stop in one round trip: the session marked not recording, both TTLs extended, and the audio's
+#: length, which is what `recording_stopped` reports (`update` then `size` was two round trips, each queued
+#: behind the event loop's other work). -1 for a session that is not there, as `SIZE` answers, so a live
+#: connection's lost session is re-created and stopped with what the connection acknowledged.
+STOP = Op(
+    "stop",
+    LuaScript("""
+    if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+    redis.call('HSET', KEYS[1], 'is_recording', 'False')
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    redis.call('EXPIRE', KEYS[2], ARGV[1])
+    return redis.call('STRLEN', KEYS[2])
+    """),
+    lambda reply: int(reply) == -1,
+)
+
+
 # -- the stores: one protocol, Redis here, the in-process store in `voice.session_memory` ------------
 
 

@@ -15,8 +15,8 @@ from devtools.redis_server import free_port
 from infra.redis_core import redis_manager
 from voice import session_listing, sessions
 from voice.session_memory import memory_store
-from voice.session_recovery import Caller, run
-from voice.session_store import SIZE, keys_of
+from voice.session_recovery import Caller, Known, arun, run
+from voice.session_store import SIZE, STOP, keys_of, session_ttl
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -109,3 +109,27 @@ def test_a_live_connection_recreates_its_session_where_it_went_missing(store):
     else:
         assert Caller(known).append_audio("abcdefgh", b"x", offset=0).ok
         assert sessions.get_session("abcdefgh")["user_id"] == "9"
+
+
+async def test_a_stop_marks_the_session_not_recording_extends_it_and_says_the_audio_length_in_one_call(store):
+    sid = await sessions.acreate_session(fields={"is_recording": "True"}, ttl=50)
+    assert (await sessions.aappend_audio(sid, b"abcd", offset=0)).ok
+    assert await Caller().astop_recording(sid) == 4
+    assert sessions.get_session(sid)["is_recording"] == "False"
+    assert (await sessions.aappend_audio(sid, b"e", offset=4)).status == "not_recording"
+    info = session_listing.session_info(sid)
+    assert info.ttl > 50 and info.audio_ttl > 50 and info.ttl <= session_ttl()
+    assert await Caller().astop_recording(sid) == 4  # a second stop changes nothing
+    await sessions.adelete_session(sid)
+    assert STOP.missed(await arun(STOP, keys_of(sid), [session_ttl()]))
+    assert await Caller().astop_recording(sid) is None
+
+
+async def test_a_live_connections_stop_where_its_session_went_missing_reports_every_acknowledged_byte(store):
+    known = Known(lambda: {"user_id": "9", "authenticated": "True", "is_recording": "False"}, audio_offset=7)
+    if store == "redis":
+        # In Redis a missing session stays gone (cleared by staff, or expired) unless Redis lost its data.
+        assert await Caller(known).astop_recording("abcdefgh") is None
+    else:  # carried on in memory from the 7 bytes Redis acknowledged
+        assert await Caller(known).astop_recording("abcdefgh") == 7
+        assert sessions.get_session("abcdefgh")["is_recording"] == "False"
