@@ -23,7 +23,7 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 
 from .policy import Fallback
-from .redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from .redis_core import REDIS_UNUSABLE_ERRORS, raise_if_cancelled, redis_manager
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             except (*REDIS_UNUSABLE_ERRORS, redis.ResponseError) as exc:
                 if not _receive_failed(exc):
                     raise
-                if asyncio.current_task().cancelling():
-                    raise asyncio.CancelledError from exc  # a cancellation turned into a TimeoutError: see below
+                raise_if_cancelled(exc)  # a cancellation turned into a TimeoutError: see below
                 if not failures:
                     log.warning("Channel layer: receive failed (%s: %s); retrying.", type(exc).__name__, exc)
                 _fallback.used(exc)

@@ -42,6 +42,18 @@ REDIS_UNUSABLE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ReadOnlyError,
     redis.exceptions.OutOfMemoryError,
 )
+
+
+def raise_if_cancelled(exc: BaseException) -> None:
+    """Re-raise as the cancellation it really is a Redis error met by a task being cancelled. CPython 3.11's
+    `asyncio.timeout` turns a cancellation that lands as redis-py's read times out into a `TimeoutError`: a loop that
+    retries on Redis errors would then retry for ever, and whoever awaits its cancellation (a hub's `stop`, daphne's
+    shutdown, `asyncio.run` after Ctrl-C) would wait with it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 #: The manager's own key: present while Redis keeps what we wrote. Its absence in a Redis that held it
 #: means the data is gone (a restart without persistence, FLUSHALL): detected, logged, counted.
 #: What redis-py's blocking pool raises when no connection was freed within its wait (its plain pool raises

@@ -33,7 +33,7 @@ from channels.db import database_sync_to_async
 
 from infra.loop_local import PerLoop
 from infra.policy import Fallback
-from infra.redis_core import REDIS_UNUSABLE_ERRORS, redis_manager
+from infra.redis_core import REDIS_UNUSABLE_ERRORS, raise_if_cancelled, redis_manager
 from infra.scripts import LuaScript
 
 from . import keys
@@ -181,6 +181,7 @@ class Hub:
                     if message is not None:
                         await self._dispatch(message)
             except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
+                raise_if_cancelled(exc)  # `stop` waits for this task: a retry here would be for ever
                 if self.subscribed.is_set():
                     log.warning("Notifications: lost the subscription (%s); re-subscribing.", exc)
                 self.subscribed.clear()
@@ -203,6 +204,7 @@ class Hub:
                 )
                 self.is_adopter = bool(renewed)
             except (*REDIS_UNUSABLE_ERRORS, redis.RedisError) as exc:
+                raise_if_cancelled(exc)
                 self.is_adopter = False
                 delivery_fallback.used(exc)
             if time.monotonic() - last_heartbeat >= HEARTBEAT_SECONDS:
