@@ -109,6 +109,9 @@ def test_listen_prints_one_json_line_per_notification_until_interrupted(transact
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal gives it: a runner started in the background (a shell's `&` without job control)
+        # ignores SIGINT, and an ignored SIGINT is inherited, so the command would never see the interrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert json.loads(process.stdout.readline())["id"] == earlier["id"]
